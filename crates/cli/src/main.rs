@@ -1,0 +1,258 @@
+//! The `storyline` binary: command-line parsing and glue. All real work lives in the crates.
+
+mod export;
+mod pipeline;
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use storyline_ingest::ReadConfig;
+use storyline_model::ArticleId;
+use storyline_store::{EmbeddedStore, Store};
+
+/// Storyline: turns piles of news articles into clean, searchable articles (and, soon, stories).
+#[derive(Debug, Parser)]
+#[command(name = "storyline", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct DbArg {
+    /// Store directory.
+    #[arg(long, env = "STORYLINE_DB", default_value = "./storyline-data", global = true)]
+    db: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReadArgs {
+    /// Largest document kept, in bytes; longer ones are cut (with a warning).
+    #[arg(long, default_value_t = ReadConfig::default().max_document_bytes)]
+    max_document_bytes: usize,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read inputs (files, directories, `-` for stdin), clean them and store the articles.
+    Ingest {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(flatten)]
+        read: ReadArgs,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Like ingest, without a store: print one JSON object per document (JSON Lines).
+    Extract {
+        #[command(flatten)]
+        read: ReadArgs,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Export stored data.
+    Export {
+        #[command(flatten)]
+        db: DbArg,
+        what: ExportWhat,
+        #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+        format: Format,
+    },
+    /// Full-text search: words, "phrases", AND/OR/NOT, field:value, published:[2021-05-01 TO 2021-05-31].
+    Search {
+        #[command(flatten)]
+        db: DbArg,
+        query: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print hits as JSON Lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one stored article (by id or external id) as JSON.
+    Show {
+        #[command(flatten)]
+        db: DbArg,
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ExportWhat {
+    Articles,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Jsonl,
+    Csv,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The reader of our output went away (`storyline export ... | head`): not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Ingest { db, read, paths } => ingest(&db.db, &read, &paths),
+        Command::Extract { read, paths } => extract(&read, &paths),
+        Command::Export { db, what: ExportWhat::Articles, format } => {
+            let store = open(&db.db)?;
+            let out = BufWriter::new(io::stdout().lock());
+            export::articles(&store, format == Format::Csv, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search { db, query, limit, json } => search(&db.db, &query, limit, json),
+        Command::Show { db, id } => {
+            let store = open(&db.db)?;
+            match store.get_article(&ArticleId(id.clone()))? {
+                Some(a) => {
+                    println!("{}", serde_json::to_string_pretty(&a)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    eprintln!("error: no article with id or external id `{id}` in {}", db.db.display());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
+
+fn open(dir: &std::path::Path) -> Result<EmbeddedStore> {
+    EmbeddedStore::open(dir).with_context(|| format!("opening the store at {}", dir.display()))
+}
+
+fn read_config(read: &ReadArgs) -> ReadConfig {
+    ReadConfig { max_document_bytes: read.max_document_bytes }
+}
+
+/// Articles are stored in batches of this many; each batch is one transaction.
+const BATCH: usize = 256;
+
+fn ingest(db: &std::path::Path, read: &ReadArgs, paths: &[PathBuf]) -> Result<ExitCode> {
+    let mut store = open(db)?;
+    let inputs = pipeline::prepare(paths).context("reading standard input")?;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut added = 0usize;
+    let mut existing = 0usize;
+    let mut failure: Option<anyhow::Error> = None;
+    let progress = !read.no_progress && io::stderr().is_terminal();
+    let tally = pipeline::run(&inputs, &read_config(read), progress, &mut |article, bar| {
+        if failure.is_some() {
+            return;
+        }
+        batch.push(article);
+        if batch.len() >= BATCH {
+            match store.put_articles(&batch, &now) {
+                Ok(s) => {
+                    added += s.added;
+                    existing += s.already_stored;
+                    bar.set_message(format!("{added} stored"));
+                }
+                Err(e) => failure = Some(e.into()),
+            }
+            batch.clear();
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e.context(format!("storing articles in {} (batches already reported stored are kept)", db.display())));
+    }
+    let last = store.put_articles(&batch, &now).with_context(|| format!("storing articles in {}", db.display()))?;
+    added += last.added;
+    existing += last.already_stored;
+    let total = store.count_articles()?;
+    eprintln!(
+        "ingested {} documents from {} inputs: {added} added, {existing} already stored; {} warnings, {} errors; {total} articles in {}",
+        tally.documents,
+        inputs.sources.len(),
+        tally.warnings,
+        tally.errors,
+        db.display()
+    );
+    Ok(if tally.errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn extract(read: &ReadArgs, paths: &[PathBuf]) -> Result<ExitCode> {
+    let inputs = pipeline::prepare(paths).context("reading standard input")?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut write_error = None;
+    let progress = !read.no_progress && io::stderr().is_terminal();
+    let tally = pipeline::run(&inputs, &read_config(read), progress, &mut |article, _| {
+        if write_error.is_none() {
+            if let Err(e) = serde_json::to_writer(&mut out, &article).map_err(io::Error::from).and_then(|_| out.write_all(b"\n")) {
+                write_error = Some(e);
+            }
+        }
+    });
+    if let Some(e) = write_error {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e).context("writing output");
+        }
+    }
+    out.flush().ok();
+    eprintln!("extracted {} documents from {} inputs; {} warnings, {} errors", tally.documents, inputs.sources.len(), tally.warnings, tally.errors);
+    Ok(if tally.errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn search(db: &std::path::Path, query: &str, limit: usize, json: bool) -> Result<ExitCode> {
+    let store = open(db)?;
+    let results = match store.search(query, limit) {
+        Ok(r) => r,
+        Err(storyline_store::Error::Query(message)) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    if json {
+        for hit in &results.hits {
+            let value = serde_json::json!({
+                "id": hit.id, "score": hit.score, "title": hit.title, "published": hit.published,
+                "outlet": hit.outlet, "snippet": hit.snippet,
+            });
+            writeln!(out, "{value}")?;
+        }
+    } else {
+        writeln!(
+            out,
+            "{} matching articles{}",
+            results.total,
+            if results.total > results.hits.len() { format!(" (showing {})", results.hits.len()) } else { String::new() }
+        )?;
+        for hit in &results.hits {
+            writeln!(
+                out,
+                "\n{}  {}  {}\n  {}\n  {}",
+                hit.id,
+                hit.published.as_deref().map(|p| p.get(..10).unwrap_or(p)).unwrap_or("----------"),
+                hit.outlet.as_deref().unwrap_or("-"),
+                hit.title.as_deref().unwrap_or("(no title)"),
+                hit.snippet.replace("<b>", "*").replace("</b>", "*").replace('\n', " ")
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(if results.total > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,146 @@
+//! The ingest pipeline as the CLI runs it: inputs -> raw documents -> (corpus statistics) ->
+//! clean articles. Two passes over the inputs: the first gathers corpus-level boilerplate
+//! evidence, the second extracts, so that the result does not depend on input order.
+
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use storyline_extract::CorpusStats;
+use storyline_ingest::{expand_inputs, read_stream, Input, InputWarning, Item, ReadConfig, Severity};
+use storyline_model::Article;
+
+/// The pipeline's steps, for progress reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Scan,
+    Extract,
+}
+
+impl Stage {
+    fn label(self) -> &'static str {
+        match self {
+            Stage::Scan => "scanning",
+            Stage::Extract => "extracting",
+        }
+    }
+}
+
+/// One readable input: a file, or standard input spooled to a temporary file so that it can be
+/// read twice.
+pub struct Source {
+    pub name: String,
+    pub path: PathBuf,
+    pub len: u64,
+}
+
+/// Inputs ready to read, and what went wrong finding them.
+pub struct Inputs {
+    pub sources: Vec<Source>,
+    pub warnings: Vec<InputWarning>,
+    _spool: Option<tempfile::NamedTempFile>,
+}
+
+impl Inputs {
+    pub fn total_bytes(&self) -> u64 {
+        self.sources.iter().map(|s| s.len).sum()
+    }
+}
+
+/// Expands paths; spools stdin (`-`) to a temporary file.
+pub fn prepare(paths: &[PathBuf]) -> io::Result<Inputs> {
+    let (inputs, warnings) = expand_inputs(paths);
+    let mut sources = Vec::with_capacity(inputs.len());
+    let mut spool = None;
+    for input in inputs {
+        match input {
+            Input::File(path) => {
+                let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                sources.push(Source { name: path.display().to_string(), path, len });
+            }
+            Input::Stdin => {
+                if spool.is_some() {
+                    continue;
+                }
+                let mut tmp = tempfile::NamedTempFile::new()?;
+                let len = io::copy(&mut io::stdin().lock(), tmp.as_file_mut())?;
+                sources.push(Source { name: "-".to_owned(), path: tmp.path().to_path_buf(), len });
+                spool = Some(tmp);
+            }
+        }
+    }
+    Ok(Inputs { sources, warnings, _spool: spool })
+}
+
+/// Counts of what a run did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub documents: usize,
+    pub warnings: usize,
+    pub errors: usize,
+}
+
+/// Runs both passes and hands each clean article to `sink`. Warnings are printed to stderr as
+/// they come (above the progress bar).
+pub fn run(inputs: &Inputs, config: &ReadConfig, progress: bool, sink: &mut dyn FnMut(Article, &ProgressBar)) -> Tally {
+    let mut tally = Tally::default();
+    let bar = progress_bar(inputs.total_bytes(), progress);
+    for w in &inputs.warnings {
+        report(&bar, w, &mut tally);
+    }
+    // Pass 1: corpus statistics (only scraped-text documents contribute).
+    let mut stats = CorpusStats::default();
+    start_stage(&bar, Stage::Scan);
+    for source in &inputs.sources {
+        read_source(source, config, &bar, &mut |item| {
+            if let Item::Document(doc) = item {
+                stats.observe(&doc);
+            }
+        });
+    }
+    // Pass 2: extraction.
+    start_stage(&bar, Stage::Extract);
+    for source in &inputs.sources {
+        read_source(source, config, &bar, &mut |item| match item {
+            Item::Document(doc) => {
+                tally.documents += 1;
+                let article = storyline_extract::extract(&doc, &stats);
+                sink(article, &bar);
+            }
+            Item::Warning(w) => report(&bar, &w, &mut tally),
+        });
+    }
+    bar.finish_and_clear();
+    tally
+}
+
+fn read_source(source: &Source, config: &ReadConfig, bar: &ProgressBar, emit: &mut dyn FnMut(Item)) {
+    match File::open(&source.path) {
+        Ok(file) => read_stream(&source.name, bar.wrap_read(file), config, emit),
+        Err(e) => emit(Item::Warning(InputWarning { input: source.name.clone(), message: format!("cannot open: {e}"), severity: Severity::Error })),
+    }
+}
+
+fn report(bar: &ProgressBar, warning: &InputWarning, tally: &mut Tally) {
+    match warning.severity {
+        Severity::Warning => tally.warnings += 1,
+        Severity::Error => tally.errors += 1,
+    }
+    bar.suspend(|| eprintln!("{warning}"));
+}
+
+fn progress_bar(total: u64, enabled: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total.max(1)), if enabled { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix:>10} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn start_stage(bar: &ProgressBar, stage: Stage) {
+    bar.set_prefix(stage.label());
+    bar.set_position(0);
+}

@@ -1,0 +1,31 @@
+//! End-to-end tests of the `storyline` binary: one test binary, a module per feature.
+
+mod bad_input;
+mod samples;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_storyline"));
+    cmd.env_remove("STORYLINE_DB");
+    cmd
+}
+
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// Runs `storyline extract` on paths and returns the parsed JSON lines and the output.
+pub fn extract(paths: &[&Path]) -> (Vec<Value>, Output) {
+    let out = bin().arg("extract").args(paths).stdin(Stdio::null()).output().expect("run storyline");
+    let docs = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    (docs, out)
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

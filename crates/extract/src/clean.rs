@@ -1,0 +1,571 @@
+//! Cleaning of text that a scraper already pulled out of a page: scraper and CMS markers,
+//! comment forms, related-content blocks, menus, captions and credits go out; headline, date,
+//! byline, reporting credits and credited-source lines become metadata. Every removal is kept
+//! with its reason.
+//!
+//! The rules are patterns that hold across outlets (what CMS plug-ins and scrapers leave behind,
+//! how bylines and datelines are written), not knowledge of particular articles.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use storyline_model::{RemovalReason, Removed};
+
+use crate::dates::{find_date, FoundDate};
+use crate::names;
+
+/// Where the lines came from: scraped text has its headline and metadata inline; text that the
+/// HTML extractor produced already had them taken out by the page's markup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    ScrapedText,
+    FromHtml,
+}
+
+/// Metadata found in the text itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TextMeta {
+    pub title: Option<String>,
+    pub published: Option<FoundDate>,
+    pub authors: Vec<String>,
+    pub contributors: Vec<String>,
+    pub outlet: Option<String>,
+    pub credited_source: Option<String>,
+}
+
+/// The outcome of cleaning.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cleaned {
+    pub paragraphs: Vec<String>,
+    pub removed: Vec<Removed>,
+    pub meta: TextMeta,
+}
+
+/// How many leading lines may hold headline, byline, dateline and menus.
+const HEAD_LINES: usize = 8;
+
+macro_rules! re {
+    ($name:ident, $pattern:expr) => {
+        static $name: LazyLock<Regex> = LazyLock::new(|| Regex::new($pattern).unwrap());
+    };
+}
+
+re!(INLINE_MARKER, r"(?i)\[\s*ad_\d+\s*\]");
+re!(
+    MARKER_LINE,
+    r"(?i)^[\[(]?\s*(?:source link|read full article|read the full (?:article|story)(?: here)?|read full story|read more(?: here)?|continue reading(?: (?:the|this) (?:article|story))?|click here to read more|read the original(?: article)?(?: here)?|view original article|originally published (?:at|on) .{0,80}|advertisement|advertising|sponsored(?: content)?|skip (?:to|ad)|ad\d*|this content was originally published .{0,120}|the post .{3,200} appeared first on .{2,80})\s*[\])]?\s*[.:!…]*$"
+);
+re!(INLINE_CREDIT, r"(?i)\s*[\(\[]\s*(?:photo|image|picture|photograph|foto|illustration|video)s?(?:\s+credits?)?\s*[:/][^)\]]{0,160}[\)\]]\s*$");
+re!(
+    CREDIT_LINE,
+    r"(?i)^[\(\[]?\s*(?:(?:photo|image|picture|photograph|foto|illustration|file photo|lead image|header image|top image|featured image)s?(?:\s+(?:credits?|by|courtesy(?: of)?))?\s*[:/-]|(?:photo|image)\s+(?:credits?|by|courtesy)\b|credits?\s*:|(?:ap|afp|reuters|epa|getty images|shutterstock|anadolu agency)(?:\s+photo)?\s*/)"
+);
+re!(
+    COMMENT_START,
+    r"(?i)^(?:leave a (?:reply|comment)|post a comment|add (?:a )?comment|\d+\s+comments?|comments?(?:\s*\(\d+\))?|join the (?:conversation|discussion)|cancel reply|what do you think\?)\s*[:.!]?$"
+);
+re!(
+    COMMENT_FORM,
+    r"(?i)^(?:your email address will not be published\.?.*|required fields are marked.*|(?:comment|name|email|e-mail|website)\s*\*?$|save my name, email,? and website.*|post comment$|notify me of (?:follow-up comments|new posts).*|you must be logged in to post a comment.*|this site uses akismet.*)"
+);
+re!(
+    RELATED_START,
+    r"(?i)^(?:you (?:may|might) (?:also )?(?:like|be interested in)|related(?: (?:articles?|posts?|stories|news|content|coverage|reading))?|more (?:stories|news|articles)(?: from .{1,40})?|recommended(?: for you| stories| articles)?|read (?:also|next)|also read|trending(?: now)?|most (?:popular|read)|popular (?:posts|stories)|latest (?:news|stories|posts)|see also|don'?t miss|more from .{1,40})\s*[:.!]?$"
+);
+re!(
+    SHARE_LINE,
+    r"(?i)^(?:share(?: (?:this|on|via|the) .{0,30})?|share this(?: article| story| post)?|tweet|email|e-mail|print|whatsapp|pin(?: it)?|copy link|follow us(?: on .{0,40})?|like us on facebook|subscribe(?: (?:now|to|for) .{0,60})?|sign up(?: for| to) .{0,80}|get (?:our|the) .{0,40}newsletter.*|click to (?:share|email|print) .{0,60}|like this:?|loading\.\.\.|(?:share|post) on (?:facebook|twitter|x|whatsapp|linkedin|reddit|telegram)|(?:facebook|twitter|x|whatsapp|linkedin|reddit|telegram|email|pinterest|print|messenger)(?:[\s,|/•·]+(?:facebook|twitter|x|whatsapp|linkedin|reddit|telegram|email|pinterest|print|messenger))+)\s*[:.!]?$"
+);
+re!(LABELLED_TITLE, r"(?i)^(?:title|headline)\s*:\s*(.{3,300})$");
+re!(
+    DATE_LABEL,
+    r"(?i)^\s*(?:date(?:d)?|published(?: on| at)?|posted(?: on| at)?|updated(?: on| at)?|last updated(?: on)?|first published(?: on)?|created|stand|veröffentlicht(?: am)?|publié le|publicado(?: el)?)?\s*[:\-–—|]?\s*(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s*)?$"
+);
+re!(BYLINE, r"(?i)^(?:by|written by|words by|author|authors|byline|von|par|por)\s*:?\s+(.{2,160})$");
+re!(
+    CONTRIBUTED,
+    r"(?i)^(.{3,400}?)\s+(?:also\s+)?contributed(?:\s+(?:additional\s+)?(?:reporting|research|to this (?:report|article|story)(?: from .{1,60})?|reporting and research|reporting from .{1,80}))?\s*\.?$"
+);
+re!(
+    REPORTING_BY,
+    r"(?i)^(?:(?:additional |with )?reporting (?:by|from)|(?:this (?:article|report|story) (?:includes|contains|was (?:produced|compiled|written) with) (?:additional )?reporting (?:from|by))|compiled by|edited by|editing by|(?:the )?(?:article|story|report) was written by|writing by|research by)\s+.{3,600}$"
+);
+re!(SOURCE_LABEL, r"^\W*([A-Za-z][A-Za-z:.]{2,10})\s*:\s*(.{2,120})$");
+re!(WIRE_DATELINE, r"^[A-Z][A-Za-z .,'-]{1,40}\s*\((Reuters|AP|AFP|Bloomberg|UPI|dpa|Xinhua|AA|Anadolu|CNN)\)\s*[-—–:]");
+re!(NAV_SEPARATORS, r"\s(?:\||»|›|•|·|>|/)\s");
+
+/// Cleans scraped lines. `is_boilerplate` answers whether a line repeats across many articles
+/// of the same outlet (corpus-level evidence, see [`crate::corpus`]).
+pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> bool) -> Cleaned {
+    let mut out = Cleaned::default();
+    let mut kept: Vec<String> = Vec::new();
+    let mut removed = Vec::new();
+    let remove = |text: &str, reason: RemovalReason, removed: &mut Vec<Removed>| {
+        removed.push(Removed { text: text.trim().to_owned(), reason });
+    };
+
+    // Normalise lines: trim, drop empties, strip inline scraper markers.
+    let mut items: Vec<String> = Vec::new();
+    for raw in lines {
+        let mut line = raw.trim().replace('\u{a0}', " ");
+        if INLINE_MARKER.is_match(&line) {
+            for m in INLINE_MARKER.find_iter(&line) {
+                remove(m.as_str(), RemovalReason::ScraperMarker, &mut removed);
+            }
+            line = INLINE_MARKER.replace_all(&line, "").trim().to_owned();
+        }
+        if !line.is_empty() {
+            items.push(line);
+        }
+    }
+
+    // Captions: lines that carry a photo credit, the lines next to a credit line, and their copies.
+    let credit_line: Vec<bool> = items.iter().map(|l| CREDIT_LINE.is_match(l) && word_count(l) <= 25).collect();
+    let inline_credit: Vec<bool> = items.iter().map(|l| INLINE_CREDIT.is_match(l)).collect();
+    let norm: Vec<String> = items.iter().map(|l| normalise(&INLINE_CREDIT.replace(l, ""))).collect();
+    let mut caption = vec![false; items.len()];
+    for i in 0..items.len() {
+        if inline_credit[i] && !credit_line[i] {
+            caption[i] = true;
+            // Copies of a captioned line (with or without the credit) are captions too.
+            for j in 0..items.len() {
+                if j != i && !norm[j].is_empty() && (norm[j] == norm[i] || norm[i].starts_with(&norm[j]) && norm[j].len() * 2 > norm[i].len()) {
+                    caption[j] = true;
+                }
+            }
+        }
+    }
+
+    // Trailing sections: a comment form or a related-content block in the second half of the
+    // text takes everything after it.
+    let total_chars: usize = items.iter().map(|l| l.len()).sum();
+    let mut chars_before = 0usize;
+    let mut tail_from: Option<(usize, RemovalReason)> = None;
+    for (i, line) in items.iter().enumerate() {
+        let in_second_half = chars_before * 2 >= total_chars || i + 3 >= items.len();
+        if in_second_half && i > 0 {
+            if COMMENT_START.is_match(line) {
+                tail_from = Some((i, RemovalReason::CommentForm));
+                break;
+            }
+            if RELATED_START.is_match(line) {
+                tail_from = Some((i, RemovalReason::RelatedContent));
+                break;
+            }
+        }
+        chars_before += line.len();
+    }
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    // The head (headline, byline, dateline, menus) ends at the second long paragraph: a first
+    // long one may be a standfirst between headline and byline.
+    let mut long_kept = 0usize;
+    for (i, line) in items.iter().enumerate() {
+        if let Some((from, reason)) = tail_from {
+            if i >= from {
+                // Credits and source lines may still follow a comment prompt at the very end.
+                if !take_credit_or_source(line, &mut out.meta, &mut removed) {
+                    let comment = COMMENT_FORM.is_match(line) || COMMENT_START.is_match(line);
+                    remove(line, if comment { RemovalReason::CommentForm } else { reason }, &mut removed);
+                }
+                continue;
+            }
+        }
+        let in_head = long_kept < 2 && i < HEAD_LINES;
+        if MARKER_LINE.is_match(line) {
+            remove(line, RemovalReason::ScraperMarker, &mut removed);
+            continue;
+        }
+        if COMMENT_FORM.is_match(line) || (COMMENT_START.is_match(line) && i + 1 == items.len()) {
+            remove(line, RemovalReason::CommentForm, &mut removed);
+            continue;
+        }
+        if credit_line[i] {
+            remove(line, RemovalReason::PhotoCredit, &mut removed);
+            continue;
+        }
+        if caption[i] {
+            remove(line, RemovalReason::DuplicateCaption, &mut removed);
+            continue;
+        }
+        if SHARE_LINE.is_match(line) {
+            remove(line, RemovalReason::SharePrompt, &mut removed);
+            continue;
+        }
+        if take_credit_or_source(line, &mut out.meta, &mut removed) {
+            continue;
+        }
+        if let Some(c) = LABELLED_TITLE.captures(line) {
+            if word_count(&c[1]) <= 40 {
+                if out.meta.title.is_none() {
+                    out.meta.title = Some(c[1].trim().to_owned());
+                }
+                remove(line, RemovalReason::Title, &mut removed);
+                continue;
+            }
+        }
+        // Date lines, and a date prefix in front of a header line.
+        let mut line: &str = line;
+        if let Some((date, rest)) = dateline(line, in_head) {
+            if out.meta.published.is_none_or(|p| p.date == date.date && p.time.is_none() && date.time.is_some()) {
+                out.meta.published = Some(date);
+            }
+            let date_part = line[..line.len() - rest.len()].trim();
+            remove(date_part, RemovalReason::Dateline, &mut removed);
+            if rest.trim().is_empty() {
+                continue;
+            }
+            line = rest.trim();
+        }
+        if in_head {
+            if let Some(byline) = byline(line) {
+                if out.meta.authors.is_empty() {
+                    out.meta.authors = byline.authors;
+                }
+                if out.meta.outlet.is_none() {
+                    out.meta.outlet = byline.outlet;
+                }
+                if let Some(date) = byline.date {
+                    out.meta.published.get_or_insert(date);
+                }
+                remove(line, RemovalReason::Byline, &mut removed);
+                continue;
+            }
+        }
+        if is_navigation(line) {
+            if in_head && out.meta.outlet.is_none() {
+                out.meta.outlet = site_name_from_header(line);
+            }
+            remove(line, RemovalReason::Navigation, &mut removed);
+            continue;
+        }
+        if is_boilerplate(line) {
+            remove(line, RemovalReason::RepeatedBoilerplate, &mut removed);
+            continue;
+        }
+        if in_head && out.meta.title.is_none() && kept.is_empty() && mode == Mode::ScrapedText && is_headline(line) {
+            out.meta.title = Some(line.to_owned());
+            remove(line, RemovalReason::Title, &mut removed);
+            continue;
+        }
+        let key = normalise(line);
+        if word_count(line) >= 6 {
+            if seen.contains_key(&key) {
+                remove(line, RemovalReason::DuplicateParagraph, &mut removed);
+                continue;
+            }
+            seen.insert(key, kept.len());
+        }
+        if word_count(line) >= 25 {
+            long_kept += 1;
+        }
+        if let Some(c) = WIRE_DATELINE.captures(line) {
+            out.meta.credited_source.get_or_insert_with(|| wire_name(&c[1]));
+        }
+        kept.push(line.to_owned());
+    }
+    out.paragraphs = kept;
+    out.removed = removed;
+    out
+}
+
+/// Reporting credits and credited-source lines, anywhere in the text.
+fn take_credit_or_source(line: &str, meta: &mut TextMeta, removed: &mut Vec<Removed>) -> bool {
+    if word_count(line) <= 120 && (CONTRIBUTED.is_match(line) || REPORTING_BY.is_match(line)) {
+        let people = names::people_in_credit(line);
+        if !people.is_empty() {
+            for p in people {
+                if !meta.contributors.contains(&p) {
+                    meta.contributors.push(p);
+                }
+            }
+            removed.push(Removed { text: line.to_owned(), reason: RemovalReason::Credit });
+            return true;
+        }
+    }
+    if let Some(c) = SOURCE_LABEL.captures(line) {
+        let label: String = c[1].chars().filter(char::is_ascii_alphabetic).collect::<String>().to_lowercase();
+        let value = c[2].trim();
+        if ["source", "sources", "via", "courtesy"].iter().any(|l| edit_distance(&label, l) <= 1) && word_count(value) <= 8 {
+            if MARKER_LINE.is_match(value) || value.starts_with("http") || value.eq_ignore_ascii_case("link") {
+                removed.push(Removed { text: line.to_owned(), reason: RemovalReason::ScraperMarker });
+            } else {
+                meta.credited_source.get_or_insert_with(|| value.trim_end_matches('.').to_owned());
+                removed.push(Removed { text: line.to_owned(), reason: RemovalReason::CreditedSource });
+            }
+            return true;
+        }
+    }
+    false
+}
+
+/// A line that is a date, possibly labelled ("Date: ...", "Published ..."), or — in the head —
+/// starts with one. Returns the date and what follows it on the line.
+fn dateline(line: &str, in_head: bool) -> Option<(FoundDate, &str)> {
+    if word_count(line) > 60 {
+        return None;
+    }
+    let (date, range) = find_date(line)?;
+    if !crate::dates::plausible(date.date) {
+        return None;
+    }
+    let before = &line[..range.start];
+    if !DATE_LABEL.is_match(before) {
+        return None;
+    }
+    let rest = &line[range.end..];
+    let rest_trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '|' | '-' | '–' | '—' | '·'));
+    let rest_words = word_count(rest_trimmed);
+    let time_zone_only = rest_words <= 3 && rest_trimmed.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || " :+-().".contains(c));
+    if rest_words == 0 || time_zone_only {
+        return Some((date, ""));
+    }
+    // A date prefix in front of other header material (a menu, a site name).
+    if in_head && !before.trim().is_empty() {
+        return Some((date, rest_trimmed));
+    }
+    if in_head && !is_sentence(rest_trimmed) {
+        return Some((date, rest_trimmed));
+    }
+    None
+}
+
+struct Byline {
+    authors: Vec<String>,
+    outlet: Option<String>,
+    date: Option<FoundDate>,
+}
+
+fn byline(line: &str) -> Option<Byline> {
+    let c = BYLINE.captures(line)?;
+    let mut rest = c[1].trim().to_owned();
+    if word_count(&rest) > 16 || rest.ends_with('.') && !rest.ends_with(" Jr.") && rest.len() > 3 && !is_initial_end(&rest) {
+        return None;
+    }
+    let mut date = None;
+    if let Some((d, range)) = find_date(&rest) {
+        date = Some(d);
+        rest = format!("{}{}", &rest[..range.start], &rest[range.end..]);
+    }
+    let (authors, outlets) = names::split_byline(&rest);
+    if authors.is_empty() && outlets.is_empty() {
+        return None;
+    }
+    Some(Byline { authors, outlet: outlets.into_iter().next(), date })
+}
+
+fn is_initial_end(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 3 && b[b.len() - 1] == b'.' && b[b.len() - 2].is_ascii_uppercase() && b[b.len() - 3] == b' '
+}
+
+/// A first line that reads like a headline: short, no closing period, not a quote.
+fn is_headline(line: &str) -> bool {
+    let words = word_count(line);
+    (2..=30).contains(&words)
+        && line.len() <= 250
+        && !line.ends_with('.')
+        && !line.ends_with(',')
+        && !line.ends_with(':')
+        && !line.starts_with(['"', '“', '(', '-', '*'])
+}
+
+/// Menus and breadcrumbs: many short capitalised items without sentence structure.
+fn is_navigation(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if words.is_empty() || is_sentence(line) {
+        return false;
+    }
+    let segments: Vec<&str> = NAV_SEPARATORS.split(line).collect();
+    if segments.len() >= 3 && segments.iter().all(|s| word_count(s) <= 4) {
+        return true;
+    }
+    if words.len() < 6 {
+        return false;
+    }
+    let lower: Vec<String> = words.iter().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).collect();
+    let function = lower.iter().filter(|w| FUNCTION_WORDS.contains(&w.as_str())).count();
+    let capitalised = words.iter().filter(|w| w.chars().next().is_some_and(|c| c.is_uppercase() || !c.is_alphabetic())).count();
+    let all_caps = words.iter().filter(|w| w.len() > 2 && w.chars().all(|c| !c.is_lowercase()) && w.chars().any(char::is_alphabetic)).count();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for w in &lower {
+        if w.len() > 2 {
+            *counts.entry(w.as_str()).or_default() += 1;
+        }
+    }
+    let repeated = counts.values().any(|&n| n >= 2);
+    let mostly_capitalised = capitalised * 10 >= words.len() * 9;
+    let few_function_words = function * 12 <= words.len();
+    mostly_capitalised && few_function_words && (repeated || (all_caps >= 2 && all_caps < words.len()) || words.len() >= 10)
+}
+
+/// Site name in a header line such as "The Daily Courier - Local News Sports Opinion".
+fn site_name_from_header(line: &str) -> Option<String> {
+    let (head, _) = line.split_once(" - ").or_else(|| line.split_once(" | "))?;
+    let head = head.trim();
+    let words = word_count(head);
+    ((1..=5).contains(&words) && head.split_whitespace().all(|w| w.chars().next().is_some_and(char::is_uppercase))).then(|| head.to_owned())
+}
+
+fn is_sentence(line: &str) -> bool {
+    let t = line.trim_end_matches(['"', '”', '’', '\'', ')']);
+    t.ends_with(['.', '!', '?']) && word_count(line) >= 4
+}
+
+fn wire_name(code: &str) -> String {
+    match code {
+        "AP" => "Associated Press".to_owned(),
+        "AA" | "Anadolu" => "Anadolu Agency".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+const FUNCTION_WORDS: &[&str] = &[
+    "the", "a", "an", "of", "to", "in", "on", "for", "and", "or", "but", "with", "at", "by", "from", "as", "is", "are", "was", "were", "be", "has", "have",
+    "had", "that", "this", "it", "its", "his", "her", "their", "he", "she", "they", "we", "you", "not", "will", "would", "can", "could", "said", "says",
+    "after", "over", "into", "about", "amid",
+];
+
+pub(crate) fn word_count(s: &str) -> usize {
+    s.split_whitespace().count()
+}
+
+/// Case-, space- and punctuation-insensitive form of a line, for duplicate tests.
+pub(crate) fn normalise(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
+}
+
+/// Edit distance counting a swap of two neighbouring letters as one edit ("soruce").
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j - 1] + cost).min(d[i - 1][j] + 1).min(d[i][j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, kept: &[&str], removed: &[(&str, RemovalReason)]) -> TextMeta {
+        let lines: Vec<&str> = text.lines().collect();
+        let out = clean_lines(&lines, Mode::ScrapedText, &|_| false);
+        assert_eq!(out.paragraphs, kept, "kept");
+        let got: Vec<(&str, RemovalReason)> = out.removed.iter().map(|r| (r.text.as_str(), r.reason)).collect();
+        assert_eq!(got, removed, "removed");
+        out.meta
+    }
+
+    #[test]
+    fn markers_and_comment_form() {
+        let text = "[ad_1]\nThe council met on Tuesday and approved the budget for the coming year after a long debate.\nThe mayor said the vote was close.\n[ad_2]\nSource link\n";
+        check(
+            text,
+            &["The council met on Tuesday and approved the budget for the coming year after a long debate.", "The mayor said the vote was close."],
+            &[("[ad_1]", RemovalReason::ScraperMarker), ("[ad_2]", RemovalReason::ScraperMarker), ("Source link", RemovalReason::ScraperMarker)],
+        );
+        let text = "Storm closes schools\n\nHeavy snow closed all schools in the district on Monday, officials said.\n\nLeave a Reply\n\nYour email address will not be published. Required fields are marked *\n\nComment *\n";
+        let meta = check(
+            text,
+            &["Heavy snow closed all schools in the district on Monday, officials said."],
+            &[
+                ("Storm closes schools", RemovalReason::Title),
+                ("Leave a Reply", RemovalReason::CommentForm),
+                ("Your email address will not be published. Required fields are marked *", RemovalReason::CommentForm),
+                ("Comment *", RemovalReason::CommentForm),
+            ],
+        );
+        assert_eq!(meta.title.as_deref(), Some("Storm closes schools"));
+    }
+
+    #[test]
+    fn header_block_becomes_metadata() {
+        let text = "published 2020-03-04 The Daily Courier - Local News Sports Weather Local News OBITUARIES Opinion Contact\nCity opens new library\nThe branch has 40,000 books.\nBy JANE DOE, JOHN Q. PUBLIC\nMARCH 4, 2020 09:15\nReaders queue outside the new library on Main Street (photo credit: REUTERS/ANN SMITH)\nReaders queue outside the new library on Main Street\n(photo credit: REUTERS/ANN SMITH)\nThe city opened its new library on Wednesday, the first new branch in twenty years, with a crowd of readers waiting outside.\nAnn Smith contributed reporting.\n";
+        let meta = check(
+            text,
+            &[
+                "The branch has 40,000 books.",
+                "The city opened its new library on Wednesday, the first new branch in twenty years, with a crowd of readers waiting outside.",
+            ],
+            &[
+                ("published 2020-03-04", RemovalReason::Dateline),
+                ("The Daily Courier - Local News Sports Weather Local News OBITUARIES Opinion Contact", RemovalReason::Navigation),
+                ("City opens new library", RemovalReason::Title),
+                ("By JANE DOE, JOHN Q. PUBLIC", RemovalReason::Byline),
+                ("MARCH 4, 2020 09:15", RemovalReason::Dateline),
+                ("Readers queue outside the new library on Main Street (photo credit: REUTERS/ANN SMITH)", RemovalReason::DuplicateCaption),
+                ("Readers queue outside the new library on Main Street", RemovalReason::DuplicateCaption),
+                ("(photo credit: REUTERS/ANN SMITH)", RemovalReason::PhotoCredit),
+                ("Ann Smith contributed reporting.", RemovalReason::Credit),
+            ],
+        );
+        assert_eq!(meta.title.as_deref(), Some("City opens new library"));
+        assert_eq!(meta.published.unwrap().to_iso(), "2020-03-04T09:15:00");
+        assert_eq!(meta.authors, ["Jane Doe", "John Q. Public"]);
+        assert_eq!(meta.outlet.as_deref(), Some("The Daily Courier"));
+        assert_eq!(meta.contributors, ["Ann Smith"]);
+    }
+
+    #[test]
+    fn labelled_lines_and_misspelt_source() {
+        let text = "Rates rise again\n\nby the morning ledger\n\nTitle: Central bank raises rates\n\nDate: June 7, 2022\n\nThe central bank raised its main rate by half a point on Tuesday, its third rise this year.\n\nSoruce: Example Wire Agency\n\nYou may also like\n\nOther story about rates\n\nLeave a Comment\n";
+        let meta = check(
+            text,
+            &["The central bank raised its main rate by half a point on Tuesday, its third rise this year."],
+            &[
+                ("Rates rise again", RemovalReason::Title),
+                ("by the morning ledger", RemovalReason::Byline),
+                ("Title: Central bank raises rates", RemovalReason::Title),
+                ("Date: June 7, 2022", RemovalReason::Dateline),
+                ("Soruce: Example Wire Agency", RemovalReason::CreditedSource),
+                ("You may also like", RemovalReason::RelatedContent),
+                ("Other story about rates", RemovalReason::RelatedContent),
+                ("Leave a Comment", RemovalReason::CommentForm),
+            ],
+        );
+        assert_eq!(meta.outlet.as_deref(), Some("the morning ledger"));
+        assert!(meta.authors.is_empty());
+        assert_eq!(meta.credited_source.as_deref(), Some("Example Wire Agency"));
+        assert_eq!(meta.published.unwrap().to_iso(), "2022-06-07");
+    }
+
+    #[test]
+    fn article_sentences_are_kept() {
+        // Sentences that mention sources, dates and sharing are article text, not metadata.
+        let text = "The minister said on May 3, 2021 that the plan would go ahead.\nSource: officials told the paper the plan had been delayed twice before it was approved by the cabinet.\nShare prices fell sharply after the announcement, traders said.\nBy the end of the day, the index had recovered most of its losses.";
+        let lines: Vec<&str> = text.lines().collect();
+        let out = clean_lines(&lines, Mode::ScrapedText, &|_| false);
+        assert_eq!(out.paragraphs.len(), 4, "{:?}", out.removed);
+    }
+
+    #[test]
+    fn source_label_tolerates_typos() {
+        assert_eq!(edit_distance("sourc", "source"), 1);
+        assert_eq!(edit_distance("source", "source"), 0);
+        assert_eq!(edit_distance("soruce", "source"), 1);
+        assert!(edit_distance("sauces", "source") > 1);
+    }
+}

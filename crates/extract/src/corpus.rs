@@ -1,0 +1,73 @@
+//! Corpus-level evidence: a short line that repeats across many articles of one outlet is
+//! boilerplate (a menu, a slogan, a newsletter prompt), whatever its wording.
+
+use std::collections::{HashMap, HashSet};
+
+use storyline_model::{Body, RawDocument};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::clean::{normalise, word_count};
+
+/// Longest line (in words) that can count as boilerplate; longer lines are article prose, and
+/// a long paragraph shared by several articles is a copy, which is the copy stage's business.
+const MAX_WORDS: usize = 30;
+/// A line must appear in at least this many articles of a group ...
+const MIN_DOCS: u32 = 3;
+/// ... and in at least this share of the group's articles (numerator, denominator).
+const MIN_SHARE: (u32, u32) = (1, 4);
+
+/// Line statistics over a batch of documents, per group (outlet, host or folder).
+#[derive(Debug, Default, Clone)]
+pub struct CorpusStats {
+    lines: HashMap<(u64, u64), u32>,
+    group_docs: HashMap<u64, u32>,
+}
+
+impl CorpusStats {
+    /// Counts the short lines of a scraped-text document.
+    pub fn observe(&mut self, doc: &RawDocument) {
+        let Body::Text(text) = &doc.body else { return };
+        let group = xxh3_64(group_key(doc).as_bytes());
+        *self.group_docs.entry(group).or_default() += 1;
+        let distinct: HashSet<u64> = text.lines().filter_map(line_key).collect();
+        for line in distinct {
+            *self.lines.entry((group, line)).or_default() += 1;
+        }
+    }
+
+    /// Whether `line` of `doc` repeats across enough of its group's documents.
+    pub fn is_boilerplate(&self, doc: &RawDocument, line: &str) -> bool {
+        let Some(key) = line_key(line) else { return false };
+        let group = xxh3_64(group_key(doc).as_bytes());
+        let docs = self.group_docs.get(&group).copied().unwrap_or(0);
+        let count = self.lines.get(&(group, key)).copied().unwrap_or(0);
+        count >= MIN_DOCS && count * MIN_SHARE.1 >= docs * MIN_SHARE.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.group_docs.is_empty()
+    }
+}
+
+/// Quoted speech is never boilerplate, however often outlets repeat it.
+fn line_key(line: &str) -> Option<u64> {
+    let line = line.trim();
+    if line.is_empty() || word_count(line) > MAX_WORDS || line.contains(['"', '“', '”']) {
+        return None;
+    }
+    Some(xxh3_64(normalise(line).as_bytes()))
+}
+
+/// The group a document's boilerplate is shared with: its outlet, else its URL's host, else the
+/// folder it was read from.
+pub fn group_key(doc: &RawDocument) -> String {
+    if let Some(outlet) = &doc.hints.outlet {
+        return format!("outlet:{}", outlet.to_lowercase());
+    }
+    if let Some(host) = doc.hints.url.as_deref().and_then(|u| url::Url::parse(u).ok()).and_then(|u| u.host_str().map(str::to_owned)) {
+        return format!("host:{}", host.trim_start_matches("www."));
+    }
+    let path = doc.source.split('#').next().unwrap_or(&doc.source);
+    let folder = std::path::Path::new(path).parent().map(|p| p.display().to_string()).unwrap_or_default();
+    format!("folder:{folder}")
+}

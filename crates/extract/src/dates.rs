@@ -1,0 +1,195 @@
+//! Dates in the forms news pages and scraped texts write them, normalised to ISO 8601.
+
+use std::sync::LazyLock;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use regex::Regex;
+
+/// A parsed date, with the time of day and UTC offset when the text gave them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoundDate {
+    pub date: NaiveDate,
+    pub time: Option<NaiveTime>,
+    /// Offset from UTC in minutes, when stated.
+    pub offset_minutes: Option<i32>,
+}
+
+impl FoundDate {
+    pub fn day(date: NaiveDate) -> FoundDate {
+        FoundDate { date, time: None, offset_minutes: None }
+    }
+
+    /// ISO 8601: a date, or a datetime when the time is known.
+    pub fn to_iso(&self) -> String {
+        match self.time {
+            None => self.date.format("%Y-%m-%d").to_string(),
+            Some(time) => {
+                let dt = NaiveDateTime::new(self.date, time).format("%Y-%m-%dT%H:%M:%S").to_string();
+                match self.offset_minutes {
+                    Some(0) => format!("{dt}Z"),
+                    Some(m) => format!("{dt}{}{:02}:{:02}", if m < 0 { '-' } else { '+' }, m.abs() / 60, m.abs() % 60),
+                    None => dt,
+                }
+            }
+        }
+    }
+}
+
+const MONTHS: &str = r"(?:jan(?:uary|\.)?|feb(?:ruary|\.)?|mar(?:ch|\.)?|apr(?:il|\.)?|may|june?|july?|aug(?:ust|\.)?|sep(?:t(?:ember|\.)?|\.)?|oct(?:ober|\.)?|nov(?:ember|\.)?|dec(?:ember|\.)?|januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)";
+
+static ISO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b((?:19|20)\d\d)[-/.](1[0-2]|0?[1-9])[-/.](3[01]|[12]\d|0?[1-9])(?:[T ](2[0-3]|[01]?\d):([0-5]\d)(?::([0-5]\d)(?:\.\d+)?)?\s*(Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?)?").unwrap()
+});
+static MONTH_FIRST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?i)\b({MONTHS})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)\b(?:,?\s*(?:at\s+)?(\d{{1,2}})[:.](\d\d)(?:\s*([ap])\.?m\.?)?)?"))
+        .unwrap()
+});
+static DAY_FIRST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?i)\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+)?({MONTHS})\.?,?\s+((?:19|20)\d\d)\b(?:,?\s*(?:at\s+|um\s+|à\s+)?(\d{{1,2}})[:.h](\d\d)(?:\s*([ap])\.?m\.?)?)?")).unwrap()
+});
+static NUMERIC_DMY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(3[01]|[12]\d|0?[1-9])[./](1[0-2]|0?[1-9])[./]((?:19|20)\d\d)\b").unwrap());
+static URL_DATE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"/((?:19|20)\d\d)[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:/|[_-]|\.html?|$)").unwrap());
+
+/// Finds the first date written anywhere in `text` (ISO, "May 12, 2021 18:58", "12 May 2021",
+/// "12.05.2021"), with its byte range in `text`.
+pub fn find_date(text: &str) -> Option<(FoundDate, std::ops::Range<usize>)> {
+    let mut best: Option<(FoundDate, std::ops::Range<usize>)> = None;
+    let mut consider = |found: Option<(FoundDate, std::ops::Range<usize>)>| {
+        if let Some((date, range)) = found {
+            if best.as_ref().is_none_or(|(_, r)| range.start < r.start) {
+                best = Some((date, range));
+            }
+        }
+    };
+    consider(ISO.captures(text).and_then(|c| {
+        let date = NaiveDate::from_ymd_opt(num(&c, 1)?, num(&c, 2)?, num(&c, 3)?)?;
+        let time = c.get(4).and_then(|_| NaiveTime::from_hms_opt(num(&c, 4)?, num(&c, 5)?, c.get(6).map_or(Some(0), |_| num(&c, 6))?));
+        let offset = c.get(7).and_then(|m| parse_offset(m.as_str()));
+        Some((FoundDate { date, time, offset_minutes: offset }, c.get(0)?.range()))
+    }));
+    consider(MONTH_FIRST.captures(text).and_then(|c| {
+        let date = NaiveDate::from_ymd_opt(num(&c, 3)?, month_number(c.get(1)?.as_str())?, num(&c, 2)?)?;
+        Some((FoundDate { date, time: clock(&c, 4, 5, 6), offset_minutes: None }, c.get(0)?.range()))
+    }));
+    consider(DAY_FIRST.captures(text).and_then(|c| {
+        let date = NaiveDate::from_ymd_opt(num(&c, 3)?, month_number(c.get(2)?.as_str())?, num(&c, 1)?)?;
+        Some((FoundDate { date, time: clock(&c, 4, 5, 6), offset_minutes: None }, c.get(0)?.range()))
+    }));
+    consider(NUMERIC_DMY.captures(text).and_then(|c| {
+        let date = NaiveDate::from_ymd_opt(num(&c, 3)?, num(&c, 2)?, num(&c, 1)?)?;
+        Some((FoundDate::day(date), c.get(0)?.range()))
+    }));
+    best
+}
+
+/// Parses a whole string that is meant to be a date (a meta tag's content, a JSON field).
+pub fn parse_date(value: &str) -> Option<FoundDate> {
+    let value = value.trim();
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(value) {
+        return Some(FoundDate { date: dt.date_naive(), time: Some(dt.time()), offset_minutes: Some(dt.offset().local_minus_utc() / 60) });
+    }
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc2822(value) {
+        return Some(FoundDate { date: dt.date_naive(), time: Some(dt.time()), offset_minutes: Some(dt.offset().local_minus_utc() / 60) });
+    }
+    if value.len() >= 8 && value.len() <= 14 && value.bytes().all(|b| b.is_ascii_digit()) {
+        // 20210512 or 202105121858
+        let date = NaiveDate::parse_from_str(&value[..8], "%Y%m%d").ok()?;
+        return plausible(date).then(|| FoundDate::day(date));
+    }
+    find_date(value).map(|(d, _)| d).filter(|d| plausible(d.date))
+}
+
+/// A date in a URL path: `/2021/05/12/`, `/20210512/`, `/2021-05-12-`.
+pub fn url_date(url: &str) -> Option<NaiveDate> {
+    let c = URL_DATE.captures(url)?;
+    let date = NaiveDate::from_ymd_opt(num(&c, 1)?, num(&c, 2)?, num(&c, 3)?)?;
+    plausible(date).then_some(date)
+}
+
+/// News dates before the web or in the future (relative to the build's idea of now) are noise.
+pub fn plausible(date: NaiveDate) -> bool {
+    let today = chrono::Utc::now().date_naive();
+    date.year_ce().1 >= 1995 && date <= today + chrono::Duration::days(1)
+}
+
+use chrono::Datelike;
+
+fn num<T: std::str::FromStr>(c: &regex::Captures<'_>, i: usize) -> Option<T> {
+    c.get(i)?.as_str().parse().ok()
+}
+
+fn clock(c: &regex::Captures<'_>, h: usize, m: usize, ampm: usize) -> Option<NaiveTime> {
+    let mut hour: u32 = num(c, h)?;
+    let minute: u32 = num(c, m)?;
+    match c.get(ampm).map(|m| m.as_str().to_ascii_lowercase()) {
+        Some(p) if p == "p" && hour < 12 => hour += 12,
+        Some(p) if p == "a" && hour == 12 => hour = 0,
+        _ => {}
+    }
+    NaiveTime::from_hms_opt(hour, minute, 0)
+}
+
+fn parse_offset(s: &str) -> Option<i32> {
+    if s.eq_ignore_ascii_case("z") {
+        return Some(0);
+    }
+    let sign = if s.starts_with('-') { -1 } else { 1 };
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    let hours: i32 = digits.get(..2)?.parse().ok()?;
+    let minutes: i32 = digits.get(2..4)?.parse().ok()?;
+    Some(sign * (hours * 60 + minutes))
+}
+
+/// Month number from an English, German, French or Spanish month name or abbreviation.
+pub fn month_number(name: &str) -> Option<u32> {
+    let n = name.trim_end_matches('.').to_lowercase();
+    let table: &[(&[&str], u32)] = &[
+        (&["jan", "january", "januar", "janvier", "enero"], 1),
+        (&["feb", "february", "februar", "février", "fevrier", "febrero"], 2),
+        (&["mar", "march", "märz", "mars", "marzo"], 3),
+        (&["apr", "april", "avril", "abril"], 4),
+        (&["may", "mai", "mayo"], 5),
+        (&["jun", "june", "juni", "juin", "junio"], 6),
+        (&["jul", "july", "juli", "juillet", "julio"], 7),
+        (&["aug", "august", "août", "aout", "agosto"], 8),
+        (&["sep", "sept", "september", "septembre", "septiembre"], 9),
+        (&["oct", "october", "oktober", "octobre", "octubre"], 10),
+        (&["nov", "november", "novembre", "noviembre"], 11),
+        (&["dec", "december", "dezember", "décembre", "decembre", "diciembre"], 12),
+    ];
+    table.iter().find(|(names, _)| names.contains(&n.as_str())).map(|(_, m)| *m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: Option<&str>) {
+        assert_eq!(find_date(input).map(|(d, _)| d.to_iso()).as_deref(), expected, "{input}");
+    }
+
+    #[test]
+    fn common_forms() {
+        check("date 2021-05-12", Some("2021-05-12"));
+        check("MAY 12, 2021 18:58", Some("2021-05-12T18:58:00"));
+        check("Date: November 3, 2023", Some("2023-11-03"));
+        check("Published 12 May 2021, 6:58 p.m.", Some("2021-05-12T18:58:00"));
+        check("Updated: Sept. 4, 2019 at 10:15 am", Some("2019-09-04T10:15:00"));
+        check("2021-05-12T18:58:00+03:00", Some("2021-05-12T18:58:00+03:00"));
+        check("Stand: 03.11.2023", Some("2023-11-03"));
+        check("am 3. November 2023", Some("2023-11-03"));
+        check("no date in here, 1,500 rockets", None);
+        check("Feb 30, 2021", None);
+    }
+
+    #[test]
+    fn whole_values_and_urls() {
+        assert_eq!(parse_date("2021-05-12T15:58:00Z").unwrap().to_iso(), "2021-05-12T15:58:00Z");
+        assert_eq!(parse_date("Wed, 12 May 2021 15:58:00 +0000").unwrap().to_iso(), "2021-05-12T15:58:00Z");
+        assert_eq!(parse_date("20210512").unwrap().to_iso(), "2021-05-12");
+        assert_eq!(url_date("https://example.com/news/2021/05/12/slug"), NaiveDate::from_ymd_opt(2021, 5, 12));
+        assert_eq!(url_date("https://example.com/2021-05-12-slug.html"), NaiveDate::from_ymd_opt(2021, 5, 12));
+        assert_eq!(url_date("https://example.com/article/123456"), None);
+    }
+}

@@ -1,0 +1,387 @@
+//! HTML pages: the main text comes from the `trafilatura` crate; paragraphs, publication date,
+//! canonical URL, authors and site name are then taken from the page's own markup (JSON-LD,
+//! meta tags, `<time>` elements, the URL), which is more reliable than text heuristics.
+
+use std::sync::LazyLock;
+
+use scraper::{ElementRef, Html, Node, Selector};
+use serde_json::Value;
+
+use crate::dates::{find_date, parse_date, plausible, url_date, FoundDate};
+
+/// What the HTML stage finds in a page.
+#[derive(Debug, Clone, Default)]
+pub struct HtmlExtract {
+    pub paragraphs: Vec<String>,
+    pub title: Option<String>,
+    pub published: Option<FoundDate>,
+    pub authors: Vec<String>,
+    pub outlet: Option<String>,
+    pub language: Option<String>,
+    pub canonical_url: Option<String>,
+    /// Set when the main-text extractor found nothing and the page text was used instead.
+    pub fallback_note: Option<String>,
+}
+
+/// Extracts the article from a page. `url` is the page's address when known (WARC, JSONL).
+pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
+    let mut options = trafilatura::Options::default();
+    options.enable_fallback = true;
+    options.exclude_comments = true;
+    options.html_date_mode = trafilatura::HtmlDateMode::Disabled;
+    if let Some(u) = url.and_then(|u| url::Url::parse(u).ok()) {
+        options.original_url = Some(u);
+    }
+    let page = Html::parse_document(html);
+    let mut out = HtmlExtract::default();
+    match trafilatura::extract(html, &options) {
+        Ok(result) => {
+            out.paragraphs = paragraphs_of(&result.content_html);
+            if out.paragraphs.is_empty() && !result.content_text.trim().is_empty() {
+                out.paragraphs = vec![collapse(&result.content_text)];
+            }
+            let meta = result.metadata;
+            out.title = non_empty(meta.title);
+            out.outlet = non_empty(meta.sitename);
+            out.language = non_empty(meta.language);
+            out.authors = meta.author.split(';').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
+        }
+        Err(e) => {
+            out.fallback_note = Some(format!("main-text extraction failed ({e}); used the page's paragraphs"));
+            out.paragraphs = page_paragraphs(&page);
+        }
+    }
+    let ld = json_ld(&page);
+    if out.authors.is_empty() {
+        out.authors = ld_authors(&ld);
+    }
+    out.canonical_url = canonical_url(&page).or_else(|| url.map(str::to_owned));
+    if out.language.is_none() {
+        out.language = select_attr(&page, "html[lang]", "lang").map(|l| l.split(['-', '_']).next().unwrap_or(&l).to_lowercase());
+    }
+    out.published = publication_date(&page, &ld, url.or(out.canonical_url.as_deref()));
+    out
+}
+
+fn non_empty(s: String) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+static BLOCKS: &[&str] = &[
+    "p",
+    "div",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "blockquote",
+    "pre",
+    "tr",
+    "br",
+    "section",
+    "article",
+    "figure",
+    "figcaption",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "header",
+    "footer",
+    "hr",
+    "main",
+    "aside",
+    "caption",
+    "td",
+    "th",
+    "code",
+];
+
+/// Splits extracted HTML into paragraphs at block boundaries.
+pub fn paragraphs_of(fragment_html: &str) -> Vec<String> {
+    let fragment = Html::parse_fragment(fragment_html);
+    let mut paragraphs = Vec::new();
+    let mut current = String::new();
+    walk(fragment.root_element(), &mut current, &mut paragraphs);
+    flush(&mut current, &mut paragraphs);
+    paragraphs
+}
+
+fn walk(element: ElementRef<'_>, current: &mut String, paragraphs: &mut Vec<String>) {
+    for child in element.children() {
+        match child.value() {
+            Node::Text(text) => current.push_str(text),
+            Node::Element(e) => {
+                let name = e.name();
+                if matches!(name, "script" | "style" | "noscript" | "template") {
+                    continue;
+                }
+                let block = BLOCKS.contains(&name);
+                if block {
+                    flush(current, paragraphs);
+                }
+                if let Some(child) = ElementRef::wrap(child) {
+                    walk(child, current, paragraphs);
+                }
+                if block {
+                    flush(current, paragraphs);
+                } else if matches!(name, "td" | "th") {
+                    current.push(' ');
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn flush(current: &mut String, paragraphs: &mut Vec<String>) {
+    let text = collapse(current);
+    if !text.is_empty() {
+        paragraphs.push(text);
+    }
+    current.clear();
+}
+
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Fallback when extraction fails: all `<p>` texts of the page.
+fn page_paragraphs(page: &Html) -> Vec<String> {
+    static P: LazyLock<Selector> = LazyLock::new(|| Selector::parse("p").unwrap());
+    page.select(&P).map(|p| collapse(&p.text().collect::<String>())).filter(|t| !t.is_empty()).collect()
+}
+
+fn select_attr(page: &Html, selector: &str, attr: &str) -> Option<String> {
+    let sel = Selector::parse(selector).ok()?;
+    page.select(&sel).find_map(|e| e.value().attr(attr).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned))
+}
+
+fn canonical_url(page: &Html) -> Option<String> {
+    select_attr(page, "link[rel=canonical]", "href").or_else(|| select_attr(page, "meta[property='og:url']", "content")).filter(|u| u.starts_with("http"))
+}
+
+/// All JSON-LD objects of the page, flattened (`@graph` and arrays unpacked).
+fn json_ld(page: &Html) -> Vec<Value> {
+    static LD: LazyLock<Selector> = LazyLock::new(|| Selector::parse("script[type='application/ld+json']").unwrap());
+    let mut out = Vec::new();
+    for script in page.select(&LD) {
+        let text: String = script.text().collect();
+        if let Ok(value) = serde_json::from_str::<Value>(text.trim()) {
+            flatten_ld(value, &mut out);
+        }
+    }
+    out
+}
+
+fn flatten_ld(value: Value, out: &mut Vec<Value>) {
+    match value {
+        Value::Array(items) => items.into_iter().for_each(|v| flatten_ld(v, out)),
+        Value::Object(mut map) => {
+            if let Some(graph) = map.remove("@graph") {
+                flatten_ld(graph, out);
+            }
+            out.push(Value::Object(map));
+        }
+        _ => {}
+    }
+}
+
+fn ld_type_is_article(v: &Value) -> bool {
+    let is = |t: &str| t.contains("Article") || t.contains("Posting") || t == "Report" || t.contains("BlogPosting") || t == "WebPage";
+    match v.get("@type") {
+        Some(Value::String(t)) => is(t),
+        Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str().is_some_and(is)),
+        _ => false,
+    }
+}
+
+fn ld_authors(ld: &[Value]) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in ld.iter().filter(|v| ld_type_is_article(v)) {
+        let mut push = |a: &Value| {
+            let name = match a {
+                Value::String(s) => Some(s.clone()),
+                Value::Object(o) => o.get("name").and_then(Value::as_str).map(str::to_owned),
+                _ => None,
+            };
+            if let Some(n) = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty() && !out.contains(n)) {
+                out.push(n);
+            }
+        };
+        match v.get("author") {
+            Some(Value::Array(items)) => items.iter().for_each(&mut push),
+            Some(a) => push(a),
+            None => {}
+        }
+    }
+    out
+}
+
+const PUBLISHED_META: &[&str] = &[
+    "article:published_time",
+    "og:published_time",
+    "og:article:published_time",
+    "article.published",
+    "article_date_original",
+    "datepublished",
+    "date_published",
+    "publishdate",
+    "publish-date",
+    "publish_date",
+    "published_time",
+    "published-date",
+    "pubdate",
+    "pub_date",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date.created",
+    "dcterms.created",
+    "sailthru.date",
+    "parsely-pub-date",
+    "cxenseparse:recs:publishtime",
+    "originalpublicationdate",
+    "citation_publication_date",
+    "citation_date",
+    "release_date",
+    "dc.date",
+    "dcterms.date",
+    "date",
+    "og:pubdate",
+    "article:published",
+    "bt:pubdate",
+    "displaydate",
+    "item-publish-date",
+    "created",
+    "timestamp",
+    "dc:date",
+];
+const MODIFIED_META: &[&str] =
+    &["article:modified_time", "og:updated_time", "datemodified", "last-modified", "dcterms.modified", "dc.date.modified", "lastmod", "revised"];
+
+/// The publication date, from the most reliable evidence the page offers.
+fn publication_date(page: &Html, ld: &[Value], url: Option<&str>) -> Option<FoundDate> {
+    let from_ld = |key: &str| {
+        ld.iter()
+            .filter(|v| ld_type_is_article(v) || v.get(key).is_some())
+            .find_map(|v| v.get(key).and_then(Value::as_str).and_then(parse_date))
+            .filter(|d| plausible(d.date))
+    };
+    let metas = meta_values(page);
+    let from_meta = |keys: &[&str]| keys.iter().find_map(|k| metas.iter().find(|(name, _)| name == k).and_then(|(_, v)| parse_date(v)));
+    let url_day = url.and_then(url_date);
+
+    from_ld("datePublished")
+        .or_else(|| from_meta(PUBLISHED_META))
+        .or_else(|| time_element(page))
+        .or_else(|| url_day.map(FoundDate::day))
+        .or_else(|| from_ld("dateCreated"))
+        .or_else(|| date_in_marked_elements(page))
+        .or_else(|| from_ld("dateModified"))
+        .or_else(|| from_meta(MODIFIED_META))
+        .or_else(|| date_in_text(page))
+}
+
+/// `(lower-case name, content)` of every `<meta>` with a name, property, itemprop or http-equiv.
+fn meta_values(page: &Html) -> Vec<(String, String)> {
+    static META: LazyLock<Selector> = LazyLock::new(|| Selector::parse("meta[content], [itemprop][content], [itemprop][datetime]").unwrap());
+    page.select(&META)
+        .filter_map(|m| {
+            let e = m.value();
+            let name = e.attr("property").or_else(|| e.attr("name")).or_else(|| e.attr("itemprop")).or_else(|| e.attr("http-equiv"))?;
+            let content = e.attr("content").or_else(|| e.attr("datetime"))?;
+            Some((name.trim().to_lowercase(), content.to_owned()))
+        })
+        .collect()
+}
+
+/// `<time datetime>` elements: marked as the publication time first, then the first one found.
+fn time_element(page: &Html) -> Option<FoundDate> {
+    static TIME: LazyLock<Selector> = LazyLock::new(|| Selector::parse("time").unwrap());
+    let mut first = None;
+    for t in page.select(&TIME) {
+        let e = t.value();
+        let value = e.attr("datetime").map(str::to_owned).unwrap_or_else(|| t.text().collect());
+        let Some(date) = parse_date(&value).filter(|d| plausible(d.date)) else { continue };
+        let marks = format!("{} {} {}", e.attr("class").unwrap_or(""), e.attr("itemprop").unwrap_or(""), e.attr("id").unwrap_or("")).to_lowercase();
+        if e.attr("pubdate").is_some() || marks.contains("publish") || marks.contains("posted") || marks.contains("created") {
+            return Some(date);
+        }
+        if !marks.contains("modif") && !marks.contains("update") {
+            first.get_or_insert(date);
+        }
+    }
+    first
+}
+
+/// Dates in the text of elements whose class or id says they hold one (bylines, post meta).
+fn date_in_marked_elements(page: &Html) -> Option<FoundDate> {
+    static MARKED: LazyLock<Selector> = LazyLock::new(|| {
+        Selector::parse("[class*=date], [class*=time], [class*=publish], [class*=posted], [class*=byline], [class*=meta], [id*=date], [id*=publish], [class*=Date], [class*=Time]").unwrap()
+    });
+    for e in page.select(&MARKED) {
+        let marks = format!("{} {}", e.value().attr("class").unwrap_or(""), e.value().attr("id").unwrap_or("")).to_lowercase();
+        if marks.contains("modif") || marks.contains("update") || marks.contains("comment") {
+            continue;
+        }
+        let text: String = e.text().collect();
+        if text.len() > 400 {
+            continue;
+        }
+        if let Some((date, _)) = find_date(&text).filter(|(d, _)| plausible(d.date)) {
+            return Some(date);
+        }
+    }
+    None
+}
+
+/// Last resort: the first plausible date written in the page's visible body text.
+fn date_in_text(page: &Html) -> Option<FoundDate> {
+    static BODY: LazyLock<Selector> = LazyLock::new(|| Selector::parse("body").unwrap());
+    let body = page.select(&BODY).next()?;
+    let mut text = String::new();
+    for t in body.text() {
+        text.push_str(t);
+        text.push(' ');
+        if text.len() > 200_000 {
+            break;
+        }
+    }
+    find_date(&text).map(|(d, _)| d).filter(|d| plausible(d.date))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paragraphs_follow_blocks() {
+        let got = paragraphs_of("<div><h2>Head</h2><p>One <b>bold</b>\n word.</p><p>Two.</p><ul><li>a</li><li>b</li></ul></div>");
+        assert_eq!(got, ["Head", "One bold word.", "Two.", "a", "b"]);
+    }
+
+    #[test]
+    fn page_metadata() {
+        let page = r#"<html lang="en-GB"><head><title>Bridge reopens | Example Gazette</title>
+            <link rel="canonical" href="https://news.example.org/2020/01/02/bridge">
+            <script type="application/ld+json">{"@context":"https://schema.org","@type":"NewsArticle","headline":"Bridge reopens","datePublished":"2020-01-03T08:30:00+01:00","author":[{"@type":"Person","name":"Kim Park"}]}</script>
+            </head><body><nav><a href="/">Home</a> <a href="/news">News</a></nav>
+            <article><h1>Bridge reopens</h1><p>The old bridge over the river reopened on Friday after two years of repairs, the city said.</p>
+            <p>Traffic is expected to be heavy during the first week, and the council asked drivers to use the bypass where they can.</p>
+            <p>The repairs cost more than planned because of damage found under the deck, according to the council's report.</p></article>
+            <footer>Copyright Example Gazette</footer></body></html>"#;
+        let out = extract_html(page, None);
+        assert!(out.paragraphs.iter().any(|p| p.starts_with("The old bridge")), "{:?}", out.paragraphs);
+        assert!(!out.paragraphs.iter().any(|p| p.contains("Copyright")), "{:?}", out.paragraphs);
+        assert_eq!(out.published.unwrap().to_iso(), "2020-01-03T08:30:00+01:00");
+        assert_eq!(out.canonical_url.as_deref(), Some("https://news.example.org/2020/01/02/bridge"));
+        assert_eq!(out.authors, ["Kim Park"]);
+        assert_eq!(out.language.as_deref(), Some("en"));
+    }
+}

@@ -1,0 +1,223 @@
+//! Raw document to clean article: HTML extraction, cleaning of scraped text, and metadata
+//! (title, publication date, authors, contributors, outlet, credited source, language).
+//!
+//! Architecture invariant: extraction is pure. [`extract`] takes a [`RawDocument`] and
+//! corpus statistics and returns an [`Article`]; it does no IO and cannot fail: problems are
+//! reported in `Article::warnings`.
+
+pub mod clean;
+pub mod corpus;
+pub mod dates;
+pub mod html;
+pub mod names;
+
+use storyline_model::{Article, Body, RawDocument, RemovalReason, Removed};
+
+pub use clean::{clean_lines, Cleaned, Mode};
+pub use corpus::CorpusStats;
+pub use dates::FoundDate;
+
+/// Turns one raw document into a clean article.
+pub fn extract(doc: &RawDocument, stats: &CorpusStats) -> Article {
+    let mut warnings = doc.warnings.clone();
+    let boilerplate = |line: &str| stats.is_boilerplate(doc, line);
+    let (cleaned, page) = match &doc.body {
+        Body::Html(markup) => {
+            let page = html::extract_html(markup, doc.hints.url.as_deref());
+            if let Some(note) = &page.fallback_note {
+                warnings.push(format!("{}: {note}", doc.source));
+            }
+            let lines: Vec<&str> = page.paragraphs.iter().map(String::as_str).collect();
+            let mut cleaned = clean_lines(&lines, Mode::FromHtml, &boilerplate);
+            drop_repeated_title(&mut cleaned, page.title.as_deref().or(doc.hints.title.as_deref()));
+            (cleaned, Some(page))
+        }
+        Body::Text(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let mut cleaned = clean_lines(&lines, Mode::ScrapedText, &boilerplate);
+            if let Some(title) = &doc.hints.title {
+                // The container knew the title; a first line that repeats it is not body text.
+                if cleaned.meta.title.as_deref().is_some_and(|t| clean::normalise(t) != clean::normalise(title)) {
+                    restore_guessed_title(&mut cleaned);
+                }
+                drop_repeated_title(&mut cleaned, Some(title));
+            }
+            (cleaned, None)
+        }
+    };
+    let page = page.unwrap_or_default();
+    let hints = &doc.hints;
+    let text = cleaned.paragraphs.join("\n\n");
+    if text.trim().is_empty() {
+        warnings.push(format!("{}: no article text left after extraction", doc.source));
+    }
+
+    let url = page.canonical_url.clone().or_else(|| hints.url.clone());
+    let title = hints.title.clone().or_else(|| page.title.as_deref().map(|t| strip_site_suffix(t, page.outlet.as_deref()))).or(cleaned.meta.title.clone());
+    let published = hints
+        .published
+        .as_deref()
+        .and_then(dates::parse_date)
+        .or(page.published)
+        .or(cleaned.meta.published)
+        .or_else(|| url.as_deref().and_then(dates::url_date).map(FoundDate::day))
+        .map(|d| d.to_iso());
+    let authors = first_non_empty([hints.authors.clone(), page.authors.clone(), cleaned.meta.authors.clone()]);
+    let outlet = hints.outlet.clone().or(page.outlet.clone()).or(cleaned.meta.outlet.clone()).or_else(|| url.as_deref().and_then(host_of));
+    let language = hints.language.clone().or_else(|| detect_language(&text)).or(page.language.clone());
+
+    Article {
+        id: doc.id(),
+        source: doc.source.clone(),
+        url,
+        title,
+        published,
+        authors,
+        contributors: cleaned.meta.contributors,
+        outlet,
+        credited_source: cleaned.meta.credited_source,
+        language,
+        text,
+        removed: cleaned.removed,
+        warnings,
+        external_id: hints.external_id.clone(),
+    }
+}
+
+/// Removes a first paragraph that repeats the title.
+fn drop_repeated_title(cleaned: &mut Cleaned, title: Option<&str>) {
+    let Some(title) = title else { return };
+    let title = clean::normalise(title);
+    if let Some(first) = cleaned.paragraphs.first() {
+        let first_norm = clean::normalise(first);
+        if !first_norm.is_empty() && (first_norm == title || title.starts_with(&first_norm) && first_norm.len() * 3 >= title.len() * 2) {
+            let text = cleaned.paragraphs.remove(0);
+            cleaned.removed.push(Removed { text, reason: RemovalReason::Title });
+        }
+    }
+}
+
+/// Puts a first line that was taken as the headline back into the text (the container's own
+/// title wins, so the line was probably body text).
+fn restore_guessed_title(cleaned: &mut Cleaned) {
+    if let Some(pos) = cleaned.removed.iter().position(|r| r.reason == RemovalReason::Title && Some(&r.text) == cleaned.meta.title.as_ref()) {
+        let removed = cleaned.removed.remove(pos);
+        cleaned.paragraphs.insert(0, removed.text);
+        cleaned.meta.title = None;
+    }
+}
+
+/// "Bridge reopens | Example Gazette" -> "Bridge reopens" when the suffix is the site name.
+fn strip_site_suffix(title: &str, site: Option<&str>) -> String {
+    for sep in [" | ", " - ", " – ", " — ", " :: ", " · "] {
+        if let Some(pos) = title.rfind(sep) {
+            let tail = title[pos + sep.len()..].trim();
+            let tail_is_site = site.is_some_and(|s| clean::normalise(s) == clean::normalise(tail))
+                || tail.split_whitespace().count() <= 3 && title[..pos].split_whitespace().count() >= 4;
+            if tail_is_site {
+                return title[..pos].trim().to_owned();
+            }
+        }
+    }
+    title.trim().to_owned()
+}
+
+fn first_non_empty<const N: usize>(candidates: [Vec<String>; N]) -> Vec<String> {
+    candidates.into_iter().find(|c| !c.is_empty()).unwrap_or_default()
+}
+
+fn host_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    Some(parsed.host_str()?.trim_start_matches("www.").to_owned())
+}
+
+/// ISO 639-1 code of the text's language, when the detector is confident.
+pub fn detect_language(text: &str) -> Option<String> {
+    let mut end = text.len().min(4000);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let sample = &text[..end];
+    let info = whatlang::detect(sample)?;
+    if !info.is_reliable() && sample.len() < 200 {
+        return None;
+    }
+    Some(iso639_1(info.lang()))
+}
+
+/// ISO 639-1 for the languages whatlang knows; its own 639-3 code where there is none.
+fn iso639_1(lang: whatlang::Lang) -> String {
+    const TABLE: &[(&str, &str)] = &[
+        ("eng", "en"),
+        ("deu", "de"),
+        ("fra", "fr"),
+        ("spa", "es"),
+        ("ita", "it"),
+        ("por", "pt"),
+        ("nld", "nl"),
+        ("rus", "ru"),
+        ("ukr", "uk"),
+        ("pol", "pl"),
+        ("tur", "tr"),
+        ("ara", "ar"),
+        ("heb", "he"),
+        ("pes", "fa"),
+        ("hin", "hi"),
+        ("ben", "bn"),
+        ("urd", "ur"),
+        ("cmn", "zh"),
+        ("jpn", "ja"),
+        ("kor", "ko"),
+        ("vie", "vi"),
+        ("tha", "th"),
+        ("ind", "id"),
+        ("swe", "sv"),
+        ("dan", "da"),
+        ("nob", "no"),
+        ("fin", "fi"),
+        ("ces", "cs"),
+        ("slk", "sk"),
+        ("hun", "hu"),
+        ("ron", "ro"),
+        ("bul", "bg"),
+        ("ell", "el"),
+        ("hrv", "hr"),
+        ("srp", "sr"),
+        ("slv", "sl"),
+        ("lit", "lt"),
+        ("lav", "lv"),
+        ("est", "et"),
+        ("cat", "ca"),
+        ("afr", "af"),
+        ("epo", "eo"),
+        ("tgl", "tl"),
+        ("zul", "zu"),
+        ("bel", "be"),
+        ("mkd", "mk"),
+        ("aze", "az"),
+        ("kat", "ka"),
+        ("hye", "hy"),
+        ("tam", "ta"),
+        ("tel", "te"),
+        ("mar", "mr"),
+        ("guj", "gu"),
+        ("kan", "kn"),
+        ("mal", "ml"),
+        ("pan", "pa"),
+        ("ori", "or"),
+        ("sin", "si"),
+        ("nep", "ne"),
+        ("mya", "my"),
+        ("khm", "km"),
+        ("amh", "am"),
+        ("yid", "yi"),
+        ("lat", "la"),
+        ("jav", "jv"),
+        ("sna", "sn"),
+        ("aka", "ak"),
+        ("uzb", "uz"),
+        ("tuk", "tk"),
+    ];
+    let code = lang.code();
+    TABLE.iter().find(|(three, _)| *three == code).map_or_else(|| code.to_owned(), |(_, two)| (*two).to_owned())
+}

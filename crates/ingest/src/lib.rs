@@ -1,0 +1,248 @@
+//! Readers for every input Storyline takes. Paths (files, directories, `-` for stdin) become a
+//! stream of [`RawDocument`]s and [`InputWarning`]s; nothing here extracts or cleans.
+//!
+//! Architecture invariant: a bad input never stops the batch. Every problem becomes an
+//! [`InputWarning`] naming the input (file, line or record) and reading goes on with the next
+//! document or input. Memory is bounded by [`ReadConfig::max_document_bytes`] per document,
+//! whatever the size of the input.
+
+mod decode;
+mod feed;
+mod jsonl;
+mod sniff;
+mod warc;
+
+use std::fs::File;
+use std::io::{self, BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use storyline_model::{Body, Hints, InputFormat, RawDocument};
+
+pub use decode::{decode, Decoded};
+pub use sniff::{sniff, Sniffed};
+
+/// How inputs are read.
+#[derive(Debug, Clone)]
+pub struct ReadConfig {
+    /// Largest document kept, in bytes; longer documents are cut there (with a warning) so that
+    /// memory stays bounded on huge inputs.
+    pub max_document_bytes: usize,
+}
+
+impl Default for ReadConfig {
+    fn default() -> Self {
+        ReadConfig { max_document_bytes: 8 * 1024 * 1024 }
+    }
+}
+
+/// One input named on the command line, after directories were expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Input {
+    /// The name used in `source` fields and warnings.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "-".to_owned(),
+            Input::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// How bad a problem with an input is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The document was kept, maybe degraded (guessed charset, replaced bytes).
+    Warning,
+    /// Something in the input was lost or skipped: the run failed for that part.
+    Error,
+}
+
+/// A problem with one input, naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputWarning {
+    /// File name, plus `#N` for a line or record inside it.
+    pub input: String,
+    pub message: String,
+    pub severity: Severity,
+}
+
+impl std::fmt::Display for InputWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let level = match self.severity {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        write!(f, "{level}: {}: {}", self.input, self.message)
+    }
+}
+
+/// What readers emit, in input order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    Document(RawDocument),
+    Warning(InputWarning),
+}
+
+/// Expands command-line paths into inputs: `-` is stdin, directories are walked recursively in
+/// name order (hidden entries skipped), missing paths become errors.
+pub fn expand_inputs(paths: &[PathBuf]) -> (Vec<Input>, Vec<InputWarning>) {
+    let mut inputs = Vec::new();
+    let mut warnings = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            inputs.push(Input::Stdin);
+        } else {
+            walk(path, &mut inputs, &mut warnings);
+        }
+    }
+    (inputs, warnings)
+}
+
+fn walk(path: &Path, inputs: &mut Vec<Input>, warnings: &mut Vec<InputWarning>) {
+    let error = |message: String| InputWarning { input: path.display().to_string(), message, severity: Severity::Error };
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) => return warnings.push(error(format!("cannot read: {e}"))),
+    };
+    if meta.is_file() {
+        return inputs.push(Input::File(path.to_path_buf()));
+    }
+    if !meta.is_dir() {
+        return warnings.push(error("not a regular file or directory; skipped".to_owned()));
+    }
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) => return warnings.push(error(format!("cannot list directory: {e}"))),
+    };
+    let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok()).filter(|e| !e.file_name().to_string_lossy().starts_with('.')).map(|e| e.path()).collect();
+    children.sort();
+    for child in children {
+        walk(&child, inputs, warnings);
+    }
+}
+
+/// Reads one input and emits its documents and warnings.
+pub fn read_input(input: &Input, config: &ReadConfig, emit: &mut dyn FnMut(Item)) {
+    let name = input.name();
+    match input {
+        Input::Stdin => read_stream(&name, io::stdin().lock(), config, emit),
+        Input::File(path) => match File::open(path) {
+            Ok(file) => read_stream(&name, file, config, emit),
+            Err(e) => emit(Item::Warning(InputWarning { input: name, message: format!("cannot open: {e}"), severity: Severity::Error })),
+        },
+    }
+}
+
+/// Reads a byte stream named `name`: undoes gzip, sniffs the format from the content, and
+/// dispatches to the reader for that format.
+pub fn read_stream(name: &str, reader: impl Read, config: &ReadConfig, emit: &mut dyn FnMut(Item)) {
+    let warn = |emit: &mut dyn FnMut(Item), severity, message: String| emit(Item::Warning(InputWarning { input: name.to_owned(), message, severity }));
+    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    let (head, error) = read_up_to(&mut reader, 2);
+    if let Some(e) = error {
+        return warn(emit, Severity::Error, format!("cannot read: {e}"));
+    }
+    let is_gzip = head.starts_with(&[0x1f, 0x8b]);
+    let stream: Box<dyn Read> = if is_gzip {
+        Box::new(GzipErrors(flate2::read::MultiGzDecoder::new(Cursor::new(head).chain(reader))))
+    } else {
+        Box::new(Cursor::new(head).chain(reader))
+    };
+    let mut stream = BufReader::with_capacity(64 * 1024, stream);
+    let (head, error) = read_up_to(&mut stream, sniff::SNIFF_BYTES);
+    let stream: Box<dyn Read> = match error {
+        None => Box::new(stream),
+        Some(e) if head.is_empty() => return warn(emit, Severity::Error, format!("cannot read: {e}")),
+        Some(e) => {
+            // Keep what could be read before a corrupt or truncated part.
+            warn(emit, Severity::Error, format!("read failed after {} bytes; keeping what came before: {e}", head.len()));
+            Box::new(io::empty())
+        }
+    };
+    let kind = sniff(&head);
+    let stream = BufReader::with_capacity(64 * 1024, Cursor::new(head).chain(stream));
+    match kind {
+        Sniffed::Empty => warn(emit, Severity::Error, if is_gzip { "empty gzip stream; nothing to read".into() } else { "empty file; nothing to read".into() }),
+        Sniffed::Binary => warn(emit, Severity::Error, "binary content (not text, HTML, JSONL, WARC or a feed); skipped".to_owned()),
+        Sniffed::Warc => warc::read(name, stream, config, emit),
+        Sniffed::Jsonl => jsonl::read(name, stream, config, emit),
+        Sniffed::Feed => feed::read(name, stream, config, emit),
+        Sniffed::Html | Sniffed::Text => {
+            let is_html = kind == Sniffed::Html;
+            read_single(name, stream, is_html, config, emit)
+        }
+    }
+}
+
+/// A file that holds one document (plain text or one HTML page).
+fn read_single(name: &str, stream: impl Read, is_html: bool, config: &ReadConfig, emit: &mut dyn FnMut(Item)) {
+    let mut warnings = Vec::new();
+    let (bytes, truncated, error) = read_capped(stream, config.max_document_bytes);
+    if let Some(e) = error {
+        let what = if bytes.is_empty() { "cannot read" } else { "read failed part-way; keeping what was read before the error" };
+        emit(Item::Warning(InputWarning { input: name.to_owned(), message: format!("{what}: {e}"), severity: Severity::Error }));
+        if bytes.is_empty() {
+            return;
+        }
+    }
+    if truncated {
+        emit(Item::Warning(InputWarning {
+            input: name.to_owned(),
+            message: format!("document larger than {} bytes; the rest was not read", config.max_document_bytes),
+            severity: Severity::Error,
+        }));
+        warnings.push(format!("{name}: truncated at {} bytes", config.max_document_bytes));
+    }
+    let decoded = decode(&bytes, None, is_html);
+    if let Some(note) = decoded.note {
+        emit(Item::Warning(InputWarning { input: name.to_owned(), message: note.clone(), severity: Severity::Warning }));
+        warnings.push(format!("{name}: {note}"));
+    }
+    let (format, body) = if is_html { (InputFormat::Html, Body::Html(decoded.text)) } else { (InputFormat::Text, Body::Text(decoded.text)) };
+    emit(Item::Document(RawDocument { source: name.to_owned(), format, body, hints: Hints::default(), warnings }));
+}
+
+/// Reads at most `cap` bytes. Returns the bytes, whether more followed, and the read error that
+/// stopped reading early, if any (the bytes before it are kept).
+pub(crate) fn read_capped(reader: impl Read, cap: usize) -> (Vec<u8>, bool, Option<io::Error>) {
+    let (mut bytes, error) = read_up_to(reader, cap + 1);
+    let truncated = bytes.len() > cap;
+    bytes.truncate(cap);
+    (bytes, truncated, error)
+}
+
+/// Reads up to `n` bytes, consuming no more than that; keeps what came before an error.
+fn read_up_to(reader: impl Read, n: usize) -> (Vec<u8>, Option<io::Error>) {
+    let mut bytes = Vec::new();
+    let mut limited = reader.take(n as u64);
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        match limited.read(&mut chunk) {
+            Ok(0) => return (bytes, None),
+            Ok(k) => bytes.extend_from_slice(&chunk[..k]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return (bytes, Some(e)),
+        }
+    }
+}
+
+/// Wraps a gzip decoder so that its errors say the gzip stream is corrupt or truncated.
+struct GzipErrors<R>(R);
+
+impl<R: Read> Read for GzipErrors<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            let what = if e.kind() == io::ErrorKind::UnexpectedEof { "truncated gzip stream" } else { "corrupt gzip stream" };
+            io::Error::new(e.kind(), format!("{what} ({e})"))
+        })
+    }
+}
+
+/// Emits a warning for `input` (helper for the format readers).
+pub(crate) fn warn(emit: &mut dyn FnMut(Item), input: String, severity: Severity, message: String) {
+    emit(Item::Warning(InputWarning { input, message, severity }));
+}

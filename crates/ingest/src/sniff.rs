@@ -1,0 +1,115 @@
+//! Format detection from the first bytes of a (decompressed) input, not from its name.
+
+/// How many leading bytes format detection looks at.
+pub const SNIFF_BYTES: usize = 16 * 1024;
+
+/// What an input looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    Empty,
+    Binary,
+    Warc,
+    Jsonl,
+    Feed,
+    Html,
+    Text,
+}
+
+/// Classifies an input from its first bytes.
+pub fn sniff(head: &[u8]) -> Sniffed {
+    let has_bom = head.starts_with(&[0xef, 0xbb, 0xbf]) || head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
+    if head.iter().all(|b| b.is_ascii_whitespace()) {
+        return Sniffed::Empty;
+    }
+    if !has_bom && looks_binary(head) {
+        return Sniffed::Binary;
+    }
+    let text = String::from_utf8_lossy(head);
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with("WARC/") {
+        return Sniffed::Warc;
+    }
+    if trimmed.starts_with('{') && first_line_is_json_object(trimmed, head.len() == SNIFF_BYTES) {
+        return Sniffed::Jsonl;
+    }
+    let lower = trimmed.get(..trimmed.len().min(2048)).unwrap_or(trimmed).to_ascii_lowercase();
+    let markup = skip_prolog(&lower);
+    if markup.starts_with("<rss") || markup.starts_with("<feed") || markup.starts_with("<rdf:rdf") {
+        return Sniffed::Feed;
+    }
+    if markup.starts_with("<!doctype html") || markup.starts_with("<html") || markup.starts_with("<head") || markup.starts_with("<body") {
+        return Sniffed::Html;
+    }
+    if lower.starts_with('<') && count_tags(&lower) >= 3 {
+        return Sniffed::Html;
+    }
+    Sniffed::Text
+}
+
+/// Skips an XML declaration, comments and doctype-free processing instructions.
+fn skip_prolog(s: &str) -> &str {
+    let mut s = s.trim_start();
+    loop {
+        if s.starts_with("<?") {
+            match s.find("?>") {
+                Some(end) => s = s[end + 2..].trim_start(),
+                None => return s,
+            }
+        } else if s.starts_with("<!--") {
+            match s.find("-->") {
+                Some(end) => s = s[end + 3..].trim_start(),
+                None => return s,
+            }
+        } else {
+            return s;
+        }
+    }
+}
+
+fn count_tags(s: &str) -> usize {
+    ["<p>", "<p ", "<div", "<a ", "<br", "<span", "<meta", "<title", "<script", "<table"].iter().map(|tag| s.matches(tag).count()).sum()
+}
+
+/// The first line parses as a JSON object (or is cut off by the sniff window while still
+/// looking like one).
+fn first_line_is_json_object(s: &str, window_full: bool) -> bool {
+    match s.split_once('\n') {
+        Some((line, _)) => matches!(serde_json::from_str::<serde_json::Value>(line.trim()), Ok(serde_json::Value::Object(_))),
+        None if window_full => true,
+        None => matches!(serde_json::from_str::<serde_json::Value>(s.trim()), Ok(serde_json::Value::Object(_))),
+    }
+}
+
+/// NUL bytes, or many control bytes, mean this is not text in any ASCII-compatible encoding.
+fn looks_binary(head: &[u8]) -> bool {
+    if head.contains(&0) {
+        return true;
+    }
+    let control = head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b)).count();
+    control * 20 > head.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &[u8], expected: Sniffed) {
+        assert_eq!(sniff(input), expected, "{:?}", String::from_utf8_lossy(input));
+    }
+
+    #[test]
+    fn formats_from_content() {
+        check(b"", Sniffed::Empty);
+        check(b"  \n\n", Sniffed::Empty);
+        check(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", Sniffed::Binary);
+        check(b"WARC/1.0\r\nWARC-Type: warcinfo\r\n", Sniffed::Warc);
+        check(b"{\"title\": \"a\", \"text\": \"b\"}\n{\"title\": 2}\n", Sniffed::Jsonl);
+        check(b"{not json at all}\nsecond line", Sniffed::Text);
+        check(b"<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel>", Sniffed::Feed);
+        check(b"<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">", Sniffed::Feed);
+        check(b"<!DOCTYPE html><html><head>", Sniffed::Html);
+        check(b"\xef\xbb\xbf<html lang=en>", Sniffed::Html);
+        check(b"<div><p>one</p><p>two</p></div>", Sniffed::Html);
+        check(b"US sending official to the region\n\nUS Secretary of State said", Sniffed::Text);
+    }
+}

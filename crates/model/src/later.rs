@@ -1,0 +1,128 @@
+//! Types that later stages fill in (copies, stories, entities, quotes, figures). They are
+//! defined here from the start so that the store schema and the export interfaces grow without
+//! reshaping what already exists.
+
+use crate::ArticleId;
+use serde::{Deserialize, Serialize};
+
+/// A half-open character range `[start, end)` in an article's clean text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// How one article relates to another (copy detection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyKind {
+    Exact,
+    NearDuplicate,
+    Partial,
+    Rewrite,
+}
+
+/// Aligned passage shared by two articles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedSpan {
+    pub a_start: usize,
+    pub a_end: usize,
+    pub b_start: usize,
+    pub b_end: usize,
+}
+
+/// Which side of a relation is the likely original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    A,
+    B,
+}
+
+/// A copy relation between two articles, with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopyRelation {
+    pub a: ArticleId,
+    pub b: ArticleId,
+    pub relation: CopyKind,
+    pub similarity: f32,
+    pub shared: Vec<SharedSpan>,
+    pub original: Option<Side>,
+    pub evidence: Vec<String>,
+}
+
+/// Stable story identifier; a story keeps it as it grows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StoryId(pub String);
+
+/// One real-world event as covered by many outlets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Story {
+    pub id: StoryId,
+    pub title: String,
+    pub articles: Vec<ArticleId>,
+    pub outlets: Vec<String>,
+    pub first_published: Option<String>,
+    pub last_published: Option<String>,
+    pub key_terms: Vec<String>,
+    pub thread: Option<String>,
+}
+
+/// CoNLL entity types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntityType {
+    #[serde(rename = "PER")]
+    Person,
+    #[serde(rename = "ORG")]
+    Organisation,
+    #[serde(rename = "LOC")]
+    Place,
+    #[serde(rename = "MISC")]
+    Other,
+}
+
+/// One mention of an entity in an article, with the role or title stated there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mention {
+    pub article: ArticleId,
+    pub text: String,
+    pub span: Span,
+    pub role: Option<String>,
+}
+
+/// A real-world entity resolved across articles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entity {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: EntityType,
+    pub aliases: Vec<String>,
+    pub mentions: Vec<Mention>,
+}
+
+/// A direct quotation and who said it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quote {
+    pub article: ArticleId,
+    pub speaker: Option<String>,
+    pub speaker_mention: Option<String>,
+    pub cue: Option<String>,
+    pub text: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A reported number with what it counts and who reported it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figure {
+    pub article: ArticleId,
+    pub value: f64,
+    pub qualifier: Option<String>,
+    pub what: String,
+    pub source: Option<String>,
+    pub sentence: String,
+    pub start: usize,
+    pub end: usize,
+}

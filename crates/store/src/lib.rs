@@ -1,0 +1,374 @@
+//! Storage behind one trait. [`Store`] is what the pipeline, CLI and (later) server use; the
+//! default [`EmbeddedStore`] keeps articles in SQLite (the source of truth, WAL mode, fully
+//! synchronous commits) and a tantivy full-text index beside it. A PostgreSQL store for larger
+//! deployments implements the same trait.
+//!
+//! Crash safety: a batch is reported stored only after its SQLite transaction committed. The
+//! tantivy index is derived data: each index commit records the last SQLite sequence number it
+//! covers, and opening the store re-indexes whatever a crash left out.
+
+mod query;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use storyline_model::{Article, ArticleId, StoredArticle};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::QueryParser;
+use tantivy::schema::{DateOptions, DateTimePrecision, Field, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+pub use query::rewrite_dates;
+
+/// Errors of the store. The caller's mistakes (a bad query) are told apart from ours.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database error in {path}: {source}")]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("full-text index error in {path}: {source}")]
+    Index { path: PathBuf, source: tantivy::TantivyError },
+    #[error("cannot use store directory {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("writing output: {0}")]
+    Output(#[source] std::io::Error),
+    #[error("invalid query: {0}")]
+    Query(String),
+    #[error("corrupt record for article {id}: {message}")]
+    Corrupt { id: String, message: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What storing a batch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PutSummary {
+    pub added: usize,
+    pub already_stored: usize,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    pub id: ArticleId,
+    pub score: f32,
+    pub title: Option<String>,
+    pub published: Option<String>,
+    pub outlet: Option<String>,
+    /// Matching passage with `<b>` around the matched terms.
+    pub snippet: String,
+}
+
+/// Search results with the total number of matches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    pub total: usize,
+    pub hits: Vec<SearchHit>,
+}
+
+/// Everything Storyline keeps. Implementations must make `put_articles` atomic per call.
+pub trait Store {
+    /// Stores articles; an article whose id is already stored is not added again.
+    fn put_articles(&mut self, articles: &[Article], ingested_at: &str) -> Result<PutSummary>;
+    fn get_article(&self, id: &ArticleId) -> Result<Option<StoredArticle>>;
+    /// Visits all articles in insertion order (streaming; memory stays flat).
+    fn for_each_article(&self, visit: &mut dyn FnMut(StoredArticle) -> std::io::Result<()>) -> Result<()>;
+    fn count_articles(&self) -> Result<usize>;
+    /// Full-text search with the Lucene-like syntax described in the README.
+    fn search(&self, query: &str, limit: usize) -> Result<SearchResults>;
+}
+
+struct Fields {
+    id: Field,
+    title: Field,
+    text: Field,
+    outlet: Field,
+    authors: Field,
+    contributors: Field,
+    credited_source: Field,
+    url: Field,
+    language: Field,
+    external_id: Field,
+    published: Field,
+}
+
+/// SQLite + tantivy in one directory.
+pub struct EmbeddedStore {
+    dir: PathBuf,
+    conn: Connection,
+    index: Index,
+    reader: IndexReader,
+    writer: IndexWriter,
+    fields: Fields,
+}
+
+const SCHEMA_VERSION: i64 = 1;
+const INDEX_HEAP_BYTES: usize = 64 * 1024 * 1024;
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store in `dir`, and brings the index up to date with the database.
+    pub fn open(dir: &Path) -> Result<EmbeddedStore> {
+        let io = |source| Error::Io { path: dir.to_path_buf(), source };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let db_path = dir.join("storyline.sqlite");
+        let sql = |source| Error::Sqlite { path: db_path.clone(), source };
+        let conn = Connection::open(&db_path).map_err(sql)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=FULL;
+             PRAGMA foreign_keys=ON;
+             PRAGMA busy_timeout=10000;
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS articles (
+                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                 id TEXT NOT NULL UNIQUE,
+                 source TEXT NOT NULL,
+                 external_id TEXT,
+                 url TEXT,
+                 title TEXT,
+                 published TEXT,
+                 outlet TEXT,
+                 language TEXT,
+                 ingested_at TEXT NOT NULL,
+                 json TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+             CREATE INDEX IF NOT EXISTS articles_outlet ON articles(outlet);
+             CREATE INDEX IF NOT EXISTS articles_external_id ON articles(external_id);",
+        )
+        .map_err(sql)?;
+        let version: Option<String> = conn.query_row("SELECT value FROM meta WHERE key='schema_version'", [], |r| r.get(0)).optional().map_err(sql)?;
+        if version.is_none() {
+            conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION.to_string()]).map_err(sql)?;
+        }
+
+        let index_dir = dir.join("index");
+        std::fs::create_dir_all(&index_dir).map_err(io)?;
+        let ix = |source| Error::Index { path: index_dir.clone(), source };
+        let (schema, fields) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(&index_dir).map_err(|e| ix(e.into()))?;
+        let index = Index::open_or_create(directory, schema).map_err(ix)?;
+        let writer = index.writer(INDEX_HEAP_BYTES).map_err(ix)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(ix)?;
+        let mut store = EmbeddedStore { dir: dir.to_path_buf(), conn, index, reader, writer, fields };
+        store.catch_up_index()?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn sql_err(&self, source: rusqlite::Error) -> Error {
+        Error::Sqlite { path: self.dir.join("storyline.sqlite"), source }
+    }
+
+    fn index_err(&self, source: tantivy::TantivyError) -> Error {
+        Error::Index { path: self.dir.join("index"), source }
+    }
+
+    /// The last database sequence number the index covers (recorded in its commit payload).
+    fn indexed_seq(&self) -> Result<i64> {
+        let metas = self.index.load_metas().map_err(|e| self.index_err(e))?;
+        Ok(metas.payload.and_then(|p| p.parse().ok()).unwrap_or(0))
+    }
+
+    /// Indexes articles the database has but the index does not (after a crash).
+    fn catch_up_index(&mut self) -> Result<()> {
+        let from = self.indexed_seq()?;
+        let max: i64 = self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM articles", [], |r| r.get(0)).map_err(|e| self.sql_err(e))?;
+        if max <= from {
+            return Ok(());
+        }
+        let mut missing = Vec::new();
+        {
+            let mut stmt = self.conn.prepare("SELECT id, json FROM articles WHERE seq > ?1 ORDER BY seq").map_err(|e| self.sql_err(e))?;
+            let rows = stmt.query_map([from], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(|e| self.sql_err(e))?;
+            for row in rows {
+                let (id, json) = row.map_err(|e| self.sql_err(e))?;
+                let article: Article = serde_json::from_str(&json).map_err(|e| Error::Corrupt { id, message: e.to_string() })?;
+                missing.push(article);
+            }
+        }
+        for article in &missing {
+            // A crash may have left a half-committed index segment: replace, never duplicate.
+            self.writer.delete_term(Term::from_field_text(self.fields.id, &article.id.0));
+            self.add_to_index(article)?;
+        }
+        self.commit_index(max)
+    }
+
+    fn add_to_index(&mut self, a: &Article) -> Result<()> {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.id, &a.id.0);
+        if let Some(t) = &a.title {
+            doc.add_text(f.title, t);
+        }
+        doc.add_text(f.text, &a.text);
+        if let Some(o) = &a.outlet {
+            doc.add_text(f.outlet, o);
+        }
+        for p in &a.authors {
+            doc.add_text(f.authors, p);
+        }
+        for p in &a.contributors {
+            doc.add_text(f.contributors, p);
+        }
+        if let Some(s) = &a.credited_source {
+            doc.add_text(f.credited_source, s);
+        }
+        if let Some(u) = &a.url {
+            doc.add_text(f.url, u);
+        }
+        if let Some(l) = &a.language {
+            doc.add_text(f.language, l);
+        }
+        if let Some(e) = &a.external_id {
+            doc.add_text(f.external_id, e);
+        }
+        if let Some(ts) = a.published.as_deref().and_then(query::timestamp_of) {
+            doc.add_date(f.published, tantivy::DateTime::from_timestamp_secs(ts));
+        }
+        self.writer.add_document(doc).map_err(|e| self.index_err(e))?;
+        Ok(())
+    }
+
+    fn commit_index(&mut self, seq: i64) -> Result<()> {
+        let mut prepared = self.writer.prepare_commit().map_err(|e| Error::Index { path: self.dir.join("index"), source: e })?;
+        prepared.set_payload(&seq.to_string());
+        prepared.commit().map_err(|e| Error::Index { path: self.dir.join("index"), source: e })?;
+        self.reader.reload().map_err(|e| self.index_err(e))?;
+        Ok(())
+    }
+}
+
+impl Store for EmbeddedStore {
+    fn put_articles(&mut self, articles: &[Article], ingested_at: &str) -> Result<PutSummary> {
+        let mut summary = PutSummary::default();
+        let mut added = Vec::new();
+        let tx = self.conn.transaction().map_err(|e| Error::Sqlite { path: self.dir.join("storyline.sqlite"), source: e })?;
+        let path = self.dir.join("storyline.sqlite");
+        let sql = |source| Error::Sqlite { path: path.clone(), source };
+        {
+            let mut existing = tx.prepare_cached("SELECT source FROM articles WHERE id = ?1").map_err(sql)?;
+            let mut insert = tx
+                .prepare_cached("INSERT INTO articles (id, source, external_id, url, title, published, outlet, language, ingested_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+                .map_err(sql)?;
+            let mut relabel = tx.prepare_cached("UPDATE articles SET source = ?2, json = ?3 WHERE id = ?1").map_err(sql)?;
+            for a in articles {
+                let json = serde_json::to_string(a).map_err(|e| Error::Corrupt { id: a.id.0.clone(), message: e.to_string() })?;
+                let stored_source: Option<String> = existing.query_row([&a.id.0], |r| r.get(0)).optional().map_err(sql)?;
+                match stored_source {
+                    None => {
+                        insert
+                            .execute(params![a.id.0, a.source, a.external_id, a.url, a.title, a.published, a.outlet, a.language, ingested_at, json])
+                            .map_err(sql)?;
+                        summary.added += 1;
+                        added.push(a);
+                    }
+                    Some(source) => {
+                        // The same document read from two places: keep the smallest source name,
+                        // so the result does not depend on the order of inputs.
+                        if a.source < source {
+                            relabel.execute(params![a.id.0, a.source, json]).map_err(sql)?;
+                        }
+                        summary.already_stored += 1;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(sql)?;
+        if added.is_empty() {
+            return Ok(summary);
+        }
+        for a in added {
+            self.add_to_index(a)?;
+        }
+        let max: i64 = self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM articles", [], |r| r.get(0)).map_err(|e| self.sql_err(e))?;
+        self.commit_index(max)?;
+        Ok(summary)
+    }
+
+    fn get_article(&self, id: &ArticleId) -> Result<Option<StoredArticle>> {
+        self.conn
+            .query_row("SELECT seq, ingested_at, json FROM articles WHERE id = ?1 OR external_id = ?1 ORDER BY seq LIMIT 1", [&id.0], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })
+            .optional()
+            .map_err(|e| self.sql_err(e))?
+            .map(|(seq, ingested_at, json)| decode(id.0.clone(), seq, ingested_at, &json))
+            .transpose()
+    }
+
+    fn for_each_article(&self, visit: &mut dyn FnMut(StoredArticle) -> std::io::Result<()>) -> Result<()> {
+        let mut stmt = self.conn.prepare("SELECT seq, id, ingested_at, json FROM articles ORDER BY seq").map_err(|e| self.sql_err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.sql_err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.sql_err(e))? {
+            let (seq, id, ingested_at, json): (i64, String, String, String) = (
+                row.get(0).map_err(|e| self.sql_err(e))?,
+                row.get(1).map_err(|e| self.sql_err(e))?,
+                row.get(2).map_err(|e| self.sql_err(e))?,
+                row.get(3).map_err(|e| self.sql_err(e))?,
+            );
+            let article = decode(id, seq, ingested_at, &json)?;
+            visit(article).map_err(Error::Output)?;
+        }
+        Ok(())
+    }
+
+    fn count_articles(&self) -> Result<usize> {
+        let n: i64 = self.conn.query_row("SELECT COUNT(*) FROM articles", [], |r| r.get(0)).map_err(|e| self.sql_err(e))?;
+        Ok(n as usize)
+    }
+
+    fn search(&self, query: &str, limit: usize) -> Result<SearchResults> {
+        let f = &self.fields;
+        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.text]);
+        parser.set_field_boost(f.title, 2.0);
+        parser.set_conjunction_by_default();
+        let rewritten = rewrite_dates(query).map_err(Error::Query)?;
+        let parsed = parser.parse_query(&rewritten).map_err(|e| Error::Query(format!("{e} (in `{query}`)")))?;
+        let searcher = self.reader.searcher();
+        let (top, total) = searcher.search(&parsed, &(TopDocs::with_limit(limit.max(1)).order_by_score(), Count)).map_err(|e| self.index_err(e))?;
+        let snippets = SnippetGenerator::create(&searcher, &*parsed, f.text).map_err(|e| self.index_err(e))?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top.into_iter().take(limit) {
+            let doc: TantivyDocument = searcher.doc(address).map_err(|e| self.index_err(e))?;
+            let id = doc.get_first(f.id).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let stored = self.get_article(&ArticleId(id.clone()))?;
+            let snippet = snippets.snippet_from_doc(&doc).to_html();
+            let (title, published, outlet) = match stored {
+                Some(s) => (s.article.title, s.article.published, s.article.outlet),
+                None => (None, None, None),
+            };
+            hits.push(SearchHit { id: ArticleId(id), score, title, published, outlet, snippet });
+        }
+        Ok(SearchResults { total, hits })
+    }
+}
+
+fn decode(id: String, seq: i64, ingested_at: String, json: &str) -> Result<StoredArticle> {
+    let article: Article = serde_json::from_str(json).map_err(|e| Error::Corrupt { id, message: e.to_string() })?;
+    Ok(StoredArticle { article, ingested_at, seq })
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let stored_text = TEXT | STORED;
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        title: b.add_text_field("title", TEXT),
+        text: b.add_text_field("text", stored_text),
+        outlet: b.add_text_field("outlet", TEXT),
+        authors: b.add_text_field("authors", TEXT),
+        contributors: b.add_text_field("contributors", TEXT),
+        credited_source: b.add_text_field("credited_source", TEXT),
+        url: b.add_text_field("url", TEXT),
+        language: b.add_text_field("language", STRING),
+        external_id: b.add_text_field("external_id", STRING),
+        published: b.add_date_field("published", DateOptions::from(INDEXED).set_fast().set_precision(DateTimePrecision::Seconds)),
+    };
+    let _ = FAST;
+    (b.build(), fields)
+}

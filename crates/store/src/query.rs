@@ -1,0 +1,146 @@
+//! Query preprocessing: lets users write dates the way they think of them
+//! (`published:2021-05`, `published:[2021-05-01 TO 2021-05-31]`, `published:>=2021`) and turns
+//! them into the RFC 3339 ranges tantivy's parser understands. Field aliases too
+//! (`author:` for `authors:`, `date:` for `published:`).
+
+use std::sync::LazyLock;
+
+use chrono::{Datelike, NaiveDate};
+use regex::{Captures, Regex};
+
+static ALIASES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(author|contributor|date|lang|source|site|headline|body):").unwrap());
+static RANGE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"published:([\[{])\s*(\S+)\s+TO\s+(\S+?)\s*([\]}])").unwrap());
+static COMPARE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"published:(>=|<=|>|<)\s*(\S+)").unwrap());
+static NOT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:\bAND\s+)?\bNOT\s+").unwrap());
+static SINGLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"published:"?(\d{4}(?:-\d{2}(?:-\d{2})?)?)"?(?:\s|$|\))"#).unwrap());
+
+/// Rewrites aliases and date syntax; errors name the value that is not a date.
+pub fn rewrite_dates(query: &str) -> Result<String, String> {
+    // tantivy reads `a AND NOT b` as a conjunction with an empty clause; `-b` is what it means.
+    let query = NOT.replace_all(query, "-");
+    let query = ALIASES.replace_all(&query, |c: &Captures<'_>| {
+        let field = match &c[1] {
+            "author" => "authors",
+            "contributor" => "contributors",
+            "date" => "published",
+            "lang" => "language",
+            "source" => "credited_source",
+            "site" => "outlet",
+            "headline" => "title",
+            _ => "text",
+        };
+        format!("{field}:")
+    });
+    let mut error = None;
+    let mut fail = |e: String| {
+        error.get_or_insert(e);
+        String::new()
+    };
+    let query = RANGE.replace_all(&query, |c: &Captures<'_>| {
+        let lower = match bound(&c[2], false) {
+            Ok(b) => b,
+            Err(e) => return fail(e),
+        };
+        let upper_inclusive = &c[4] == "]";
+        let upper = match bound(&c[3], upper_inclusive) {
+            Ok(b) => b,
+            Err(e) => return fail(e),
+        };
+        // A partial date as inclusive upper bound means "up to the end of that period".
+        let close = if upper_inclusive && is_partial(&c[3]) { "}" } else { &c[4] };
+        format!("published:{}{} TO {}{}", &c[1], lower, upper, close)
+    });
+    let query = COMPARE.replace_all(&query, |c: &Captures<'_>| {
+        let (op, value) = (&c[1], &c[2]);
+        let result = match op {
+            ">=" => bound(value, false).map(|b| format!("published:[{b} TO *]")),
+            ">" => bound(value, true).map(|b| format!("published:[{b} TO *]")),
+            "<" => bound(value, false).map(|b| format!("published:[* TO {b}}}")),
+            _ => bound(value, true).map(|b| format!("published:[* TO {b}}}")),
+        };
+        result.unwrap_or_else(&mut fail)
+    });
+    let query = SINGLE.replace_all(&query, |c: &Captures<'_>| {
+        let whole = &c[0];
+        let tail = &whole[whole.trim_end_matches([' ', ')', '\t', '\n']).len()..];
+        match (bound(&c[1], false), bound(&c[1], true)) {
+            (Ok(lo), Ok(hi)) => format!("published:[{lo} TO {hi}}}{tail}"),
+            (Err(e), _) | (_, Err(e)) => fail(e),
+        }
+    });
+    match error {
+        Some(e) => Err(e),
+        None => Ok(query.into_owned()),
+    }
+}
+
+fn is_partial(value: &str) -> bool {
+    value != "*" && !value.contains('T')
+}
+
+/// One range bound as RFC 3339. `end` asks for the first instant after the period a partial
+/// date names (the day after `2021-05-31`, the month after `2021-05`).
+fn bound(value: &str, end: bool) -> Result<String, String> {
+    if value == "*" {
+        return Ok("*".to_owned());
+    }
+    if value.contains('T') {
+        return chrono::DateTime::parse_from_rfc3339(value)
+            .map(|d| d.to_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .map_err(|e| format!("`{value}` is not a date ({e})"));
+    }
+    let bad = || format!("`{value}` is not a date: use YYYY, YYYY-MM, YYYY-MM-DD or RFC 3339");
+    let parts: Vec<&str> = value.split('-').collect();
+    let nums: Vec<u32> = parts.iter().map(|p| p.parse::<u32>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    let start = match nums.as_slice() {
+        [y] => NaiveDate::from_ymd_opt(*y as i32, 1, 1),
+        [y, m] => NaiveDate::from_ymd_opt(*y as i32, *m, 1),
+        [y, m, d] => NaiveDate::from_ymd_opt(*y as i32, *m, *d),
+        _ => None,
+    }
+    .ok_or_else(bad)?;
+    let date = if !end {
+        start
+    } else {
+        match nums.len() {
+            1 => NaiveDate::from_ymd_opt(start.year() + 1, 1, 1),
+            2 => start.checked_add_months(chrono::Months::new(1)),
+            _ => start.succ_opt(),
+        }
+        .ok_or_else(bad)?
+    };
+    Ok(format!("{}T00:00:00Z", date.format("%Y-%m-%d")))
+}
+
+/// Seconds since the epoch for a stored `published` value (date or datetime).
+pub(crate) fn timestamp_of(published: &str) -> Option<i64> {
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(published) {
+        return Some(dt.timestamp());
+    }
+    if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(published, "%Y-%m-%dT%H:%M:%S") {
+        return Some(dt.and_utc().timestamp());
+    }
+    let date = NaiveDate::parse_from_str(published.get(..10)?, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: &str) {
+        assert_eq!(rewrite_dates(input).unwrap(), expected);
+    }
+
+    #[test]
+    fn date_forms() {
+        check("published:[2021-05-01 TO 2021-05-31]", "published:[2021-05-01T00:00:00Z TO 2021-06-01T00:00:00Z}");
+        check("gaza AND date:2021-05", "gaza AND published:[2021-05-01T00:00:00Z TO 2021-06-01T00:00:00Z}");
+        check("published:>=2023 author:\"Jane Doe\"", "published:[2023-01-01T00:00:00Z TO *] authors:\"Jane Doe\"");
+        check("published:<2021-05-12", "published:[* TO 2021-05-12T00:00:00Z}");
+        check("(published:2021)", "(published:[2021-01-01T00:00:00Z TO 2022-01-01T00:00:00Z})");
+        check("\"source link\" OR title:blinken", "\"source link\" OR title:blinken");
+        check("gaza AND NOT hamas NOT israel", "gaza -hamas -israel");
+        assert!(rewrite_dates("published:[2021-13-01 TO *]").is_err());
+    }
+}

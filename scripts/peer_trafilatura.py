@@ -1,0 +1,28 @@
+"""Peer for `cargo xtask bench`: Python trafilatura over the same pages, timed in-process.
+
+Prints one JSON line per page ({"file", "text"}) and a last line {"seconds": total}.
+Reading and decompressing the files is not timed, as for our side only the extraction is.
+"""
+import gzip
+import json
+import pathlib
+import sys
+import time
+
+import trafilatura
+
+bench = pathlib.Path(sys.argv[1])
+gold = json.loads((bench / "gold.json").read_text())
+pages = []
+for entry in gold.values():
+    path = bench / entry["file"]
+    try:
+        pages.append((entry["file"], gzip.decompress(path.read_bytes()).decode("utf-8", "replace")))
+    except OSError:
+        pages.append((entry["file"], ""))
+start = time.perf_counter()
+results = [(f, trafilatura.extract(html) or "") for f, html in pages]
+seconds = time.perf_counter() - start
+for f, text in results:
+    print(json.dumps({"file": f, "text": text}))
+print(json.dumps({"seconds": seconds}))

@@ -1,0 +1,346 @@
+//! Quality and speed measurements on ../shared/bench, through the same `storyline extract`
+//! interface users and evaluations call. Nothing from the bench is copied into the repository;
+//! generated files go to `bench-out/` (ignored).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use serde_json::Value;
+
+/// Pinned floors: the eval fails below them. Raising one is a commit of its own.
+const FLOOR_EXTRACTION_F1: f64 = 0.0;
+const FLOOR_DATES_F: f64 = 0.0;
+const FLOOR_CLEANING_F1: f64 = 0.0;
+
+struct Opts {
+    bench: PathBuf,
+    only: Option<String>,
+}
+
+fn opts(args: &[String]) -> Result<Opts, String> {
+    let mut bench = PathBuf::from("../shared/bench");
+    let mut only = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--bench" => bench = PathBuf::from(it.next().ok_or("--bench needs a directory")?),
+            other if !other.starts_with('-') => only = Some(other.to_owned()),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if !bench.join("README.md").exists() {
+        return Err(format!("no bench data at {} (pass --bench DIR)", bench.display()));
+    }
+    Ok(Opts { bench, only })
+}
+
+/// `cargo xtask eval [extraction|dates|cleaning]`
+pub fn run(args: &[String]) -> Result<(), String> {
+    let o = opts(args)?;
+    let bin = build()?;
+    let mut failures = Vec::new();
+    let wants = |name: &str| o.only.as_deref().is_none_or(|n| n == name);
+    if wants("extraction") {
+        let (_, scores) = extraction(&bin, &o.bench)?;
+        for (split, s) in &scores {
+            println!("extraction {split:<5} pages {:>4}  P {:.3}  R {:.3}  F1 {:.3}", s.pages, s.precision(), s.recall(), s.f1());
+        }
+        if scores["all"].f1() < FLOOR_EXTRACTION_F1 {
+            failures.push(format!("extraction F1 below floor {FLOOR_EXTRACTION_F1}"));
+        }
+    }
+    if wants("dates") {
+        let (_, s) = dates(&bin, &o.bench)?;
+        for (split, s) in &s {
+            println!("dates      {split:<5} pages {:>4}  TP {} FP {} FN {}  P {:.3}  R {:.3}  F {:.3}", s.pages, s.tp, s.fp, s.fn_, s.precision(), s.recall(), s.f1());
+        }
+        if s["all"].f1() < FLOOR_DATES_F {
+            failures.push(format!("date F below floor {FLOOR_DATES_F}"));
+        }
+    }
+    if wants("cleaning") {
+        let s = cleaning(&bin, &o.bench)?;
+        println!(
+            "cleaning   lines labelled remove {} keep {}  removal P {:.3}  R {:.3}  F1 {:.3}  (kept-line loss {:.3})",
+            s.remove_total,
+            s.keep_total,
+            s.precision(),
+            s.recall(),
+            s.f1(),
+            s.keep_lost as f64 / s.keep_total.max(1) as f64
+        );
+        if s.f1() < FLOOR_CLEANING_F1 {
+            failures.push(format!("cleaning F1 below floor {FLOOR_CLEANING_F1}"));
+        }
+    }
+    if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+}
+
+/// Builds the release binary and returns its path.
+fn build() -> Result<PathBuf, String> {
+    let status = Command::new("cargo").args(["build", "--release", "--quiet", "-p", "storyline-cli"]).status().map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err("building storyline failed".into());
+    }
+    Ok(PathBuf::from("target/release/storyline"))
+}
+
+/// Runs `storyline extract` on `paths` pinned to one core; returns documents by source and seconds.
+fn extract(bin: &Path, paths: &[PathBuf]) -> Result<(HashMap<String, Value>, f64), String> {
+    let mut cmd = if Path::new("/usr/bin/taskset").exists() {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0"]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.args(["extract", "--no-progress"]).args(paths);
+    let start = Instant::now();
+    let out = cmd.output().map_err(|e| format!("running {}: {e}", bin.display()))?;
+    let secs = start.elapsed().as_secs_f64();
+    let docs = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|d| (d["source"].as_str().unwrap_or_default().to_owned(), d))
+        .collect();
+    Ok((docs, secs))
+}
+
+/// A page is in the dev split (used for tuning) when its file name hashes to 0 mod 5; the rest
+/// is the test split, reported as it comes.
+fn split_of(file: &str) -> &'static str {
+    let h = file.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    if h % 5 == 0 { "dev" } else { "test" }
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct Snippets {
+    pub pages: usize,
+    pub tp: usize,
+    pub fp: usize,
+    pub fn_: usize,
+}
+
+impl Snippets {
+    pub fn precision(&self) -> f64 {
+        self.tp as f64 / (self.tp + self.fp).max(1) as f64
+    }
+    pub fn recall(&self) -> f64 {
+        self.tp as f64 / (self.tp + self.fn_).max(1) as f64
+    }
+    pub fn f1(&self) -> f64 {
+        2.0 * self.tp as f64 / (2 * self.tp + self.fp + self.fn_).max(1) as f64
+    }
+}
+
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn read_gold(path: &Path) -> Result<serde_json::Map<String, Value>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))? {
+        Value::Object(m) => Ok(m),
+        _ => Err(format!("{}: not an object", path.display())),
+    }
+}
+
+/// Snippet F1 of main-text extraction (trafilatura-eval), by split. Also returns seconds.
+pub fn extraction(bin: &Path, bench: &Path) -> Result<(f64, HashMap<&'static str, Snippets>), String> {
+    let dir = bench.join("extraction/trafilatura-eval");
+    let gold = read_gold(&dir.join("gold.json"))?;
+    let (docs, secs) = extract(bin, &[dir.join("pages")])?;
+    let texts: HashMap<String, String> = docs.iter().map(|(k, d)| (k.clone(), squash(d["text"].as_str().unwrap_or_default()))).collect();
+    Ok((secs, score_snippets(&gold, &dir, &texts)))
+}
+
+pub fn score_snippets(gold: &serde_json::Map<String, Value>, dir: &Path, texts: &HashMap<String, String>) -> HashMap<&'static str, Snippets> {
+    let mut scores: HashMap<&'static str, Snippets> = HashMap::new();
+    for entry in gold.values() {
+        let file = entry["file"].as_str().unwrap_or_default();
+        let source = dir.join(file).display().to_string();
+        let empty = String::new();
+        let text = texts.get(&source).or_else(|| texts.get(file)).unwrap_or(&empty);
+        let mut s = Snippets { pages: 1, ..Snippets::default() };
+        for w in entry["with"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            if text.contains(&squash(w)) {
+                s.tp += 1;
+            } else {
+                s.fn_ += 1;
+            }
+        }
+        for w in entry["without"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            if text.contains(&squash(w)) {
+                s.fp += 1;
+            }
+        }
+        for split in [split_of(file), "all"] {
+            let t = scores.entry(split).or_default();
+            t.pages += s.pages;
+            t.tp += s.tp;
+            t.fp += s.fp;
+            t.fn_ += s.fn_;
+        }
+    }
+    scores
+}
+
+/// Publication-date F (htmldate-eval), day-exact, pages without their URL.
+pub fn dates(bin: &Path, bench: &Path) -> Result<(f64, HashMap<&'static str, Snippets>), String> {
+    let dir = bench.join("dates/htmldate-eval");
+    let gold = read_gold(&dir.join("gold.json"))?;
+    let (docs, secs) = extract(bin, &[dir.join("pages")])?;
+    let found: HashMap<String, Option<String>> =
+        docs.iter().map(|(k, d)| (k.clone(), d["published"].as_str().map(|p| p.get(..10).unwrap_or(p).to_owned()))).collect();
+    Ok((secs, score_dates(&gold, &dir, &found)))
+}
+
+pub fn score_dates(gold: &serde_json::Map<String, Value>, dir: &Path, found: &HashMap<String, Option<String>>) -> HashMap<&'static str, Snippets> {
+    let mut scores: HashMap<&'static str, Snippets> = HashMap::new();
+    for entry in gold.values() {
+        let file = entry["file"].as_str().unwrap_or_default();
+        let source = dir.join(file).display().to_string();
+        let got = found.get(&source).or_else(|| found.get(file)).cloned().flatten();
+        let want = entry["date"].as_str();
+        let mut s = Snippets { pages: 1, ..Snippets::default() };
+        match (got.as_deref(), want) {
+            (Some(g), Some(w)) if g == w => s.tp += 1,
+            (Some(_), _) => s.fp += 1,
+            (None, Some(_)) => s.fn_ += 1,
+            (None, None) => {}
+        }
+        for split in [split_of(file), "all"] {
+            let t = scores.entry(split).or_default();
+            t.pages += 1;
+            t.tp += s.tp;
+            t.fp += s.fp;
+            t.fn_ += s.fn_;
+        }
+    }
+    scores
+}
+
+#[derive(Default)]
+pub struct Cleaning {
+    pub remove_total: usize,
+    pub keep_total: usize,
+    pub remove_hit: usize,
+    pub keep_lost: usize,
+}
+
+impl Cleaning {
+    fn precision(&self) -> f64 {
+        self.remove_hit as f64 / (self.remove_hit + self.keep_lost).max(1) as f64
+    }
+    fn recall(&self) -> f64 {
+        self.remove_hit as f64 / self.remove_total.max(1) as f64
+    }
+    fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    }
+}
+
+/// The text-cleaning dev set: all visible text of each trafilatura-eval page, one block per
+/// line, as a scraper that kept everything would produce; lines containing a gold `without`
+/// snippet are labelled boilerplate, lines containing a `with` snippet article text.
+pub fn cleaning_set(bench: &Path, out_dir: &Path) -> Result<Vec<(PathBuf, Vec<String>, Vec<String>)>, String> {
+    let dir = bench.join("extraction/trafilatura-eval");
+    let gold = read_gold(&dir.join("gold.json"))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
+    let mut set = Vec::new();
+    for (i, entry) in gold.values().enumerate() {
+        let file = entry["file"].as_str().unwrap_or_default();
+        let Ok(bytes) = std::fs::read(dir.join(file)) else { continue };
+        let mut html = String::new();
+        let _ = std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut html);
+        let lines = storyline_extract::html::paragraphs_of(&html);
+        let mut keep = Vec::new();
+        let mut remove = Vec::new();
+        for line in &lines {
+            let l = squash(line);
+            let has = |key: &str| entry[key].as_array().into_iter().flatten().filter_map(Value::as_str).any(|s| l.contains(&squash(s)));
+            match (has("with"), has("without")) {
+                (true, false) => keep.push(l),
+                (false, true) => remove.push(l),
+                _ => {}
+            }
+        }
+        let path = out_dir.join(format!("{i:04}.txt"));
+        std::fs::write(&path, lines.join("\n")).map_err(|e| e.to_string())?;
+        set.push((path, keep, remove));
+    }
+    Ok(set)
+}
+
+fn cleaning(bin: &Path, bench: &Path) -> Result<Cleaning, String> {
+    let out_dir = PathBuf::from("bench-out/cleaning");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let set = cleaning_set(bench, &out_dir)?;
+    // Each page is its own folder-less input; corpus-level evidence does not apply across sites.
+    let (docs, _) = extract(bin, &[out_dir.clone()])?;
+    let mut c = Cleaning::default();
+    for (path, keep, remove) in &set {
+        let text = docs.get(&path.display().to_string()).map(|d| squash(d["text"].as_str().unwrap_or_default())).unwrap_or_default();
+        for l in keep {
+            c.keep_total += 1;
+            if !text.contains(l.as_str()) {
+                c.keep_lost += 1;
+            }
+        }
+        for l in remove {
+            c.remove_total += 1;
+            if !text.contains(l.as_str()) {
+                c.remove_hit += 1;
+            }
+        }
+    }
+    Ok(c)
+}
+
+/// `cargo xtask bench`: speed of extraction beside Python trafilatura, in one run, one core.
+pub fn bench(args: &[String]) -> Result<(), String> {
+    let o = opts(args)?;
+    let bin = build()?;
+    let python = PathBuf::from(".venv/bin/python");
+    let (ours_secs, ours) = extraction(&bin, &o.bench)?;
+    let n = ours["all"].pages as f64;
+    println!("storyline extract   : {n} pages in {ours_secs:.2} s = {:.1} pages/s (one core), F1 {:.3}", n / ours_secs, ours["all"].f1());
+    if python.exists() {
+        let dir = o.bench.join("extraction/trafilatura-eval");
+        let out = Command::new("taskset")
+            .args(["-c", "0"])
+            .arg(&python)
+            .arg("scripts/peer_trafilatura.py")
+            .arg(&dir)
+            .output()
+            .map_err(|e| format!("running the peer: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("peer failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let mut texts = HashMap::new();
+        let mut secs = 0.0;
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+            if let Some(s) = v.get("seconds").and_then(Value::as_f64) {
+                secs = s;
+            } else {
+                texts.insert(v["file"].as_str().unwrap_or_default().to_owned(), squash(v["text"].as_str().unwrap_or_default()));
+            }
+        }
+        let gold = read_gold(&dir.join("gold.json"))?;
+        let peer = score_snippets(&gold, &dir, &texts);
+        println!("python trafilatura  : {n} pages in {secs:.2} s = {:.1} pages/s (one core), F1 {:.3}", n / secs, peer["all"].f1());
+        println!("speed ratio (ours / trafilatura): {:.2}x", secs / ours_secs);
+    } else {
+        println!("python trafilatura  : skipped ({} missing: run scripts/setup-peers.sh)", python.display());
+    }
+    // Text cleaning throughput on the all-page-text set.
+    let out_dir = PathBuf::from("bench-out/cleaning");
+    let set = cleaning_set(&o.bench, &out_dir)?;
+    let (_, secs) = extract(&bin, &[out_dir])?;
+    println!("storyline clean text: {} articles in {secs:.2} s = {:.1} articles/s (one core)", set.len(), set.len() as f64 / secs);
+    Ok(())
+}

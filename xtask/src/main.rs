@@ -1,0 +1,38 @@
+//! `cargo xtask`: the project's own tasks. `ci` runs exactly what CI runs; `eval` scores the
+//! stages on ../shared/bench; `bench` measures speed beside the peer tools.
+
+mod eval;
+
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("eval") => eval::run(&args[1..]),
+        Some("bench") => eval::bench(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | eval [extraction|dates|cleaning] [--bench DIR] | bench [--bench DIR]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What CI runs: lints, then every test.
+fn ci() -> Result<(), String> {
+    run(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    run(Command::new("cargo").args(["test", "--workspace", "--locked"]))
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed with {status}")) }
+}

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
-.venv/bin/pip install --quiet trafilatura==2.3.1 htmldate
+.venv/bin/pip install --quiet trafilatura==2.3.1 lxml_html_clean htmldate

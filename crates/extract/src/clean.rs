@@ -42,6 +42,9 @@ pub struct Cleaned {
     pub meta: TextMeta,
 }
 
+/// Lines longer than this (in words) are prose: marker, prompt and label patterns skip them.
+const SHORT_LINE_WORDS: usize = 60;
+
 /// How many leading lines may hold headline, byline, dateline and menus.
 const HEAD_LINES: usize = 8;
 
@@ -121,8 +124,8 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
     }
 
     // Captions: lines that carry a photo credit, the lines next to a credit line, and their copies.
-    let credit_line: Vec<bool> = items.iter().map(|l| CREDIT_LINE.is_match(l) && word_count(l) <= 25).collect();
-    let inline_credit: Vec<bool> = items.iter().map(|l| INLINE_CREDIT.is_match(l)).collect();
+    let credit_line: Vec<bool> = items.iter().map(|l| word_count(l) <= 25 && CREDIT_LINE.is_match(l)).collect();
+    let inline_credit: Vec<bool> = items.iter().map(|l| l.ends_with([')', ']']) && INLINE_CREDIT.is_match(l)).collect();
     let norm: Vec<String> = items.iter().map(|l| normalise(&INLINE_CREDIT.replace(l, ""))).collect();
     let mut caption = vec![false; items.len()];
     for i in 0..items.len() {
@@ -173,11 +176,13 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
             }
         }
         let in_head = long_kept < 2 && i < HEAD_LINES;
-        if MARKER_LINE.is_match(line) {
+        // Markers, prompts and labels are short; long lines skip those patterns.
+        let short = word_count(line) <= SHORT_LINE_WORDS;
+        if short && MARKER_LINE.is_match(line) {
             remove(line, RemovalReason::ScraperMarker, &mut removed);
             continue;
         }
-        if COMMENT_FORM.is_match(line) || (COMMENT_START.is_match(line) && i + 1 == items.len()) {
+        if short && (COMMENT_FORM.is_match(line) || (COMMENT_START.is_match(line) && i + 1 == items.len())) {
             remove(line, RemovalReason::CommentForm, &mut removed);
             continue;
         }
@@ -189,14 +194,14 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
             remove(line, RemovalReason::DuplicateCaption, &mut removed);
             continue;
         }
-        if SHARE_LINE.is_match(line) {
+        if short && SHARE_LINE.is_match(line) {
             remove(line, RemovalReason::SharePrompt, &mut removed);
             continue;
         }
         if take_credit_or_source(line, &mut out.meta, &mut removed) {
             continue;
         }
-        if let Some(c) = LABELLED_TITLE.captures(line) {
+        if let Some(c) = LABELLED_TITLE.captures(line).filter(|_| short) {
             if word_count(&c[1]) <= 40 {
                 if out.meta.title.is_none() {
                     out.meta.title = Some(c[1].trim().to_owned());

@@ -54,6 +54,10 @@ static URL_DATE: LazyLock<Regex> =
 /// Finds the first date written anywhere in `text` (ISO, "May 12, 2021 18:58", "12 May 2021",
 /// "12.05.2021"), with its byte range in `text`.
 pub fn find_date(text: &str) -> Option<(FoundDate, std::ops::Range<usize>)> {
+    // Every form needs a year 19xx or 20xx: skip the regexes when there is none.
+    if !text.as_bytes().windows(4).any(|w| (w[0] == b'1' && w[1] == b'9' || w[0] == b'2' && w[1] == b'0') && w[2].is_ascii_digit() && w[3].is_ascii_digit()) {
+        return None;
+    }
     let mut best: Option<(FoundDate, std::ops::Range<usize>)> = None;
     let mut consider = |found: Option<(FoundDate, std::ops::Range<usize>)>| {
         if let Some((date, range)) = found {

@@ -23,10 +23,12 @@ pub struct HtmlExtract {
     pub fallback_note: Option<String>,
 }
 
+/// Main text shorter than this (in bytes) is checked against the fallback extractors.
+const FALLBACK_BELOW_CHARS: usize = 1500;
+
 /// Extracts the article from a page. `url` is the page's address when known (WARC, JSONL).
 pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
     let mut options = trafilatura::Options::default();
-    options.enable_fallback = true;
     options.exclude_comments = true;
     options.html_date_mode = trafilatura::HtmlDateMode::Disabled;
     if let Some(u) = url.and_then(|u| url::Url::parse(u).ok()) {
@@ -34,7 +36,12 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
     }
     let page = Html::parse_document(html);
     let mut out = HtmlExtract::default();
-    match trafilatura::extract(html, &options) {
+    // The readability/jusText comparison costs about a third of the time; it is worth it only
+    // when the main extractor comes back with little text.
+    let first = trafilatura::extract(html, &options);
+    let thin = first.as_ref().map_or(true, |r| r.content_text.len() < FALLBACK_BELOW_CHARS);
+    let result = if thin { trafilatura::extract(html, &options.clone().with_fallback(true)).or(first) } else { first };
+    match result {
         Ok(result) => {
             out.paragraphs = paragraphs_of(&result.content_html);
             if out.paragraphs.is_empty() && !result.content_text.trim().is_empty() {

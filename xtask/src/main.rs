@@ -25,14 +25,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// What CI runs: lints, then every test.
+/// What CI runs: lints, every test, then the quality gate on ../shared/bench when it is there.
 fn ci() -> Result<(), String> {
     run(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
-    run(Command::new("cargo").args(["test", "--workspace", "--locked"]))
+    run(Command::new("cargo").args(["test", "--workspace", "--locked"]))?;
+    if std::path::Path::new("../shared/bench/README.md").exists() {
+        eval::run(&[])
+    } else {
+        eprintln!("xtask: quality gate skipped: ../shared/bench is not present");
+        Ok(())
+    }
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
     eprintln!("xtask: running {cmd:?}");
     let status = cmd.status().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed with {status}")) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed with {status}"))
+    }
 }

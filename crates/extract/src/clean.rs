@@ -45,6 +45,11 @@ pub struct Cleaned {
 /// Lines longer than this (in words) are prose: marker, prompt and label patterns skip them.
 const SHORT_LINE_WORDS: usize = 60;
 
+/// Lines at the edges of a page up to this many words, without sentence punctuation, are
+/// furniture.
+const EDGE_LINE_WORDS: usize = 12;
+const EDGE_LINE_CHARS: usize = 90;
+
 /// How many leading lines may hold headline, byline, dateline and menus.
 const HEAD_LINES: usize = 8;
 
@@ -102,10 +107,12 @@ re!(NAV_SEPARATORS, r"\s(?:\||»|›|•|·|>|/)\s");
 /// of the same outlet (corpus-level evidence, see [`crate::corpus`]).
 pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> bool) -> Cleaned {
     let mut out = Cleaned::default();
-    let mut kept: Vec<String> = Vec::new();
-    let mut removed = Vec::new();
-    let remove = |text: &str, reason: RemovalReason, removed: &mut Vec<Removed>| {
-        removed.push(Removed { text: text.trim().to_owned(), reason });
+    // Kept and removed lines carry their position so the removal list reads in text order.
+    let mut kept: Vec<(usize, String)> = Vec::new();
+    let mut removed: Vec<(usize, Removed)> = Vec::new();
+    let mut at;
+    let remove = |at: usize, text: &str, reason: RemovalReason, removed: &mut Vec<(usize, Removed)>| {
+        removed.push((at, Removed { text: text.trim().to_owned(), reason }));
     };
 
     // Normalise lines: trim, drop empties, strip inline scraper markers.
@@ -114,7 +121,7 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
         let mut line = raw.trim().replace('\u{a0}', " ");
         if INLINE_MARKER.is_match(&line) {
             for m in INLINE_MARKER.find_iter(&line) {
-                remove(m.as_str(), RemovalReason::ScraperMarker, &mut removed);
+                remove(items.len(), m.as_str(), RemovalReason::ScraperMarker, &mut removed);
             }
             line = INLINE_MARKER.replace_all(&line, "").trim().to_owned();
         }
@@ -165,12 +172,13 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
     // long one may be a standfirst between headline and byline.
     let mut long_kept = 0usize;
     for (i, line) in items.iter().enumerate() {
+        at = i;
         if let Some((from, reason)) = tail_from {
             if i >= from {
                 // Credits and source lines may still follow a comment prompt at the very end.
-                if !take_credit_or_source(line, &mut out.meta, &mut removed) {
+                if !take_credit_or_source(at, line, &mut out.meta, &mut removed) {
                     let comment = COMMENT_FORM.is_match(line) || COMMENT_START.is_match(line);
-                    remove(line, if comment { RemovalReason::CommentForm } else { reason }, &mut removed);
+                    remove(at, line, if comment { RemovalReason::CommentForm } else { reason }, &mut removed);
                 }
                 continue;
             }
@@ -179,26 +187,26 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
         // Markers, prompts and labels are short; long lines skip those patterns.
         let short = word_count(line) <= SHORT_LINE_WORDS;
         if short && MARKER_LINE.is_match(line) {
-            remove(line, RemovalReason::ScraperMarker, &mut removed);
+            remove(at, line, RemovalReason::ScraperMarker, &mut removed);
             continue;
         }
         if short && (COMMENT_FORM.is_match(line) || (COMMENT_START.is_match(line) && i + 1 == items.len())) {
-            remove(line, RemovalReason::CommentForm, &mut removed);
+            remove(at, line, RemovalReason::CommentForm, &mut removed);
             continue;
         }
         if credit_line[i] {
-            remove(line, RemovalReason::PhotoCredit, &mut removed);
+            remove(at, line, RemovalReason::PhotoCredit, &mut removed);
             continue;
         }
         if caption[i] {
-            remove(line, RemovalReason::DuplicateCaption, &mut removed);
+            remove(at, line, RemovalReason::DuplicateCaption, &mut removed);
             continue;
         }
         if short && SHARE_LINE.is_match(line) {
-            remove(line, RemovalReason::SharePrompt, &mut removed);
+            remove(at, line, RemovalReason::SharePrompt, &mut removed);
             continue;
         }
-        if take_credit_or_source(line, &mut out.meta, &mut removed) {
+        if take_credit_or_source(at, line, &mut out.meta, &mut removed) {
             continue;
         }
         if let Some(c) = LABELLED_TITLE.captures(line).filter(|_| short) {
@@ -206,7 +214,7 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
                 if out.meta.title.is_none() {
                     out.meta.title = Some(c[1].trim().to_owned());
                 }
-                remove(line, RemovalReason::Title, &mut removed);
+                remove(at, line, RemovalReason::Title, &mut removed);
                 continue;
             }
         }
@@ -217,7 +225,7 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
                 out.meta.published = Some(date);
             }
             let date_part = line[..line.len() - rest.len()].trim();
-            remove(date_part, RemovalReason::Dateline, &mut removed);
+            remove(at, date_part, RemovalReason::Dateline, &mut removed);
             if rest.trim().is_empty() {
                 continue;
             }
@@ -234,7 +242,7 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
                 if let Some(date) = byline.date {
                     out.meta.published.get_or_insert(date);
                 }
-                remove(line, RemovalReason::Byline, &mut removed);
+                remove(at, line, RemovalReason::Byline, &mut removed);
                 continue;
             }
         }
@@ -242,22 +250,17 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
             if in_head && out.meta.outlet.is_none() {
                 out.meta.outlet = site_name_from_header(line);
             }
-            remove(line, RemovalReason::Navigation, &mut removed);
+            remove(at, line, RemovalReason::Navigation, &mut removed);
             continue;
         }
         if is_boilerplate(line) {
-            remove(line, RemovalReason::RepeatedBoilerplate, &mut removed);
-            continue;
-        }
-        if in_head && out.meta.title.is_none() && kept.is_empty() && mode == Mode::ScrapedText && is_headline(line) {
-            out.meta.title = Some(line.to_owned());
-            remove(line, RemovalReason::Title, &mut removed);
+            remove(at, line, RemovalReason::RepeatedBoilerplate, &mut removed);
             continue;
         }
         let key = normalise(line);
         if word_count(line) >= 6 {
             if seen.contains_key(&key) {
-                remove(line, RemovalReason::DuplicateParagraph, &mut removed);
+                remove(at, line, RemovalReason::DuplicateParagraph, &mut removed);
                 continue;
             }
             seen.insert(key, kept.len());
@@ -268,15 +271,55 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
         if let Some(c) = WIRE_DATELINE.captures(line) {
             out.meta.credited_source.get_or_insert_with(|| wire_name(&c[1]));
         }
-        kept.push(line.to_owned());
+        kept.push((i, line.to_owned()));
     }
-    out.paragraphs = kept;
-    out.removed = removed;
+    if mode == Mode::ScrapedText {
+        trim_page_edges(&mut kept, &mut removed, &mut out.meta);
+    }
+    removed.sort_by_key(|(at, _)| *at);
+    out.paragraphs = kept.into_iter().map(|(_, l)| l).collect();
+    out.removed = removed.into_iter().map(|(_, r)| r).collect();
     out
 }
 
+/// Prose: a sentence of some length, or a long line.
+fn is_prose(line: &str) -> bool {
+    let words = word_count(line);
+    words >= 20 || words >= 8 && is_sentence(line) || line.chars().count() >= 60 && is_sentence(line)
+}
+
+/// Short lines that are not sentences, before the first and after the last prose paragraph,
+/// are page furniture (menus, link lists, footers) that a scraper kept; the headline is the
+/// last headline-like line before the prose starts (menus come before it, not after).
+fn trim_page_edges(kept: &mut Vec<(usize, String)>, removed: &mut Vec<(usize, Removed)>, meta: &mut TextMeta) {
+    let furniture = |l: &str| word_count(l) <= EDGE_LINE_WORDS && l.chars().count() <= EDGE_LINE_CHARS && !is_sentence(l);
+    let Some(first) = kept.iter().position(|(_, l)| is_prose(l)) else {
+        // No prose at all: the first headline-like line is the title.
+        if let Some(k) = kept.iter().position(|(at, l)| *at < HEAD_LINES && is_headline(l)) {
+            let (at, line) = kept.remove(k);
+            meta.title.get_or_insert_with(|| line.clone());
+            removed.push((at, Removed { text: line, reason: RemovalReason::Title }));
+        }
+        return;
+    };
+    let last = kept.iter().rposition(|(_, l)| is_prose(l)).unwrap_or(first);
+    let title = (0..first).rev().find(|&k| is_headline(&kept[k].1));
+    let mut out = Vec::with_capacity(kept.len());
+    for (k, (at, line)) in std::mem::take(kept).into_iter().enumerate() {
+        if Some(k) == title {
+            meta.title.get_or_insert_with(|| line.clone());
+            removed.push((at, Removed { text: line, reason: RemovalReason::Title }));
+        } else if (k < first || k > last) && furniture(&line) {
+            removed.push((at, Removed { text: line, reason: RemovalReason::Navigation }));
+        } else {
+            out.push((at, line));
+        }
+    }
+    *kept = out;
+}
+
 /// Reporting credits and credited-source lines, anywhere in the text.
-fn take_credit_or_source(line: &str, meta: &mut TextMeta, removed: &mut Vec<Removed>) -> bool {
+fn take_credit_or_source(at: usize, line: &str, meta: &mut TextMeta, removed: &mut Vec<(usize, Removed)>) -> bool {
     if word_count(line) <= 120 && (CONTRIBUTED.is_match(line) || REPORTING_BY.is_match(line)) {
         let people = names::people_in_credit(line);
         if !people.is_empty() {
@@ -285,7 +328,7 @@ fn take_credit_or_source(line: &str, meta: &mut TextMeta, removed: &mut Vec<Remo
                     meta.contributors.push(p);
                 }
             }
-            removed.push(Removed { text: line.to_owned(), reason: RemovalReason::Credit });
+            removed.push((at, Removed { text: line.to_owned(), reason: RemovalReason::Credit }));
             return true;
         }
     }
@@ -294,10 +337,10 @@ fn take_credit_or_source(line: &str, meta: &mut TextMeta, removed: &mut Vec<Remo
         let value = c[2].trim();
         if ["source", "sources", "via", "courtesy"].iter().any(|l| edit_distance(&label, l) <= 1) && word_count(value) <= 8 {
             if MARKER_LINE.is_match(value) || value.starts_with("http") || value.eq_ignore_ascii_case("link") {
-                removed.push(Removed { text: line.to_owned(), reason: RemovalReason::ScraperMarker });
+                removed.push((at, Removed { text: line.to_owned(), reason: RemovalReason::ScraperMarker }));
             } else {
                 meta.credited_source.get_or_insert_with(|| value.trim_end_matches('.').to_owned());
-                removed.push(Removed { text: line.to_owned(), reason: RemovalReason::CreditedSource });
+                removed.push((at, Removed { text: line.to_owned(), reason: RemovalReason::CreditedSource }));
             }
             return true;
         }
@@ -414,8 +457,9 @@ fn site_name_from_header(line: &str) -> Option<String> {
 }
 
 fn is_sentence(line: &str) -> bool {
-    let t = line.trim_end_matches(['"', '”', '’', '\'', ')']);
-    t.ends_with(['.', '!', '?']) && word_count(line) >= 4
+    let t = line.trim_end_matches(['"', '”', '’', '\'', ')', '」', '』']);
+    // Scripts written without spaces (CJK) count characters instead of words.
+    t.ends_with(['.', '!', '?', '。', '！', '？']) && (word_count(line) >= 4 || line.chars().count() >= 15)
 }
 
 fn wire_name(code: &str) -> String {

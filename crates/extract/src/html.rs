@@ -2,10 +2,9 @@
 //! canonical URL, authors and site name are then taken from the page's own markup (JSON-LD,
 //! meta tags, `<time>` elements, the URL), which is more reliable than text heuristics.
 
-use std::sync::LazyLock;
-
-use scraper::{ElementRef, Html, Node, Selector};
+use scraper::{ElementRef, Html, Node};
 use serde_json::Value;
+use trafilatura::dom::Document;
 
 use crate::dates::{find_date, parse_date, plausible, url_date, FoundDate};
 
@@ -34,13 +33,14 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
     if let Some(u) = url.and_then(|u| url::Url::parse(u).ok()) {
         options.original_url = Some(u);
     }
-    let page = Html::parse_document(html);
+    // One parse serves our metadata and (cloned) the extractor.
+    let page = Document::parse(html);
     let mut out = HtmlExtract::default();
     // The readability/jusText comparison costs about a third of the time; it is worth it only
     // when the main extractor comes back with little text.
-    let first = trafilatura::extract(html, &options);
+    let first = trafilatura::extract_document(page.clone_document(), &options);
     let thin = first.as_ref().map_or(true, |r| r.content_text.len() < FALLBACK_BELOW_CHARS);
-    let result = if thin { trafilatura::extract(html, &options.clone().with_fallback(true)).or(first) } else { first };
+    let result = if thin { trafilatura::extract_document(page.clone_document(), &options.clone().with_fallback(true)).or(first) } else { first };
     match result {
         Ok(result) => {
             out.paragraphs = paragraphs_of(&result.content_html);
@@ -160,27 +160,23 @@ fn collapse(s: &str) -> String {
 }
 
 /// Fallback when extraction fails: all `<p>` texts of the page.
-fn page_paragraphs(page: &Html) -> Vec<String> {
-    static P: LazyLock<Selector> = LazyLock::new(|| Selector::parse("p").unwrap());
-    page.select(&P).map(|p| collapse(&p.text().collect::<String>())).filter(|t| !t.is_empty()).collect()
+fn page_paragraphs(page: &Document) -> Vec<String> {
+    page.query_selector_all(page.root(), "p").into_iter().map(|p| collapse(&page.text_content(p))).filter(|t| !t.is_empty()).collect()
 }
 
-fn select_attr(page: &Html, selector: &str, attr: &str) -> Option<String> {
-    let sel = Selector::parse(selector).ok()?;
-    page.select(&sel).find_map(|e| e.value().attr(attr).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned))
+fn select_attr(page: &Document, selector: &str, attr: &str) -> Option<String> {
+    page.query_selector_all(page.root(), selector).into_iter().find_map(|e| page.get_attribute(e, attr).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
 }
 
-fn canonical_url(page: &Html) -> Option<String> {
+fn canonical_url(page: &Document) -> Option<String> {
     select_attr(page, "link[rel=canonical]", "href").or_else(|| select_attr(page, "meta[property='og:url']", "content")).filter(|u| u.starts_with("http"))
 }
 
 /// All JSON-LD objects of the page, flattened (`@graph` and arrays unpacked).
-fn json_ld(page: &Html) -> Vec<Value> {
-    static LD: LazyLock<Selector> = LazyLock::new(|| Selector::parse("script[type='application/ld+json']").unwrap());
+fn json_ld(page: &Document) -> Vec<Value> {
     let mut out = Vec::new();
-    for script in page.select(&LD) {
-        let text: String = script.text().collect();
-        if let Ok(value) = serde_json::from_str::<Value>(text.trim()) {
+    for script in page.scripts_with_type(&["application/ld+json"]) {
+        if let Ok(value) = serde_json::from_str::<Value>(page.text_content(script).trim()) {
             flatten_ld(value, &mut out);
         }
     }
@@ -273,7 +269,7 @@ const MODIFIED_META: &[&str] =
     &["article:modified_time", "og:updated_time", "datemodified", "last-modified", "dcterms.modified", "dc.date.modified", "lastmod", "revised"];
 
 /// The publication date, from the most reliable evidence the page offers.
-fn publication_date(page: &Html, ld: &[Value], url: Option<&str>) -> Option<FoundDate> {
+fn publication_date(page: &Document, ld: &[Value], url: Option<&str>) -> Option<FoundDate> {
     let from_ld = |key: &str| {
         ld.iter()
             .filter(|v| ld_type_is_article(v) || v.get(key).is_some())
@@ -296,28 +292,27 @@ fn publication_date(page: &Html, ld: &[Value], url: Option<&str>) -> Option<Foun
 }
 
 /// `(lower-case name, content)` of every `<meta>` with a name, property, itemprop or http-equiv.
-fn meta_values(page: &Html) -> Vec<(String, String)> {
-    static META: LazyLock<Selector> = LazyLock::new(|| Selector::parse("meta[content], [itemprop][content], [itemprop][datetime]").unwrap());
-    page.select(&META)
+fn meta_values(page: &Document) -> Vec<(String, String)> {
+    page.query_selector_all(page.root(), "meta[content], [itemprop][content], [itemprop][datetime]")
+        .into_iter()
         .filter_map(|m| {
-            let e = m.value();
-            let name = e.attr("property").or_else(|| e.attr("name")).or_else(|| e.attr("itemprop")).or_else(|| e.attr("http-equiv"))?;
-            let content = e.attr("content").or_else(|| e.attr("datetime"))?;
-            Some((name.trim().to_lowercase(), content.to_owned()))
+            let attr = |name: &str| page.get_attribute(m, name);
+            let name = attr("property").or_else(|| attr("name")).or_else(|| attr("itemprop")).or_else(|| attr("http-equiv"))?;
+            let content = attr("content").or_else(|| attr("datetime"))?;
+            Some((name.trim().to_lowercase(), content))
         })
         .collect()
 }
 
 /// `<time datetime>` elements: marked as the publication time first, then the first one found.
-fn time_element(page: &Html) -> Option<FoundDate> {
-    static TIME: LazyLock<Selector> = LazyLock::new(|| Selector::parse("time").unwrap());
+fn time_element(page: &Document) -> Option<FoundDate> {
     let mut first = None;
-    for t in page.select(&TIME) {
-        let e = t.value();
-        let value = e.attr("datetime").map(str::to_owned).unwrap_or_else(|| t.text().collect());
+    for t in page.query_selector_all(page.root(), "time") {
+        let attr = |name: &str| page.get_attribute(t, name);
+        let value = attr("datetime").unwrap_or_else(|| page.text_content(t));
         let Some(date) = parse_date(&value).filter(|d| plausible(d.date)) else { continue };
-        let marks = format!("{} {} {}", e.attr("class").unwrap_or(""), e.attr("itemprop").unwrap_or(""), e.attr("id").unwrap_or("")).to_lowercase();
-        if e.attr("pubdate").is_some() || marks.contains("publish") || marks.contains("posted") || marks.contains("created") {
+        let marks = format!("{} {} {}", attr("class").unwrap_or_default(), attr("itemprop").unwrap_or_default(), attr("id").unwrap_or_default()).to_lowercase();
+        if attr("pubdate").is_some() || marks.contains("publish") || marks.contains("posted") || marks.contains("created") {
             return Some(date);
         }
         if !marks.contains("modif") && !marks.contains("update") {
@@ -328,16 +323,14 @@ fn time_element(page: &Html) -> Option<FoundDate> {
 }
 
 /// Dates in the text of elements whose class or id says they hold one (bylines, post meta).
-fn date_in_marked_elements(page: &Html) -> Option<FoundDate> {
-    static MARKED: LazyLock<Selector> = LazyLock::new(|| {
-        Selector::parse("[class*=date], [class*=time], [class*=publish], [class*=posted], [class*=byline], [class*=meta], [id*=date], [id*=publish], [class*=Date], [class*=Time]").unwrap()
-    });
-    for e in page.select(&MARKED) {
-        let marks = format!("{} {}", e.value().attr("class").unwrap_or(""), e.value().attr("id").unwrap_or("")).to_lowercase();
+fn date_in_marked_elements(page: &Document) -> Option<FoundDate> {
+    const MARKED: &str = "[class*=date], [class*=time], [class*=publish], [class*=posted], [class*=byline], [class*=meta], [id*=date], [id*=publish], [class*=Date], [class*=Time]";
+    for e in page.query_selector_all(page.root(), MARKED) {
+        let marks = format!("{} {}", page.class_name(e), page.id_attr(e)).to_lowercase();
         if marks.contains("modif") || marks.contains("update") || marks.contains("comment") {
             continue;
         }
-        let text: String = e.text().collect();
+        let text = page.text_content(e);
         if text.len() > 400 {
             continue;
         }
@@ -349,16 +342,15 @@ fn date_in_marked_elements(page: &Html) -> Option<FoundDate> {
 }
 
 /// Last resort: the first plausible date written in the page's visible body text.
-fn date_in_text(page: &Html) -> Option<FoundDate> {
-    static BODY: LazyLock<Selector> = LazyLock::new(|| Selector::parse("body").unwrap());
-    let body = page.select(&BODY).next()?;
-    let mut text = String::new();
-    for t in body.text() {
-        text.push_str(t);
-        text.push(' ');
-        if text.len() > 200_000 {
-            break;
+fn date_in_text(page: &Document) -> Option<FoundDate> {
+    let body = page.body()?;
+    let mut text = page.iter_text(body, " ");
+    if text.len() > 200_000 {
+        let mut end = 200_000;
+        while !text.is_char_boundary(end) {
+            end -= 1;
         }
+        text.truncate(end);
     }
     find_date(&text).map(|(d, _)| d).filter(|d| plausible(d.date))
 }

@@ -181,7 +181,13 @@ pub fn read_stream(name: &str, reader: impl Read, config: &ReadConfig, emit: &mu
 /// A file that holds one document (plain text or one HTML page).
 fn read_single(name: &str, stream: impl Read, is_html: bool, config: &ReadConfig, emit: &mut dyn FnMut(Item)) {
     let mut warnings = Vec::new();
-    let (bytes, truncated, error) = read_capped(stream, config.max_document_bytes);
+    let (mut bytes, truncated, error) = read_capped(stream, config.max_document_bytes);
+    if truncated {
+        // Cut at the last line break, not inside a multi-byte character or a word.
+        if let Some(pos) = bytes.iter().rposition(|&b| b == b'\n') {
+            bytes.truncate(pos + 1);
+        }
+    }
     if let Some(e) = error {
         let what = if bytes.is_empty() { "cannot read" } else { "read failed part-way; keeping what was read before the error" };
         emit(Item::Warning(InputWarning { input: name.to_owned(), message: format!("{what}: {e}"), severity: Severity::Error }));

@@ -35,7 +35,7 @@ impl FoundDate {
     }
 }
 
-const MONTHS: &str = r"(?:jan(?:uary|\.)?|feb(?:ruary|\.)?|mar(?:ch|\.)?|apr(?:il|\.)?|may|june?|july?|aug(?:ust|\.)?|sep(?:t(?:ember|\.)?|\.)?|oct(?:ober|\.)?|nov(?:ember|\.)?|dec(?:ember|\.)?|januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)";
+const MONTHS: &str = r"(?:jan(?:uary|\.)?|feb(?:ruary|\.)?|mar(?:ch|\.)?|apr(?:il|\.)?|may|june?|july?|aug(?:ust|\.)?|sep(?:t(?:ember|\.)?|\.)?|oct(?:ober|\.)?|nov(?:ember|\.)?|dec(?:ember|\.)?|januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|janeiro|fevereiro|março|marco|maio|junho|julho|setembro|outubro|novembro|dezembro|januari|februari|maart|mei|augustus|januar|januara|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|wrzesnia|października|pazdziernika|listopada|grudnia|января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря|січня|лютого|березня|квітня|травня|червня|липня|серпня|вересня|жовтня|листопада|грудня)";
 
 static ISO: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b((?:19|20)\d\d)[-/.](1[0-2]|0?[1-9])[-/.](3[01]|[12]\d|0?[1-9])(?:[T ](2[0-3]|[01]?\d):([0-5]\d)(?::([0-5]\d)(?:\.\d+)?)?\s*(Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?)?").unwrap()
@@ -45,7 +45,7 @@ static MONTH_FIRST: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap()
 });
 static DAY_FIRST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?i)\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+)?({MONTHS})\.?,?\s+((?:19|20)\d\d)\b(?:,?\s*(?:at\s+|um\s+|à\s+)?(\d{{1,2}})[:.h](\d\d)(?:\s*([ap])\.?m\.?)?)?")).unwrap()
+    Regex::new(&format!(r"(?i)\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+|de\s+)?({MONTHS})\.?,?\s+(?:de\s+|del\s+)?((?:19|20)\d\d)\b(?:,?\s*(?:at\s+|um\s+|à\s+)?(\d{{1,2}})[:.h](\d\d)(?:\s*([ap])\.?m\.?)?)?")).unwrap()
 });
 static NUMERIC_DMY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(3[01]|[12]\d|0?[1-9])[./](1[0-2]|0?[1-9])[./]((?:19|20)\d\d)\b").unwrap());
 static URL_DATE: LazyLock<Regex> =
@@ -149,18 +149,18 @@ fn parse_offset(s: &str) -> Option<i32> {
 pub fn month_number(name: &str) -> Option<u32> {
     let n = name.trim_end_matches('.').to_lowercase();
     let table: &[(&[&str], u32)] = &[
-        (&["jan", "january", "januar", "janvier", "enero"], 1),
-        (&["feb", "february", "februar", "février", "fevrier", "febrero"], 2),
-        (&["mar", "march", "märz", "mars", "marzo"], 3),
-        (&["apr", "april", "avril", "abril"], 4),
-        (&["may", "mai", "mayo"], 5),
-        (&["jun", "june", "juni", "juin", "junio"], 6),
-        (&["jul", "july", "juli", "juillet", "julio"], 7),
-        (&["aug", "august", "août", "aout", "agosto"], 8),
-        (&["sep", "sept", "september", "septembre", "septiembre"], 9),
-        (&["oct", "october", "oktober", "octobre", "octubre"], 10),
-        (&["nov", "november", "novembre", "noviembre"], 11),
-        (&["dec", "december", "dezember", "décembre", "decembre", "diciembre"], 12),
+        (&["jan", "january", "januar", "janvier", "enero", "gennaio", "janeiro", "januari", "stycznia", "января", "січня"], 1),
+        (&["feb", "february", "februar", "février", "fevrier", "febrero", "febbraio", "fevereiro", "februari", "lutego", "февраля", "лютого"], 2),
+        (&["mar", "march", "märz", "mars", "marzo", "março", "marco", "maart", "marca", "марта", "березня"], 3),
+        (&["apr", "april", "avril", "abril", "aprile", "kwietnia", "апреля", "квітня"], 4),
+        (&["may", "mai", "mayo", "maggio", "maio", "mei", "maja", "мая", "травня"], 5),
+        (&["jun", "june", "juni", "juin", "junio", "giugno", "junho", "czerwca", "июня", "червня"], 6),
+        (&["jul", "july", "juli", "juillet", "julio", "luglio", "julho", "lipca", "июля", "липня"], 7),
+        (&["aug", "august", "août", "aout", "agosto", "augustus", "sierpnia", "августа", "серпня"], 8),
+        (&["sep", "sept", "september", "septembre", "septiembre", "setiembre", "settembre", "setembro", "września", "wrzesnia", "сентября", "вересня"], 9),
+        (&["oct", "october", "oktober", "octobre", "octubre", "ottobre", "outubro", "października", "pazdziernika", "октября", "жовтня"], 10),
+        (&["nov", "november", "novembre", "noviembre", "novembro", "listopada", "ноября", "листопада"], 11),
+        (&["dec", "december", "dezember", "décembre", "decembre", "diciembre", "dicembre", "dezembro", "grudnia", "декабря", "грудня"], 12),
     ];
     table.iter().find(|(names, _)| names.contains(&n.as_str())).map(|(_, m)| *m)
 }
@@ -183,6 +183,8 @@ mod tests {
         check("2021-05-12T18:58:00+03:00", Some("2021-05-12T18:58:00+03:00"));
         check("Stand: 03.11.2023", Some("2023-11-03"));
         check("am 3. November 2023", Some("2023-11-03"));
+        check("martes, 14 de abril de 2020", Some("2020-04-14"));
+        check("15 августа 2016, 13:43", Some("2016-08-15T13:43:00"));
         check("no date in here, 1,500 rockets", None);
         check("Feb 30, 2021", None);
     }

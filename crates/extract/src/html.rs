@@ -309,8 +309,16 @@ fn time_element(page: &Document) -> Option<FoundDate> {
     let mut first = None;
     for t in page.query_selector_all(page.root(), "time") {
         let attr = |name: &str| page.get_attribute(t, name);
-        let value = attr("datetime").unwrap_or_else(|| page.text_content(t));
-        let Some(date) = parse_date(&value).filter(|d| plausible(d.date)) else { continue };
+        // What the reader sees ("Publié le 29 juin 2019") wins over a machine value that
+        // disagrees with it: the attribute is often the last modification.
+        let visible = find_date(&page.text_content(t)).map(|(d, _)| d).filter(|d| plausible(d.date));
+        let machine = attr("datetime").and_then(|v| parse_date(&v)).filter(|d| plausible(d.date));
+        let date = match (visible, machine) {
+            (Some(v), Some(m)) if v.date == m.date => m,
+            (Some(v), _) => v,
+            (None, Some(m)) => m,
+            (None, None) => continue,
+        };
         let marks = format!("{} {} {}", attr("class").unwrap_or_default(), attr("itemprop").unwrap_or_default(), attr("id").unwrap_or_default()).to_lowercase();
         if attr("pubdate").is_some() || marks.contains("publish") || marks.contains("posted") || marks.contains("created") {
             return Some(date);
@@ -324,7 +332,7 @@ fn time_element(page: &Document) -> Option<FoundDate> {
 
 /// Dates in the text of elements whose class or id says they hold one (bylines, post meta).
 fn date_in_marked_elements(page: &Document) -> Option<FoundDate> {
-    const MARKED: &str = "[class*=date], [class*=time], [class*=publish], [class*=posted], [class*=byline], [class*=meta], [id*=date], [id*=publish], [class*=Date], [class*=Time]";
+    const MARKED: &str = "[class*=date], [class*=time], [class*=publish], [class*=posted], [class*=byline], [class*=meta], [id*=date], [id*=publish], [class*=Date], [class*=Time], [class*=datum], [class*=Datum], [class*=fecha], [class*=dateline]";
     for e in page.query_selector_all(page.root(), MARKED) {
         let marks = format!("{} {}", page.class_name(e), page.id_attr(e)).to_lowercase();
         if marks.contains("modif") || marks.contains("update") || marks.contains("comment") {
@@ -341,9 +349,23 @@ fn date_in_marked_elements(page: &Document) -> Option<FoundDate> {
     None
 }
 
-/// Last resort: the first plausible date written in the page's visible body text.
+/// Last resort: a date standing alone in a short element (a dateline), else the first
+/// plausible date written in the page's visible body text.
 fn date_in_text(page: &Document) -> Option<FoundDate> {
     let body = page.body()?;
+    for e in page.query_selector_all(body, "p, span, div, li, small, strong, em, h4, h5, h6") {
+        let text = page.text_content(e);
+        let text = text.trim();
+        if text.len() > 60 || text.is_empty() {
+            continue;
+        }
+        if let Some((date, range)) = find_date(text).filter(|(d, _)| plausible(d.date)) {
+            // Mostly the date: at most a short label around it ("Posted on", "| 10:15").
+            if text.len() - range.len() <= 25 {
+                return Some(date);
+            }
+        }
+    }
     let mut text = page.iter_text(body, " ");
     if text.len() > 200_000 {
         let mut end = 200_000;

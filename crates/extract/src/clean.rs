@@ -79,7 +79,19 @@ re!(
 );
 re!(
     RELATED_START,
-    r"(?i)^(?:you (?:may|might) (?:also )?(?:like|be interested in)|related(?: (?:articles?|posts?|stories|news|content|coverage|reading))?|more (?:stories|news|articles)(?: from .{1,40})?|recommended(?: for you| stories| articles)?|read (?:also|next)|also read|trending(?: now)?|most (?:popular|read)|popular (?:posts|stories)|latest (?:news|stories|posts)|see also|don'?t miss|more from .{1,40})\s*[:.!]?$"
+    r"(?i)^(?:you (?:may|might) (?:also )?(?:like|be interested in)|related(?: (?:articles?|posts?|stories|news|content|coverage|reading))?|more (?:stories|news|articles)(?: from .{1,40})?|recommended(?: for you| stories| articles)?|read (?:also|next)|also read|trending(?: now)?|most (?:popular|read)|popular (?:posts|stories)|latest (?:news|stories|posts)|see also|don'?t miss|more from .{1,40}|weitere (?:artikel|beiträge|themen|nachrichten|meldungen|aktuelle themen|news)\b.{0,50}|(?:das|dieses) (?:thema )?könnte (?:dich|sie) auch interessieren|lesen sie auch.{0,60}|mehr zum thema.{0,40}|auch interessant|(?:le|te) puede interesar|lea también|lee también|noticias relacionadas|art[íi]culos relacionados|(?:à )?lire aussi|sur le même sujet|articles similaires|leia também|veja também|not[íi]cias relacionadas|for the latest (?:stories|news).{0,100})\s*[:.!?]?$"
+);
+re!(
+    RELATED_LINE,
+    r"(?i)^(?:read (?:also|more)|see also|also read|lesen sie auch|lies auch|mehr dazu|(?:le|te) puede interesar|lea también|lee también|(?:à )?lire aussi|leia também|veja também)\s*[:|\-–—]\s*.{3,200}$"
+);
+re!(
+    FOOTER_LINE,
+    r"(?i)^(?:(?:©|\(c\)|copyright)\s*.{0,160}|.{0,120}\b(?:all rights reserved|alle rechte vorbehalten|todos los derechos reservados|tous droits réservés|todos os direitos reservados)\b.{0,80}|(?:inhaltsverzeichnis|table of contents|contents|índice|sommaire))\s*$"
+);
+re!(
+    PROMPT_LINE,
+    r"(?i)^(?:zum newsletter anmelden|newsletter abonnieren|jetzt (?:abonnieren|anmelden|registrieren)|unterstütze .{1,60}|suscr[íi]bete.{0,80}|abonnez-vous.{0,80}|inscrivez-vous.{0,80}|assine .{0,60}|lust auf mehr\?)\s*[:.!]?$"
 );
 re!(
     SHARE_LINE,
@@ -202,8 +214,16 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
             remove(at, line, RemovalReason::DuplicateCaption, &mut removed);
             continue;
         }
-        if short && SHARE_LINE.is_match(line) {
+        if short && (SHARE_LINE.is_match(line) || PROMPT_LINE.is_match(line)) {
             remove(at, line, RemovalReason::SharePrompt, &mut removed);
+            continue;
+        }
+        if short && RELATED_LINE.is_match(line) {
+            remove(at, line, RemovalReason::RelatedContent, &mut removed);
+            continue;
+        }
+        if short && FOOTER_LINE.is_match(line) {
+            remove(at, line, RemovalReason::Navigation, &mut removed);
             continue;
         }
         if take_credit_or_source(at, line, &mut out.meta, &mut removed) {
@@ -608,6 +628,23 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         let out = clean_lines(&lines, Mode::ScrapedText, &|_| false);
         assert_eq!(out.paragraphs.len(), 4, "{:?}", out.removed);
+    }
+
+    #[test]
+    fn related_and_footer_lines_in_several_languages() {
+        let text = "The council approved the new budget on Tuesday after a debate that lasted most of the day, officials said.\nLesen Sie auch: Der Haushalt im Überblick\nThe mayor said the plan would be published next week, with details of every item.\nZum Newsletter anmelden\n© 2021 Example Media. All rights reserved.\n";
+        check(
+            text,
+            &[
+                "The council approved the new budget on Tuesday after a debate that lasted most of the day, officials said.",
+                "The mayor said the plan would be published next week, with details of every item.",
+            ],
+            &[
+                ("Lesen Sie auch: Der Haushalt im Überblick", RemovalReason::RelatedContent),
+                ("Zum Newsletter anmelden", RemovalReason::SharePrompt),
+                ("© 2021 Example Media. All rights reserved.", RemovalReason::Navigation),
+            ],
+        );
     }
 
     #[test]

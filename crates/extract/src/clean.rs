@@ -79,7 +79,7 @@ re!(
 );
 re!(
     RELATED_START,
-    r"(?i)^(?:you (?:may|might) (?:also )?(?:like|be interested in)|related(?: (?:articles?|posts?|stories|news|content|coverage|reading))?|more (?:stories|news|articles)(?: from .{1,40})?|recommended(?: for you| stories| articles)?|read (?:also|next)|also read|trending(?: now)?|most (?:popular|read)|popular (?:posts|stories)|latest (?:news|stories|posts)|see also|don'?t miss|more from .{1,40}|weitere (?:artikel|beiträge|themen|nachrichten|meldungen|aktuelle themen|news)\b.{0,50}|(?:das|dieses) (?:thema )?könnte (?:dich|sie) auch interessieren|lesen sie auch.{0,60}|mehr zum thema.{0,40}|auch interessant|(?:le|te) puede interesar|lea también|lee también|noticias relacionadas|art[íi]culos relacionados|(?:à )?lire aussi|sur le même sujet|articles similaires|leia também|veja também|not[íi]cias relacionadas|for the latest (?:stories|news).{0,100})\s*[:.!?]?$"
+    r"(?i)^(?:you (?:may|might) (?:also )?(?:like|be interested in)|related(?: (?:articles?|posts?|stories|news|content|coverage|reading))?|more (?:stories|news|articles)(?: from .{1,40})?|recommended(?: for you| stories| articles)?|read (?:also|next)|also read|trending(?: now)?|most (?:popular|read)|popular (?:posts|stories)|latest (?:news|stories|posts)|see also|don'?t miss|more from .{1,40}|weitere (?:artikel|beiträge|themen|nachrichten|meldungen|aktuelle themen|news)(?:\s.{0,50})?|(?:das|dieses) (?:thema )?könnte (?:dich|sie) auch interessieren|lesen sie auch.{0,60}|mehr zum thema.{0,40}|auch interessant|(?:le|te) puede interesar|lea también|lee también|noticias relacionadas|art[íi]culos relacionados|(?:à )?lire aussi|sur le même sujet|articles similaires|leia também|veja também|not[íi]cias relacionadas|for the latest (?:stories|news).{0,100})\s*[:.!?]?$"
 );
 re!(
     RELATED_LINE,
@@ -87,7 +87,7 @@ re!(
 );
 re!(
     FOOTER_LINE,
-    r"(?i)^(?:(?:©|\(c\)|copyright)\s*.{0,160}|.{0,120}\b(?:all rights reserved|alle rechte vorbehalten|todos los derechos reservados|tous droits réservés|todos os direitos reservados)\b.{0,80}|(?:inhaltsverzeichnis|table of contents|contents|índice|sommaire))\s*$"
+    r"(?i)^(?:(?:©|\(c\)|copyright)\s*.{0,160}|.{0,120}(?:all rights reserved|alle rechte vorbehalten|todos los derechos reservados|tous droits réservés|todos os direitos reservados).{0,80}|(?:inhaltsverzeichnis|table of contents|contents|índice|sommaire))\s*$"
 );
 re!(
     PROMPT_LINE,

@@ -54,7 +54,7 @@ pub(crate) fn read(name: &str, mut reader: impl BufRead, config: &ReadConfig, em
                 continue;
             }
         };
-        match document(&record, &object) {
+        match document(&object) {
             Some((body, hints)) => emit(Item::Document(RawDocument { source: record, format: InputFormat::Jsonl, body, hints, warnings })),
             None => warn(
                 emit,
@@ -67,8 +67,7 @@ pub(crate) fn read(name: &str, mut reader: impl BufRead, config: &ReadConfig, em
 }
 
 /// Maps one JSON object to a body and the metadata it carries.
-fn document(record: &str, object: &Map<String, Value>) -> Option<(Body, Hints)> {
-    let _ = record;
+fn document(object: &Map<String, Value>) -> Option<(Body, Hints)> {
     let text = first_string(object, TEXT_FIELDS);
     let html = first_string(object, HTML_FIELDS);
     let body = match (text, html) {

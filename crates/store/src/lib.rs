@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use storyline_model::{Article, ArticleId, StoredArticle};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::QueryParser;
-use tantivy::schema::{DateOptions, DateTimePrecision, Field, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT};
+use tantivy::schema::{DateOptions, DateTimePrecision, Field, Schema, Value, INDEXED, STORED, STRING, TEXT};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -369,6 +369,5 @@ fn schema() -> (Schema, Fields) {
         external_id: b.add_text_field("external_id", STRING),
         published: b.add_date_field("published", DateOptions::from(INDEXED).set_fast().set_precision(DateTimePrecision::Seconds)),
     };
-    let _ = FAST;
     (b.build(), fields)
 }

@@ -340,7 +340,10 @@ fn trim_page_edges(kept: &mut Vec<(usize, String)>, removed: &mut Vec<(usize, Re
 
 /// Reporting credits and credited-source lines, anywhere in the text.
 fn take_credit_or_source(at: usize, line: &str, meta: &mut TextMeta, removed: &mut Vec<(usize, Removed)>) -> bool {
-    if word_count(line) <= 120 && (CONTRIBUTED.is_match(line) || REPORTING_BY.is_match(line)) {
+    // Cheap tests first: these patterns only ever match lines with these words or a colon.
+    let lower = line.get(..line.len().min(600)).unwrap_or(line).to_lowercase();
+    let credit_words = lower.contains("contribut") || lower.contains("reporting") || lower.contains(" by ") || lower.starts_with("by ");
+    if credit_words && word_count(line) <= 120 && (CONTRIBUTED.is_match(line) || REPORTING_BY.is_match(line)) {
         let people = names::people_in_credit(line);
         if !people.is_empty() {
             for p in people {
@@ -352,7 +355,8 @@ fn take_credit_or_source(at: usize, line: &str, meta: &mut TextMeta, removed: &m
             return true;
         }
     }
-    if let Some(c) = SOURCE_LABEL.captures(line) {
+    let early_colon = line.char_indices().take(16).any(|(_, c)| c == ':');
+    if let Some(c) = SOURCE_LABEL.captures(line).filter(|_| early_colon && line.len() <= 200) {
         let label: String = c[1].chars().filter(char::is_ascii_alphabetic).collect::<String>().to_lowercase();
         let value = c[2].trim();
         if ["source", "sources", "via", "courtesy"].iter().any(|l| edit_distance(&label, l) <= 1) && word_count(value) <= 8 {

@@ -227,6 +227,7 @@ fn ld_authors(ld: &[Value]) -> Vec<String> {
     out
 }
 
+/// Meta names that say "publication" unambiguously.
 const PUBLISHED_META: &[&str] = &[
     "article:published_time",
     "og:published_time",
@@ -244,27 +245,19 @@ const PUBLISHED_META: &[&str] = &[
     "pub_date",
     "dc.date.issued",
     "dcterms.issued",
-    "dc.date.created",
-    "dcterms.created",
     "sailthru.date",
     "parsely-pub-date",
     "cxenseparse:recs:publishtime",
     "originalpublicationdate",
     "citation_publication_date",
-    "citation_date",
-    "release_date",
-    "dc.date",
-    "dcterms.date",
-    "date",
     "og:pubdate",
     "article:published",
     "bt:pubdate",
-    "displaydate",
     "item-publish-date",
-    "created",
-    "timestamp",
-    "dc:date",
 ];
+/// Meta names that hold some date of the page, not always the publication's.
+const GENERIC_DATE_META: &[&str] =
+    &["dc.date.created", "dcterms.created", "citation_date", "release_date", "dc.date", "dcterms.date", "date", "dc:date", "displaydate", "created", "timestamp"];
 const MODIFIED_META: &[&str] =
     &["article:modified_time", "og:updated_time", "datemodified", "last-modified", "dcterms.modified", "dc.date.modified", "lastmod", "revised"];
 
@@ -283,6 +276,7 @@ fn publication_date(page: &Document, ld: &[Value], url: Option<&str>) -> Option<
     from_ld("datePublished")
         .or_else(|| from_meta(PUBLISHED_META))
         .or_else(|| time_element(page))
+        .or_else(|| from_meta(GENERIC_DATE_META))
         .or_else(|| url_day.map(FoundDate::day))
         .or_else(|| from_ld("dateCreated"))
         .or_else(|| date_in_marked_elements(page))
@@ -356,12 +350,13 @@ fn date_in_text(page: &Document) -> Option<FoundDate> {
     for e in page.query_selector_all(body, "p, span, div, li, small, strong, em, h4, h5, h6") {
         let text = page.text_content(e);
         let text = text.trim();
-        if text.len() > 60 || text.is_empty() {
+        if text.len() > 90 || text.is_empty() {
             continue;
         }
         if let Some((date, range)) = find_date(text).filter(|(d, _)| plausible(d.date)) {
-            // Mostly the date: at most a short label around it ("Posted on", "| 10:15").
-            if text.len() - range.len() <= 25 {
+            // Mostly the date, with at most a short label around it ("Posted on", "| 10:15"),
+            // or a dateline that starts with it ("02.02.2022 10:16 - Sport - Agency").
+            if text.len() - range.len() <= 25 || range.start <= 20 {
                 return Some(date);
             }
         }

@@ -87,11 +87,11 @@ re!(
 );
 re!(
     FOOTER_LINE,
-    r"(?i)^(?:(?:©|\(c\)|copyright)\s*.{0,160}|.{0,120}(?:all rights reserved|alle rechte vorbehalten|todos los derechos reservados|tous droits réservés|todos os direitos reservados).{0,80}|(?:inhaltsverzeichnis|table of contents|contents|índice|sommaire))\s*$"
+    r"(?i)^(?:(?:©|\(c\)|copyright)\s*.{0,160}|.{0,120}(?:all rights reserved|alle rechte vorbehalten|todos los derechos reservados|tous droits réservés|todos os direitos reservados).{0,80}|.{0,160}(?:copyrighted property|written permission|may not be (?:published|reproduced|reprinted|redistributed|rewritten)).{0,160}|(?:inhaltsverzeichnis|table of contents|contents|índice|sommaire))\s*$"
 );
 re!(
     PROMPT_LINE,
-    r"(?i)^(?:zum newsletter anmelden|newsletter abonnieren|jetzt (?:abonnieren|anmelden|registrieren)|unterstütze .{1,60}|suscr[íi]bete.{0,80}|abonnez-vous.{0,80}|inscrivez-vous.{0,80}|assine .{0,60}|lust auf mehr\?)\s*[:.!]?$"
+    r"(?i)^(?:zum newsletter anmelden|newsletter abonnieren|jetzt (?:abonnieren|anmelden|registrieren)|unterstütze .{1,60}|suscr[íi]bete.{0,80}|abonnez-vous.{0,80}|inscrivez-vous.{0,80}|assine .{0,60}|lust auf mehr\?.{0,160})\s*[:.!]?$"
 );
 re!(
     SHARE_LINE,
@@ -293,9 +293,7 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
         }
         kept.push((i, line.to_owned()));
     }
-    if mode == Mode::ScrapedText {
-        trim_page_edges(&mut kept, &mut removed, &mut out.meta);
-    }
+    trim_page_edges(&mut kept, &mut removed, &mut out.meta, mode);
     removed.sort_by_key(|(at, _)| *at);
     out.paragraphs = kept.into_iter().map(|(_, l)| l).collect();
     out.removed = removed.into_iter().map(|(_, r)| r).collect();
@@ -311,7 +309,21 @@ fn is_prose(line: &str) -> bool {
 /// Short lines that are not sentences, before the first and after the last prose paragraph,
 /// are page furniture (menus, link lists, footers) that a scraper kept; the headline is the
 /// last headline-like line before the prose starts (menus come before it, not after).
-fn trim_page_edges(kept: &mut Vec<(usize, String)>, removed: &mut Vec<(usize, Removed)>, meta: &mut TextMeta) {
+/// Text from the HTML extractor already lost its header; only its tail is trimmed (lists of
+/// related headlines that follow the article).
+fn trim_page_edges(kept: &mut Vec<(usize, String)>, removed: &mut Vec<(usize, Removed)>, meta: &mut TextMeta, mode: Mode) {
+    if mode == Mode::FromHtml {
+        let Some(last) = kept.iter().rposition(|(_, l)| is_prose(l)) else { return };
+        let tail: Vec<(usize, String)> = kept.drain(last + 1..).collect();
+        for (at, line) in tail {
+            if word_count(&line) <= EDGE_LINE_WORDS && line.chars().count() <= EDGE_LINE_CHARS && !is_sentence(&line) {
+                removed.push((at, Removed { text: line, reason: RemovalReason::RelatedContent }));
+            } else {
+                kept.push((at, line));
+            }
+        }
+        return;
+    }
     let furniture = |l: &str| word_count(l) <= EDGE_LINE_WORDS && l.chars().count() <= EDGE_LINE_CHARS && !is_sentence(l);
     let Some(first) = kept.iter().position(|(_, l)| is_prose(l)) else {
         // No prose at all: the first headline-like line is the title.
@@ -359,7 +371,7 @@ fn take_credit_or_source(at: usize, line: &str, meta: &mut TextMeta, removed: &m
     if let Some(c) = SOURCE_LABEL.captures(line).filter(|_| early_colon && line.len() <= 200) {
         let label: String = c[1].chars().filter(char::is_ascii_alphabetic).collect::<String>().to_lowercase();
         let value = c[2].trim();
-        if ["source", "sources", "via", "courtesy"].iter().any(|l| edit_distance(&label, l) <= 1) && word_count(value) <= 8 {
+        if ["source", "sources", "via", "courtesy", "quelle", "fuente", "fonte"].iter().any(|l| edit_distance(&label, l) <= 1) && word_count(value) <= 8 {
             if MARKER_LINE.is_match(value) || value.starts_with("http") || value.eq_ignore_ascii_case("link") {
                 removed.push((at, Removed { text: line.to_owned(), reason: RemovalReason::ScraperMarker }));
             } else {
@@ -649,6 +661,22 @@ mod tests {
                 ("© 2021 Example Media. All rights reserved.", RemovalReason::Navigation),
             ],
         );
+    }
+
+    #[test]
+    fn html_text_loses_trailing_headline_lists_and_source_lines() {
+        let lines = [
+            "The council approved the new budget on Tuesday after a debate that lasted most of the day, officials said.",
+            "Quelle: Beispiel Presseagentur",
+            "The mayor said the plan would be published next week, with details of every item.",
+            "Mayor opens new bridge",
+            "Schools stay closed for a second day",
+        ];
+        let out = clean_lines(&lines, Mode::FromHtml, &|_| false);
+        assert_eq!(out.paragraphs, &lines[..1].iter().chain(&lines[2..3]).copied().collect::<Vec<_>>()[..]);
+        assert_eq!(out.meta.credited_source.as_deref(), Some("Beispiel Presseagentur"));
+        let reasons: Vec<RemovalReason> = out.removed.iter().map(|r| r.reason).collect();
+        assert_eq!(reasons, [RemovalReason::CreditedSource, RemovalReason::RelatedContent, RemovalReason::RelatedContent]);
     }
 
     #[test]

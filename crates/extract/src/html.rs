@@ -256,8 +256,19 @@ const PUBLISHED_META: &[&str] = &[
     "item-publish-date",
 ];
 /// Meta names that hold some date of the page, not always the publication's.
-const GENERIC_DATE_META: &[&str] =
-    &["dc.date.created", "dcterms.created", "citation_date", "release_date", "dc.date", "dcterms.date", "date", "dc:date", "displaydate", "created", "timestamp"];
+const GENERIC_DATE_META: &[&str] = &[
+    "dc.date.created",
+    "dcterms.created",
+    "citation_date",
+    "release_date",
+    "dc.date",
+    "dcterms.date",
+    "date",
+    "dc:date",
+    "displaydate",
+    "created",
+    "timestamp",
+];
 const MODIFIED_META: &[&str] =
     &["article:modified_time", "og:updated_time", "datemodified", "last-modified", "dcterms.modified", "dc.date.modified", "lastmod", "revised"];
 

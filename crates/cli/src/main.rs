@@ -143,7 +143,7 @@ fn open(dir: &std::path::Path) -> Result<EmbeddedStore> {
 }
 
 fn read_config(read: &ReadArgs) -> ReadConfig {
-    ReadConfig { max_document_bytes: read.max_document_bytes }
+    ReadConfig { max_document_bytes: read.max_document_bytes, text_only: false }
 }
 
 /// Articles are stored in batches of this many; each batch is one transaction.

@@ -92,8 +92,9 @@ pub fn run(inputs: &Inputs, config: &ReadConfig, progress: bool, sink: &mut dyn 
     // Pass 1: corpus statistics (only scraped-text documents contribute).
     let mut stats = CorpusStats::default();
     start_stage(&bar, Stage::Scan);
+    let scan = ReadConfig { text_only: true, ..config.clone() };
     for source in &inputs.sources {
-        read_source(source, config, &bar, &mut |item| {
+        read_source(source, &scan, &bar, &mut |item| {
             if let Item::Document(doc) = item {
                 stats.observe(&doc);
             }

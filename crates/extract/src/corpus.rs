@@ -71,3 +71,35 @@ pub fn group_key(doc: &RawDocument) -> String {
     let folder = std::path::Path::new(path).parent().map(|p| p.display().to_string()).unwrap_or_default();
     format!("folder:{folder}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storyline_model::{Hints, InputFormat};
+
+    fn doc(source: &str, text: &str) -> RawDocument {
+        RawDocument { source: source.to_owned(), format: InputFormat::Text, body: Body::Text(text.to_owned()), hints: Hints::default(), warnings: Vec::new() }
+    }
+
+    #[test]
+    fn lines_repeated_across_a_folder_are_boilerplate() {
+        let slogan = "The Valley Courier is an independent newspaper";
+        let docs: Vec<RawDocument> = (0..4)
+            .map(|i| {
+                doc(
+                    &format!("dump/valley/{i}.txt"),
+                    &format!("Story {i} headline\nThe council met on day {i} and voted.\n{slogan}\n\"Quoted words here\", she said."),
+                )
+            })
+            .collect();
+        let mut stats = CorpusStats::default();
+        docs.iter().for_each(|d| stats.observe(d));
+        let other = doc("dump/hills/0.txt", slogan);
+        stats.observe(&other);
+        assert!(stats.is_boilerplate(&docs[0], slogan));
+        assert!(!stats.is_boilerplate(&docs[0], "The council met on day 0 and voted."));
+        // Quotes are never boilerplate; another folder has its own statistics.
+        assert!(!stats.is_boilerplate(&docs[0], "\"Quoted words here\", she said."));
+        assert!(!stats.is_boilerplate(&other, slogan));
+    }
+}

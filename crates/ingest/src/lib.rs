@@ -27,11 +27,14 @@ pub struct ReadConfig {
     /// Largest document kept, in bytes; longer documents are cut there (with a warning) so that
     /// memory stays bounded on huge inputs.
     pub max_document_bytes: usize,
+    /// Read only inputs that can hold scraped text (skip HTML pages and WARC files after
+    /// sniffing them, silently). The corpus-statistics pass needs nothing else.
+    pub text_only: bool,
 }
 
 impl Default for ReadConfig {
     fn default() -> Self {
-        ReadConfig { max_document_bytes: 8 * 1024 * 1024 }
+        ReadConfig { max_document_bytes: 8 * 1024 * 1024, text_only: false }
     }
 }
 
@@ -168,6 +171,7 @@ pub fn read_stream(name: &str, reader: impl Read, config: &ReadConfig, emit: &mu
     match kind {
         Sniffed::Empty => warn(emit, Severity::Error, if is_gzip { "empty gzip stream; nothing to read".into() } else { "empty file; nothing to read".into() }),
         Sniffed::Binary => warn(emit, Severity::Error, "binary content (not text, HTML, JSONL, WARC or a feed); skipped".to_owned()),
+        Sniffed::Warc | Sniffed::Html if config.text_only => {}
         Sniffed::Warc => warc::read(name, stream, config, emit),
         Sniffed::Jsonl => jsonl::read(name, stream, config, emit),
         Sniffed::Feed => feed::read(name, stream, config, emit),

@@ -12,7 +12,6 @@ mod jsonl;
 mod sniff;
 mod warc;
 
-use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
@@ -43,16 +42,6 @@ impl Default for ReadConfig {
 pub enum Input {
     Stdin,
     File(PathBuf),
-}
-
-impl Input {
-    /// The name used in `source` fields and warnings.
-    pub fn name(&self) -> String {
-        match self {
-            Input::Stdin => "-".to_owned(),
-            Input::File(path) => path.display().to_string(),
-        }
-    }
 }
 
 /// How bad a problem with an input is.
@@ -125,18 +114,6 @@ fn walk(path: &Path, inputs: &mut Vec<Input>, warnings: &mut Vec<InputWarning>) 
     children.sort();
     for child in children {
         walk(&child, inputs, warnings);
-    }
-}
-
-/// Reads one input and emits its documents and warnings.
-pub fn read_input(input: &Input, config: &ReadConfig, emit: &mut dyn FnMut(Item)) {
-    let name = input.name();
-    match input {
-        Input::Stdin => read_stream(&name, io::stdin().lock(), config, emit),
-        Input::File(path) => match File::open(path) {
-            Ok(file) => read_stream(&name, file, config, emit),
-            Err(e) => emit(Item::Warning(InputWarning { input: name, message: format!("cannot open: {e}"), severity: Severity::Error })),
-        },
     }
 }
 

@@ -50,6 +50,9 @@ const SHORT_LINE_WORDS: usize = 60;
 const EDGE_LINE_WORDS: usize = 12;
 const EDGE_LINE_CHARS: usize = 90;
 
+/// How far into a line (in bytes) a dateline's date may start and end.
+const DATELINE_PREFIX_BYTES: usize = 100;
+
 /// How many leading lines may hold headline, byline, dateline and menus.
 const HEAD_LINES: usize = 8;
 
@@ -390,7 +393,12 @@ fn dateline(line: &str, in_head: bool) -> Option<(FoundDate, &str)> {
     if word_count(line) > 60 {
         return None;
     }
-    let (date, range) = find_date(line)?;
+    // A dateline's date comes first or right after a short label: look only at the start.
+    let mut end = line.len().min(DATELINE_PREFIX_BYTES);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    let (date, range) = find_date(&line[..end])?;
     if !crate::dates::plausible(date.date) {
         return None;
     }

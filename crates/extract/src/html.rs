@@ -358,7 +358,8 @@ fn date_in_marked_elements(page: &Document) -> Option<FoundDate> {
 /// plausible date written in the page's visible body text.
 fn date_in_text(page: &Document) -> Option<FoundDate> {
     let body = page.body()?;
-    for e in page.query_selector_all(body, "p, span, div, li, small, strong, em, h4, h5, h6") {
+    // Datelines sit near the top: the first few hundred candidate elements are enough.
+    for e in page.query_selector_all(body, "p, span, div, li, small, strong, em, h4, h5, h6").into_iter().take(400) {
         let text = page.text_content(e);
         let text = text.trim();
         if text.len() > 90 || text.is_empty() {

@@ -38,16 +38,16 @@ impl FoundDate {
 const MONTHS: &str = r"(?:jan(?:uary|\.)?|feb(?:ruary|\.)?|mar(?:ch|\.)?|apr(?:il|\.)?|may|june?|july?|aug(?:ust|\.)?|sep(?:t(?:ember|\.)?|\.)?|oct(?:ober|\.)?|nov(?:ember|\.)?|dec(?:ember|\.)?|januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|janeiro|fevereiro|março|marco|maio|junho|julho|setembro|outubro|novembro|dezembro|januari|februari|maart|mei|augustus|januar|januara|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|wrzesnia|października|pazdziernika|listopada|grudnia|января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря|січня|лютого|березня|квітня|травня|червня|липня|серпня|вересня|жовтня|листопада|грудня)";
 
 static ISO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b((?:19|20)\d\d)[-/.](1[0-2]|0?[1-9])[-/.](3[01]|[12]\d|0?[1-9])(?:[T ](2[0-3]|[01]?\d):([0-5]\d)(?::([0-5]\d)(?:\.\d+)?)?\s*(Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?)?").unwrap()
+    Regex::new(r"(?i)(?-u:\b)((?:19|20)\d\d)[-/.](1[0-2]|0?[1-9])[-/.](3[01]|[12]\d|0?[1-9])(?:[T ](2[0-3]|[01]?\d):([0-5]\d)(?::([0-5]\d)(?:\.\d+)?)?\s*(Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?)?").unwrap()
 });
 static MONTH_FIRST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?i)\b({MONTHS})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)\b(?:,?\s*(?:at\s+)?(\d{{1,2}})[:.](\d\d)(?:\s*([ap])\.?m\.?)?)?"))
+    Regex::new(&format!(r"(?i)(?:^|[^\p{{L}}\p{{N}}])({MONTHS})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)(?-u:\b)(?:,?\s*(?:at\s+)?(\d{{1,2}})[:.](\d\d)(?:\s*([ap])\.?m\.?)?)?"))
         .unwrap()
 });
 static DAY_FIRST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?i)\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+|de\s+)?({MONTHS})\.?,?\s+(?:de\s+|del\s+)?((?:19|20)\d\d)\b(?:,?\s*(?:at\s+|um\s+|à\s+)?(\d{{1,2}})[:.h](\d\d)(?:\s*([ap])\.?m\.?)?)?")).unwrap()
+    Regex::new(&format!(r"(?i)(?-u:\b)(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+|de\s+)?({MONTHS})\.?,?\s+(?:de\s+|del\s+)?((?:19|20)\d\d)(?-u:\b)(?:,?\s*(?:at\s+|um\s+|à\s+)?(\d{{1,2}})[:.h](\d\d)(?:\s*([ap])\.?m\.?)?)?")).unwrap()
 });
-static NUMERIC_DMY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(3[01]|[12]\d|0?[1-9])[./](1[0-2]|0?[1-9])[./]((?:19|20)\d\d)\b").unwrap());
+static NUMERIC_DMY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?-u:\b)(3[01]|[12]\d|0?[1-9])[./](1[0-2]|0?[1-9])[./]((?:19|20)\d\d)(?-u:\b)").unwrap());
 static URL_DATE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"/((?:19|20)\d\d)[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:/|[_-]|\.html?|$)").unwrap());
 
@@ -74,7 +74,9 @@ pub fn find_date(text: &str) -> Option<(FoundDate, std::ops::Range<usize>)> {
     }));
     consider(MONTH_FIRST.captures(text).and_then(|c| {
         let date = NaiveDate::from_ymd_opt(num(&c, 3)?, month_number(c.get(1)?.as_str())?, num(&c, 2)?)?;
-        Some((FoundDate { date, time: clock(&c, 4, 5, 6), offset_minutes: None }, c.get(0)?.range()))
+        // The pattern consumes the character before the month name (a Unicode-aware word
+        // boundary would force the slow regex engine on non-ASCII text): start at the month.
+        Some((FoundDate { date, time: clock(&c, 4, 5, 6), offset_minutes: None }, c.get(1)?.start()..c.get(0)?.end()))
     }));
     consider(DAY_FIRST.captures(text).and_then(|c| {
         let date = NaiveDate::from_ymd_opt(num(&c, 3)?, month_number(c.get(2)?.as_str())?, num(&c, 1)?)?;

@@ -133,7 +133,7 @@ fn host_of(url: &str) -> Option<String> {
 
 /// ISO 639-1 code of the text's language, when the detector is confident.
 pub fn detect_language(text: &str) -> Option<String> {
-    let mut end = text.len().min(4000);
+    let mut end = text.len().min(2000);
     while !text.is_char_boundary(end) {
         end -= 1;
     }

@@ -109,7 +109,7 @@ fn extract(bin: &Path, paths: &[PathBuf]) -> Result<(HashMap<String, Value>, f64
     } else {
         Command::new(bin)
     };
-    cmd.args(["extract", "--no-progress"]).args(paths);
+    cmd.args(["extract", "--no-progress", "--jobs", "1"]).args(paths);
     let start = Instant::now();
     let out = cmd.output().map_err(|e| format!("running {}: {e}", bin.display()))?;
     let secs = start.elapsed().as_secs_f64();

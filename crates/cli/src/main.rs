@@ -36,6 +36,15 @@ struct ReadArgs {
     /// Never draw a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Documents extracted in parallel (default: all cores; 1 for one-core measurements).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+}
+
+impl ReadArgs {
+    fn jobs(&self) -> usize {
+        self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,7 +167,7 @@ fn ingest(db: &std::path::Path, read: &ReadArgs, paths: &[PathBuf]) -> Result<Ex
     let mut existing = 0usize;
     let mut failure: Option<anyhow::Error> = None;
     let progress = !read.no_progress && io::stderr().is_terminal();
-    let tally = pipeline::run(&inputs, &read_config(read), progress, &mut |article, bar| {
+    let tally = pipeline::run(&inputs, &read_config(read), read.jobs(), progress, &mut |article, bar| {
         if failure.is_some() {
             return;
         }
@@ -198,7 +207,7 @@ fn extract(read: &ReadArgs, paths: &[PathBuf]) -> Result<ExitCode> {
     let mut out = BufWriter::new(io::stdout().lock());
     let mut write_error = None;
     let progress = !read.no_progress && io::stderr().is_terminal();
-    let tally = pipeline::run(&inputs, &read_config(read), progress, &mut |article, _| {
+    let tally = pipeline::run(&inputs, &read_config(read), read.jobs(), progress, &mut |article, _| {
         if write_error.is_none() {
             if let Err(e) = serde_json::to_writer(&mut out, &article).map_err(io::Error::from).and_then(|_| out.write_all(b"\n")) {
                 write_error = Some(e);

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use storyline_extract::CorpusStats;
 use storyline_ingest::{expand_inputs, read_stream, Input, InputWarning, Item, ReadConfig, Severity};
-use storyline_model::Article;
+use rayon::prelude::*;
+use storyline_model::{Article, RawDocument};
 
 /// The pipeline's steps, for progress reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +84,8 @@ pub struct Tally {
 
 /// Runs both passes and hands each clean article to `sink`. Warnings are printed to stderr as
 /// they come (above the progress bar).
-pub fn run(inputs: &Inputs, config: &ReadConfig, progress: bool, sink: &mut dyn FnMut(Article, &ProgressBar)) -> Tally {
+pub fn run(inputs: &Inputs, config: &ReadConfig, jobs: usize, progress: bool, sink: &mut dyn FnMut(Article, &ProgressBar)) -> Tally {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().expect("a thread pool with at least one thread");
     let mut tally = Tally::default();
     let bar = progress_bar(inputs.total_bytes(), progress);
     for w in &inputs.warnings {
@@ -100,21 +102,36 @@ pub fn run(inputs: &Inputs, config: &ReadConfig, progress: bool, sink: &mut dyn 
             }
         });
     }
-    // Pass 2: extraction.
+    // Pass 2: extraction, in parallel over small batches; articles come out in input order.
     start_stage(&bar, Stage::Extract);
+    let mut pending: Vec<RawDocument> = Vec::with_capacity(EXTRACT_BATCH);
+    let flush = |pending: &mut Vec<RawDocument>, sink: &mut dyn FnMut(Article, &ProgressBar)| {
+        let articles: Vec<Article> = pool.install(|| pending.par_iter().map(|doc| storyline_extract::extract(doc, &stats)).collect());
+        pending.clear();
+        for article in articles {
+            sink(article, &bar);
+        }
+    };
     for source in &inputs.sources {
         read_source(source, config, &bar, &mut |item| match item {
             Item::Document(doc) => {
                 tally.documents += 1;
-                let article = storyline_extract::extract(&doc, &stats);
-                sink(article, &bar);
+                pending.push(doc);
+                if pending.len() >= EXTRACT_BATCH {
+                    flush(&mut pending, sink);
+                }
             }
             Item::Warning(w) => report(&bar, &w, &mut tally),
         });
     }
+    flush(&mut pending, sink);
     bar.finish_and_clear();
     tally
 }
+
+/// Documents extracted together; small enough to keep memory flat, large enough to keep all
+/// threads busy.
+const EXTRACT_BATCH: usize = 64;
 
 fn read_source(source: &Source, config: &ReadConfig, bar: &ProgressBar, emit: &mut dyn FnMut(Item)) {
     match File::open(&source.path) {

@@ -69,3 +69,11 @@ fn stdin_is_an_input() {
     assert_eq!(doc["source"], "-");
     assert!(!doc["text"].as_str().unwrap().contains("[ad_1]"));
 }
+
+#[test]
+fn parallel_extraction_gives_the_same_output_in_the_same_order() {
+    let run = |jobs: &str| bin().args(["extract", "--jobs", jobs]).arg(examples_dir()).output().unwrap().stdout;
+    let one = run("1");
+    assert!(!one.is_empty());
+    assert_eq!(one, run("3"));
+}

@@ -12,6 +12,7 @@ mod jsonl;
 mod sniff;
 mod warc;
 
+use std::collections::HashSet;
 use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
@@ -88,13 +89,13 @@ pub fn expand_inputs(paths: &[PathBuf]) -> (Vec<Input>, Vec<InputWarning>) {
         if path.as_os_str() == "-" {
             inputs.push(Input::Stdin);
         } else {
-            walk(path, &mut inputs, &mut warnings);
+            walk(path, &mut inputs, &mut warnings, &mut HashSet::new());
         }
     }
     (inputs, warnings)
 }
 
-fn walk(path: &Path, inputs: &mut Vec<Input>, warnings: &mut Vec<InputWarning>) {
+fn walk(path: &Path, inputs: &mut Vec<Input>, warnings: &mut Vec<InputWarning>, seen: &mut HashSet<PathBuf>) {
     let error = |message: String| InputWarning { input: path.display().to_string(), message, severity: Severity::Error };
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
@@ -106,6 +107,13 @@ fn walk(path: &Path, inputs: &mut Vec<Input>, warnings: &mut Vec<InputWarning>) 
     if !meta.is_dir() {
         return warnings.push(error("not a regular file or directory; skipped".to_owned()));
     }
+    // A symbolic link back up the tree must not send the walk round in circles.
+    if let Ok(real) = std::fs::canonicalize(path) {
+        if !seen.insert(real) {
+            let message = "directory already visited (symbolic link loop?); skipped".to_owned();
+            return warnings.push(InputWarning { input: path.display().to_string(), message, severity: Severity::Warning });
+        }
+    }
     let entries = match std::fs::read_dir(path) {
         Ok(entries) => entries,
         Err(e) => return warnings.push(error(format!("cannot list directory: {e}"))),
@@ -113,7 +121,7 @@ fn walk(path: &Path, inputs: &mut Vec<Input>, warnings: &mut Vec<InputWarning>) 
     let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok()).filter(|e| !e.file_name().to_string_lossy().starts_with('.')).map(|e| e.path()).collect();
     children.sort();
     for child in children {
-        walk(&child, inputs, warnings);
+        walk(&child, inputs, warnings, seen);
     }
 }
 
@@ -232,4 +240,19 @@ impl<R: Read> Read for GzipErrors<R> {
 /// Emits a warning for `input` (helper for the format readers).
 pub(crate) fn warn(emit: &mut dyn FnMut(Item), input: String, severity: Severity, message: String) {
     emit(Item::Warning(InputWarning { input, message, severity }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_walk_survives_a_symlink_loop() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "text").unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
+        let (inputs, warnings) = expand_inputs(&[dir.path().to_path_buf()]);
+        assert_eq!(inputs, [Input::File(dir.path().join("a.txt"))]);
+        assert!(warnings.iter().any(|w| w.message.contains("already visited")), "{warnings:?}");
+    }
 }

@@ -7,9 +7,9 @@ use std::io;
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
 use storyline_extract::CorpusStats;
 use storyline_ingest::{expand_inputs, read_stream, Input, InputWarning, Item, ReadConfig, Severity};
-use rayon::prelude::*;
 use storyline_model::{Article, RawDocument};
 
 /// The pipeline's steps, for progress reporting.
@@ -85,7 +85,8 @@ pub struct Tally {
 /// Runs both passes and hands each clean article to `sink`. Warnings are printed to stderr as
 /// they come (above the progress bar).
 pub fn run(inputs: &Inputs, config: &ReadConfig, jobs: usize, progress: bool, sink: &mut dyn FnMut(Article, &ProgressBar)) -> Tally {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().expect("a thread pool with at least one thread");
+    // Generous stacks: HTML libraries recurse over the document tree.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).stack_size(64 * 1024 * 1024).build().expect("a thread pool with at least one thread");
     let mut tally = Tally::default();
     let bar = progress_bar(inputs.total_bytes(), progress);
     for w in &inputs.warnings {

@@ -2,7 +2,8 @@
 //! canonical URL, authors and site name are then taken from the page's own markup (JSON-LD,
 //! meta tags, `<time>` elements, the URL), which is more reliable than text heuristics.
 
-use scraper::{ElementRef, Html, Node};
+use ego_tree::iter::Edge;
+use scraper::{Html, Node};
 use serde_json::Value;
 use trafilatura::dom::Document;
 
@@ -20,6 +21,98 @@ pub struct HtmlExtract {
     pub canonical_url: Option<String>,
     /// Set when the main-text extractor found nothing and the page text was used instead.
     pub fallback_note: Option<String>,
+}
+
+/// Pages whose markup nests deeper than this are read as plain text: the HTML libraries
+/// recurse over the tree and would exhaust the stack on adversarial nesting.
+pub const MAX_NESTING: usize = 1000;
+
+/// Elements that never nest (void), and those whose end tag may be left out (counting them would
+/// inflate the estimate on valid pages).
+const NOT_COUNTED: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th",
+    "option", "optgroup", "thead", "tbody", "tfoot", "colgroup", "rb", "rt", "rp", "html", "head", "body",
+];
+
+/// Estimated element nesting depth of raw markup (open tags minus close tags), without parsing.
+pub fn nesting_depth(html: &str) -> usize {
+    let bytes = html.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(rel) = bytes[i..].iter().position(|&b| b == b'<') {
+        let start = i + rel + 1;
+        let end = bytes[start..].iter().position(|&b| b == b'>').map_or(bytes.len(), |e| start + e);
+        let tag = &bytes[start..end];
+        let closing = tag.first() == Some(&b'/');
+        let tag = if closing { &tag[1..] } else { tag };
+        if tag.first().is_some_and(u8::is_ascii_alphabetic) && !tag.ends_with(b"/") {
+            let name_len = tag.iter().position(|b| !b.is_ascii_alphanumeric()).unwrap_or(tag.len());
+            let name = &tag[..name_len];
+            let raw_text = [b"script".as_slice(), b"style", b"textarea", b"template"].into_iter().find(|r| r.eq_ignore_ascii_case(name));
+            if let (Some(raw), false) = (raw_text, closing) {
+                // Markup-like strings inside scripts do not nest: jump past the element.
+                let close = [b"</".as_slice(), raw].concat();
+                i = bytes[end..].windows(close.len()).position(|w| w.eq_ignore_ascii_case(&close)).map_or(bytes.len(), |p| end + p);
+                continue;
+            }
+            if !NOT_COUNTED.iter().any(|v| v.as_bytes().eq_ignore_ascii_case(name)) {
+                if closing {
+                    depth = depth.saturating_sub(1);
+                } else {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+            }
+        }
+        i = end.min(bytes.len());
+        if i >= bytes.len() {
+            break;
+        }
+    }
+    max
+}
+
+/// Plain-text lines of raw markup without building a tree: tags are dropped (block tags end a
+/// line), script and style contents skipped, common entities decoded.
+pub fn markup_to_lines(html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    let mut i = 0;
+    while i < html.len() {
+        let Some(rel) = html[i..].find('<') else {
+            current.push_str(&html[i..]);
+            break;
+        };
+        current.push_str(&html[i..i + rel]);
+        let start = i + rel;
+        let end = html[start..].find('>').map_or(html.len(), |e| start + e + 1);
+        let tag = &lower[start..end];
+        let name: String = tag.trim_start_matches(['<', '/']).chars().take_while(char::is_ascii_alphanumeric).collect();
+        i = end;
+        if !tag.starts_with("</") && (name == "script" || name == "style") {
+            i = lower[end..].find(&format!("</{name}")).map_or(html.len(), |e| end + e);
+            continue;
+        }
+        if BLOCKS.contains(&name.as_str()) || name == "br" {
+            flush(&mut current, &mut lines);
+        }
+    }
+    flush(&mut current, &mut lines);
+    lines.into_iter().map(|l| decode_entities(&l)).collect()
+}
+
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    s.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 /// Main text shorter than this (in bytes) is checked against the fallback extractors.
@@ -115,36 +208,25 @@ pub fn paragraphs_of(fragment_html: &str) -> Vec<String> {
     let fragment = Html::parse_fragment(fragment_html);
     let mut paragraphs = Vec::new();
     let mut current = String::new();
-    walk(fragment.root_element(), &mut current, &mut paragraphs);
-    flush(&mut current, &mut paragraphs);
-    paragraphs
-}
-
-fn walk(element: ElementRef<'_>, current: &mut String, paragraphs: &mut Vec<String>) {
-    for child in element.children() {
-        match child.value() {
-            Node::Text(text) => current.push_str(text),
-            Node::Element(e) => {
-                let name = e.name();
-                if matches!(name, "script" | "style" | "noscript" | "template") {
-                    continue;
-                }
-                let block = BLOCKS.contains(&name);
-                if block {
-                    flush(current, paragraphs);
-                }
-                if let Some(child) = ElementRef::wrap(child) {
-                    walk(child, current, paragraphs);
-                }
-                if block {
-                    flush(current, paragraphs);
-                } else if matches!(name, "td" | "th") {
-                    current.push(' ');
-                }
-            }
-            _ => {}
+    // Iterative traversal: deeply nested markup must not exhaust the stack.
+    let mut skipping = 0usize;
+    for edge in fragment.root_element().traverse() {
+        match edge {
+            Edge::Open(node) => match node.value() {
+                Node::Text(text) if skipping == 0 => current.push_str(text),
+                Node::Element(e) if matches!(e.name(), "script" | "style" | "noscript" | "template") => skipping += 1,
+                Node::Element(e) if skipping == 0 && BLOCKS.contains(&e.name()) => flush(&mut current, &mut paragraphs),
+                _ => {}
+            },
+            Edge::Close(node) => match node.value() {
+                Node::Element(e) if matches!(e.name(), "script" | "style" | "noscript" | "template") => skipping = skipping.saturating_sub(1),
+                Node::Element(e) if skipping == 0 && BLOCKS.contains(&e.name()) => flush(&mut current, &mut paragraphs),
+                _ => {}
+            },
         }
     }
+    flush(&mut current, &mut paragraphs);
+    paragraphs
 }
 
 fn flush(current: &mut String, paragraphs: &mut Vec<String>) {
@@ -389,9 +471,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn deep_markup_is_measured_and_read_flat() {
+        assert_eq!(nesting_depth("<html><body><div><p>a<br>b<img src=x></p><div><span>c</span></div></div></body></html>"), 3);
+        let deep = format!("<body>{}<p>Deep &amp; safe</p>{}<script>if (a < b) {{}}</script></body>", "<div>".repeat(5000), "</div>".repeat(5000));
+        assert!(nesting_depth(&deep) > MAX_NESTING);
+        assert_eq!(nesting_depth(&format!("<div><script>var s = '{}';</script></div>", "<span>".repeat(5000))), 1);
+        assert_eq!(markup_to_lines(&deep), ["Deep & safe"]);
+    }
+
+    #[test]
     fn paragraphs_follow_blocks() {
-        let got = paragraphs_of("<div><h2>Head</h2><p>One <b>bold</b>\n word.</p><p>Two.</p><ul><li>a</li><li>b</li></ul></div>");
+        let got = paragraphs_of("<div><h2>Head</h2><p>One <b>bold</b>\n word.<script>x()</script></p><p>Two.</p><ul><li>a</li><li>b</li></ul></div>");
         assert_eq!(got, ["Head", "One bold word.", "Two.", "a", "b"]);
+        let deep = format!("<p>{}deep{}</p>", "<span>".repeat(100_000), "</span>".repeat(100_000));
+        assert_eq!(paragraphs_of(&deep), ["deep"]);
     }
 
     #[test]

@@ -22,6 +22,12 @@ pub fn extract(doc: &RawDocument, stats: &CorpusStats) -> Article {
     let mut warnings = doc.warnings.clone();
     let boilerplate = |line: &str| stats.is_boilerplate(doc, line);
     let (cleaned, page) = match &doc.body {
+        Body::Html(markup) if html::nesting_depth(markup) > html::MAX_NESTING => {
+            warnings.push(format!("{}: markup nested more than {} elements deep; read as plain text", doc.source, html::MAX_NESTING));
+            let text = html::markup_to_lines(markup);
+            let lines: Vec<&str> = text.iter().map(String::as_str).collect();
+            (clean_lines(&lines, Mode::ScrapedText, &boilerplate), None)
+        }
         Body::Html(markup) => {
             let page = html::extract_html(markup, doc.hints.url.as_deref());
             if let Some(note) = &page.fallback_note {

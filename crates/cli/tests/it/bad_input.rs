@@ -117,3 +117,21 @@ fn huge_documents_are_cut_with_an_error_and_undeclared_legacy_text_is_decoded() 
     assert!(docs[0]["text"].as_str().unwrap().split("\n\n").count() < 2_000);
     assert!(docs[1]["text"].as_str().unwrap().contains("fran\u{e7}ais"));
 }
+
+#[test]
+fn adversarially_deep_markup_does_not_crash_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!(
+        "<html><body>{}<p>Deeply nested words that still make an article paragraph for the reader.</p>{}</body></html>",
+        "<div>".repeat(200_000),
+        "</div>".repeat(200_000)
+    );
+    std::fs::write(dir.path().join("deep.html"), deep).unwrap();
+    std::fs::write(dir.path().join("good.txt"), ARTICLE).unwrap();
+    let (docs, out) = extract(&[dir.path()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(docs.len(), 2);
+    let deep = docs.iter().find(|d| d["source"].as_str().unwrap().ends_with("deep.html")).unwrap();
+    assert!(deep["text"].as_str().unwrap().contains("Deeply nested words"));
+    assert!(deep["warnings"][0].as_str().unwrap().contains("read as plain text"));
+}

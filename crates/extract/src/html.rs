@@ -88,13 +88,15 @@ pub fn markup_to_lines(html: &str) -> Vec<String> {
         let start = i + rel;
         let end = html[start..].find('>').map_or(html.len(), |e| start + e + 1);
         let tag = &lower[start..end];
-        let name: String = tag.trim_start_matches(['<', '/']).chars().take_while(char::is_ascii_alphanumeric).collect();
+        let bare = tag.trim_start_matches(['<', '/']);
+        let name = &bare[..bare.bytes().position(|b| !b.is_ascii_alphanumeric()).unwrap_or(bare.len())];
         i = end;
         if !tag.starts_with("</") && (name == "script" || name == "style") {
-            i = lower[end..].find(&format!("</{name}")).map_or(html.len(), |e| end + e);
+            let close = if name == "script" { "</script" } else { "</style" };
+            i = lower[end..].find(close).map_or(html.len(), |e| end + e);
             continue;
         }
-        if BLOCKS.contains(&name.as_str()) || name == "br" {
+        if name == "br" || BLOCKS.contains(&name) {
             flush(&mut current, &mut lines);
         }
     }

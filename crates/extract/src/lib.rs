@@ -21,7 +21,7 @@ pub use dates::FoundDate;
 pub fn extract(doc: &RawDocument, stats: &CorpusStats) -> Article {
     let mut warnings = doc.warnings.clone();
     let boilerplate = |line: &str| stats.is_boilerplate(doc, line);
-    let (cleaned, page) = match &doc.body {
+    let (mut cleaned, page) = match &doc.body {
         Body::Html(markup) if html::nesting_depth(markup) > html::MAX_NESTING => {
             warnings.push(format!("{}: markup nested more than {} elements deep; read as plain text", doc.source, html::MAX_NESTING));
             let text = html::markup_to_lines(markup);
@@ -54,6 +54,9 @@ pub fn extract(doc: &RawDocument, stats: &CorpusStats) -> Article {
     let page = page.unwrap_or_default();
     let hints = &doc.hints;
     let text = cleaned.paragraphs.join("\n\n");
+    if let Body::Html(markup) = &doc.body {
+        record_page_furniture(markup, &text, &mut cleaned.removed);
+    }
     if text.trim().is_empty() {
         warnings.push(format!("{}: no article text left after extraction", doc.source));
     }
@@ -87,6 +90,37 @@ pub fn extract(doc: &RawDocument, stats: &CorpusStats) -> Article {
         removed: cleaned.removed,
         warnings,
         external_id: hints.external_id.clone(),
+    }
+}
+
+/// Most page blocks recorded as `html_boilerplate`; a page's furniture beyond this is dropped
+/// from the record (with a last entry saying how much).
+const MAX_RECORDED_FURNITURE: usize = 300;
+
+/// Records the page's visible text blocks that are not in the article text, so a reader can see
+/// what extraction left out of an HTML page (menus, footers, sidebars, comments).
+fn record_page_furniture(markup: &str, text: &str, removed: &mut Vec<Removed>) {
+    let kept = clean::normalise(text);
+    let kept_blocks: std::collections::HashSet<String> = text.split("\n\n").map(clean::normalise).collect();
+    let already: std::collections::HashSet<String> = removed.iter().map(|r| clean::normalise(&r.text)).collect();
+    let mut recorded = 0usize;
+    let mut skipped = 0usize;
+    for line in html::markup_to_lines(markup) {
+        let norm = clean::normalise(&line);
+        // Whole blocks are looked up; only long lines are searched for inside the text (a short
+        // menu word found somewhere in the article is still a menu word).
+        if norm.is_empty() || kept_blocks.contains(&norm) || already.contains(&norm) || norm.len() >= 40 && kept.contains(&norm) {
+            continue;
+        }
+        if recorded < MAX_RECORDED_FURNITURE {
+            removed.push(Removed { text: line, reason: RemovalReason::HtmlBoilerplate });
+            recorded += 1;
+        } else {
+            skipped += 1;
+        }
+    }
+    if skipped > 0 {
+        removed.push(Removed { text: format!("({skipped} more blocks of page furniture not listed)"), reason: RemovalReason::HtmlBoilerplate });
     }
 }
 
@@ -226,4 +260,26 @@ fn iso639_1(lang: whatlang::Lang) -> String {
     ];
     let code = lang.code();
     TABLE.iter().find(|(three, _)| *three == code).map_or_else(|| code.to_owned(), |(_, two)| (*two).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storyline_model::{Hints, InputFormat};
+
+    #[test]
+    fn html_page_furniture_is_recorded_as_removed() {
+        let page = r#"<html><head><title>Bridge reopens</title></head><body>
+            <nav><a href="/">Home</a> <a href="/news">Local news</a></nav>
+            <article><h1>Bridge reopens</h1><p>The old bridge over the river reopened on Friday after two years of repairs, the city said.</p>
+            <p>Traffic is expected to be heavy during the first week, and the council asked drivers to use the bypass where they can.</p>
+            <p>The repairs cost more than planned because of damage found under the deck, according to the council's report.</p></article>
+            <footer>Copyright Example Gazette, all rights reserved</footer></body></html>"#;
+        let doc = RawDocument { source: "page.html".into(), format: InputFormat::Html, body: Body::Html(page.into()), hints: Hints::default(), warnings: vec![] };
+        let article = extract(&doc, &CorpusStats::default());
+        assert!(article.text.starts_with("The old bridge"), "{}", article.text);
+        let furniture: Vec<&str> = article.removed.iter().filter(|r| r.reason == RemovalReason::HtmlBoilerplate).map(|r| r.text.as_str()).collect();
+        assert!(furniture.iter().any(|t| t.contains("Copyright Example Gazette")), "{furniture:?}");
+        assert!(!furniture.iter().any(|t| t.contains("old bridge")), "{furniture:?}");
+    }
 }

@@ -3,8 +3,10 @@
 use std::io::{self, Write};
 
 use anyhow::Result;
-use storyline_model::StoredArticle;
+use storyline_model::{CopyRelation, StoredArticle};
 use storyline_store::Store;
+
+use crate::copies;
 
 /// Column order of the CSV export (the JSONL export has the same fields).
 const ARTICLE_COLUMNS: &[&str] = &[
@@ -20,21 +22,71 @@ const ARTICLE_COLUMNS: &[&str] = &[
     "credited_source",
     "language",
     "ingested_at",
+    "copy_group",
+    "original_of_group",
     "text",
     "removed",
     "warnings",
 ];
 
+fn all_relations(store: &dyn Store) -> Result<Vec<CopyRelation>> {
+    let mut relations = Vec::new();
+    store.for_each_copy_relation(None, &mut |r| {
+        relations.push(r);
+        Ok(())
+    })?;
+    Ok(relations)
+}
+
+/// Writes every copy relation.
+pub fn copy_relations(store: &dyn Store, csv_format: bool, mut out: impl Write) -> Result<()> {
+    if csv_format {
+        let mut writer = csv::Writer::from_writer(out);
+        writer.write_record(["a", "b", "relation", "similarity", "shared", "original", "evidence"])?;
+        store.for_each_copy_relation(None, &mut |r| {
+            let relation = serde_json::to_value(r.relation).map_err(io::Error::other)?;
+            let original =
+                r.original.map(|s| serde_json::to_value(s).map(|v| v.as_str().unwrap_or_default().to_owned())).transpose().map_err(io::Error::other)?;
+            let row = [
+                r.a.0.clone(),
+                r.b.0.clone(),
+                relation.as_str().unwrap_or_default().to_owned(),
+                format!("{:.4}", r.similarity),
+                serde_json::to_string(&r.shared).map_err(io::Error::other)?,
+                original.unwrap_or_default(),
+                r.evidence.join("; "),
+            ];
+            writer.write_record(row).map_err(io::Error::other)
+        })?;
+        writer.flush()?;
+    } else {
+        store.for_each_copy_relation(None, &mut |r| {
+            serde_json::to_writer(&mut out, &r)?;
+            out.write_all(b"\n")
+        })?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
 /// Writes every stored article.
 pub fn articles(store: &dyn Store, csv_format: bool, mut out: impl Write) -> Result<()> {
+    let groups = copies::groups(&all_relations(store)?);
+    let group_of = |a: &StoredArticle| groups.get(&a.article.id).cloned();
     if csv_format {
         let mut writer = csv::Writer::from_writer(out);
         writer.write_record(ARTICLE_COLUMNS)?;
-        store.for_each_article(&mut |a| writer.write_record(csv_row(&a)).map_err(io::Error::other))?;
+        store.for_each_article(&mut |a| writer.write_record(csv_row(&a, group_of(&a))).map_err(io::Error::other))?;
         writer.flush()?;
     } else {
         store.for_each_article(&mut |a| {
-            serde_json::to_writer(&mut out, &a)?;
+            let group = group_of(&a);
+            let mut value = serde_json::to_value(&a)?;
+            if let Some(map) = value.as_object_mut() {
+                map.insert("copy_group".into(), group.as_ref().map_or(serde_json::Value::Null, |(g, _)| g.0.clone().into()));
+                map.insert("original_of_group".into(), group.is_some_and(|(_, o)| o).into());
+            }
+            serde_json::to_writer(&mut out, &value)?;
             out.write_all(b"\n")
         })?;
         out.flush()?;
@@ -43,7 +95,7 @@ pub fn articles(store: &dyn Store, csv_format: bool, mut out: impl Write) -> Res
 }
 
 /// Lists are joined with "; "; the removed pieces stay JSON so nothing is lost.
-fn csv_row(stored: &StoredArticle) -> Vec<String> {
+fn csv_row(stored: &StoredArticle, group: Option<(storyline_model::ArticleId, bool)>) -> Vec<String> {
     let a = &stored.article;
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     vec![
@@ -59,6 +111,8 @@ fn csv_row(stored: &StoredArticle) -> Vec<String> {
         opt(&a.credited_source),
         opt(&a.language),
         stored.ingested_at.clone(),
+        group.as_ref().map(|(g, _)| g.0.clone()).unwrap_or_default(),
+        group.is_some_and(|(_, o)| o).to_string(),
         a.text.clone(),
         serde_json::to_string(&a.removed).unwrap_or_default(),
         a.warnings.join("; "),

@@ -1,5 +1,6 @@
 //! The `storyline` binary: command-line parsing and glue. All real work lives in the crates.
 
+mod copies;
 mod export;
 mod pipeline;
 
@@ -84,6 +85,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show an article's copies, near-duplicates and shared passages, side by side.
+    Copies {
+        #[command(flatten)]
+        db: DbArg,
+        id: String,
+    },
     /// Print one stored article (by id or external id) as JSON.
     Show {
         #[command(flatten)]
@@ -95,6 +102,7 @@ enum Command {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ExportWhat {
     Articles,
+    Copies,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -124,11 +132,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Ingest { db, read, paths } => ingest(&db.db, &read, &paths),
         Command::Extract { read, paths } => extract(&read, &paths),
-        Command::Export { db, what: ExportWhat::Articles, format } => {
+        Command::Export { db, what, format } => {
             let store = open(&db.db)?;
             let out = BufWriter::new(io::stdout().lock());
-            export::articles(&store, format == Format::Csv, out)?;
+            match what {
+                ExportWhat::Articles => export::articles(&store, format == Format::Csv, out)?,
+                ExportWhat::Copies => export::copy_relations(&store, format == Format::Csv, out)?,
+            }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Copies { db, id } => {
+            let store = open(&db.db)?;
+            let out = BufWriter::new(io::stdout().lock());
+            if copies::show(&store, &ArticleId(id.clone()), out)? {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("error: no article with id or external id `{id}` in {}", db.db.display());
+                Ok(ExitCode::FAILURE)
+            }
         }
         Command::Search { db, query, limit, json } => search(&db.db, &query, limit, json),
         Command::Show { db, id } => {
@@ -199,6 +220,12 @@ fn ingest(db: &std::path::Path, read: &ReadArgs, paths: &[PathBuf]) -> Result<Ex
         tally.errors,
         db.display()
     );
+    // Copy relations of the new articles, against everything stored.
+    let bar = if progress { indicatif::ProgressBar::new(added as u64) } else { indicatif::ProgressBar::hidden() };
+    bar.set_prefix("copies");
+    let relations = copies::copy_step(&mut store, &mut |n| bar.set_position(n as u64)).with_context(|| format!("finding copies in {}", db.display()))?;
+    bar.finish_and_clear();
+    eprintln!("copies: {relations} new copy relations");
     Ok(if tally.errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 

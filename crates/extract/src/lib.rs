@@ -275,7 +275,8 @@ mod tests {
             <p>Traffic is expected to be heavy during the first week, and the council asked drivers to use the bypass where they can.</p>
             <p>The repairs cost more than planned because of damage found under the deck, according to the council's report.</p></article>
             <footer>Copyright Example Gazette, all rights reserved</footer></body></html>"#;
-        let doc = RawDocument { source: "page.html".into(), format: InputFormat::Html, body: Body::Html(page.into()), hints: Hints::default(), warnings: vec![] };
+        let doc =
+            RawDocument { source: "page.html".into(), format: InputFormat::Html, body: Body::Html(page.into()), hints: Hints::default(), warnings: vec![] };
         let article = extract(&doc, &CorpusStats::default());
         assert!(article.text.starts_with("The old bridge"), "{}", article.text);
         let furniture: Vec<&str> = article.removed.iter().filter(|r| r.reason == RemovalReason::HtmlBoilerplate).map(|r| r.text.as_str()).collect();

@@ -12,7 +12,7 @@ mod query;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use storyline_model::{Article, ArticleId, StoredArticle};
+use storyline_model::{Article, ArticleId, CopyRelation, StoredArticle};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::QueryParser;
 use tantivy::schema::{DateOptions, DateTimePrecision, Field, Schema, Value, INDEXED, STORED, STRING, TEXT};
@@ -76,6 +76,16 @@ pub trait Store {
     fn count_articles(&self) -> Result<usize>;
     /// Full-text search with the Lucene-like syntax described in the README.
     fn search(&self, query: &str, limit: usize) -> Result<SearchResults>;
+
+    /// Up to `limit` stored articles whose copy check has not been done, oldest first.
+    fn articles_needing_copy_check(&self, limit: usize) -> Result<Vec<StoredArticle>>;
+    /// Checked articles sharing at least `min_shared` of these passage anchors.
+    fn copy_candidates(&self, anchors: &[u64], min_shared: usize) -> Result<Vec<ArticleId>>;
+    /// Records an article's copy check in one transaction: its anchors, the relations found,
+    /// and that it was checked (so an interrupted run resumes where it stopped).
+    fn record_copy_check(&mut self, article: &StoredArticle, anchors: &[u64], relations: &[CopyRelation]) -> Result<()>;
+    /// Visits copy relations: all of them, or those of one article.
+    fn for_each_copy_relation(&self, of: Option<&ArticleId>, visit: &mut dyn FnMut(CopyRelation) -> std::io::Result<()>) -> Result<()>;
 }
 
 struct Fields {
@@ -134,7 +144,19 @@ impl EmbeddedStore {
              );
              CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
              CREATE INDEX IF NOT EXISTS articles_outlet ON articles(outlet);
-             CREATE INDEX IF NOT EXISTS articles_external_id ON articles(external_id);",
+             CREATE INDEX IF NOT EXISTS articles_external_id ON articles(external_id);
+             CREATE TABLE IF NOT EXISTS anchors (hash INTEGER NOT NULL, article_seq INTEGER NOT NULL);
+             CREATE INDEX IF NOT EXISTS anchors_hash ON anchors(hash);
+             CREATE TABLE IF NOT EXISTS copy_checked (article_seq INTEGER PRIMARY KEY);
+             CREATE TABLE IF NOT EXISTS copies (
+                 a TEXT NOT NULL,
+                 b TEXT NOT NULL,
+                 relation TEXT NOT NULL,
+                 similarity REAL NOT NULL,
+                 json TEXT NOT NULL,
+                 PRIMARY KEY (a, b)
+             );
+             CREATE INDEX IF NOT EXISTS copies_b ON copies(b);",
         )
         .map_err(sql)?;
         let version: Option<String> = conn.query_row("SELECT value FROM meta WHERE key='schema_version'", [], |r| r.get(0)).optional().map_err(sql)?;
@@ -244,6 +266,61 @@ impl EmbeddedStore {
 }
 
 impl Store for EmbeddedStore {
+    fn articles_needing_copy_check(&self, limit: usize) -> Result<Vec<StoredArticle>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, id, ingested_at, json FROM articles WHERE seq NOT IN (SELECT article_seq FROM copy_checked) ORDER BY seq LIMIT ?1")
+            .map_err(|e| self.sql_err(e))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))
+            .map_err(|e| self.sql_err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, id, ingested_at, json) = row.map_err(|e| self.sql_err(e))?;
+            out.push(decode(id, seq, ingested_at, &json)?);
+        }
+        Ok(out)
+    }
+
+    fn copy_candidates(&self, anchors: &[u64], min_shared: usize) -> Result<Vec<ArticleId>> {
+        self.candidates_sharing(anchors, min_shared)
+    }
+
+    fn record_copy_check(&mut self, article: &StoredArticle, anchors: &[u64], relations: &[CopyRelation]) -> Result<()> {
+        let path = self.sql_path();
+        let sql = |source| Error::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
+        {
+            let mut anchor = tx.prepare_cached("INSERT INTO anchors (hash, article_seq) VALUES (?1, ?2)").map_err(sql)?;
+            for &h in anchors {
+                anchor.execute(params![h as i64, article.seq]).map_err(sql)?;
+            }
+            let mut copy = tx.prepare_cached("INSERT OR REPLACE INTO copies (a, b, relation, similarity, json) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(sql)?;
+            for r in relations {
+                let json = serde_json::to_string(r).map_err(|e| Error::Corrupt { id: r.a.0.clone(), message: e.to_string() })?;
+                let kind = serde_json::to_value(r.relation).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                copy.execute(params![r.a.0, r.b.0, kind, r.similarity as f64, json]).map_err(sql)?;
+            }
+            tx.execute("INSERT OR IGNORE INTO copy_checked (article_seq) VALUES (?1)", [article.seq]).map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    fn for_each_copy_relation(&self, of: Option<&ArticleId>, visit: &mut dyn FnMut(CopyRelation) -> std::io::Result<()>) -> Result<()> {
+        let (query, arg) = match of {
+            Some(id) => ("SELECT json FROM copies WHERE a = ?1 OR b = ?1 ORDER BY a, b", id.0.clone()),
+            None => ("SELECT json FROM copies WHERE ?1 = ?1 ORDER BY a, b", String::new()),
+        };
+        let mut stmt = self.conn.prepare(query).map_err(|e| self.sql_err(e))?;
+        let mut rows = stmt.query([arg]).map_err(|e| self.sql_err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.sql_err(e))? {
+            let json: String = row.get(0).map_err(|e| self.sql_err(e))?;
+            let relation: CopyRelation = serde_json::from_str(&json).map_err(|e| Error::Corrupt { id: "copy relation".into(), message: e.to_string() })?;
+            visit(relation).map_err(Error::Output)?;
+        }
+        Ok(())
+    }
+
     fn put_articles(&mut self, articles: &[Article], ingested_at: &str) -> Result<PutSummary> {
         let mut summary = PutSummary::default();
         let mut added = Vec::new();
@@ -347,6 +424,46 @@ impl Store for EmbeddedStore {
         Ok(SearchResults { total, hits })
     }
 }
+
+impl EmbeddedStore {
+    fn sql_path(&self) -> PathBuf {
+        self.dir.join("storyline.sqlite")
+    }
+}
+
+/// Copy relations and the passage-anchor index.
+impl EmbeddedStore {
+    fn candidates_sharing(&self, anchors: &[u64], min_shared: usize) -> Result<Vec<ArticleId>> {
+        if anchors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+        let mut stmt = self.conn.prepare_cached("SELECT article_seq FROM anchors WHERE hash = ?1").map_err(|e| self.sql_err(e))?;
+        for &h in anchors {
+            let rows = stmt.query_map([h as i64], |r| r.get::<_, i64>(0)).map_err(|e| self.sql_err(e))?;
+            let seqs: Vec<i64> = rows.collect::<Result<_, _>>().map_err(|e| self.sql_err(e))?;
+            // An anchor shared by very many articles is boilerplate, not evidence.
+            if seqs.len() > MAX_ANCHOR_POSTINGS {
+                continue;
+            }
+            for seq in seqs {
+                *counts.entry(seq).or_default() += 1;
+            }
+        }
+        let mut seqs: Vec<i64> = counts.into_iter().filter(|(_, n)| *n >= min_shared).map(|(s, _)| s).collect();
+        seqs.sort_unstable();
+        let mut by_seq = self.conn.prepare_cached("SELECT id FROM articles WHERE seq = ?1").map_err(|e| self.sql_err(e))?;
+        let mut ids = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            let id: String = by_seq.query_row([seq], |r| r.get(0)).map_err(|e| self.sql_err(e))?;
+            ids.push(ArticleId(id));
+        }
+        Ok(ids)
+    }
+}
+
+/// Anchors found in more stored articles than this are ignored when looking for candidates.
+const MAX_ANCHOR_POSTINGS: usize = 1000;
 
 fn decode(id: String, seq: i64, ingested_at: String, json: &str) -> Result<StoredArticle> {
     let article: Article = serde_json::from_str(json).map_err(|e| Error::Corrupt { id, message: e.to_string() })?;

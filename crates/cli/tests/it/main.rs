@@ -1,6 +1,7 @@
 //! End-to-end tests of the `storyline` binary: one test binary, a module per feature.
 
 mod bad_input;
+mod copies;
 mod samples;
 mod store;
 

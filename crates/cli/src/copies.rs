@@ -1,0 +1,193 @@
+//! The copy step of an ingest (each new article against the stored anchor index), and the
+//! `copies` command that shows a reader why two articles are related.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use anyhow::Result;
+use storyline_dedup::{anchors, compare_pair, CopyInput, DedupConfig};
+use storyline_model::{ArticleId, CopyKind, CopyRelation, RemovalReason, Side, StoredArticle};
+use storyline_store::Store;
+
+/// Articles checked per round trip to the store.
+const CHECK_BATCH: usize = 256;
+
+fn input(stored: &StoredArticle) -> CopyInput<'_> {
+    let a = &stored.article;
+    CopyInput {
+        id: &a.id,
+        text: &a.text,
+        published: a.published.as_deref(),
+        outlet: a.outlet.as_deref(),
+        credited_source: a.credited_source.as_deref(),
+        scraper_markers: a.removed.iter().filter(|r| r.reason == RemovalReason::ScraperMarker).count(),
+    }
+}
+
+/// Checks every stored article not yet checked against those already checked; returns how many
+/// relations were found. Resumable: each article's check is one transaction.
+pub fn copy_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> Result<usize> {
+    let config = DedupConfig::default();
+    let mut found = 0;
+    let mut checked = 0;
+    loop {
+        let batch = store.articles_needing_copy_check(CHECK_BATCH)?;
+        if batch.is_empty() {
+            return Ok(found);
+        }
+        for article in &batch {
+            let anchors = anchors(&article.article.text, &config);
+            let mut relations = Vec::new();
+            for id in store.copy_candidates(&anchors, config.min_shared_anchors)? {
+                if id == article.article.id {
+                    continue;
+                }
+                if let Some(other) = store.get_article(&id)? {
+                    relations.extend(compare_pair(&input(article), &input(&other), &config));
+                }
+            }
+            found += relations.len();
+            store.record_copy_check(article, &anchors, &relations)?;
+            checked += 1;
+            on_progress(checked);
+        }
+    }
+}
+
+/// Copy groups: articles joined by exact and near-duplicate relations. Each article in a group
+/// maps to the group's id (its smallest article id) and whether it is the group's likely original.
+pub fn groups(relations: &[CopyRelation]) -> HashMap<ArticleId, (ArticleId, bool)> {
+    let mut parent: HashMap<ArticleId, ArticleId> = HashMap::new();
+    fn find(parent: &mut HashMap<ArticleId, ArticleId>, x: &ArticleId) -> ArticleId {
+        let p = parent.get(x).cloned().unwrap_or_else(|| x.clone());
+        if &p == x {
+            return p;
+        }
+        let root = find(parent, &p);
+        parent.insert(x.clone(), root.clone());
+        root
+    }
+    let grouping = |r: &&CopyRelation| matches!(r.relation, CopyKind::Exact | CopyKind::NearDuplicate | CopyKind::Rewrite);
+    for r in relations.iter().filter(grouping) {
+        let (ra, rb) = (find(&mut parent, &r.a), find(&mut parent, &r.b));
+        if ra != rb {
+            let (keep, merge) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            parent.insert(merge, keep);
+        }
+    }
+    // The original of a group: named original in the most relations, never named a copy.
+    let mut original_votes: HashMap<ArticleId, (usize, usize)> = HashMap::new();
+    for r in relations.iter().filter(grouping) {
+        let (orig, copy) = match r.original {
+            Some(Side::A) => (&r.a, &r.b),
+            Some(Side::B) => (&r.b, &r.a),
+            None => continue,
+        };
+        original_votes.entry(orig.clone()).or_default().0 += 1;
+        original_votes.entry(copy.clone()).or_default().1 += 1;
+    }
+    let members: Vec<ArticleId> = relations.iter().filter(grouping).flat_map(|r| [r.a.clone(), r.b.clone()]).collect();
+    let mut best: HashMap<ArticleId, (ArticleId, usize)> = HashMap::new();
+    for m in &members {
+        let root = find(&mut parent, m);
+        if let Some(&(votes, copied)) = original_votes.get(m) {
+            if votes > 0 && copied == 0 && best.get(&root).is_none_or(|(_, v)| votes > *v) {
+                best.insert(root, (m.clone(), votes));
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    for m in members {
+        let root = find(&mut parent, &m);
+        let is_original = best.get(&root).is_some_and(|(o, _)| *o == m);
+        out.insert(m, (root, is_original));
+    }
+    out
+}
+
+/// `storyline copies ID`: the relations of one article, with shared passages side by side.
+pub fn show(store: &dyn Store, id: &ArticleId, mut out: impl Write) -> Result<bool> {
+    let Some(article) = store.get_article(id)? else { return Ok(false) };
+    let me = &article.article;
+    let mut relations = Vec::new();
+    store.for_each_copy_relation(Some(&me.id), &mut |r| {
+        relations.push(r);
+        Ok(())
+    })?;
+    writeln!(out, "{}  {}  {}", me.id, me.outlet.as_deref().unwrap_or("-"), me.title.as_deref().unwrap_or("(no title)"))?;
+    if relations.is_empty() {
+        writeln!(out, "\nno copies, near-duplicates or shared passages found")?;
+        return Ok(true);
+    }
+    for r in relations {
+        let (other_id, mine_is_a) = if r.a == me.id { (&r.b, true) } else { (&r.a, false) };
+        let other = store.get_article(other_id)?;
+        let other_text = other.as_ref().map(|o| o.article.text.as_str()).unwrap_or("");
+        let describe = other.as_ref().map(|o| {
+            format!(
+                "{}, {}, {}",
+                o.article.outlet.as_deref().unwrap_or("-"),
+                o.article.published_date().unwrap_or("undated"),
+                o.article.title.as_deref().unwrap_or("(no title)")
+            )
+        });
+        let kind = serde_json::to_value(r.relation)?.as_str().unwrap_or_default().replace('_', " ");
+        writeln!(out, "\n{kind} ({:.0}% similar) with {other_id} ({})", r.similarity * 100.0, describe.unwrap_or_default())?;
+        let original = match (r.original, mine_is_a) {
+            (None, _) => "undecided".to_owned(),
+            (Some(Side::A), true) | (Some(Side::B), false) => "this article".to_owned(),
+            _ => other_id.to_string(),
+        };
+        writeln!(out, "  likely original: {original}")?;
+        for e in &r.evidence {
+            writeln!(out, "  - {e}")?;
+        }
+        for (n, span) in r.shared.iter().enumerate().take(5) {
+            let (mine, theirs) =
+                if mine_is_a { ((span.a_start, span.a_end), (span.b_start, span.b_end)) } else { ((span.b_start, span.b_end), (span.a_start, span.a_end)) };
+            writeln!(out, "\n  passage {} — this article [{}..{}] | other [{}..{}]", n + 1, mine.0, mine.1, theirs.0, theirs.1)?;
+            side_by_side(&slice_chars(&me.text, mine.0, mine.1), &slice_chars(other_text, theirs.0, theirs.1), &mut out)?;
+        }
+        if r.shared.len() > 5 {
+            writeln!(out, "  ... {} more shared passages", r.shared.len() - 5)?;
+        }
+    }
+    Ok(true)
+}
+
+fn slice_chars(text: &str, start: usize, end: usize) -> String {
+    text.chars().skip(start).take(end.saturating_sub(start)).collect()
+}
+
+const COLUMN: usize = 60;
+const MAX_LINES: usize = 8;
+
+fn side_by_side(left: &str, right: &str, out: &mut impl Write) -> std::io::Result<()> {
+    let (l, r) = (wrap(left), wrap(right));
+    let rows = l.len().max(r.len());
+    for i in 0..rows.min(MAX_LINES) {
+        writeln!(out, "    {:<width$} | {}", l.get(i).map_or("", String::as_str), r.get(i).map_or("", String::as_str), width = COLUMN)?;
+    }
+    if rows > MAX_LINES {
+        writeln!(out, "    {:<width$} | ...", "...", width = COLUMN)?;
+    }
+    Ok(())
+}
+
+fn wrap(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > COLUMN {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.extend(word.chars().take(COLUMN));
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}

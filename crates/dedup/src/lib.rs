@@ -1,0 +1,458 @@
+//! Copies and provenance: which articles are exact, near-duplicate or partial copies of which,
+//! with the aligned passages and the likely original.
+//!
+//! Candidates come from passage anchors: hashes of word 5-grams, of which a fixed fraction (those
+//! whose hash is 0 modulo [`DedupConfig::anchor_modulus`]) is kept per article, so a shared
+//! passage of a few sentences shares anchors with near certainty while the index stays small and
+//! candidate search is sub-quadratic. Each candidate pair is then verified by aligning all its
+//! 5-grams, which gives the shared spans with character offsets in both articles.
+//!
+//! Architecture invariant: pure functions over article texts; no IO, no store.
+
+use std::collections::{HashMap, HashSet};
+
+use storyline_model::{ArticleId, CopyKind, CopyRelation, SharedSpan, Side};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Tuning of copy detection (defaults chosen on our own synthetic edits, see the eval).
+#[derive(Debug, Clone)]
+pub struct DedupConfig {
+    /// Words per shingle.
+    pub shingle_words: usize,
+    /// One shingle in this many (by hash) is an anchor.
+    pub anchor_modulus: u64,
+    /// Anchors two articles must share to be compared.
+    pub min_shared_anchors: usize,
+    /// Anchors found in more articles than this are ignored (boilerplate, not evidence).
+    pub max_anchor_postings: usize,
+    /// Share of the shorter article that must be covered by shared passages for a near-duplicate.
+    pub near_duplicate_coverage: f32,
+    /// The shorter article must be at least this share of the longer one for a near-duplicate
+    /// (below, a fully contained article is a partial copy).
+    pub near_duplicate_length_ratio: f32,
+    /// Shared words needed for a partial copy, counted in passages of at least
+    /// `min_passage_words` (common phrases and names are not passages).
+    pub partial_min_words: usize,
+    pub min_passage_words: usize,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            shingle_words: 5,
+            anchor_modulus: 8,
+            min_shared_anchors: 2,
+            max_anchor_postings: 1000,
+            near_duplicate_coverage: 0.8,
+            near_duplicate_length_ratio: 0.5,
+            partial_min_words: 30,
+            min_passage_words: 12,
+        }
+    }
+}
+
+/// What copy detection needs to know of an article.
+#[derive(Debug, Clone, Copy)]
+pub struct CopyInput<'a> {
+    pub id: &'a ArticleId,
+    pub text: &'a str,
+    pub published: Option<&'a str>,
+    pub outlet: Option<&'a str>,
+    pub credited_source: Option<&'a str>,
+    /// How many scraper markers (`[ad_1]`, "Source link") cleaning removed from it.
+    pub scraper_markers: usize,
+}
+
+/// A word of an article: its hash and its character range.
+#[derive(Debug, Clone, Copy)]
+struct Word {
+    hash: u64,
+    start: usize,
+    end: usize,
+    /// Inside quotation marks: independent reports share quotes, so quoted words are no
+    /// evidence of copying.
+    quoted: bool,
+}
+
+/// Words (alphanumeric runs, lower-cased) with character offsets. Case, punctuation, quote
+/// styles and whitespace do not matter.
+fn words(text: &str) -> Vec<Word> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut start = 0;
+    let mut chars = 0usize;
+    let mut quoted = false;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if current.is_empty() {
+                start = chars;
+            }
+            current.extend(c.to_lowercase());
+        } else {
+            if !current.is_empty() {
+                out.push(Word { hash: xxh3_64(current.as_bytes()), start, end: chars, quoted });
+                current.clear();
+            }
+            match c {
+                '\u{201c}' | '\u{ab}' | '\u{201e}' => quoted = true,
+                '\u{201d}' | '\u{bb}' => quoted = false,
+                '"' => quoted = !quoted,
+                '\n' => quoted = false,
+                _ => {}
+            }
+        }
+        chars += 1;
+    }
+    if !current.is_empty() {
+        out.push(Word { hash: xxh3_64(current.as_bytes()), start, end: chars, quoted });
+    }
+    out
+}
+
+/// Hash of each run of `k` words, by starting position.
+fn shingles(words: &[Word], k: usize) -> Vec<u64> {
+    if words.len() < k {
+        return Vec::new();
+    }
+    words
+        .windows(k)
+        .map(|w| {
+            let mut bytes = Vec::with_capacity(8 * k);
+            for word in w {
+                bytes.extend_from_slice(&word.hash.to_le_bytes());
+            }
+            xxh3_64(&bytes)
+        })
+        .collect()
+}
+
+struct Prepared {
+    words: Vec<Word>,
+    shingles: Vec<u64>,
+    exact: u64,
+}
+
+fn prepare(text: &str, config: &DedupConfig) -> Prepared {
+    let words = words(text);
+    let shingles = shingles(&words, config.shingle_words);
+    let mut all = Vec::with_capacity(words.len() * 8);
+    for w in &words {
+        all.extend_from_slice(&w.hash.to_le_bytes());
+    }
+    Prepared { exact: xxh3_64(&all), words, shingles }
+}
+
+/// The passage anchors of a text (sorted, unique): what an index stores to find candidates.
+pub fn anchors(text: &str, config: &DedupConfig) -> Vec<u64> {
+    let p = prepare(text, config);
+    let mut anchors: Vec<u64> = p.shingles.into_iter().filter(|h| h % config.anchor_modulus == 0).collect();
+    anchors.sort_unstable();
+    anchors.dedup();
+    anchors
+}
+
+/// Compares two articles found as candidates (for example through a stored anchor index).
+/// The relation is oriented with the smaller id as `a`, so it does not depend on which
+/// article arrived first.
+pub fn compare_pair(x: &CopyInput<'_>, y: &CopyInput<'_>, config: &DedupConfig) -> Option<CopyRelation> {
+    let (a, b) = if x.id <= y.id { (x, y) } else { (y, x) };
+    compare(a, &prepare(a.text, config), b, &prepare(b.text, config), config)
+}
+
+/// Finds every copy relation among `docs`. Pairs are reported once, `a` before `b` in input
+/// order.
+pub fn find_copies(docs: &[CopyInput<'_>], config: &DedupConfig) -> Vec<CopyRelation> {
+    let prepared: Vec<Prepared> = docs.iter().map(|d| prepare(d.text, config)).collect();
+    // Anchor index: anchor hash -> documents holding it.
+    let mut postings: HashMap<u64, Vec<u32>> = HashMap::new();
+    for (i, doc) in docs.iter().enumerate() {
+        for a in anchors(doc.text, config) {
+            postings.entry(a).or_default().push(i as u32);
+        }
+    }
+    let mut shared: HashMap<(u32, u32), usize> = HashMap::new();
+    for docs_with in postings.values() {
+        if docs_with.len() < 2 || docs_with.len() > config.max_anchor_postings {
+            continue;
+        }
+        for (x, &a) in docs_with.iter().enumerate() {
+            for &b in &docs_with[x + 1..] {
+                *shared.entry((a, b)).or_default() += 1;
+            }
+        }
+    }
+    // Exact copies share every anchor; short texts may have too few anchors, so exact matches
+    // are also grouped directly.
+    let mut by_exact: HashMap<u64, Vec<u32>> = HashMap::new();
+    for (i, p) in prepared.iter().enumerate() {
+        if !p.words.is_empty() {
+            by_exact.entry(p.exact).or_default().push(i as u32);
+        }
+    }
+    for group in by_exact.values().filter(|g| g.len() > 1) {
+        for (x, &a) in group.iter().enumerate() {
+            for &b in &group[x + 1..] {
+                shared.entry((a, b)).or_insert(config.min_shared_anchors);
+            }
+        }
+    }
+    let mut pairs: Vec<(u32, u32)> = shared.into_iter().filter(|(_, n)| *n >= config.min_shared_anchors).map(|(p, _)| p).collect();
+    pairs.sort_unstable();
+    pairs.into_iter().filter_map(|(a, b)| compare(&docs[a as usize], &prepared[a as usize], &docs[b as usize], &prepared[b as usize], config)).collect()
+}
+
+/// Verifies one candidate pair.
+fn compare(a: &CopyInput<'_>, pa: &Prepared, b: &CopyInput<'_>, pb: &Prepared, config: &DedupConfig) -> Option<CopyRelation> {
+    if pa.exact == pb.exact && !pa.words.is_empty() {
+        let shared = vec![SharedSpan {
+            a_start: pa.words[0].start,
+            a_end: pa.words[pa.words.len() - 1].end,
+            b_start: pb.words[0].start,
+            b_end: pb.words[pb.words.len() - 1].end,
+        }];
+        let (original, evidence) = provenance(a, b, 1.0, 1.0);
+        return Some(CopyRelation { a: a.id.clone(), b: b.id.clone(), relation: CopyKind::Exact, similarity: 1.0, shared, original, evidence });
+    }
+    let k = config.shingle_words;
+    let spans = align(pa, pb, k);
+    if spans.is_empty() {
+        return None;
+    }
+    let covered_a: usize = spans.iter().map(|s| s.a_words).sum();
+    let covered_b: usize = spans.iter().map(|s| s.b_words).sum();
+    let cov_a = covered_a as f32 / pa.words.len().max(1) as f32;
+    let cov_b = covered_b as f32 / pb.words.len().max(1) as f32;
+    let short_cov = if pa.words.len() <= pb.words.len() { cov_a } else { cov_b };
+    let length_ratio = pa.words.len().min(pb.words.len()) as f32 / pa.words.len().max(pb.words.len()).max(1) as f32;
+    let passages: Vec<Run> = spans.iter().copied().filter(|s| s.a_words >= config.min_passage_words).collect();
+    let (relation, spans) = if short_cov >= config.near_duplicate_coverage && length_ratio >= config.near_duplicate_length_ratio {
+        (CopyKind::NearDuplicate, spans)
+    } else if passages.iter().map(|s| s.unquoted).sum::<usize>() >= config.partial_min_words {
+        (CopyKind::Partial, passages)
+    } else {
+        return None;
+    };
+    let shared = spans
+        .iter()
+        .map(|s| SharedSpan {
+            a_start: pa.words[s.a_first].start,
+            a_end: pa.words[s.a_last].end,
+            b_start: pb.words[s.b_first].start,
+            b_end: pb.words[s.b_last].end,
+        })
+        .collect();
+    let (original, evidence) = provenance(a, b, cov_a, cov_b);
+    Some(CopyRelation { a: a.id.clone(), b: b.id.clone(), relation, similarity: short_cov, shared, original, evidence })
+}
+
+/// A run of aligned words: positions in both articles.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    a_first: usize,
+    a_last: usize,
+    b_first: usize,
+    b_last: usize,
+    a_words: usize,
+    b_words: usize,
+    /// Words of the run outside quotation marks (in the article with fewer of them).
+    unquoted: usize,
+}
+
+/// A shingle found more often than this in one article is not used for alignment.
+const MAX_REPEATS: usize = 16;
+
+/// Aligns the shingles of two articles into maximal runs of consecutive shared shingles, greedily
+/// from the longest, so that each word is used once on each side.
+fn align(pa: &Prepared, pb: &Prepared, k: usize) -> Vec<Run> {
+    let mut positions: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (j, h) in pb.shingles.iter().enumerate() {
+        positions.entry(*h).or_default().push(j);
+    }
+    // Diagonal runs: (i, j) shared, extended while (i+1, j+1) are shared too.
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // (i, j, length in shingles)
+    let mut i = 0;
+    let mut extends: HashSet<(usize, usize)> = HashSet::new();
+    while i < pa.shingles.len() {
+        // A 5-gram repeated dozens of times is a formula, not a passage: skip it (and keep the
+        // alignment linear).
+        if let Some(js) = positions.get(&pa.shingles[i]).filter(|js| js.len() <= MAX_REPEATS) {
+            for &j in js {
+                if extends.contains(&(i, j)) {
+                    continue;
+                }
+                let mut len = 1;
+                while i + len < pa.shingles.len() && j + len < pb.shingles.len() && pa.shingles[i + len] == pb.shingles[j + len] {
+                    extends.insert((i + len, j + len));
+                    len += 1;
+                }
+                runs.push((i, j, len));
+            }
+        }
+        i += 1;
+    }
+    runs.sort_by(|x, y| y.2.cmp(&x.2).then(x.0.cmp(&y.0)));
+    let mut used_a = vec![false; pa.words.len()];
+    let mut used_b = vec![false; pb.words.len()];
+    let mut out = Vec::new();
+    for (i, j, len) in runs {
+        let words = len + k - 1;
+        if (i..i + words).any(|x| used_a[x]) || (j..j + words).any(|y| used_b[y]) {
+            continue;
+        }
+        (i..i + words).for_each(|x| used_a[x] = true);
+        (j..j + words).for_each(|y| used_b[y] = true);
+        let unquoted_a = pa.words[i..i + words].iter().filter(|w| !w.quoted).count();
+        let unquoted_b = pb.words[j..j + words].iter().filter(|w| !w.quoted).count();
+        out.push(Run {
+            a_first: i,
+            a_last: i + words - 1,
+            b_first: j,
+            b_last: j + words - 1,
+            a_words: words,
+            b_words: words,
+            unquoted: unquoted_a.min(unquoted_b),
+        });
+    }
+    out.sort_by_key(|r| r.a_first);
+    out
+}
+
+/// Which side is the likely original, and why. Each piece of evidence votes; conflicting or no
+/// votes leave the question open, and the evidence says so.
+fn provenance(a: &CopyInput<'_>, b: &CopyInput<'_>, cov_a: f32, cov_b: f32) -> (Option<Side>, Vec<String>) {
+    let mut evidence = Vec::new();
+    let mut votes_a = 0;
+    let mut votes_b = 0;
+    if let (Some(pa), Some(pb)) = (a.published, b.published) {
+        let (da, db) = (pa.get(..10).unwrap_or(pa), pb.get(..10).unwrap_or(pb));
+        if da < db {
+            evidence.push(format!("a published first ({da} before {db})"));
+            votes_a += 1;
+        } else if db < da {
+            evidence.push(format!("b published first ({db} before {da})"));
+            votes_b += 1;
+        } else if pa != pb && pa.len() > 10 && pb.len() > 10 {
+            let a_first = pa < pb;
+            evidence.push(format!("{} published first ({} before {})", if a_first { "a" } else { "b" }, pa.min(pb), pa.max(pb)));
+            if a_first {
+                votes_a += 1;
+            } else {
+                votes_b += 1;
+            }
+        }
+    }
+    let credits = |copy: &CopyInput<'_>, original: &CopyInput<'_>| match (copy.credited_source, original.outlet) {
+        (Some(src), Some(outlet)) => same_name(src, outlet),
+        _ => false,
+    };
+    if credits(b, a) {
+        evidence.push(format!("b credits a's outlet ({})", b.credited_source.unwrap_or_default()));
+        votes_a += 1;
+    }
+    if credits(a, b) {
+        evidence.push(format!("a credits b's outlet ({})", a.credited_source.unwrap_or_default()));
+        votes_b += 1;
+    }
+    if b.scraper_markers > 0 && a.scraper_markers == 0 {
+        evidence.push(format!("b carries scraper signatures ({} markers)", b.scraper_markers));
+        votes_a += 1;
+    } else if a.scraper_markers > 0 && b.scraper_markers == 0 {
+        evidence.push(format!("a carries scraper signatures ({} markers)", a.scraper_markers));
+        votes_b += 1;
+    }
+    if cov_a >= 0.95 && cov_b < 0.9 {
+        evidence.push("b contains all of a's text plus more".to_owned());
+    } else if cov_b >= 0.95 && cov_a < 0.9 {
+        evidence.push("a contains all of b's text plus more".to_owned());
+    }
+    let original = match (votes_a, votes_b) {
+        (x, 0) if x > 0 => Some(Side::A),
+        (0, y) if y > 0 => Some(Side::B),
+        (0, 0) => {
+            evidence.push("undecided: no dates, credits or scraper signatures tell which came first".to_owned());
+            None
+        }
+        _ => {
+            evidence.push("undecided: the evidence conflicts".to_owned());
+            None
+        }
+    };
+    (original, evidence)
+}
+
+fn same_name(x: &str, y: &str) -> bool {
+    let norm = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
+    let (x, y) = (norm(x), norm(y));
+    !x.is_empty() && (x == y || x.contains(&y) || y.contains(&x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WIRE: &str = "The central bank raised its main interest rate by half a percentage point on Tuesday, its third increase this year, as officials tried to slow inflation that has reached the highest level in four decades. The governor said further increases were likely if prices kept rising at the current pace, and warned that the economy could slow sharply next year. Markets had expected the move, and the currency barely changed after the announcement.";
+    const OTHER: &str = "The city council approved a new budget on Monday after a debate that lasted most of the day. The plan adds money for road repairs and libraries, and cuts spending on consultants, the mayor said. Opposition members voted against it, saying the tax increase it needs would hurt families already struggling with higher prices.";
+
+    fn input<'a>(id: &'a ArticleId, text: &'a str) -> CopyInput<'a> {
+        CopyInput { id, text, published: None, outlet: None, credited_source: None, scraper_markers: 0 }
+    }
+
+    fn ids(n: usize) -> Vec<ArticleId> {
+        (0..n).map(|i| ArticleId(format!("{i:016x}"))).collect()
+    }
+
+    #[test]
+    fn exact_near_partial_and_unrelated() {
+        let ids = ids(5);
+        let restyled = WIRE.to_uppercase().replace(',', " ,").replace("  ", " ");
+        let truncated = WIRE[..WIRE.len() * 2 / 3].to_owned();
+        let local = format!("{OTHER} In other news, {WIRE} The council meets again next week to discuss the school budget and the new bus routes. Parents have asked for more teachers and smaller classes, and the transport office wants two new lines to serve the hospital and the university, which opened a campus on the east side last spring.");
+        let docs = [input(&ids[0], WIRE), input(&ids[1], &restyled), input(&ids[2], &truncated), input(&ids[3], &local), input(&ids[4], OTHER)];
+        let rels = find_copies(&docs, &DedupConfig::default());
+        let kind = |a: usize, b: usize| rels.iter().find(|r| r.a == ids[a] && r.b == ids[b]).map(|r| r.relation);
+        assert_eq!(kind(0, 1), Some(CopyKind::Exact));
+        assert_eq!(kind(0, 2), Some(CopyKind::NearDuplicate));
+        assert_eq!(kind(0, 3), Some(CopyKind::Partial));
+        assert_eq!(kind(3, 4), Some(CopyKind::Partial), "the local story embeds OTHER too");
+        assert_eq!(kind(0, 4), None);
+        // The shared span of the partial copy points at the wire text in both articles.
+        let partial = rels.iter().find(|r| r.a == ids[0] && r.b == ids[3]).unwrap();
+        let span = partial.shared[0];
+        let b_text: String = local.chars().skip(span.b_start).take(span.b_end - span.b_start).collect();
+        assert!(b_text.starts_with("The central bank raised"), "{b_text}");
+        assert!(b_text.ends_with("after the announcement"), "{b_text}");
+    }
+
+    #[test]
+    fn shared_quotes_alone_are_not_copies() {
+        let ids = ids(2);
+        let quote = "\u{201c}We believe Palestinians and Israelis equally deserve to live with safety and security,\u{201d}";
+        let a = format!("The minister spoke to reporters on Wednesday in the capital. {quote} he said, before leaving for talks with regional leaders.");
+        let b = format!(
+            "In a statement read at a press briefing, the diplomat repeated the line used all week: {quote} the statement said. Critics were not convinced."
+        );
+        let rels = find_copies(&[input(&ids[0], &a), input(&ids[1], &b)], &DedupConfig::default());
+        assert!(rels.is_empty(), "{rels:?}");
+    }
+
+    #[test]
+    fn provenance_from_dates_markers_and_credits() {
+        let ids = ids(2);
+        let copy = format!("{WIRE} Extra words.");
+        let mut original = input(&ids[0], WIRE);
+        original.published = Some("2021-05-12");
+        original.outlet = Some("Example Wire");
+        let mut copied = input(&ids[1], &copy);
+        copied.published = Some("2021-05-13T08:00:00");
+        copied.scraper_markers = 2;
+        copied.credited_source = Some("Example Wire");
+        let rels = find_copies(&[original, copied], &DedupConfig::default());
+        assert_eq!(rels.len(), 1);
+        assert_eq!(rels[0].original, Some(Side::A));
+        assert_eq!(rels[0].evidence.len(), 3, "{:?}", rels[0].evidence);
+        // No evidence: undecided, and said so.
+        let rels = find_copies(&[input(&ids[0], WIRE), input(&ids[1], &copy)], &DedupConfig::default());
+        assert_eq!(rels[0].original, None);
+        assert!(rels[0].evidence.iter().any(|e| e.starts_with("undecided")));
+    }
+}

@@ -13,6 +13,9 @@ use serde_json::Value;
 const FLOOR_EXTRACTION_F1: f64 = 0.92;
 const FLOOR_DATES_F: f64 = 0.925;
 const FLOOR_CLEANING_F1: f64 = 0.50;
+const FLOOR_COPIES_PRECISION: f64 = 0.98;
+const FLOOR_COPIES_RECALL: f64 = 0.95;
+const CEILING_SAME_EVENT_COPIES: f64 = 0.01;
 
 struct Opts {
     bench: PathBuf,
@@ -82,6 +85,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
         );
         if s.f1() < FLOOR_CLEANING_F1 {
             failures.push(format!("cleaning F1 below floor {FLOOR_CLEANING_F1}"));
+        }
+    }
+    if wants("copies") {
+        let (precision, recall, false_rate) = crate::copies_eval::run(&o.bench)?;
+        if precision < FLOOR_COPIES_PRECISION || recall < FLOOR_COPIES_RECALL || false_rate > CEILING_SAME_EVENT_COPIES {
+            failures.push(format!(
+                "copies outside the gate (precision >= {FLOOR_COPIES_PRECISION}, recall >= {FLOOR_COPIES_RECALL}, same-event false copies <= {CEILING_SAME_EVENT_COPIES})"
+            ));
         }
     }
     if failures.is_empty() {

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's own tasks. `ci` runs exactly what CI runs; `eval` scores the
 //! stages on ../shared/bench; `bench` measures speed beside the peer tools.
 
+mod copies_eval;
 mod eval;
 
 use std::process::{Command, ExitCode};
@@ -12,7 +13,7 @@ fn main() -> ExitCode {
         Some("eval") => eval::run(&args[1..]),
         Some("bench") => eval::bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | eval [extraction|dates|cleaning] [--bench DIR] | bench [--bench DIR]>");
+            eprintln!("usage: cargo xtask <ci | eval [extraction|dates|cleaning|copies] [--bench DIR] | bench [--bench DIR]>");
             return ExitCode::from(2);
         }
     };

@@ -1,0 +1,299 @@
+//! `cargo xtask eval copies`: a labelled copy-detection set built from real text (ECB+ news
+//! articles in ../shared/bench/stories), with realistic edits applied, and independent reports of
+//! the same event as negatives. Built in memory each run; nothing is written to the repository.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use serde_json::Value;
+use storyline_dedup::{find_copies, CopyInput, DedupConfig};
+use storyline_model::{ArticleId, CopyKind};
+
+/// A small deterministic generator (xorshift), so the set is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Edit {
+    Truncate,
+    DropParagraphs,
+    Reorder,
+    InsertJunk,
+    Typos,
+    Headline,
+    Embedded,
+}
+
+const EDITS: [Edit; 6] = [Edit::Truncate, Edit::DropParagraphs, Edit::Reorder, Edit::InsertJunk, Edit::Typos, Edit::Headline];
+
+const JUNK: &[&str] = &[
+    "Advertisement",
+    "Click here to subscribe to our daily newsletter and never miss a story.",
+    "Read more: https://news.example.com/more-stories-like-this",
+    "Follow us on Facebook and Twitter for the latest updates.",
+    "RELATED: Ten things you did not know about this story",
+];
+
+struct Doc {
+    id: ArticleId,
+    text: String,
+    story: String,
+    families: BTreeSet<usize>,
+    edit: Option<Edit>,
+}
+
+fn edit(lines: &[&str], kind: Edit, rng: &mut Rng) -> Vec<String> {
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    match kind {
+        Edit::Truncate => {
+            let keep = (out.len() * (60 + rng.below(26)) / 100).max(2);
+            out.truncate(keep);
+        }
+        Edit::DropParagraphs => {
+            for _ in 0..(1 + rng.below(2)) {
+                if out.len() > 4 {
+                    let i = 1 + rng.below(out.len() - 1);
+                    out.remove(i);
+                }
+            }
+        }
+        Edit::Reorder => {
+            for _ in 0..2 {
+                if out.len() > 3 {
+                    let i = 1 + rng.below(out.len() - 2);
+                    out.swap(i, i + 1);
+                }
+            }
+        }
+        Edit::InsertJunk => {
+            for _ in 0..3 {
+                let at = rng.below(out.len() + 1);
+                out.insert(at, JUNK[rng.below(JUNK.len())].to_owned());
+            }
+        }
+        Edit::Typos => {
+            for line in &mut out {
+                let mut words: Vec<String> = line.split(' ').map(str::to_owned).collect();
+                for w in &mut words {
+                    if w.len() > 4 && rng.below(100) < 3 {
+                        let mut chars: Vec<char> = w.chars().collect();
+                        let i = 1 + rng.below(chars.len() - 2);
+                        chars.swap(i, i + 1);
+                        *w = chars.into_iter().collect();
+                    }
+                }
+                *line = words.join(" ");
+            }
+        }
+        Edit::Headline => {
+            if !out.is_empty() {
+                out[0] = "UPDATED: What we know so far about the latest developments".to_owned();
+            }
+        }
+        Edit::Embedded => {}
+    }
+    out
+}
+
+/// Builds the set, runs copy detection, prints the figures. Returns (precision, recall,
+/// same-event false-copy rate).
+pub fn run(bench: &Path) -> Result<(f64, f64, f64), String> {
+    let path = bench.join("stories/ecbplus.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let source: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let mut rng = Rng(0x5eed_cafe_f00d_1234);
+    let mut docs: Vec<Doc> = Vec::new();
+    for (i, v) in source.iter().enumerate() {
+        docs.push(Doc {
+            id: ArticleId(format!("o{i:05}")),
+            text: v["text"].as_str().unwrap_or_default().to_owned(),
+            story: v["story"].as_str().unwrap_or_default().to_owned(),
+            families: BTreeSet::from([i]),
+            edit: None,
+        });
+    }
+    let originals = docs.len();
+    // One edited copy of every third article, cycling through the edit kinds.
+    for i in (0..originals).step_by(3) {
+        let lines: Vec<&str> = docs[i].text.lines().filter(|l| !l.trim().is_empty()).collect();
+        if lines.len() < 4 {
+            continue;
+        }
+        let kind = EDITS[(i / 3) % EDITS.len()];
+        let edited = edit(&lines, kind, &mut rng).join("\n");
+        docs.push(Doc { id: ArticleId(format!("e{i:05}")), text: edited, story: docs[i].story.clone(), families: BTreeSet::from([i]), edit: Some(kind) });
+    }
+    // Wire passages embedded in another article of another topic (every ninth article).
+    for i in (1..originals).step_by(9) {
+        let lines: Vec<&str> = docs[i].text.lines().filter(|l| l.split_whitespace().count() >= 8).collect();
+        if lines.len() < 5 {
+            continue;
+        }
+        let start = 1 + rng.below(lines.len() - 4);
+        let passage = lines[start..start + 3].join("\n");
+        let host = (i + originals / 2) % originals;
+        let host_lines: Vec<&str> = docs[host].text.lines().collect();
+        let at = host_lines.len() / 2;
+        let mut merged: Vec<&str> = host_lines[..at].to_vec();
+        merged.push(&passage);
+        merged.extend_from_slice(&host_lines[at..]);
+        let text = merged.join("\n");
+        docs.push(Doc {
+            id: ArticleId(format!("p{i:05}")),
+            text,
+            story: docs[host].story.clone(),
+            families: BTreeSet::from([i, host]),
+            edit: Some(Edit::Embedded),
+        });
+    }
+
+    let inputs: Vec<CopyInput<'_>> =
+        docs.iter().map(|d| CopyInput { id: &d.id, text: &d.text, published: None, outlet: None, credited_source: None, scraper_markers: 0 }).collect();
+    let start = std::time::Instant::now();
+    let relations = find_copies(&inputs, &DedupConfig::default());
+    let secs = start.elapsed().as_secs_f64();
+    let index: HashMap<&ArticleId, usize> = docs.iter().enumerate().map(|(i, d)| (&d.id, i)).collect();
+
+    // ECB+ itself holds real copies: outlets of one event often print the same wire sentences.
+    // Two originals that share a run of 15 words, at least 10 of them outside quotation marks,
+    // are "wire-linked": not independent, so neither counted right nor wrong.
+    let mut by_gram: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, d) in docs.iter().enumerate().take(originals) {
+        let mut grams: Vec<u64> = oracle_grams(&d.text);
+        grams.sort_unstable();
+        grams.dedup();
+        for g in grams {
+            by_gram.entry(g).or_default().push(i);
+        }
+    }
+    let mut linked: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
+    for holders in by_gram.values() {
+        for (x, &a) in holders.iter().enumerate() {
+            for &b in &holders[x + 1..] {
+                linked.insert((a.min(b), a.max(b)));
+            }
+        }
+    }
+    let wire_linked = |fa: &BTreeSet<usize>, fb: &BTreeSet<usize>| fa.iter().any(|&x| fb.iter().any(|&y| linked.contains(&(x.min(y), x.max(y)))));
+    // Precision: a predicted pair is right when the two texts share an origin, wrong when they
+    // are neither related nor wire-linked.
+    let mut correct = 0;
+    let mut wrong = 0;
+    let show_wrong: usize = std::env::var("SHOW_WRONG").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut found: HashMap<(usize, usize), CopyKind> = HashMap::new();
+    for r in &relations {
+        let (a, b) = (index[&r.a], index[&r.b]);
+        if !docs[a].families.is_disjoint(&docs[b].families) {
+            correct += 1;
+        } else if !wire_linked(&docs[a].families, &docs[b].families) {
+            wrong += 1;
+            if wrong <= show_wrong {
+                let cut = |t: &str, s: usize, e: usize| t.chars().skip(s).take(e - s).collect::<String>();
+                println!("  wrong: {:?} {} / {} sim {:.2}", r.relation, docs[a].id, docs[b].id, r.similarity);
+                for span in r.shared.iter().take(3) {
+                    println!("    a: {}", cut(&docs[a].text, span.a_start, span.a_end));
+                    println!("    b: {}", cut(&docs[b].text, span.b_start, span.b_end));
+                }
+            }
+        }
+        found.insert((a.min(b), a.max(b)), r.relation);
+    }
+    // Recall: each edited text against the article(s) it came from.
+    let mut by_edit: HashMap<Edit, (usize, usize, HashMap<String, usize>)> = HashMap::new();
+    for (j, d) in docs.iter().enumerate().skip(originals) {
+        let kind = d.edit.unwrap_or(Edit::Truncate);
+        let origins: Vec<usize> = if kind == Edit::Embedded { vec![*d.families.first().unwrap_or(&0)] } else { d.families.iter().copied().collect() };
+        for o in origins {
+            let entry = by_edit.entry(kind).or_default();
+            entry.1 += 1;
+            if let Some(rel) = found.get(&(o.min(j), o.max(j))) {
+                entry.0 += 1;
+                *entry.2.entry(format!("{rel:?}")).or_default() += 1;
+            }
+        }
+    }
+    // Independent reports: originals of the same event (gold story).
+    let mut same_event_pairs = 0usize;
+    let mut same_event_flagged = 0usize;
+    let mut wire_linked_pairs = 0usize;
+    let mut by_story: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, d) in docs.iter().enumerate().take(originals) {
+        by_story.entry(d.story.as_str()).or_default().push(i);
+    }
+    for members in by_story.values() {
+        for (x, &a) in members.iter().enumerate() {
+            for &b in &members[x + 1..] {
+                if linked.contains(&(a.min(b), a.max(b))) {
+                    wire_linked_pairs += 1;
+                    continue;
+                }
+                same_event_pairs += 1;
+                if found.contains_key(&(a.min(b), a.max(b))) {
+                    same_event_flagged += 1;
+                }
+            }
+        }
+    }
+    let precision = correct as f64 / (correct + wrong).max(1) as f64;
+    let (hit, total) = by_edit.values().fold((0, 0), |(h, t), (a, b, _)| (h + a, t + b));
+    let recall = hit as f64 / total.max(1) as f64;
+    let false_rate = same_event_flagged as f64 / same_event_pairs.max(1) as f64;
+    println!("copies     {} texts ({originals} ECB+ originals + {} edited), {} relations in {secs:.2} s", docs.len(), docs.len() - originals, relations.len());
+    let mut kinds: Vec<_> = by_edit.into_iter().collect();
+    kinds.sort_by_key(|(k, _)| *k);
+    for (kind, (h, t, rels)) in kinds {
+        let mut rels: Vec<_> = rels.into_iter().collect();
+        rels.sort();
+        println!("copies     recall {kind:?}: {h}/{t} = {:.3}  as {rels:?}", h as f64 / t.max(1) as f64);
+    }
+    println!(
+        "copies     pairwise precision {precision:.4} ({correct} right, {wrong} wrong, {} between wire-linked texts not counted), recall {recall:.4} ({hit}/{total})",
+        relations.len() - correct - wrong
+    );
+    println!(
+        "copies     same-event independent pairs called copies: {same_event_flagged}/{same_event_pairs} = {false_rate:.4} ({wire_linked_pairs} same-event pairs share verbatim wire sentences and are left out)"
+    );
+    Ok((precision, recall, false_rate))
+}
+
+/// Word 15-grams with at least 10 words outside quotation marks, hashed (the oracle for
+/// "these two texts share wire copy"). Words are lower-cased alphanumeric runs.
+fn oracle_grams(text: &str) -> Vec<u64> {
+    let mut words: Vec<(String, bool)> = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            current.extend(c.to_lowercase());
+            continue;
+        }
+        if !current.is_empty() {
+            words.push((std::mem::take(&mut current), quoted));
+        }
+        match c {
+            '\u{201c}' => quoted = true,
+            '\u{201d}' | '\n' => quoted = false,
+            '"' => quoted = !quoted,
+            _ => {}
+        }
+    }
+    if !current.is_empty() {
+        words.push((current, quoted));
+    }
+    words
+        .windows(15)
+        .filter(|w| w.iter().filter(|(_, q)| !q).count() >= 10)
+        .map(|w| xxhash_rust::xxh3::xxh3_64(w.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(" ").as_bytes()))
+        .collect()
+}

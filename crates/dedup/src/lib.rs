@@ -162,15 +162,24 @@ pub fn compare_pair(x: &CopyInput<'_>, y: &CopyInput<'_>, config: &DedupConfig) 
 /// Finds every copy relation among `docs`. Pairs are reported once, `a` before `b` in input
 /// order.
 pub fn find_copies(docs: &[CopyInput<'_>], config: &DedupConfig) -> Vec<CopyRelation> {
-    let prepared: Vec<Prepared> = docs.iter().map(|d| prepare(d.text, config)).collect();
-    // Anchor index: anchor hash -> documents holding it.
+    // Pass 1: anchors and the exact-text hash of each article; nothing else is kept, so memory
+    // is the anchor index (about one anchor per eight words) plus the caller's texts.
     let mut postings: HashMap<u64, Vec<u32>> = HashMap::new();
+    let mut by_exact: HashMap<u64, Vec<u32>> = HashMap::new();
     for (i, doc) in docs.iter().enumerate() {
-        for a in anchors(doc.text, config) {
+        let p = prepare(doc.text, config);
+        if !p.words.is_empty() {
+            by_exact.entry(p.exact).or_default().push(i as u32);
+        }
+        let mut anchors: Vec<u64> = p.shingles.into_iter().filter(|h| h % config.anchor_modulus == 0).collect();
+        anchors.sort_unstable();
+        anchors.dedup();
+        for a in anchors {
             postings.entry(a).or_default().push(i as u32);
         }
     }
-    let mut shared: HashMap<(u32, u32), usize> = HashMap::new();
+    // Pass 2: candidate pairs, counted by shared anchors.
+    let mut shared: HashMap<(u32, u32), u32> = HashMap::new();
     for docs_with in postings.values() {
         if docs_with.len() < 2 || docs_with.len() > config.max_anchor_postings {
             continue;
@@ -181,24 +190,30 @@ pub fn find_copies(docs: &[CopyInput<'_>], config: &DedupConfig) -> Vec<CopyRela
             }
         }
     }
+    drop(postings);
     // Exact copies share every anchor; short texts may have too few anchors, so exact matches
-    // are also grouped directly.
-    let mut by_exact: HashMap<u64, Vec<u32>> = HashMap::new();
-    for (i, p) in prepared.iter().enumerate() {
-        if !p.words.is_empty() {
-            by_exact.entry(p.exact).or_default().push(i as u32);
-        }
-    }
+    // are also paired directly.
     for group in by_exact.values().filter(|g| g.len() > 1) {
         for (x, &a) in group.iter().enumerate() {
             for &b in &group[x + 1..] {
-                shared.entry((a, b)).or_insert(config.min_shared_anchors);
+                shared.entry((a, b)).or_insert(config.min_shared_anchors as u32);
             }
         }
     }
-    let mut pairs: Vec<(u32, u32)> = shared.into_iter().filter(|(_, n)| *n >= config.min_shared_anchors).map(|(p, _)| p).collect();
+    let mut pairs: Vec<(u32, u32)> = shared.into_iter().filter(|(_, n)| *n as usize >= config.min_shared_anchors).map(|(p, _)| p).collect();
     pairs.sort_unstable();
-    pairs.into_iter().filter_map(|(a, b)| compare(&docs[a as usize], &prepared[a as usize], &docs[b as usize], &prepared[b as usize], config)).collect()
+    // Pass 3: verification, preparing each `a` once for all its candidates.
+    let mut out = Vec::new();
+    let mut current: Option<(u32, Prepared)> = None;
+    for (a, b) in pairs {
+        if current.as_ref().is_none_or(|(i, _)| *i != a) {
+            current = Some((a, prepare(docs[a as usize].text, config)));
+        }
+        let Some((_, pa)) = &current else { continue };
+        let pb = prepare(docs[b as usize].text, config);
+        out.extend(compare(&docs[a as usize], pa, &docs[b as usize], &pb, config));
+    }
+    out
 }
 
 /// Verifies one candidate pair.

@@ -297,3 +297,55 @@ fn oracle_grams(text: &str) -> Vec<u64> {
         .map(|w| xxhash_rust::xxh3::xxh3_64(w.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(" ").as_bytes()))
         .collect()
 }
+
+/// Synthetic scale-up of real text: each article is 8 to 15 sentences drawn from random ECB+
+/// articles with half their words replaced from the corpus vocabulary (so articles differ), and
+/// every tenth article is a truncated copy of an earlier one. Written as JSONL for the peer.
+pub fn scaled_corpus(bench: &Path, n: usize, out: &Path) -> Result<Vec<String>, String> {
+    let path = bench.join("stories/ecbplus.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let source: Vec<String> =
+        text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).map(|v| v["text"].as_str().unwrap_or_default().to_owned()).collect();
+    let vocabulary: Vec<&str> = source.iter().flat_map(|t| t.split_whitespace()).collect();
+    let mut rng = Rng(0x0dd_ba11_5eed_7777);
+    let mut texts: Vec<String> = Vec::with_capacity(n);
+    for k in 0..n {
+        if k % 10 == 9 {
+            let earlier = &texts[rng.below(k)];
+            let cut = earlier.len() * 3 / 4;
+            let cut = (0..=cut).rev().find(|&i| earlier.is_char_boundary(i)).unwrap_or(0);
+            texts.push(earlier[..cut].to_owned());
+            continue;
+        }
+        // 8 to 15 sentences from random articles, each word replaced with probability 1/2.
+        let mut article = Vec::new();
+        for _ in 0..8 + rng.below(8) {
+            let lines: Vec<&str> = source[rng.below(source.len())].lines().collect();
+            let sentence = lines[rng.below(lines.len())];
+            let words: Vec<&str> = sentence.split_whitespace().map(|w| if rng.below(2) == 0 { vocabulary[rng.below(vocabulary.len())] } else { w }).collect();
+            article.push(words.join(" "));
+        }
+        texts.push(article.join("\n"));
+    }
+    let lines: Vec<String> = texts.iter().enumerate().map(|(i, t)| serde_json::json!({"id": format!("s{i}"), "text": t}).to_string()).collect();
+    std::fs::write(out, lines.join("\n")).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(texts)
+}
+
+/// Copy detection over `texts`: seconds, relations found.
+pub fn time_copies(texts: &[String]) -> (f64, usize) {
+    let ids: Vec<ArticleId> = (0..texts.len()).map(|i| ArticleId(format!("s{i}"))).collect();
+    let inputs: Vec<CopyInput<'_>> =
+        texts.iter().zip(&ids).map(|(t, id)| CopyInput { id, text: t, published: None, outlet: None, credited_source: None, scraper_markers: 0 }).collect();
+    let start = std::time::Instant::now();
+    let relations = find_copies(&inputs, &DedupConfig::default());
+    (start.elapsed().as_secs_f64(), relations.len())
+}
+
+/// Peak resident memory of this process so far, in MiB (Linux).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

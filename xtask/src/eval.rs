@@ -339,8 +339,38 @@ fn cleaning(bin: &Path, bench: &Path) -> Result<Cleaning, String> {
     Ok(c)
 }
 
+/// `cargo xtask bench copies [N...]`: copy-detection throughput and memory on a synthetic
+/// scale-up of real text, beside Python datasketch MinHash-LSH on the same texts.
+fn bench_copies(o: &Opts, sizes: &[usize]) -> Result<(), String> {
+    let python = PathBuf::from(".venv/bin/python");
+    std::fs::create_dir_all("bench-out").map_err(|e| e.to_string())?;
+    for &n in sizes {
+        let file = PathBuf::from(format!("bench-out/copies-{n}.jsonl"));
+        let texts = crate::copies_eval::scaled_corpus(&o.bench, n, &file)?;
+        let before = crate::copies_eval::peak_rss_mib().unwrap_or(0.0);
+        let (secs, found) = crate::copies_eval::time_copies(&texts);
+        let after = crate::copies_eval::peak_rss_mib().unwrap_or(0.0);
+        println!(
+            "copies {n:>8} articles: storyline {secs:.2} s = {:.0} articles/s, {found} relations, peak RSS {after:.0} MiB (texts alone {before:.0} MiB)",
+            n as f64 / secs
+        );
+        if python.exists() && n <= 100_000 {
+            let out = Command::new(&python).arg("scripts/peer_datasketch.py").arg(&file).output().map_err(|e| format!("running the peer: {e}"))?;
+            let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("peer output: {e}: {}", String::from_utf8_lossy(&out.stderr)))?;
+            let peer_secs = v["seconds"].as_f64().unwrap_or(f64::NAN);
+            println!("copies {n:>8} articles: datasketch {peer_secs:.2} s = {:.0} articles/s; ratio {:.1}x", n as f64 / peer_secs, peer_secs / secs);
+        }
+    }
+    Ok(())
+}
+
 /// `cargo xtask bench`: speed of extraction beside Python trafilatura, in one run, one core.
 pub fn bench(args: &[String]) -> Result<(), String> {
+    if args.first().map(String::as_str) == Some("copies") {
+        let sizes: Vec<usize> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();
+        let o = opts(&args[1..].iter().filter(|a| a.parse::<usize>().is_err()).cloned().collect::<Vec<_>>())?;
+        return bench_copies(&o, if sizes.is_empty() { &[10_000, 100_000] } else { &sizes });
+    }
     let o = opts(args)?;
     let bin = build()?;
     let python = PathBuf::from(".venv/bin/python");

@@ -114,16 +114,64 @@ fn shingles(words: &[Word], k: usize) -> Vec<u64> {
     if words.len() < k {
         return Vec::new();
     }
-    words
-        .windows(k)
-        .map(|w| {
-            let mut bytes = Vec::with_capacity(8 * k);
-            for word in w {
-                bytes.extend_from_slice(&word.hash.to_le_bytes());
+    words.windows(k).map(|w| shingle_hash(w.iter().map(|word| word.hash))).collect()
+}
+
+/// Hash of a run of word hashes: a multiply-xor fold finished with a 64-bit mixer, so the
+/// anchor sampling (hash modulo a constant) sees well-spread values. No allocation.
+fn shingle_hash(hashes: impl Iterator<Item = u64>) -> u64 {
+    let mut h: u64 = 0x243f_6a88_85a3_08d3;
+    for w in hashes.take(MAX_SHINGLE_WORDS) {
+        h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    }
+    // splitmix64 finaliser
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// Longest shingle supported.
+const MAX_SHINGLE_WORDS: usize = 16;
+
+/// Pass-1 summary of a text: its exact-text hash and its anchors (sorted, unique), computed in
+/// one streaming pass without keeping the words.
+fn summarise(text: &str, config: &DedupConfig) -> (u64, Vec<u64>, bool) {
+    let k = config.shingle_words.clamp(1, MAX_SHINGLE_WORDS);
+    let mut exact = xxhash_rust::xxh3::Xxh3::new();
+    let mut ring = [0u64; MAX_SHINGLE_WORDS];
+    let mut count = 0usize;
+    let mut anchors = Vec::new();
+    let mut word = String::new();
+    let mut push = |h: u64, count: &mut usize, anchors: &mut Vec<u64>| {
+        exact.update(&h.to_le_bytes());
+        ring[*count % k] = h;
+        *count += 1;
+        if *count >= k {
+            let start = *count - k;
+            let s = shingle_hash((start..*count).map(|i| ring[i % k]));
+            if s % config.anchor_modulus == 0 {
+                anchors.push(s);
             }
-            xxh3_64(&bytes)
-        })
-        .collect()
+        }
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c.to_ascii_lowercase());
+        } else if c.is_alphanumeric() {
+            word.extend(c.to_lowercase());
+        } else if !word.is_empty() {
+            push(xxh3_64(word.as_bytes()), &mut count, &mut anchors);
+            word.clear();
+        }
+    }
+    if !word.is_empty() {
+        push(xxh3_64(word.as_bytes()), &mut count, &mut anchors);
+    }
+    anchors.sort_unstable();
+    anchors.dedup();
+    (exact.digest(), anchors, count > 0)
 }
 
 struct Prepared {
@@ -135,20 +183,16 @@ struct Prepared {
 fn prepare(text: &str, config: &DedupConfig) -> Prepared {
     let words = words(text);
     let shingles = shingles(&words, config.shingle_words);
-    let mut all = Vec::with_capacity(words.len() * 8);
+    let mut exact = xxhash_rust::xxh3::Xxh3::new();
     for w in &words {
-        all.extend_from_slice(&w.hash.to_le_bytes());
+        exact.update(&w.hash.to_le_bytes());
     }
-    Prepared { exact: xxh3_64(&all), words, shingles }
+    Prepared { exact: exact.digest(), words, shingles }
 }
 
 /// The passage anchors of a text (sorted, unique): what an index stores to find candidates.
 pub fn anchors(text: &str, config: &DedupConfig) -> Vec<u64> {
-    let p = prepare(text, config);
-    let mut anchors: Vec<u64> = p.shingles.into_iter().filter(|h| h % config.anchor_modulus == 0).collect();
-    anchors.sort_unstable();
-    anchors.dedup();
-    anchors
+    summarise(text, config).1
 }
 
 /// Compares two articles found as candidates (for example through a stored anchor index).
@@ -164,29 +208,26 @@ pub fn compare_pair(x: &CopyInput<'_>, y: &CopyInput<'_>, config: &DedupConfig) 
 pub fn find_copies(docs: &[CopyInput<'_>], config: &DedupConfig) -> Vec<CopyRelation> {
     // Pass 1: anchors and the exact-text hash of each article; nothing else is kept, so memory
     // is the anchor index (about one anchor per eight words) plus the caller's texts.
-    let mut postings: HashMap<u64, Vec<u32>> = HashMap::new();
+    let mut postings: Vec<(u64, u32)> = Vec::new();
     let mut by_exact: HashMap<u64, Vec<u32>> = HashMap::new();
     for (i, doc) in docs.iter().enumerate() {
-        let p = prepare(doc.text, config);
-        if !p.words.is_empty() {
-            by_exact.entry(p.exact).or_default().push(i as u32);
+        let (exact, anchors, has_words) = summarise(doc.text, config);
+        if has_words {
+            by_exact.entry(exact).or_default().push(i as u32);
         }
-        let mut anchors: Vec<u64> = p.shingles.into_iter().filter(|h| h % config.anchor_modulus == 0).collect();
-        anchors.sort_unstable();
-        anchors.dedup();
-        for a in anchors {
-            postings.entry(a).or_default().push(i as u32);
-        }
+        postings.extend(anchors.into_iter().map(|a| (a, i as u32)));
     }
-    // Pass 2: candidate pairs, counted by shared anchors.
+    // Pass 2: candidate pairs, counted by shared anchors (postings grouped by sorting: one flat
+    // vector, 12 bytes per anchor).
+    postings.sort_unstable();
     let mut shared: HashMap<(u32, u32), u32> = HashMap::new();
-    for docs_with in postings.values() {
-        if docs_with.len() < 2 || docs_with.len() > config.max_anchor_postings {
+    for group in postings.chunk_by(|x, y| x.0 == y.0) {
+        if group.len() < 2 || group.len() > config.max_anchor_postings {
             continue;
         }
-        for (x, &a) in docs_with.iter().enumerate() {
-            for &b in &docs_with[x + 1..] {
-                *shared.entry((a, b)).or_default() += 1;
+        for (x, &(_, a)) in group.iter().enumerate() {
+            for &(_, b) in &group[x + 1..] {
+                *shared.entry((a.min(b), a.max(b))).or_default() += 1;
             }
         }
     }
@@ -436,6 +477,17 @@ mod tests {
         let b_text: String = local.chars().skip(span.b_start).take(span.b_end - span.b_start).collect();
         assert!(b_text.starts_with("The central bank raised"), "{b_text}");
         assert!(b_text.ends_with("after the announcement"), "{b_text}");
+    }
+
+    #[test]
+    fn streaming_summary_agrees_with_the_full_preparation() {
+        let config = DedupConfig::default();
+        let p = prepare(WIRE, &config);
+        let mut expected: Vec<u64> = p.shingles.iter().copied().filter(|h| h % config.anchor_modulus == 0).collect();
+        expected.sort_unstable();
+        expected.dedup();
+        let (exact, anchors, has_words) = summarise(WIRE, &config);
+        assert_eq!((exact, anchors, has_words), (p.exact, expected, true));
     }
 
     #[test]

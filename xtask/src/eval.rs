@@ -354,7 +354,7 @@ fn bench_copies(o: &Opts, sizes: &[usize]) -> Result<(), String> {
             "copies {n:>8} articles: storyline {secs:.2} s = {:.0} articles/s, {found} relations, peak RSS {after:.0} MiB (texts alone {before:.0} MiB)",
             n as f64 / secs
         );
-        if python.exists() && n <= 100_000 {
+        if python.exists() {
             let out = Command::new(&python).arg("scripts/peer_datasketch.py").arg(&file).output().map_err(|e| format!("running the peer: {e}"))?;
             let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("peer output: {e}: {}", String::from_utf8_lossy(&out.stderr)))?;
             let peer_secs = v["seconds"].as_f64().unwrap_or(f64::NAN);

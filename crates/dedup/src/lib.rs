@@ -9,7 +9,36 @@
 //!
 //! Architecture invariant: pure functions over article texts; no IO, no store.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap as StdHashMap, HashSet as StdHashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast multiply-xor hasher for in-memory maps of integers (keys here are already hashes or
+/// small ids, so SipHash's protection buys nothing and costs a third of the candidate search).
+#[derive(Default)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7cc1_b727_220a_95);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FastHasher>>;
+type HashSet<K> = StdHashSet<K, BuildHasherDefault<FastHasher>>;
 
 use storyline_model::{ArticleId, CopyKind, CopyRelation, SharedSpan, Side};
 use xxhash_rust::xxh3::xxh3_64;
@@ -25,6 +54,8 @@ pub struct DedupConfig {
     pub min_shared_anchors: usize,
     /// Anchors found in more articles than this are ignored (boilerplate, not evidence).
     pub max_anchor_postings: usize,
+    /// Within one anchor's holders, only the first this many are paired with all the others.
+    pub max_pairing_holders: usize,
     /// Share of the shorter article that must be covered by shared passages for a near-duplicate.
     pub near_duplicate_coverage: f32,
     /// The shorter article must be at least this share of the longer one for a near-duplicate
@@ -40,9 +71,10 @@ impl Default for DedupConfig {
     fn default() -> Self {
         DedupConfig {
             shingle_words: 5,
-            anchor_modulus: 8,
-            min_shared_anchors: 2,
+            anchor_modulus: 4,
+            min_shared_anchors: 4,
             max_anchor_postings: 1000,
+            max_pairing_holders: 32,
             near_duplicate_coverage: 0.8,
             near_duplicate_length_ratio: 0.5,
             partial_min_words: 30,
@@ -87,7 +119,11 @@ fn words(text: &str) -> Vec<Word> {
             if current.is_empty() {
                 start = chars;
             }
-            current.extend(c.to_lowercase());
+            if c.is_ascii() {
+                current.push(c.to_ascii_lowercase());
+            } else {
+                current.extend(c.to_lowercase());
+            }
         } else {
             if !current.is_empty() {
                 out.push(Word { hash: xxh3_64(current.as_bytes()), start, end: chars, quoted });
@@ -209,7 +245,7 @@ pub fn find_copies(docs: &[CopyInput<'_>], config: &DedupConfig) -> Vec<CopyRela
     // Pass 1: anchors and the exact-text hash of each article; nothing else is kept, so memory
     // is the anchor index (about one anchor per eight words) plus the caller's texts.
     let mut postings: Vec<(u64, u32)> = Vec::new();
-    let mut by_exact: HashMap<u64, Vec<u32>> = HashMap::new();
+    let mut by_exact: HashMap<u64, Vec<u32>> = HashMap::default();
     for (i, doc) in docs.iter().enumerate() {
         let (exact, anchors, has_words) = summarise(doc.text, config);
         if has_words {
@@ -220,12 +256,15 @@ pub fn find_copies(docs: &[CopyInput<'_>], config: &DedupConfig) -> Vec<CopyRela
     // Pass 2: candidate pairs, counted by shared anchors (postings grouped by sorting: one flat
     // vector, 12 bytes per anchor).
     postings.sort_unstable();
-    let mut shared: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut shared: HashMap<(u32, u32), u32> = HashMap::default();
     for group in postings.chunk_by(|x, y| x.0 == y.0) {
         if group.len() < 2 || group.len() > config.max_anchor_postings {
             continue;
         }
-        for (x, &(_, a)) in group.iter().enumerate() {
+        // A passage in very many articles (a widely syndicated story) pairs every article with
+        // the first few holders only, not with each other: O(n) pairs instead of O(n^2); the
+        // copy groups still join them all through those first holders.
+        for (x, &(_, a)) in group.iter().enumerate().take(config.max_pairing_holders) {
             for &(_, b) in &group[x + 1..] {
                 *shared.entry((a.min(b), a.max(b))).or_default() += 1;
             }
@@ -320,14 +359,14 @@ const MAX_REPEATS: usize = 16;
 /// Aligns the shingles of two articles into maximal runs of consecutive shared shingles, greedily
 /// from the longest, so that each word is used once on each side.
 fn align(pa: &Prepared, pb: &Prepared, k: usize) -> Vec<Run> {
-    let mut positions: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut positions: HashMap<u64, Vec<usize>> = HashMap::default();
     for (j, h) in pb.shingles.iter().enumerate() {
         positions.entry(*h).or_default().push(j);
     }
     // Diagonal runs: (i, j) shared, extended while (i+1, j+1) are shared too.
     let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // (i, j, length in shingles)
     let mut i = 0;
-    let mut extends: HashSet<(usize, usize)> = HashSet::new();
+    let mut extends: HashSet<(usize, usize)> = HashSet::default();
     while i < pa.shingles.len() {
         // A 5-gram repeated dozens of times is a formula, not a passage: skip it (and keep the
         // alignment linear).

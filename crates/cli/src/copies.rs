@@ -7,7 +7,7 @@ use std::io::Write;
 use anyhow::Result;
 use storyline_dedup::{anchors, compare_pair, CopyInput, DedupConfig};
 use storyline_model::{ArticleId, CopyKind, CopyRelation, RemovalReason, Side, StoredArticle};
-use storyline_store::Store;
+use storyline_store::{CopyCheck, Store};
 
 /// Articles checked per round trip to the store.
 const CHECK_BATCH: usize = 256;
@@ -24,8 +24,9 @@ fn input(stored: &StoredArticle) -> CopyInput<'_> {
     }
 }
 
-/// Checks every stored article not yet checked against those already checked; returns how many
-/// relations were found. Resumable: each article's check is one transaction.
+/// Checks every stored article not yet checked against those already checked (and those
+/// earlier in the same batch); returns how many relations were found. Each batch is one
+/// transaction, so an interrupted run resumes at the batch where it stopped.
 pub fn copy_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> Result<usize> {
     let config = DedupConfig::default();
     let mut found = 0;
@@ -35,22 +36,42 @@ pub fn copy_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> R
         if batch.is_empty() {
             return Ok(found);
         }
-        for article in &batch {
+        // Anchors of the batch's articles already checked in this round, not yet in the store.
+        let mut batch_anchors: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut checks = Vec::with_capacity(batch.len());
+        for (k, article) in batch.iter().enumerate() {
             let anchors = anchors(&article.article.text, &config);
+            let mut shared_in_batch: HashMap<usize, usize> = HashMap::new();
+            for a in &anchors {
+                for &j in batch_anchors.get(a).into_iter().flatten() {
+                    *shared_in_batch.entry(j).or_default() += 1;
+                }
+            }
             let mut relations = Vec::new();
+            let mut compare_with = |other: &StoredArticle| relations.extend(compare_pair(&input(article), &input(other), &config));
+            for (j, n) in shared_in_batch {
+                if n >= config.min_shared_anchors {
+                    compare_with(&batch[j]);
+                }
+            }
             for id in store.copy_candidates(&anchors, config.min_shared_anchors)? {
                 if id == article.article.id {
                     continue;
                 }
                 if let Some(other) = store.get_article(&id)? {
-                    relations.extend(compare_pair(&input(article), &input(&other), &config));
+                    compare_with(&other);
                 }
             }
+            relations.sort_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
             found += relations.len();
-            store.record_copy_check(article, &anchors, &relations)?;
+            for a in &anchors {
+                batch_anchors.entry(*a).or_default().push(k);
+            }
+            checks.push(CopyCheck { article_seq: article.seq, anchors, relations });
             checked += 1;
             on_progress(checked);
         }
+        store.record_copy_checks(&checks)?;
     }
 }
 

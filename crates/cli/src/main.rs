@@ -223,9 +223,10 @@ fn ingest(db: &std::path::Path, read: &ReadArgs, paths: &[PathBuf]) -> Result<Ex
     // Copy relations of the new articles, against everything stored.
     let bar = if progress { indicatif::ProgressBar::new(added as u64) } else { indicatif::ProgressBar::hidden() };
     bar.set_prefix("copies");
+    let started = std::time::Instant::now();
     let relations = copies::copy_step(&mut store, &mut |n| bar.set_position(n as u64)).with_context(|| format!("finding copies in {}", db.display()))?;
     bar.finish_and_clear();
-    eprintln!("copies: {relations} new copy relations");
+    eprintln!("copies: {relations} new copy relations ({:.1} s)", started.elapsed().as_secs_f64());
     Ok(if tally.errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 

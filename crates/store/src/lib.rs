@@ -59,6 +59,14 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
+/// The outcome of checking one article for copies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopyCheck {
+    pub article_seq: i64,
+    pub anchors: Vec<u64>,
+    pub relations: Vec<CopyRelation>,
+}
+
 /// Search results with the total number of matches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchResults {
@@ -81,9 +89,10 @@ pub trait Store {
     fn articles_needing_copy_check(&self, limit: usize) -> Result<Vec<StoredArticle>>;
     /// Checked articles sharing at least `min_shared` of these passage anchors.
     fn copy_candidates(&self, anchors: &[u64], min_shared: usize) -> Result<Vec<ArticleId>>;
-    /// Records an article's copy check in one transaction: its anchors, the relations found,
-    /// and that it was checked (so an interrupted run resumes where it stopped).
-    fn record_copy_check(&mut self, article: &StoredArticle, anchors: &[u64], relations: &[CopyRelation]) -> Result<()>;
+    /// Records the copy checks of a batch of articles in one transaction: their anchors, the
+    /// relations found, and that they were checked (so an interrupted run resumes where it
+    /// stopped).
+    fn record_copy_checks(&mut self, checks: &[CopyCheck]) -> Result<()>;
     /// Visits copy relations: all of them, or those of one article.
     fn for_each_copy_relation(&self, of: Option<&ArticleId>, visit: &mut dyn FnMut(CopyRelation) -> std::io::Result<()>) -> Result<()>;
 }
@@ -286,22 +295,25 @@ impl Store for EmbeddedStore {
         self.candidates_sharing(anchors, min_shared)
     }
 
-    fn record_copy_check(&mut self, article: &StoredArticle, anchors: &[u64], relations: &[CopyRelation]) -> Result<()> {
+    fn record_copy_checks(&mut self, checks: &[CopyCheck]) -> Result<()> {
         let path = self.sql_path();
         let sql = |source| Error::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(sql)?;
         {
             let mut anchor = tx.prepare_cached("INSERT INTO anchors (hash, article_seq) VALUES (?1, ?2)").map_err(sql)?;
-            for &h in anchors {
-                anchor.execute(params![h as i64, article.seq]).map_err(sql)?;
-            }
             let mut copy = tx.prepare_cached("INSERT OR REPLACE INTO copies (a, b, relation, similarity, json) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(sql)?;
-            for r in relations {
-                let json = serde_json::to_string(r).map_err(|e| Error::Corrupt { id: r.a.0.clone(), message: e.to_string() })?;
-                let kind = serde_json::to_value(r.relation).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                copy.execute(params![r.a.0, r.b.0, kind, r.similarity as f64, json]).map_err(sql)?;
+            let mut checked = tx.prepare_cached("INSERT OR IGNORE INTO copy_checked (article_seq) VALUES (?1)").map_err(sql)?;
+            for check in checks {
+                for &h in &check.anchors {
+                    anchor.execute(params![h as i64, check.article_seq]).map_err(sql)?;
+                }
+                for r in &check.relations {
+                    let json = serde_json::to_string(r).map_err(|e| Error::Corrupt { id: r.a.0.clone(), message: e.to_string() })?;
+                    let kind = serde_json::to_value(r.relation).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                    copy.execute(params![r.a.0, r.b.0, kind, r.similarity as f64, json]).map_err(sql)?;
+                }
+                checked.execute([check.article_seq]).map_err(sql)?;
             }
-            tx.execute("INSERT OR IGNORE INTO copy_checked (article_seq) VALUES (?1)", [article.seq]).map_err(sql)?;
         }
         tx.commit().map_err(sql)
     }

@@ -51,6 +51,10 @@ struct Doc {
     story: String,
     families: BTreeSet<usize>,
     edit: Option<Edit>,
+    /// The original the edit was made from (for an embedded passage: the passage's article).
+    origin: usize,
+    /// The pasted passage, for an embedded copy.
+    passage: String,
 }
 
 fn edit(lines: &[&str], kind: Edit, rng: &mut Rng) -> Vec<String> {
@@ -121,6 +125,8 @@ pub fn run(bench: &Path) -> Result<(f64, f64, f64), String> {
             story: v["story"].as_str().unwrap_or_default().to_owned(),
             families: BTreeSet::from([i]),
             edit: None,
+            origin: i,
+            passage: String::new(),
         });
     }
     let originals = docs.len();
@@ -132,7 +138,15 @@ pub fn run(bench: &Path) -> Result<(f64, f64, f64), String> {
         }
         let kind = EDITS[(i / 3) % EDITS.len()];
         let edited = edit(&lines, kind, &mut rng).join("\n");
-        docs.push(Doc { id: ArticleId(format!("e{i:05}")), text: edited, story: docs[i].story.clone(), families: BTreeSet::from([i]), edit: Some(kind) });
+        docs.push(Doc {
+            id: ArticleId(format!("e{i:05}")),
+            text: edited,
+            story: docs[i].story.clone(),
+            families: BTreeSet::from([i]),
+            edit: Some(kind),
+            origin: i,
+            passage: String::new(),
+        });
     }
     // Wire passages embedded in another article of another topic (every ninth article).
     for i in (1..originals).step_by(9) {
@@ -155,6 +169,8 @@ pub fn run(bench: &Path) -> Result<(f64, f64, f64), String> {
             story: docs[host].story.clone(),
             families: BTreeSet::from([i, host]),
             edit: Some(Edit::Embedded),
+            origin: i,
+            passage: passage.clone(),
         });
     }
 
@@ -213,13 +229,15 @@ pub fn run(bench: &Path) -> Result<(f64, f64, f64), String> {
     let mut by_edit: HashMap<Edit, (usize, usize, HashMap<String, usize>)> = HashMap::new();
     for (j, d) in docs.iter().enumerate().skip(originals) {
         let kind = d.edit.unwrap_or(Edit::Truncate);
-        let origins: Vec<usize> = if kind == Edit::Embedded { vec![*d.families.first().unwrap_or(&0)] } else { d.families.iter().copied().collect() };
-        for o in origins {
+        {
+            let o = d.origin;
             let entry = by_edit.entry(kind).or_default();
             entry.1 += 1;
             if let Some(rel) = found.get(&(o.min(j), o.max(j))) {
                 entry.0 += 1;
                 *entry.2.entry(format!("{rel:?}")).or_default() += 1;
+            } else if std::env::var_os("SHOW_MISSED").is_some() {
+                println!("  missed {kind:?}: {} from {} {}", d.id, docs[o].id, d.passage.replace('\n', " / "));
             }
         }
     }

@@ -79,13 +79,18 @@ pub fn copy_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> R
 /// maps to the group's id (its smallest article id) and whether it is the group's likely original.
 pub fn groups(relations: &[CopyRelation]) -> HashMap<ArticleId, (ArticleId, bool)> {
     let mut parent: HashMap<ArticleId, ArticleId> = HashMap::new();
+    // Iterative find with path compression: copy chains can be long.
     fn find(parent: &mut HashMap<ArticleId, ArticleId>, x: &ArticleId) -> ArticleId {
-        let p = parent.get(x).cloned().unwrap_or_else(|| x.clone());
-        if &p == x {
-            return p;
+        let mut root = x.clone();
+        while let Some(p) = parent.get(&root).filter(|p| **p != root) {
+            root = p.clone();
         }
-        let root = find(parent, &p);
-        parent.insert(x.clone(), root.clone());
+        let mut node = x.clone();
+        while node != root {
+            let next = parent.get(&node).cloned().unwrap_or_else(|| root.clone());
+            parent.insert(node, root.clone());
+            node = next;
+        }
         root
     }
     let grouping = |r: &&CopyRelation| matches!(r.relation, CopyKind::Exact | CopyKind::NearDuplicate | CopyKind::Rewrite);
@@ -211,4 +216,33 @@ fn wrap(text: &str) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel(a: &str, b: &str, original: Option<Side>) -> CopyRelation {
+        CopyRelation {
+            a: ArticleId(a.into()),
+            b: ArticleId(b.into()),
+            relation: CopyKind::NearDuplicate,
+            similarity: 0.9,
+            shared: vec![],
+            original,
+            evidence: vec![],
+        }
+    }
+
+    #[test]
+    fn groups_join_chains_and_name_one_original() {
+        // A long chain must not exhaust the stack.
+        let mut relations: Vec<CopyRelation> = (0..50_000).map(|i| rel(&format!("{i:08}"), &format!("{:08}", i + 1), None)).collect();
+        relations.push(rel("x1", "x2", Some(Side::A)));
+        relations.push(rel("x1", "x3", Some(Side::A)));
+        let g = groups(&relations);
+        assert_eq!(g[&ArticleId("00049999".into())].0, ArticleId("00000000".into()));
+        assert_eq!(g[&ArticleId("x3".into())], (ArticleId("x1".into()), false));
+        assert_eq!(g[&ArticleId("x1".into())], (ArticleId("x1".into()), true));
+    }
 }

@@ -190,8 +190,41 @@ impl EmbeddedStore {
         &self.dir
     }
 
+    fn sql_path(&self) -> PathBuf {
+        self.dir.join("storyline.sqlite")
+    }
+
+    /// Checked articles sharing at least `min_shared` anchors (see [`Store::copy_candidates`]).
+    fn candidates_sharing(&self, anchors: &[u64], min_shared: usize) -> Result<Vec<ArticleId>> {
+        if anchors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+        let mut stmt = self.conn.prepare_cached("SELECT article_seq FROM anchors WHERE hash = ?1").map_err(|e| self.sql_err(e))?;
+        for &h in anchors {
+            let rows = stmt.query_map([h as i64], |r| r.get::<_, i64>(0)).map_err(|e| self.sql_err(e))?;
+            let seqs: Vec<i64> = rows.collect::<Result<_, _>>().map_err(|e| self.sql_err(e))?;
+            // An anchor shared by very many articles is boilerplate, not evidence.
+            if seqs.len() > MAX_ANCHOR_POSTINGS {
+                continue;
+            }
+            for seq in seqs {
+                *counts.entry(seq).or_default() += 1;
+            }
+        }
+        let mut seqs: Vec<i64> = counts.into_iter().filter(|(_, n)| *n >= min_shared).map(|(s, _)| s).collect();
+        seqs.sort_unstable();
+        let mut by_seq = self.conn.prepare_cached("SELECT id FROM articles WHERE seq = ?1").map_err(|e| self.sql_err(e))?;
+        let mut ids = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            let id: String = by_seq.query_row([seq], |r| r.get(0)).map_err(|e| self.sql_err(e))?;
+            ids.push(ArticleId(id));
+        }
+        Ok(ids)
+    }
+
     fn sql_err(&self, source: rusqlite::Error) -> Error {
-        Error::Sqlite { path: self.dir.join("storyline.sqlite"), source }
+        Error::Sqlite { path: self.sql_path(), source }
     }
 
     fn index_err(&self, source: tantivy::TantivyError) -> Error {
@@ -434,43 +467,6 @@ impl Store for EmbeddedStore {
             hits.push(SearchHit { id: ArticleId(id), score, title, published, outlet, snippet });
         }
         Ok(SearchResults { total, hits })
-    }
-}
-
-impl EmbeddedStore {
-    fn sql_path(&self) -> PathBuf {
-        self.dir.join("storyline.sqlite")
-    }
-}
-
-/// Copy relations and the passage-anchor index.
-impl EmbeddedStore {
-    fn candidates_sharing(&self, anchors: &[u64], min_shared: usize) -> Result<Vec<ArticleId>> {
-        if anchors.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
-        let mut stmt = self.conn.prepare_cached("SELECT article_seq FROM anchors WHERE hash = ?1").map_err(|e| self.sql_err(e))?;
-        for &h in anchors {
-            let rows = stmt.query_map([h as i64], |r| r.get::<_, i64>(0)).map_err(|e| self.sql_err(e))?;
-            let seqs: Vec<i64> = rows.collect::<Result<_, _>>().map_err(|e| self.sql_err(e))?;
-            // An anchor shared by very many articles is boilerplate, not evidence.
-            if seqs.len() > MAX_ANCHOR_POSTINGS {
-                continue;
-            }
-            for seq in seqs {
-                *counts.entry(seq).or_default() += 1;
-            }
-        }
-        let mut seqs: Vec<i64> = counts.into_iter().filter(|(_, n)| *n >= min_shared).map(|(s, _)| s).collect();
-        seqs.sort_unstable();
-        let mut by_seq = self.conn.prepare_cached("SELECT id FROM articles WHERE seq = ?1").map_err(|e| self.sql_err(e))?;
-        let mut ids = Vec::with_capacity(seqs.len());
-        for seq in seqs {
-            let id: String = by_seq.query_row([seq], |r| r.get(0)).map_err(|e| self.sql_err(e))?;
-            ids.push(ArticleId(id));
-        }
-        Ok(ids)
     }
 }
 

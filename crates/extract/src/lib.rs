@@ -51,12 +51,13 @@ pub fn extract(doc: &RawDocument, stats: &CorpusStats) -> Article {
             (cleaned, None)
         }
     };
-    let page = page.unwrap_or_default();
-    let hints = &doc.hints;
     let text = cleaned.paragraphs.join("\n\n");
-    if let Body::Html(markup) = &doc.body {
+    // Only the extractor leaves page blocks out; a page read as plain text keeps them all.
+    if let (Body::Html(markup), Some(_)) = (&doc.body, &page) {
         record_page_furniture(markup, &text, &mut cleaned.removed);
     }
+    let page = page.unwrap_or_default();
+    let hints = &doc.hints;
     if text.trim().is_empty() {
         warnings.push(format!("{}: no article text left after extraction", doc.source));
     }

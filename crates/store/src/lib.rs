@@ -369,9 +369,9 @@ impl Store for EmbeddedStore {
     fn put_articles(&mut self, articles: &[Article], ingested_at: &str) -> Result<PutSummary> {
         let mut summary = PutSummary::default();
         let mut added = Vec::new();
-        let tx = self.conn.transaction().map_err(|e| Error::Sqlite { path: self.dir.join("storyline.sqlite"), source: e })?;
-        let path = self.dir.join("storyline.sqlite");
+        let path = self.sql_path();
         let sql = |source| Error::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
         {
             let mut existing = tx.prepare_cached("SELECT source FROM articles WHERE id = ?1").map_err(sql)?;
             let mut insert = tx

@@ -16,6 +16,8 @@ const FLOOR_CLEANING_F1: f64 = 0.50;
 const FLOOR_COPIES_PRECISION: f64 = 0.98;
 const FLOOR_COPIES_RECALL: f64 = 0.95;
 const CEILING_SAME_EVENT_COPIES: f64 = 0.01;
+const FLOOR_STORIES_BCUBED: f64 = 0.80;
+const CEILING_STORIES_DRIFT: f64 = 0.02;
 
 struct Opts {
     bench: PathBuf,
@@ -93,6 +95,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
             failures.push(format!(
                 "copies outside the gate (precision >= {FLOOR_COPIES_PRECISION}, recall >= {FLOOR_COPIES_RECALL}, same-event false copies <= {CEILING_SAME_EVENT_COPIES})"
             ));
+        }
+    }
+    if o.only.as_deref() == Some("stories-analyse") {
+        crate::stories_eval::analyse(&o.bench, storyline_cluster::Params { join: 0.22, name_weight: 0.3, ..Default::default() })?;
+    }
+    if wants("stories") || o.only.as_deref() == Some("stories-tune") {
+        let (f1, drift) = crate::stories_eval::run(&o.bench, o.only.as_deref() == Some("stories-tune"))?;
+        if f1 < FLOOR_STORIES_BCUBED || drift > CEILING_STORIES_DRIFT {
+            failures.push(format!("stories outside the gate (B-cubed F1 >= {FLOOR_STORIES_BCUBED}, batch drift <= {CEILING_STORIES_DRIFT})"));
         }
     }
     if failures.is_empty() {

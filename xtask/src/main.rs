@@ -3,6 +3,7 @@
 
 mod copies_eval;
 mod eval;
+mod stories_eval;
 
 use std::process::{Command, ExitCode};
 

@@ -56,17 +56,43 @@ pub struct CopyRelation {
 #[serde(transparent)]
 pub struct StoryId(pub String);
 
-/// One real-world event as covered by many outlets.
+/// One real-world event as covered by many outlets: its descriptors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Story {
     pub id: StoryId,
+    /// The member headline that best represents the story.
     pub title: String,
-    pub articles: Vec<ArticleId>,
+    /// Number of member articles (copies included).
+    pub articles: usize,
+    /// Distinct outlets, sorted.
     pub outlets: Vec<String>,
     pub first_published: Option<String>,
     pub last_published: Option<String>,
     pub key_terms: Vec<String>,
+    /// Main names (people, places, organisations) of the story.
+    pub key_names: Vec<String>,
     pub thread: Option<String>,
+}
+
+/// Why an article belongs to its story: the similarity to the rest of the story when it was
+/// assigned, and what they share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoryMember {
+    pub article: ArticleId,
+    pub story: StoryId,
+    pub score: f32,
+    pub shared_terms: Vec<String>,
+    pub shared_names: Vec<String>,
+    /// "first article of the story", "copy of <id>", or empty.
+    pub note: String,
+}
+
+/// A long-running topic: stories with the same actors and places, any time apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thread {
+    pub id: String,
+    pub title: String,
+    pub stories: usize,
 }
 
 /// CoNLL entity types.

@@ -8,11 +8,12 @@
 //! covers, and opening the store re-indexes whatever a crash left out.
 
 mod query;
+mod stories;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use storyline_model::{Article, ArticleId, CopyRelation, StoredArticle};
+use storyline_model::{Article, ArticleId, CopyRelation, Story, StoryId, StoryMember, StoredArticle, Thread};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::QueryParser;
 use tantivy::schema::{DateOptions, DateTimePrecision, Field, Schema, Value, INDEXED, STORED, STRING, TEXT};
@@ -67,6 +68,51 @@ pub struct CopyCheck {
     pub relations: Vec<CopyRelation>,
 }
 
+/// The clustering state the story step resumes from.
+#[derive(Debug, Default)]
+pub struct ClusterState {
+    /// Opaque engine state of every live story.
+    pub stories: Vec<Vec<u8>>,
+    /// Document frequency of each feature key, and the number of documents counted.
+    pub df: Vec<(u64, u32)>,
+    pub docs: u64,
+}
+
+/// What one batch of the story step changed, written in one transaction.
+#[derive(Debug, Default)]
+pub struct StoryUpdate {
+    pub members: Vec<StoryMember>,
+    /// New or changed stories: descriptors and opaque engine state.
+    pub stories: Vec<(Story, Vec<u8>)>,
+    /// `(absorbed, survivor)` story merges.
+    pub merges: Vec<(String, String)>,
+    /// `(absorbed, survivor)` thread merges.
+    pub thread_merges: Vec<(String, String)>,
+    pub threads: Vec<Thread>,
+    pub df_delta: Vec<(u64, u32)>,
+    pub docs_delta: u64,
+    /// RFC 3339 time of the change.
+    pub at: String,
+}
+
+/// How to order story listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorySort {
+    /// Most articles first.
+    Size,
+    /// Latest publication first.
+    Recent,
+}
+
+/// A recorded change of story or thread identity: a link to `from` now leads to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoryEvent {
+    pub kind: String,
+    pub from: String,
+    pub to: String,
+    pub at: String,
+}
+
 /// Search results with the total number of matches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchResults {
@@ -95,6 +141,25 @@ pub trait Store {
     fn record_copy_checks(&mut self, checks: &[CopyCheck]) -> Result<()>;
     /// Visits copy relations: all of them, or those of one article.
     fn for_each_copy_relation(&self, of: Option<&ArticleId>, visit: &mut dyn FnMut(CopyRelation) -> std::io::Result<()>) -> Result<()>;
+
+    /// Up to `limit` stored articles not yet in a story, oldest first.
+    fn articles_needing_story(&self, limit: usize) -> Result<Vec<StoredArticle>>;
+    /// The state the story step resumes from.
+    fn cluster_state(&self) -> Result<ClusterState>;
+    /// Records a batch of story assignments, story changes, merges and frequencies atomically.
+    fn record_stories(&mut self, update: &StoryUpdate) -> Result<()>;
+    /// The stories of these articles (those that have one).
+    fn stories_of(&self, articles: &[ArticleId]) -> Result<Vec<(ArticleId, StoryId)>>;
+    /// Live stories, sorted, published on or after `since` (a `YYYY-MM-DD` date) when given.
+    fn list_stories(&self, sort: StorySort, since: Option<&str>, limit: usize) -> Result<Vec<Story>>;
+    /// A story by id; an id that was merged away leads to the story that absorbed it, with the
+    /// merge events followed.
+    fn get_story(&self, id: &str) -> Result<Option<(Story, Vec<StoryEvent>)>>;
+    /// Why each member is in the story.
+    fn story_members(&self, id: &StoryId) -> Result<Vec<StoryMember>>;
+    fn get_thread(&self, id: &str) -> Result<Option<Thread>>;
+    /// Each article's story and thread, for exports.
+    fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<String>)>>;
 }
 
 struct Fields {
@@ -165,7 +230,25 @@ impl EmbeddedStore {
                  json TEXT NOT NULL,
                  PRIMARY KEY (a, b)
              );
-             CREATE INDEX IF NOT EXISTS copies_b ON copies(b);",
+             CREATE INDEX IF NOT EXISTS copies_b ON copies(b);
+             CREATE TABLE IF NOT EXISTS stories (
+                 id TEXT PRIMARY KEY,
+                 title TEXT NOT NULL,
+                 articles INTEGER NOT NULL,
+                 first_published TEXT,
+                 last_published TEXT,
+                 thread TEXT,
+                 json TEXT NOT NULL,
+                 state BLOB,
+                 merged_into TEXT
+             );
+             CREATE INDEX IF NOT EXISTS stories_thread ON stories(thread);
+             CREATE TABLE IF NOT EXISTS story_members (article TEXT PRIMARY KEY, story TEXT NOT NULL, json TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS story_members_story ON story_members(story);
+             CREATE TABLE IF NOT EXISTS story_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, from_id TEXT NOT NULL, to_id TEXT NOT NULL, at TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS story_events_from ON story_events(from_id);
+             CREATE TABLE IF NOT EXISTS threads (id TEXT PRIMARY KEY, title TEXT NOT NULL, stories INTEGER NOT NULL, merged_into TEXT);
+             CREATE TABLE IF NOT EXISTS cluster_df (key INTEGER PRIMARY KEY, df INTEGER NOT NULL);",
         )
         .map_err(sql)?;
         let version: Option<String> = conn.query_row("SELECT value FROM meta WHERE key='schema_version'", [], |r| r.get(0)).optional().map_err(sql)?;
@@ -364,6 +447,55 @@ impl Store for EmbeddedStore {
             visit(relation).map_err(Error::Output)?;
         }
         Ok(())
+    }
+
+    fn articles_needing_story(&self, limit: usize) -> Result<Vec<StoredArticle>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, id, ingested_at, json FROM articles WHERE id NOT IN (SELECT article FROM story_members) ORDER BY seq LIMIT ?1")
+            .map_err(|e| self.sql_err(e))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))
+            .map_err(|e| self.sql_err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, id, ingested_at, json) = row.map_err(|e| self.sql_err(e))?;
+            out.push(decode(id, seq, ingested_at, &json)?);
+        }
+        Ok(out)
+    }
+
+    fn cluster_state(&self) -> Result<ClusterState> {
+        stories::cluster_state(&self.conn).map_err(|e| self.sql_err(e))
+    }
+
+    fn record_stories(&mut self, update: &StoryUpdate) -> Result<()> {
+        let path = self.sql_path();
+        stories::record(&mut self.conn, update).map_err(|source| Error::Sqlite { path, source })
+    }
+
+    fn stories_of(&self, articles: &[ArticleId]) -> Result<Vec<(ArticleId, StoryId)>> {
+        stories::stories_of(&self.conn, articles).map_err(|e| self.sql_err(e))
+    }
+
+    fn list_stories(&self, sort: StorySort, since: Option<&str>, limit: usize) -> Result<Vec<Story>> {
+        stories::list(&self.conn, sort, since, limit).map_err(|e| self.sql_err(e))
+    }
+
+    fn get_story(&self, id: &str) -> Result<Option<(Story, Vec<StoryEvent>)>> {
+        stories::get(&self.conn, id).map_err(|e| self.sql_err(e))
+    }
+
+    fn story_members(&self, id: &StoryId) -> Result<Vec<StoryMember>> {
+        stories::members(&self.conn, id).map_err(|e| self.sql_err(e))
+    }
+
+    fn get_thread(&self, id: &str) -> Result<Option<Thread>> {
+        stories::thread(&self.conn, id).map_err(|e| self.sql_err(e))
+    }
+
+    fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<String>)>> {
+        stories::article_stories(&self.conn).map_err(|e| self.sql_err(e))
     }
 
     fn put_articles(&mut self, articles: &[Article], ingested_at: &str) -> Result<PutSummary> {

@@ -1,0 +1,738 @@
+//! Online story clustering.
+//!
+//! The engine holds every live story as a *centroid*: the sum of its members' term and name
+//! weights (raw, without IDF, so that the weights stay right as document frequencies grow), its
+//! time span and outlets. A batch of new articles is clustered together with the stored stories
+//! by agglomerative merging in order of similarity (centroid linkage): every new article starts
+//! as its own story, candidate pairs come from an inverted index over the heaviest terms and names
+//! of each story (never from comparing all stories), and the most similar pair above the
+//! threshold is merged first. Because the batch is merged by similarity and not in arrival order,
+//! the result hardly depends on how the input is ordered or split into batches.
+//!
+//! Stories keep their ids: a story that existed before the batch always survives a merge with a
+//! new one; when two stored stories merge, the larger survives and the merge is recorded.
+
+use crate::features::{Feature, Profile};
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use storyline_model::{ArticleId, StoryId, StoryMember};
+
+/// Tuning of the clustering. Chosen on the ECB+ set (see BENCHMARKS.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    /// Similarity at which two stories are merged (an article joins a story).
+    pub join: f32,
+    /// Share of the similarity that comes from names (the rest from terms).
+    pub name_weight: f32,
+    /// Days apart at which time starts to count against a merge.
+    pub window_days: f32,
+    /// Past the window, similarity decays by e every this many days.
+    pub decay_days: f32,
+    /// Name similarity at which two stories are linked into one thread.
+    pub thread: f32,
+    /// Candidate stories scored exactly per story.
+    pub candidates: usize,
+    /// IDF is raised to this power: above 1, rare words (names, places, figures) count more
+    /// against the words every article of a kind of event shares.
+    pub idf_power: f32,
+}
+
+impl Default for Params {
+    fn default() -> Params {
+        Params { join: 0.30, name_weight: 0.4, window_days: 3.0, decay_days: 7.0, thread: 0.35, candidates: 200, idf_power: 1.0 }
+    }
+}
+
+/// Most terms and names kept in a story centroid, and how many are indexed for candidate search.
+const STORY_TERMS: usize = 2000;
+const STORY_NAMES: usize = 500;
+const INDEXED_TERMS: usize = 24;
+const INDEXED_NAMES: usize = 10;
+/// Terms and names an article looks up candidates with.
+const QUERY_TERMS: usize = 16;
+const QUERY_NAMES: usize = 8;
+/// Labels kept per story for descriptors and explanations.
+const LABELLED: usize = 12;
+/// Headlines kept per story to choose its title from.
+const HEADLINES: usize = 16;
+/// Postings longer than this are common words: not used to find candidates.
+const MAX_POSTING: usize = 5_000;
+
+/// A new article for the engine.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub article: ArticleId,
+    pub profile: Profile,
+    /// An exact or near-duplicate copy of this article: it joins that article's story and does
+    /// not count again in the centroid.
+    pub copy_of: Option<CopyOf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyOf {
+    /// A stored article, in this story.
+    Stored { article: ArticleId, story: String },
+    /// Another article of the same batch.
+    InBatch(ArticleId),
+}
+
+/// Why an article is in its story.
+pub type Assignment = StoryMember;
+
+/// A story as the engine keeps it between batches (the store holds it as bytes).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StoryState {
+    pub id: String,
+    /// Members counted in the centroid (copies are not) and all members.
+    pub counted: u32,
+    pub members: u32,
+    pub first_day: Option<i32>,
+    pub last_day: Option<i32>,
+    pub terms: Vec<(u64, f32)>,
+    pub names: Vec<(u64, f32)>,
+    pub labels: Vec<(u64, String)>,
+    pub outlets: Vec<String>,
+    pub headlines: Vec<(String, Vec<u64>)>,
+    pub thread: String,
+}
+
+/// What a batch changed.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    pub assignments: Vec<Assignment>,
+    /// `(absorbed, survivor)` story merges among stories that existed before the batch.
+    pub merges: Vec<(String, String)>,
+    /// `(absorbed, survivor)` thread merges.
+    pub thread_merges: Vec<(String, String)>,
+    /// Stories created or changed (their new state).
+    pub changed: Vec<StoryState>,
+    /// Document-frequency increments (feature key, +n).
+    pub df_delta: Vec<(u64, u32)>,
+}
+
+struct Node {
+    state: StoryState,
+    existed: bool,
+    alive: bool,
+    version: u32,
+    /// Canonical rank for ties: (day, article id) of the founding article, or the stored id.
+    rank: (i32, String),
+    norm_terms: f32,
+    norm_names: f32,
+    norm_epoch: u64,
+    dirty: bool,
+}
+
+/// The online clustering state: stories, document frequencies and the candidate index.
+pub struct Engine {
+    params: Params,
+    df: HashMap<u64, u32>,
+    docs: u32,
+    nodes: Vec<Node>,
+    by_id: HashMap<String, usize>,
+    postings: HashMap<u64, Vec<u32>>,
+    epoch: u64,
+    /// Threads to join because two of their stories merged in this batch.
+    pending_threads: Vec<(String, String)>,
+}
+
+#[derive(PartialEq)]
+struct Pair {
+    sim: f32,
+    a: usize,
+    b: usize,
+    va: u32,
+    vb: u32,
+}
+impl Eq for Pair {}
+impl Ord for Pair {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.sim.total_cmp(&o.sim).then_with(|| o.a.cmp(&self.a)).then_with(|| o.b.cmp(&self.b))
+    }
+}
+impl PartialOrd for Pair {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Engine {
+    /// An engine over stored stories and document frequencies.
+    pub fn new(params: Params, stories: Vec<StoryState>, df: HashMap<u64, u32>, docs: u32) -> Engine {
+        let mut e = Engine { params, df, docs, nodes: Vec::new(), by_id: HashMap::new(), postings: HashMap::new(), epoch: 1, pending_threads: Vec::new() };
+        for s in stories {
+            let rank = (s.first_day.unwrap_or(i32::MAX), s.id.clone());
+            e.push_node(s, true, rank);
+        }
+        e
+    }
+
+    pub fn params(&self) -> Params {
+        self.params
+    }
+
+    /// Number of live stories.
+    pub fn stories(&self) -> usize {
+        self.nodes.iter().filter(|n| n.alive).count()
+    }
+
+    /// A live story's state.
+    pub fn story(&self, id: &str) -> Option<&StoryState> {
+        self.by_id.get(id).map(|&i| &self.nodes[i].state)
+    }
+
+    /// Clusters a batch of new articles into the stories.
+    pub fn add_batch(&mut self, mut inputs: Vec<Input>) -> BatchOutcome {
+        let mut out = BatchOutcome::default();
+        inputs.sort_by(|a, b| (a.profile.day.unwrap_or(i32::MAX), &a.article).cmp(&(b.profile.day.unwrap_or(i32::MAX), &b.article)));
+        let batch_ids: HashSet<&ArticleId> = inputs.iter().map(|i| &i.article).collect();
+        // Copies of articles that are neither stored with a story nor regular members of this
+        // batch are clustered like any article.
+        let regular: HashSet<ArticleId> = inputs
+            .iter()
+            .filter(|i| match &i.copy_of {
+                None => true,
+                Some(CopyOf::Stored { story, .. }) => !self.by_id.contains_key(story),
+                Some(CopyOf::InBatch(a)) => !batch_ids.contains(a) || a == &i.article,
+            })
+            .map(|i| i.article.clone())
+            .collect();
+        let mut resolved_regular: HashSet<ArticleId> = regular.clone();
+        // An in-batch copy of a copy is regular unless its target is regular.
+        for i in &inputs {
+            if let Some(CopyOf::InBatch(a)) = &i.copy_of {
+                if !regular.contains(a) && !regular.contains(&i.article) {
+                    resolved_regular.insert(i.article.clone());
+                }
+            }
+        }
+
+        // Document frequencies first, so every similarity in the batch sees the same weights.
+        let mut delta: HashMap<u64, u32> = HashMap::new();
+        for i in inputs.iter().filter(|i| resolved_regular.contains(&i.article)) {
+            for f in i.profile.terms.iter().chain(&i.profile.names) {
+                *delta.entry(f.key).or_default() += 1;
+            }
+            self.docs += 1;
+        }
+        for (&k, &n) in &delta {
+            *self.df.entry(k).or_default() += n;
+        }
+        out.df_delta = delta.into_iter().collect();
+        out.df_delta.sort_unstable();
+        self.epoch += 1;
+
+        // Every regular article starts as a story of its own.
+        let first_new = self.nodes.len();
+        let mut node_of: HashMap<ArticleId, usize> = HashMap::new();
+        for i in inputs.iter().filter(|i| resolved_regular.contains(&i.article)) {
+            let mut state = singleton(&i.article, &i.profile);
+            // Unit length under today's IDF: the centroid is then a sum of unit vectors, and the
+            // similarity of two centroids divided by their sizes is average linkage.
+            for v in [&mut state.terms, &mut state.names] {
+                let norm = v.iter().map(|&(k, w)| (w * self.idf(k)).powi(2)).sum::<f32>().sqrt();
+                if norm > 0.0 {
+                    v.iter_mut().for_each(|x| x.1 /= norm);
+                }
+            }
+            let rank = (i.profile.day.unwrap_or(i32::MAX), i.article.0.clone());
+            let n = self.push_node(state, false, rank);
+            node_of.insert(i.article.clone(), n);
+        }
+
+        // Agglomerate by similarity.
+        let mut heap = BinaryHeap::new();
+        for n in first_new..self.nodes.len() {
+            self.push_candidates(n, &mut heap);
+        }
+        let mut parent: HashMap<usize, usize> = HashMap::new();
+        while let Some(p) = heap.pop() {
+            let (a, b) = (p.a, p.b);
+            if !self.nodes[a].alive || !self.nodes[b].alive {
+                continue;
+            }
+            if self.nodes[a].version != p.va || self.nodes[b].version != p.vb {
+                let sim = self.similarity(a, b);
+                if sim >= self.params.join {
+                    heap.push(Pair { sim, a, b, va: self.nodes[a].version, vb: self.nodes[b].version });
+                }
+                continue;
+            }
+            let (keep, gone) = self.survivor(a, b);
+            if self.nodes[keep].existed && self.nodes[gone].existed {
+                out.merges.push((self.nodes[gone].state.id.clone(), self.nodes[keep].state.id.clone()));
+            }
+            self.merge(keep, gone);
+            parent.insert(gone, keep);
+            self.push_candidates(keep, &mut heap);
+        }
+        let root = |mut n: usize| {
+            while let Some(&p) = parent.get(&n) {
+                n = p;
+            }
+            n
+        };
+
+        // Assignments of regular articles.
+        for i in inputs.iter().filter(|i| resolved_regular.contains(&i.article)) {
+            let r = root(node_of[&i.article]);
+            out.assignments.push(self.explain(&i.article, &i.profile, r, true));
+        }
+        // Copies join the story of what they copy.
+        for i in inputs.iter().filter(|i| !resolved_regular.contains(&i.article)) {
+            let (target, original) = match &i.copy_of {
+                Some(CopyOf::Stored { article, story }) => (self.by_id[story], article.clone()),
+                Some(CopyOf::InBatch(a)) => match node_of.get(a) {
+                    Some(&n) => (root(n), a.clone()),
+                    None => continue,
+                },
+                None => continue,
+            };
+            let node = &mut self.nodes[target];
+            node.state.members += 1;
+            if let Some(o) = i.profile.outlet.as_ref().filter(|o| !node.state.outlets.contains(o)) {
+                node.state.outlets.push(o.clone());
+                node.state.outlets.sort();
+            }
+            node.dirty = true;
+            let mut a = self.explain(&i.article, &i.profile, target, false);
+            a.note = format!("copy of {original}");
+            out.assignments.push(a);
+        }
+
+        self.link_threads(&mut out);
+        for n in 0..self.nodes.len() {
+            if self.nodes[n].dirty && self.nodes[n].alive {
+                self.trim_labels(n);
+            }
+        }
+        for n in &mut self.nodes {
+            if n.dirty && n.alive {
+                out.changed.push(n.state.clone());
+            }
+            n.dirty = false;
+            if !n.alive {
+                n.state = StoryState::default();
+            }
+            n.existed = n.alive;
+        }
+        out
+    }
+
+    fn push_node(&mut self, state: StoryState, existed: bool, rank: (i32, String)) -> usize {
+        let n = self.nodes.len();
+        self.by_id.insert(state.id.clone(), n);
+        self.nodes.push(Node { state, existed, alive: true, version: 0, rank, norm_terms: 0.0, norm_names: 0.0, norm_epoch: 0, dirty: !existed });
+        self.index(n);
+        n
+    }
+
+    fn idf(&self, key: u64) -> f32 {
+        let df = self.df.get(&key).copied().unwrap_or(0) as f32;
+        (((1.0 + self.docs as f32) / (1.0 + df)).ln() + 1.0).powf(self.params.idf_power)
+    }
+
+    /// The heaviest features of a story by weight x IDF.
+    fn heaviest<'a>(&self, fs: &'a [(u64, f32)], k: usize) -> Vec<&'a (u64, f32)> {
+        let mut v: Vec<&(u64, f32)> = fs.iter().collect();
+        v.sort_by(|a, b| (b.1 * self.idf(b.0)).total_cmp(&(a.1 * self.idf(a.0))).then(a.0.cmp(&b.0)));
+        v.truncate(k);
+        v
+    }
+
+    fn index(&mut self, n: usize) {
+        let s = &self.nodes[n].state;
+        let keys: Vec<u64> =
+            self.heaviest(&s.terms, INDEXED_TERMS).into_iter().chain(self.heaviest(&s.names, INDEXED_NAMES)).map(|&(k, _)| k).collect();
+        for k in keys {
+            let p = self.postings.entry(k).or_default();
+            if p.last() != Some(&(n as u32)) {
+                p.push(n as u32);
+            }
+        }
+    }
+
+    fn push_candidates(&mut self, n: usize, heap: &mut BinaryHeap<Pair>) {
+        let s = &self.nodes[n].state;
+        let mut acc: HashMap<usize, f32> = HashMap::new();
+        let query: Vec<(u64, f32)> = self
+            .heaviest(&s.terms, QUERY_TERMS)
+            .into_iter()
+            .chain(self.heaviest(&s.names, QUERY_NAMES))
+            .map(|&(k, w)| (k, w * self.idf(k) * self.idf(k)))
+            .collect();
+        for (k, w) in query {
+            let Some(p) = self.postings.get(&k) else { continue };
+            if p.len() > MAX_POSTING {
+                continue;
+            }
+            for &m in p {
+                let m = m as usize;
+                if m != n && self.nodes[m].alive {
+                    *acc.entry(m).or_default() += w;
+                }
+            }
+        }
+        let mut cands: Vec<(usize, f32)> = acc.into_iter().collect();
+        cands.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        cands.truncate(self.params.candidates);
+        for (m, _) in cands {
+            let sim = self.similarity(n, m);
+            if sim >= self.params.join {
+                let (a, b) = if n < m { (n, m) } else { (m, n) };
+                heap.push(Pair { sim, a, b, va: self.nodes[a].version, vb: self.nodes[b].version });
+            }
+        }
+    }
+
+    fn norms(&mut self, n: usize) -> (f32, f32) {
+        if self.nodes[n].norm_epoch != self.epoch {
+            let s = &self.nodes[n].state;
+            let t = s.terms.iter().map(|&(k, w)| (w * self.idf(k)).powi(2)).sum::<f32>().sqrt();
+            let m = s.names.iter().map(|&(k, w)| (w * self.idf(k)).powi(2)).sum::<f32>().sqrt();
+            let node = &mut self.nodes[n];
+            node.norm_terms = t;
+            node.norm_names = m;
+            node.norm_epoch = self.epoch;
+        }
+        (self.nodes[n].norm_terms, self.nodes[n].norm_names)
+    }
+
+    /// Similarity of two stories: average linkage (the mean cosine between their members) over
+    /// IDF-weighted terms and names, mixed, and lowered when their time spans lie far apart.
+    fn similarity(&mut self, a: usize, b: usize) -> f32 {
+        let (sa, sb) = (&self.nodes[a].state, &self.nodes[b].state);
+        let size = (sa.counted.max(1) * sb.counted.max(1)) as f32;
+        let t = dot(&sa.terms, &sb.terms, |k| self.idf(k)) / size;
+        let m = dot(&sa.names, &sb.names, |k| self.idf(k)) / size;
+        let w = self.params.name_weight;
+        let base = if sa.names.is_empty() || sb.names.is_empty() { t } else { (1.0 - w) * t + w * m };
+        base * self.time_factor(sa, sb)
+    }
+
+    fn time_factor(&self, a: &StoryState, b: &StoryState) -> f32 {
+        let (Some(a0), Some(a1), Some(b0), Some(b1)) = (a.first_day, a.last_day, b.first_day, b.last_day) else { return 1.0 };
+        let gap = (b0 - a1).max(a0 - b1).max(0) as f32;
+        if gap <= self.params.window_days {
+            1.0
+        } else {
+            (-(gap - self.params.window_days) / self.params.decay_days).exp()
+        }
+    }
+
+    /// Which of two merging stories keeps its id: a stored story over a new one, then the larger,
+    /// then the earlier.
+    fn survivor(&self, a: usize, b: usize) -> (usize, usize) {
+        let key = |n: usize| {
+            let node = &self.nodes[n];
+            (std::cmp::Reverse(node.existed), std::cmp::Reverse(if node.existed { node.state.members } else { 0 }), node.rank.clone())
+        };
+        if key(a) <= key(b) {
+            (a, b)
+        } else {
+            (b, a)
+        }
+    }
+
+    fn merge(&mut self, keep: usize, gone: usize) {
+        let g = std::mem::take(&mut self.nodes[gone].state);
+        self.nodes[gone].alive = false;
+        self.by_id.remove(&g.id);
+        let idf: HashMap<u64, f32> = g.terms.iter().chain(&g.names).chain(&self.nodes[keep].state.terms).chain(&self.nodes[keep].state.names).map(|&(k, _)| (k, self.idf(k))).collect();
+        let k = &mut self.nodes[keep];
+        let s = &mut k.state;
+        if s.thread != g.thread {
+            self.pending_threads.push((g.thread.clone(), s.thread.clone()));
+        }
+        s.counted += g.counted;
+        s.members += g.members;
+        s.first_day = min_opt(s.first_day, g.first_day);
+        s.last_day = max_opt(s.last_day, g.last_day);
+        s.terms = add_sparse(&s.terms, &g.terms, STORY_TERMS, &idf);
+        s.names = add_sparse(&s.names, &g.names, STORY_NAMES, &idf);
+        for o in g.outlets {
+            if !s.outlets.contains(&o) {
+                s.outlets.push(o);
+            }
+        }
+        s.outlets.sort();
+        s.headlines.extend(g.headlines);
+        s.headlines.truncate(HEADLINES);
+        let mut labels: HashMap<u64, String> = s.labels.drain(..).chain(g.labels).collect();
+        let wanted: HashSet<u64> = top_keys(&s.terms, LABELLED, &idf).into_iter().chain(top_keys(&s.names, LABELLED, &idf)).collect();
+        labels.retain(|k, _| wanted.contains(k));
+        s.labels = labels.into_iter().collect();
+        s.labels.sort_unstable();
+        if self.nodes[keep].rank > self.nodes[gone].rank {
+            let r = self.nodes[gone].rank.clone();
+            self.nodes[keep].rank = r;
+        }
+        let k = &mut self.nodes[keep];
+        k.version += 1;
+        k.norm_epoch = 0;
+        k.dirty = true;
+        self.index(keep);
+    }
+
+    /// Keeps the labels of the heaviest terms and names only.
+    fn trim_labels(&mut self, n: usize) {
+        let s = &self.nodes[n].state;
+        let wanted: HashSet<u64> =
+            self.heaviest(&s.terms, LABELLED).into_iter().chain(self.heaviest(&s.names, LABELLED)).map(|&(k, _)| k).collect();
+        self.nodes[n].state.labels.retain(|(k, _)| wanted.contains(k));
+    }
+
+    /// The article's similarity to the rest of its story, and what they share.
+    fn explain(&mut self, article: &ArticleId, p: &Profile, n: usize, counted: bool) -> Assignment {
+        let s = &self.nodes[n].state;
+        let story = s.id.clone();
+        if s.counted <= 1 && s.members <= 1 {
+            return Assignment { article: article.clone(), story: StoryId(story), score: 0.0, shared_terms: vec![], shared_names: vec![], note: "first article of the story".into() };
+        }
+        // The rest of the story: the centroid minus this article (when it was counted in it).
+        let rest_terms = if counted { subtract(&s.terms, &p.terms) } else { s.terms.clone() };
+        let rest_names = if counted { subtract(&s.names, &p.names) } else { s.names.clone() };
+        let idf = |k: u64| self.idf(k);
+        let art_terms: Vec<(u64, f32)> = p.terms.iter().map(|f| (f.key, f.weight)).collect();
+        let art_names: Vec<(u64, f32)> = p.names.iter().map(|f| (f.key, f.weight)).collect();
+        let norm = |v: &[(u64, f32)]| v.iter().map(|&(k, w)| (w * idf(k)).powi(2)).sum::<f32>().sqrt();
+        let t = cosine(&art_terms, &rest_terms, norm(&art_terms), norm(&rest_terms), idf);
+        let m = cosine(&art_names, &rest_names, norm(&art_names), norm(&rest_names), idf);
+        let w = self.params.name_weight;
+        let score = if art_names.is_empty() || rest_names.is_empty() { t } else { (1.0 - w) * t + w * m };
+        let shared = |fs: &[Feature], rest: &[(u64, f32)]| {
+            let mut v: Vec<(f32, &str)> = fs.iter().filter_map(|f| weight_of(rest, f.key).map(|r| (f.weight * r * idf(f.key) * idf(f.key), f.label.as_str()))).collect();
+            v.sort_by(|a, b| b.0.total_cmp(&a.0));
+            v.into_iter().take(8).map(|(_, l)| l.to_string()).collect::<Vec<_>>()
+        };
+        let shared_terms = shared(&p.terms, &rest_terms);
+        let shared_names = shared(&p.names, &rest_names);
+        Assignment { article: article.clone(), story: StoryId(story), score: (score * 1000.0).round() / 1000.0, shared_terms, shared_names, note: String::new() }
+    }
+
+    /// Links changed stories into threads: stories whose names are alike, at any time apart, and
+    /// stories whose threads met through a merge. The larger thread keeps its id.
+    fn link_threads(&mut self, out: &mut BatchOutcome) {
+        let mut links: Vec<(String, String)> = std::mem::take(&mut self.pending_threads);
+        let changed: Vec<usize> = (0..self.nodes.len()).filter(|&n| self.nodes[n].alive && self.nodes[n].dirty).collect();
+        for n in changed {
+            let (_, nn) = self.norms(n);
+            if nn == 0.0 {
+                continue;
+            }
+            let s = &self.nodes[n].state;
+            let mut acc: HashMap<usize, f32> = HashMap::new();
+            for &(k, w) in self.heaviest(&s.names, QUERY_NAMES) {
+                let Some(p) = self.postings.get(&k) else { continue };
+                if p.len() > MAX_POSTING {
+                    continue;
+                }
+                for &m in p {
+                    let m = m as usize;
+                    if m != n && self.nodes[m].alive {
+                        *acc.entry(m).or_default() += w * self.idf(k);
+                    }
+                }
+            }
+            let mut cands: Vec<(usize, f32)> = acc.into_iter().collect();
+            cands.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            cands.truncate(self.params.candidates);
+            for (m, _) in cands {
+                let (_, nm) = self.norms(m);
+                let sim = cosine(&self.nodes[n].state.names, &self.nodes[m].state.names, nn, nm, |k| self.idf(k));
+                if sim >= self.params.thread && self.nodes[n].state.thread != self.nodes[m].state.thread {
+                    links.push((self.nodes[n].state.thread.clone(), self.nodes[m].state.thread.clone()));
+                }
+            }
+        }
+        if links.is_empty() {
+            return;
+        }
+        let mut members: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, node) in self.nodes.iter().enumerate().filter(|(_, n)| n.alive) {
+            members.entry(node.state.thread.as_str()).or_default().push(i);
+        }
+        // Union-find over thread ids; the representative is the larger thread, then the smaller id.
+        let mut parent: HashMap<String, String> = HashMap::new();
+        fn find(parent: &HashMap<String, String>, mut t: String) -> String {
+            while let Some(p) = parent.get(&t) {
+                t = p.clone();
+            }
+            t
+        }
+        let mut size: HashMap<String, usize> = members.iter().map(|(t, m)| (t.to_string(), m.len())).collect();
+        for (a, b) in links {
+            let (ra, rb) = (find(&parent, a), find(&parent, b));
+            if ra == rb {
+                continue;
+            }
+            let (sa, sb) = (size.get(&ra).copied().unwrap_or(0), size.get(&rb).copied().unwrap_or(0));
+            let (keep, gone) = if (std::cmp::Reverse(sa), &ra) <= (std::cmp::Reverse(sb), &rb) { (ra, rb) } else { (rb, ra) };
+            size.insert(keep.clone(), sa + sb);
+            parent.insert(gone, keep);
+        }
+        let mut moves: Vec<(usize, String)> = Vec::new();
+        for (t, nodes) in &members {
+            let r = find(&parent, t.to_string());
+            if r != *t {
+                moves.extend(nodes.iter().map(|&n| (n, r.clone())));
+                out.thread_merges.push((t.to_string(), r));
+            }
+        }
+        for (n, t) in moves {
+            self.nodes[n].state.thread = t;
+            self.nodes[n].dirty = true;
+        }
+        out.thread_merges.sort();
+    }
+
+    /// The story's title: the member headline whose words weigh most in the story.
+    pub fn title(&self, s: &StoryState) -> String {
+        let weight = |keys: &[u64]| {
+            let sum: f32 = keys.iter().filter_map(|&k| weight_of(&s.terms, k).map(|w| w * self.idf(k))).sum();
+            sum / (keys.len().max(1) as f32).sqrt()
+        };
+        s.headlines.iter().filter(|(h, _)| !h.is_empty()).max_by(|a, b| weight(&a.1).total_cmp(&weight(&b.1)).then_with(|| b.0.cmp(&a.0))).map(|(h, _)| h.clone()).unwrap_or_default()
+    }
+
+    /// The story's key terms and main names, heaviest first, as labels.
+    pub fn descriptors(&self, s: &StoryState, k: usize) -> (Vec<String>, Vec<String>) {
+        let labels: HashMap<u64, &str> = s.labels.iter().map(|(k, l)| (*k, l.as_str())).collect();
+        let pick = |fs: &[(u64, f32)]| self.heaviest(fs, LABELLED).into_iter().filter_map(|(key, _)| labels.get(key).map(|l| l.to_string())).take(k).collect();
+        (pick(&s.terms), pick(&s.names))
+    }
+
+    /// The `k` heaviest name labels of a set of stories (a thread's title).
+    pub fn thread_title(&self, stories: &[&StoryState], k: usize) -> String {
+        let mut sum: HashMap<u64, f32> = HashMap::new();
+        let mut labels: HashMap<u64, &str> = HashMap::new();
+        for s in stories {
+            for &(key, w) in &s.names {
+                *sum.entry(key).or_default() += w * self.idf(key);
+            }
+            labels.extend(s.labels.iter().map(|(k, l)| (*k, l.as_str())));
+        }
+        let mut v: Vec<(u64, f32)> = sum.into_iter().filter(|(k, _)| labels.contains_key(k)).collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut out: Vec<&str> = Vec::new();
+        for (key, _) in v {
+            let l = labels[&key];
+            // "Blinken" adds nothing beside "Antony Blinken".
+            if out.iter().any(|o| o.to_lowercase().contains(&l.to_lowercase())) {
+                continue;
+            }
+            out.push(l);
+            if out.len() == k {
+                break;
+            }
+        }
+        out.join(" · ")
+    }
+}
+
+/// A story of one article.
+fn singleton(article: &ArticleId, p: &Profile) -> StoryState {
+    let id = format!("s{}", article.0);
+    let labels = p.terms.iter().chain(&p.names).map(|f| (f.key, f.label.clone())).collect::<Vec<_>>();
+    StoryState {
+        thread: format!("t{}", article.0),
+        id,
+        counted: 1,
+        members: 1,
+        first_day: p.day,
+        last_day: p.day,
+        terms: p.terms.iter().map(|f| (f.key, f.weight)).collect(),
+        names: p.names.iter().map(|f| (f.key, f.weight)).collect(),
+        labels,
+        outlets: p.outlet.iter().cloned().collect(),
+        headlines: vec![(p.headline.clone(), p.headline_terms.clone())],
+    }
+}
+
+fn min_opt(a: Option<i32>, b: Option<i32>) -> Option<i32> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+fn max_opt(a: Option<i32>, b: Option<i32>) -> Option<i32> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn weight_of(v: &[(u64, f32)], key: u64) -> Option<f32> {
+    v.binary_search_by_key(&key, |&(k, _)| k).ok().map(|i| v[i].1)
+}
+
+/// Cosine of two sparse vectors (sorted by key) under IDF weighting.
+fn cosine(a: &[(u64, f32)], b: &[(u64, f32)], na: f32, nb: f32, idf: impl Fn(u64) -> f32) -> f32 {
+    if na == 0.0 || nb == 0.0 {
+        return 0.0;
+    }
+    dot(a, b, idf) / (na * nb)
+}
+
+/// Dot product of two sparse vectors (sorted by key) under IDF weighting.
+fn dot(a: &[(u64, f32)], b: &[(u64, f32)], idf: impl Fn(u64) -> f32) -> f32 {
+    let (mut i, mut j, mut dot) = (0, 0, 0.0f32);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            Ordering::Less => i += 1,
+            Ordering::Greater => j += 1,
+            Ordering::Equal => {
+                let f = idf(a[i].0);
+                dot += a[i].1 * b[j].1 * f * f;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    dot
+}
+
+/// Sum of two sparse vectors, keeping the `max` heaviest entries by weight x IDF.
+fn add_sparse(a: &[(u64, f32)], b: &[(u64, f32)], max: usize, idf: &HashMap<u64, f32>) -> Vec<(u64, f32)> {
+    let mut out: Vec<(u64, f32)> = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if j == b.len() || (i < a.len() && a[i].0 < b[j].0) {
+            out.push(a[i]);
+            i += 1;
+        } else if i == a.len() || b[j].0 < a[i].0 {
+            out.push(b[j]);
+            j += 1;
+        } else {
+            out.push((a[i].0, a[i].1 + b[j].1));
+            i += 1;
+            j += 1;
+        }
+    }
+    if out.len() > max {
+        let w = |&(k, v): &(u64, f32)| v * idf.get(&k).copied().unwrap_or(1.0);
+        out.sort_by(|x, y| w(y).total_cmp(&w(x)).then(x.0.cmp(&y.0)));
+        out.truncate(max);
+        out.sort_unstable_by_key(|x| x.0);
+    }
+    out
+}
+
+fn top_keys(v: &[(u64, f32)], k: usize, idf: &HashMap<u64, f32>) -> Vec<u64> {
+    let mut s: Vec<(u64, f32)> = v.iter().map(|&(key, w)| (key, w * idf.get(&key).copied().unwrap_or(1.0))).collect();
+    s.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    s.into_iter().take(k).map(|x| x.0).collect()
+}
+
+/// `a - b` over the keys of `a` (for "the rest of the story").
+fn subtract(a: &[(u64, f32)], b: &[Feature]) -> Vec<(u64, f32)> {
+    a.iter()
+        .filter_map(|&(k, w)| {
+            let rest = match b.binary_search_by_key(&k, |f| f.key) {
+                Ok(i) => w - b[i].weight,
+                Err(_) => w,
+            };
+            (rest > 1e-4).then_some((k, rest))
+        })
+        .collect()
+}

@@ -207,3 +207,65 @@ pub fn analyse(bench: &Path, params: Params) -> Result<(), String> {
     println!("gold stories split over clusters: {v:?}");
     Ok(())
 }
+
+/// `cargo xtask bench stories N...`: the story engine over a synthetic scale-up of ECB+: article
+/// `k` is ECB+ article `k mod 982` with a quarter of its words replaced from the corpus
+/// vocabulary, published 20 days later on every pass over the corpus (so each pass makes new
+/// stories), fed in batches of 4096 like `ingest` does. Times profiles and clustering together.
+pub fn bench(bench: &Path, sizes: &[usize]) -> Result<(), String> {
+    let docs = load(bench)?;
+    let vocabulary: Vec<String> = docs.iter().flat_map(|(a, _)| a.text.split_whitespace().map(String::from).collect::<Vec<_>>()).collect();
+    for &n in sizes {
+        let mut state = 0x5eed_u64;
+        let mut next = move |m: usize| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize % m
+        };
+        let before = crate::copies_eval::peak_rss_mib().unwrap_or(0.0);
+        let start = Instant::now();
+        let mut engine = Engine::new(Params::default(), vec![], HashMap::new(), 0);
+        let mut assigned = 0usize;
+        let mut k = 0usize;
+        while k < n {
+            let end = (k + 4096).min(n);
+            let batch: Vec<Article> = (k..end)
+                .map(|i| {
+                    let (src, _) = &docs[i % docs.len()];
+                    let mut a = src.clone();
+                    a.id = storyline_model::ArticleId(format!("{i:016x}"));
+                    a.text =
+                        a.text.split(' ').map(|w| if next(4) == 0 { vocabulary[next(vocabulary.len())].as_str() } else { w }).collect::<Vec<_>>().join(" ");
+                    let day = 15_000 + (i / docs.len()) as i64 * 20;
+                    a.published = chrono_like(day);
+                    a
+                })
+                .collect();
+            let inputs: Vec<Input> = batch.iter().map(|a| Input { article: a.id.clone(), profile: storyline_cluster::profile(a), copy_of: None }).collect();
+            assigned += engine.add_batch(inputs).assignments.len();
+            k = end;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let after = crate::copies_eval::peak_rss_mib().unwrap_or(0.0);
+        println!(
+            "stories {n:>8} articles: {secs:.1} s = {:.0} articles/s, {} stories, {assigned} assigned, peak RSS {after:.0} MiB (before {before:.0} MiB)",
+            n as f64 / secs,
+            engine.stories()
+        );
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD` of a day number.
+fn chrono_like(day: i64) -> Option<String> {
+    // Civil-from-days (Howard Hinnant), to keep xtask free of a date crate.
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    Some(format!("{y:04}-{m:02}-{d:02}"))
+}

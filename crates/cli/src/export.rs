@@ -24,6 +24,8 @@ const ARTICLE_COLUMNS: &[&str] = &[
     "ingested_at",
     "copy_group",
     "original_of_group",
+    "story",
+    "thread",
     "text",
     "removed",
     "warnings",
@@ -73,10 +75,12 @@ pub fn copy_relations(store: &dyn Store, csv_format: bool, mut out: impl Write) 
 pub fn articles(store: &dyn Store, csv_format: bool, mut out: impl Write) -> Result<()> {
     let groups = copies::groups(&all_relations(store)?);
     let group_of = |a: &StoredArticle| groups.get(&a.article.id).cloned();
+    let stories = store.article_stories()?;
+    let story_of = |a: &StoredArticle| stories.get(&a.article.id).cloned();
     if csv_format {
         let mut writer = csv::Writer::from_writer(out);
         writer.write_record(ARTICLE_COLUMNS)?;
-        store.for_each_article(&mut |a| writer.write_record(csv_row(&a, group_of(&a))).map_err(io::Error::other))?;
+        store.for_each_article(&mut |a| writer.write_record(csv_row(&a, group_of(&a), story_of(&a))).map_err(io::Error::other))?;
         writer.flush()?;
     } else {
         store.for_each_article(&mut |a| {
@@ -85,6 +89,9 @@ pub fn articles(store: &dyn Store, csv_format: bool, mut out: impl Write) -> Res
             if let Some(map) = value.as_object_mut() {
                 map.insert("copy_group".into(), group.as_ref().map_or(serde_json::Value::Null, |(g, _)| g.0.clone().into()));
                 map.insert("original_of_group".into(), group.is_some_and(|(_, o)| o).into());
+                let story = story_of(&a);
+                map.insert("story".into(), story.as_ref().map_or(serde_json::Value::Null, |(s, _)| s.0.clone().into()));
+                map.insert("thread".into(), story.and_then(|(_, t)| t).map_or(serde_json::Value::Null, Into::into));
             }
             serde_json::to_writer(&mut out, &value)?;
             out.write_all(b"\n")
@@ -95,7 +102,11 @@ pub fn articles(store: &dyn Store, csv_format: bool, mut out: impl Write) -> Res
 }
 
 /// Lists are joined with "; "; the removed pieces stay JSON so nothing is lost.
-fn csv_row(stored: &StoredArticle, group: Option<(storyline_model::ArticleId, bool)>) -> Vec<String> {
+fn csv_row(
+    stored: &StoredArticle,
+    group: Option<(storyline_model::ArticleId, bool)>,
+    story: Option<(storyline_model::StoryId, Option<String>)>,
+) -> Vec<String> {
     let a = &stored.article;
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     vec![
@@ -113,6 +124,8 @@ fn csv_row(stored: &StoredArticle, group: Option<(storyline_model::ArticleId, bo
         stored.ingested_at.clone(),
         group.as_ref().map(|(g, _)| g.0.clone()).unwrap_or_default(),
         group.is_some_and(|(_, o)| o).to_string(),
+        story.as_ref().map(|(s, _)| s.0.clone()).unwrap_or_default(),
+        story.and_then(|(_, t)| t).unwrap_or_default(),
         a.text.clone(),
         serde_json::to_string(&a.removed).unwrap_or_default(),
         a.warnings.join("; "),

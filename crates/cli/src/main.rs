@@ -3,6 +3,7 @@
 mod copies;
 mod export;
 mod pipeline;
+mod stories;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
@@ -14,7 +15,8 @@ use storyline_ingest::ReadConfig;
 use storyline_model::ArticleId;
 use storyline_store::{EmbeddedStore, Store};
 
-/// Storyline: turns piles of news articles into clean, searchable articles (and, soon, stories).
+/// Storyline: turns piles of news articles into stories: clean articles, their copies, the
+/// events they cover and the threads those events belong to.
 #[derive(Debug, Parser)]
 #[command(name = "storyline", version, about)]
 struct Cli {
@@ -91,6 +93,27 @@ enum Command {
         db: DbArg,
         id: String,
     },
+    /// List stories: id, size, outlets, time span, title.
+    Stories {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long, value_enum, default_value_t = SortArg::Size)]
+        sort: SortArg,
+        /// Only stories with an article published on or after this date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print stories as JSON Lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a story: its descriptors, its thread, and why each article belongs to it.
+    Story {
+        #[command(flatten)]
+        db: DbArg,
+        id: String,
+    },
     /// Print one stored article (by id or external id) as JSON.
     Show {
         #[command(flatten)]
@@ -103,6 +126,15 @@ enum Command {
 enum ExportWhat {
     Articles,
     Copies,
+    Stories,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SortArg {
+    /// Most articles first.
+    Size,
+    /// Most recently published first.
+    Recent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,6 +170,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             match what {
                 ExportWhat::Articles => export::articles(&store, format == Format::Csv, out)?,
                 ExportWhat::Copies => export::copy_relations(&store, format == Format::Csv, out)?,
+                ExportWhat::Stories => stories::export(&store, format == Format::Csv, out)?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -152,6 +185,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Search { db, query, limit, json } => search(&db.db, &query, limit, json),
+        Command::Stories { db, sort, since, limit, json } => {
+            if let Some(d) = since.as_deref().filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()) {
+                eprintln!("error: --since wants a date like 2021-05-12, not `{d}`");
+                return Ok(ExitCode::from(2));
+            }
+            let store = open(&db.db)?;
+            let sort = match sort {
+                SortArg::Size => storyline_store::StorySort::Size,
+                SortArg::Recent => storyline_store::StorySort::Recent,
+            };
+            let n = stories::list(&store, sort, since.as_deref(), limit, json, BufWriter::new(io::stdout().lock()))?;
+            Ok(if n > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Story { db, id } => {
+            let store = open(&db.db)?;
+            if stories::show(&store, &id, BufWriter::new(io::stdout().lock()))? {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("error: no story `{id}` in {}", db.db.display());
+                Ok(ExitCode::FAILURE)
+            }
+        }
         Command::Show { db, id } => {
             let store = open(&db.db)?;
             match store.get_article(&ArticleId(id.clone()))? {
@@ -227,6 +282,20 @@ fn ingest(db: &std::path::Path, read: &ReadArgs, paths: &[PathBuf]) -> Result<Ex
     let relations = copies::copy_step(&mut store, &mut |n| bar.set_position(n as u64)).with_context(|| format!("finding copies in {}", db.display()))?;
     bar.finish_and_clear();
     eprintln!("copies: {relations} new copy relations ({:.1} s)", started.elapsed().as_secs_f64());
+    // Stories and threads of the new articles, online against the stored stories.
+    let bar = if progress { indicatif::ProgressBar::new(added as u64) } else { indicatif::ProgressBar::hidden() };
+    bar.set_prefix("stories");
+    let started = std::time::Instant::now();
+    let step = stories::story_step(&mut store, &mut |n| bar.set_position(n as u64)).with_context(|| format!("grouping stories in {}", db.display()))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "stories: {} articles assigned, {} new stories, {} merges; {} stories in all ({:.1} s)",
+        step.assigned,
+        step.opened,
+        step.merges,
+        step.stories,
+        started.elapsed().as_secs_f64()
+    );
     Ok(if tally.errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 

@@ -13,8 +13,10 @@
 //! new one; when two stored stories merge, the larger survives and the merge is recorded.
 
 use crate::features::{Feature, Profile};
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use storyline_model::{ArticleId, StoryId, StoryMember};
 
 /// Tuning of the clustering. Chosen on the ECB+ set (see BENCHMARKS.md).
@@ -39,7 +41,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Params {
-        Params { join: 0.30, name_weight: 0.4, window_days: 3.0, decay_days: 7.0, thread: 0.35, candidates: 200, idf_power: 1.0 }
+        Params { join: 0.14, name_weight: 0.3, window_days: 3.0, decay_days: 7.0, thread: 0.2, candidates: 48, idf_power: 2.0 }
     }
 }
 
@@ -123,14 +125,34 @@ struct Node {
     dirty: bool,
 }
 
+/// Feature keys are already uniform hashes: the map need not hash them again.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b) ^ (self.0 >> 56);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+pub type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
+
 /// The online clustering state: stories, document frequencies and the candidate index.
 pub struct Engine {
     params: Params,
-    df: HashMap<u64, u32>,
+    df: KeyMap<u32>,
+    /// IDF per key under the current frequencies (cleared when they change).
+    idf_cache: RefCell<KeyMap<f32>>,
     docs: u32,
     nodes: Vec<Node>,
     by_id: HashMap<String, usize>,
-    postings: HashMap<u64, Vec<u32>>,
+    postings: KeyMap<Vec<u32>>,
     epoch: u64,
     /// Threads to join because two of their stories merged in this batch.
     pending_threads: Vec<(String, String)>,
@@ -159,7 +181,17 @@ impl PartialOrd for Pair {
 impl Engine {
     /// An engine over stored stories and document frequencies.
     pub fn new(params: Params, stories: Vec<StoryState>, df: HashMap<u64, u32>, docs: u32) -> Engine {
-        let mut e = Engine { params, df, docs, nodes: Vec::new(), by_id: HashMap::new(), postings: HashMap::new(), epoch: 1, pending_threads: Vec::new() };
+        let mut e = Engine {
+            params,
+            df: df.into_iter().collect(),
+            idf_cache: RefCell::default(),
+            docs,
+            nodes: Vec::new(),
+            by_id: HashMap::new(),
+            postings: KeyMap::default(),
+            epoch: 1,
+            pending_threads: Vec::new(),
+        };
         for s in stories {
             let rank = (s.first_day.unwrap_or(i32::MAX), s.id.clone());
             e.push_node(s, true, rank);
@@ -221,6 +253,7 @@ impl Engine {
         out.df_delta = delta.into_iter().collect();
         out.df_delta.sort_unstable();
         self.epoch += 1;
+        self.idf_cache.borrow_mut().clear();
 
         // Every regular article starts as a story of its own.
         let first_new = self.nodes.len();
@@ -328,8 +361,13 @@ impl Engine {
     }
 
     fn idf(&self, key: u64) -> f32 {
+        if let Some(&v) = self.idf_cache.borrow().get(&key) {
+            return v;
+        }
         let df = self.df.get(&key).copied().unwrap_or(0) as f32;
-        (((1.0 + self.docs as f32) / (1.0 + df)).ln() + 1.0).powf(self.params.idf_power)
+        let v = (((1.0 + self.docs as f32) / (1.0 + df)).ln() + 1.0).powf(self.params.idf_power);
+        self.idf_cache.borrow_mut().insert(key, v);
+        v
     }
 
     /// The heaviest features of a story by weight x IDF.
@@ -340,10 +378,16 @@ impl Engine {
         v
     }
 
+    /// The heaviest features that some other article also has: the ones that can find a
+    /// candidate (a word only this article uses has the highest IDF and finds nothing).
+    fn heaviest_shared(&self, fs: &[(u64, f32)], k: usize) -> Vec<(u64, f32)> {
+        let shared: Vec<(u64, f32)> = fs.iter().filter(|(key, _)| self.df.get(key).is_some_and(|&d| d >= 2)).copied().collect();
+        self.heaviest(&shared, k).into_iter().copied().collect()
+    }
+
     fn index(&mut self, n: usize) {
         let s = &self.nodes[n].state;
-        let keys: Vec<u64> =
-            self.heaviest(&s.terms, INDEXED_TERMS).into_iter().chain(self.heaviest(&s.names, INDEXED_NAMES)).map(|&(k, _)| k).collect();
+        let keys: Vec<u64> = self.heaviest(&s.terms, INDEXED_TERMS).into_iter().chain(self.heaviest(&s.names, INDEXED_NAMES)).map(|&(k, _)| k).collect();
         for k in keys {
             let p = self.postings.entry(k).or_default();
             if p.last() != Some(&(n as u32)) {
@@ -356,10 +400,10 @@ impl Engine {
         let s = &self.nodes[n].state;
         let mut acc: HashMap<usize, f32> = HashMap::new();
         let query: Vec<(u64, f32)> = self
-            .heaviest(&s.terms, QUERY_TERMS)
+            .heaviest_shared(&s.terms, QUERY_TERMS)
             .into_iter()
-            .chain(self.heaviest(&s.names, QUERY_NAMES))
-            .map(|&(k, w)| (k, w * self.idf(k) * self.idf(k)))
+            .chain(self.heaviest_shared(&s.names, QUERY_NAMES))
+            .map(|(k, w)| (k, w * self.idf(k) * self.idf(k)))
             .collect();
         for (k, w) in query {
             let Some(p) = self.postings.get(&k) else { continue };
@@ -438,7 +482,8 @@ impl Engine {
         let g = std::mem::take(&mut self.nodes[gone].state);
         self.nodes[gone].alive = false;
         self.by_id.remove(&g.id);
-        let idf: HashMap<u64, f32> = g.terms.iter().chain(&g.names).chain(&self.nodes[keep].state.terms).chain(&self.nodes[keep].state.names).map(|&(k, _)| (k, self.idf(k))).collect();
+        let idf: HashMap<u64, f32> =
+            g.terms.iter().chain(&g.names).chain(&self.nodes[keep].state.terms).chain(&self.nodes[keep].state.names).map(|&(k, _)| (k, self.idf(k))).collect();
         let k = &mut self.nodes[keep];
         let s = &mut k.state;
         if s.thread != g.thread {
@@ -477,37 +522,45 @@ impl Engine {
     /// Keeps the labels of the heaviest terms and names only.
     fn trim_labels(&mut self, n: usize) {
         let s = &self.nodes[n].state;
-        let wanted: HashSet<u64> =
-            self.heaviest(&s.terms, LABELLED).into_iter().chain(self.heaviest(&s.names, LABELLED)).map(|&(k, _)| k).collect();
+        let wanted: HashSet<u64> = self.heaviest(&s.terms, LABELLED).into_iter().chain(self.heaviest(&s.names, LABELLED)).map(|&(k, _)| k).collect();
         self.nodes[n].state.labels.retain(|(k, _)| wanted.contains(k));
     }
 
-    /// The article's similarity to the rest of its story, and what they share.
+    /// The article's similarity to the rest of its story (average linkage, as when it joined),
+    /// and what they share.
     fn explain(&mut self, article: &ArticleId, p: &Profile, n: usize, counted: bool) -> Assignment {
         let s = &self.nodes[n].state;
-        let story = s.id.clone();
-        if s.counted <= 1 && s.members <= 1 {
-            return Assignment { article: article.clone(), story: StoryId(story), score: 0.0, shared_terms: vec![], shared_names: vec![], note: "first article of the story".into() };
+        let story = StoryId(s.id.clone());
+        let rest_count = if counted { s.counted.saturating_sub(1) } else { s.counted };
+        if rest_count == 0 {
+            let note = if s.members <= 1 { "first article of the story" } else { "copy of the story's first article" };
+            return Assignment { article: article.clone(), story, score: 0.0, shared_terms: vec![], shared_names: vec![], note: note.into() };
         }
-        // The rest of the story: the centroid minus this article (when it was counted in it).
-        let rest_terms = if counted { subtract(&s.terms, &p.terms) } else { s.terms.clone() };
-        let rest_names = if counted { subtract(&s.names, &p.names) } else { s.names.clone() };
+        let unit = |fs: &[Feature]| {
+            let v: Vec<(u64, f32)> = fs.iter().map(|f| (f.key, f.weight)).collect();
+            let norm = v.iter().map(|&(k, w)| (w * self.idf(k)).powi(2)).sum::<f32>().sqrt();
+            v.into_iter().map(|(k, w)| (k, if norm > 0.0 { w / norm } else { 0.0 })).collect::<Vec<_>>()
+        };
+        let (art_terms, art_names) = (unit(&p.terms), unit(&p.names));
+        let minus = |c: &[(u64, f32)], a: &[(u64, f32)]| -> Vec<(u64, f32)> {
+            c.iter().filter_map(|&(k, w)| Some((k, w - if counted { weight_of(a, k).unwrap_or(0.0) } else { 0.0 })).filter(|x| x.1 > 1e-6)).collect()
+        };
+        let rest_terms = minus(&s.terms, &art_terms);
+        let rest_names = minus(&s.names, &art_names);
         let idf = |k: u64| self.idf(k);
-        let art_terms: Vec<(u64, f32)> = p.terms.iter().map(|f| (f.key, f.weight)).collect();
-        let art_names: Vec<(u64, f32)> = p.names.iter().map(|f| (f.key, f.weight)).collect();
-        let norm = |v: &[(u64, f32)]| v.iter().map(|&(k, w)| (w * idf(k)).powi(2)).sum::<f32>().sqrt();
-        let t = cosine(&art_terms, &rest_terms, norm(&art_terms), norm(&rest_terms), idf);
-        let m = cosine(&art_names, &rest_names, norm(&art_names), norm(&rest_names), idf);
+        let t = dot(&art_terms, &rest_terms, idf) / rest_count as f32;
+        let m = dot(&art_names, &rest_names, idf) / rest_count as f32;
         let w = self.params.name_weight;
         let score = if art_names.is_empty() || rest_names.is_empty() { t } else { (1.0 - w) * t + w * m };
         let shared = |fs: &[Feature], rest: &[(u64, f32)]| {
-            let mut v: Vec<(f32, &str)> = fs.iter().filter_map(|f| weight_of(rest, f.key).map(|r| (f.weight * r * idf(f.key) * idf(f.key), f.label.as_str()))).collect();
-            v.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut v: Vec<(f32, &str)> =
+                fs.iter().filter_map(|f| weight_of(rest, f.key).map(|r| (f.weight * r * idf(f.key) * idf(f.key), f.label.as_str()))).collect();
+            v.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
             v.into_iter().take(8).map(|(_, l)| l.to_string()).collect::<Vec<_>>()
         };
         let shared_terms = shared(&p.terms, &rest_terms);
         let shared_names = shared(&p.names, &rest_names);
-        Assignment { article: article.clone(), story: StoryId(story), score: (score * 1000.0).round() / 1000.0, shared_terms, shared_names, note: String::new() }
+        Assignment { article: article.clone(), story, score: (score * 1000.0).round() / 1000.0, shared_terms, shared_names, note: String::new() }
     }
 
     /// Links changed stories into threads: stories whose names are alike, at any time apart, and
@@ -522,7 +575,7 @@ impl Engine {
             }
             let s = &self.nodes[n].state;
             let mut acc: HashMap<usize, f32> = HashMap::new();
-            for &(k, w) in self.heaviest(&s.names, QUERY_NAMES) {
+            for (k, w) in self.heaviest_shared(&s.names, QUERY_NAMES) {
                 let Some(p) = self.postings.get(&k) else { continue };
                 if p.len() > MAX_POSTING {
                     continue;
@@ -592,7 +645,12 @@ impl Engine {
             let sum: f32 = keys.iter().filter_map(|&k| weight_of(&s.terms, k).map(|w| w * self.idf(k))).sum();
             sum / (keys.len().max(1) as f32).sqrt()
         };
-        s.headlines.iter().filter(|(h, _)| !h.is_empty()).max_by(|a, b| weight(&a.1).total_cmp(&weight(&b.1)).then_with(|| b.0.cmp(&a.0))).map(|(h, _)| h.clone()).unwrap_or_default()
+        s.headlines
+            .iter()
+            .filter(|(h, _)| !h.is_empty())
+            .max_by(|a, b| weight(&a.1).total_cmp(&weight(&b.1)).then_with(|| b.0.cmp(&a.0)))
+            .map(|(h, _)| h.clone())
+            .unwrap_or_default()
     }
 
     /// The story's key terms and main names, heaviest first, as labels.
@@ -600,6 +658,15 @@ impl Engine {
         let labels: HashMap<u64, &str> = s.labels.iter().map(|(k, l)| (*k, l.as_str())).collect();
         let pick = |fs: &[(u64, f32)]| self.heaviest(fs, LABELLED).into_iter().filter_map(|(key, _)| labels.get(key).map(|l| l.to_string())).take(k).collect();
         (pick(&s.terms), pick(&s.names))
+    }
+
+    /// The live stories of these threads, by thread.
+    pub fn thread_members(&self, threads: &HashSet<String>) -> HashMap<String, Vec<&StoryState>> {
+        let mut out: HashMap<String, Vec<&StoryState>> = HashMap::new();
+        for n in self.nodes.iter().filter(|n| n.alive && threads.contains(&n.state.thread)) {
+            out.entry(n.state.thread.clone()).or_default().push(&n.state);
+        }
+        out
     }
 
     /// The `k` heaviest name labels of a set of stories (a thread's title).
@@ -724,15 +791,142 @@ fn top_keys(v: &[(u64, f32)], k: usize, idf: &HashMap<u64, f32>) -> Vec<u64> {
     s.into_iter().take(k).map(|x| x.0).collect()
 }
 
-/// `a - b` over the keys of `a` (for "the rest of the story").
-fn subtract(a: &[(u64, f32)], b: &[Feature]) -> Vec<(u64, f32)> {
-    a.iter()
-        .filter_map(|&(k, w)| {
-            let rest = match b.binary_search_by_key(&k, |f| f.key) {
-                Ok(i) => w - b[i].weight,
-                Err(_) => w,
-            };
-            (rest > 1e-4).then_some((k, rest))
-        })
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::profile;
+    use storyline_model::Article;
+
+    fn article(id: &str, title: &str, text: &str, published: Option<&str>) -> Article {
+        Article {
+            id: ArticleId(id.into()),
+            source: id.into(),
+            url: None,
+            title: Some(title.into()),
+            published: published.map(String::from),
+            authors: vec![],
+            contributors: vec![],
+            outlet: Some(format!("outlet {id}")),
+            credited_source: None,
+            language: Some("en".into()),
+            text: text.into(),
+            removed: vec![],
+            warnings: vec![],
+            external_id: None,
+        }
+    }
+
+    /// Two events of one kind (two quakes, reported in different words), three reports each,
+    /// plus unrelated news.
+    fn corpus() -> Vec<Article> {
+        let a = |id: &str, extra: &str| {
+            article(
+                id,
+                "Magnitude 6.1 earthquake strikes Orvieto",
+                &format!("A magnitude 6.1 earthquake struck near Orvieto on Monday, shaking medieval buildings across the Umbrian hills. {extra} Residents of Orvieto slept in their cars as aftershocks continued, the Orvieto fire brigade said."),
+                None,
+            )
+        };
+        let b = |id: &str, extra: &str| {
+            article(
+                id,
+                "Kandor quake: 7.4 tremor kills dozens",
+                &format!("Dozens died when a 7.4 tremor hit Kandor province before dawn, flattening mud-brick homes in mountain villages. {extra} Rescuers in Kandor dug through rubble with bare hands, the Kandor governor told reporters."),
+                None,
+            )
+        };
+        vec![
+            a("a1", "Two churches in Orvieto collapsed."),
+            a("a2", "The old Orvieto bridge cracked."),
+            a("a3", "Schools in Orvieto closed."),
+            b("b1", "A dam near Kandor was inspected."),
+            b("b2", "Kandor airport shut its runway."),
+            b("b3", "Power failed across Kandor."),
+            article("c1", "Parliament passes budget", "The parliament passed the annual budget after a long debate about taxes and pensions.", None),
+            article("c2", "Team wins the cup final", "The home team won the cup final with a late goal in front of a full stadium.", None),
+        ]
+    }
+
+    fn run(articles: &[Article], batches: &[&[usize]]) -> HashMap<String, String> {
+        let mut e = Engine::new(Params::default(), vec![], HashMap::new(), 0);
+        let mut story = HashMap::new();
+        let mut merged: HashMap<String, String> = HashMap::new();
+        for b in batches {
+            let out = e.add_batch(b.iter().map(|&i| Input { article: articles[i].id.clone(), profile: profile(&articles[i]), copy_of: None }).collect());
+            for a in out.assignments {
+                story.insert(a.article.0, a.story.0);
+            }
+            merged.extend(out.merges);
+        }
+        story
+            .into_iter()
+            .map(|(a, mut s)| {
+                while let Some(n) = merged.get(&s) {
+                    s = n.clone();
+                }
+                (a, s)
+            })
+            .collect()
+    }
+
+    fn partition(story: &HashMap<String, String>) -> Vec<Vec<String>> {
+        let mut groups: HashMap<&str, Vec<String>> = HashMap::new();
+        for (a, s) in story {
+            groups.entry(s).or_default().push(a.clone());
+        }
+        let mut v: Vec<Vec<String>> = groups
+            .into_values()
+            .map(|mut g| {
+                g.sort();
+                g
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn two_events_of_one_kind_are_two_stories() {
+        let c = corpus();
+        let p = partition(&run(&c, &[&[0, 1, 2, 3, 4, 5, 6, 7]]));
+        assert!(p.contains(&vec!["a1".into(), "a2".into(), "a3".into()]), "{p:?}");
+        assert!(p.contains(&vec!["b1".into(), "b2".into(), "b3".into()]), "{p:?}");
+        assert!(p.iter().all(|g| !g.contains(&"c1".to_string()) || g.len() == 1), "{p:?}");
+    }
+
+    #[test]
+    fn batches_and_order_do_not_change_the_stories() {
+        let c = corpus();
+        let one = partition(&run(&c, &[&[0, 1, 2, 3, 4, 5, 6, 7]]));
+        let split = partition(&run(&c, &[&[5, 0], &[7, 3, 1], &[2, 6, 4]]));
+        assert_eq!(one, split);
+    }
+
+    #[test]
+    fn the_same_words_years_apart_are_different_stories() {
+        let mut c = corpus();
+        c[0].published = Some("2019-04-01".into());
+        c[1].published = Some("2019-04-02".into());
+        c[2].published = Some("2024-09-30".into());
+        let s = run(&c, &[&[0, 1, 2, 3, 4, 5]]);
+        assert_eq!(s["a1"], s["a2"]);
+        assert_ne!(s["a1"], s["a3"]);
+    }
+
+    #[test]
+    fn a_story_keeps_its_id_and_explains_its_members() {
+        let c = corpus();
+        let mut e = Engine::new(Params::default(), vec![], HashMap::new(), 0);
+        let input = |i: usize| Input { article: c[i].id.clone(), profile: profile(&c[i]), copy_of: None };
+        let first = e.add_batch(vec![input(0), input(1), input(6)]);
+        let id = first.assignments.iter().find(|a| a.article.0 == "a1").unwrap().story.clone();
+        let second = e.add_batch(vec![input(2), input(7)]);
+        let a3 = second.assignments.iter().find(|a| a.article.0 == "a3").unwrap();
+        assert_eq!(a3.story, id);
+        assert!(a3.score >= Params::default().join, "{a3:?}");
+        assert!(a3.shared_names.iter().any(|n| n == "Orvieto"), "{a3:?}");
+        // State survives the store's round trip.
+        let saved: Vec<StoryState> = second.changed.iter().map(|s| crate::state::decode(&crate::state::encode(s)).unwrap()).collect();
+        assert!(saved.iter().any(|s| s.id == id.0 && s.members == 3));
+    }
 }

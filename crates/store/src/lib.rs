@@ -13,7 +13,7 @@ mod stories;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use storyline_model::{Article, ArticleId, CopyRelation, Story, StoryId, StoryMember, StoredArticle, Thread};
+use storyline_model::{Article, ArticleId, CopyRelation, StoredArticle, Story, StoryId, StoryMember, Thread};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::QueryParser;
 use tantivy::schema::{DateOptions, DateTimePrecision, Field, Schema, Value, INDEXED, STORED, STRING, TEXT};

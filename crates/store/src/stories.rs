@@ -29,7 +29,8 @@ pub fn cluster_state(conn: &Connection) -> Sql<ClusterState> {
     for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u32)))? {
         out.df.push(row?);
     }
-    out.docs = conn.query_row("SELECT value FROM meta WHERE key='cluster_docs'", [], |r| r.get::<_, String>(0)).optional()?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    out.docs =
+        conn.query_row("SELECT value FROM meta WHERE key='cluster_docs'", [], |r| r.get::<_, String>(0)).optional()?.and_then(|v| v.parse().ok()).unwrap_or(0);
     Ok(out)
 }
 
@@ -40,7 +41,11 @@ pub fn record(conn: &mut Connection, u: &StoryUpdate) -> Sql<()> {
         for &(k, n) in &u.df_delta {
             df.execute(params![k as i64, n as i64])?;
         }
-        let docs: u64 = tx.query_row("SELECT value FROM meta WHERE key='cluster_docs'", [], |r| r.get::<_, String>(0)).optional()?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let docs: u64 = tx
+            .query_row("SELECT value FROM meta WHERE key='cluster_docs'", [], |r| r.get::<_, String>(0))
+            .optional()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('cluster_docs', ?1)", [(docs + u.docs_delta).to_string()])?;
 
         let mut event = tx.prepare_cached("INSERT INTO story_events (kind, from_id, to_id, at) VALUES (?1, ?2, ?3, ?4)")?;
@@ -118,7 +123,8 @@ pub fn get(conn: &Connection, id: &str) -> Sql<Option<(Story, Vec<StoryEvent>)>>
 }
 
 pub fn members(conn: &Connection, id: &StoryId) -> Sql<Vec<StoryMember>> {
-    let mut stmt = conn.prepare("SELECT m.json, m.story FROM story_members m JOIN articles a ON a.id = m.article WHERE m.story = ?1 ORDER BY a.published, a.seq")?;
+    let mut stmt =
+        conn.prepare("SELECT m.json, m.story FROM story_members m JOIN articles a ON a.id = m.article WHERE m.story = ?1 ORDER BY a.published, a.seq")?;
     let rows = stmt.query_map([&id.0], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     rows.map(|r| {
         let (json, story) = r?;
@@ -133,8 +139,9 @@ pub fn members(conn: &Connection, id: &StoryId) -> Sql<Vec<StoryMember>> {
 pub fn thread(conn: &Connection, id: &str) -> Sql<Option<Thread>> {
     let mut current = id.to_string();
     for _ in 0..1000 {
-        let row: Option<(String, i64, Option<String>)> =
-            conn.query_row("SELECT title, stories, merged_into FROM threads WHERE id = ?1", [&current], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+        let row: Option<(String, i64, Option<String>)> = conn
+            .query_row("SELECT title, stories, merged_into FROM threads WHERE id = ?1", [&current], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
         match row {
             None => return Ok(None),
             Some((title, stories, None)) => return Ok(Some(Thread { id: current, title, stories: stories as usize })),

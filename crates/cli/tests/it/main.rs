@@ -4,6 +4,7 @@ mod bad_input;
 mod copies;
 mod samples;
 mod store;
+mod stories;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,114 @@
+//! Stories and threads: assigned at ingest, explained, listed, exported; ids survive growth.
+
+use super::*;
+
+fn run(db: &Path, args: &[&str]) -> String {
+    let out = bin().args(args).arg("--db").arg(db).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn jsonl(s: &str) -> Vec<Value> {
+    s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn samples_make_stories_in_one_thread_with_explanations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let out = bin().arg("ingest").arg("--db").arg(&db).arg(examples_dir()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("stories: 5 articles assigned"), "{}", stderr(&out));
+
+    let articles = jsonl(&run(&db, &["export", "articles"]));
+    let story = |name: &str| articles.iter().find(|a| a["source"].as_str().unwrap().ends_with(name)).unwrap()["story"].clone();
+    let nov_2023 = story("004_49a082d0ec2fb85f.txt");
+    for may_2021 in ["000_ee6209165108b612.txt", "001_cd5b6eb30dfdc74c.txt", "002_91570b9135253b7c.txt", "003_167c493f75d27566.txt"] {
+        assert_ne!(story(may_2021), nov_2023, "{may_2021} is in the November 2023 story");
+    }
+    // The agency report, its autoblog copy and the rewrite are one story.
+    assert_eq!(story("000_ee6209165108b612.txt"), story("001_cd5b6eb30dfdc74c.txt"));
+    assert_eq!(story("000_ee6209165108b612.txt"), story("002_91570b9135253b7c.txt"));
+    // Same actors and places, years apart: one thread.
+    let threads: std::collections::HashSet<&str> = articles.iter().map(|a| a["thread"].as_str().unwrap()).collect();
+    assert_eq!(threads.len(), 1, "{threads:?}");
+
+    let stories = jsonl(&run(&db, &["export", "stories"]));
+    for s in &stories {
+        for f in ["id", "title", "articles", "outlets", "first_published", "last_published", "thread", "thread_title", "key_terms", "key_names"] {
+            assert!(s.get(f).is_some(), "{f} missing in {s}");
+        }
+    }
+    let total: u64 = stories.iter().map(|s| s["articles"].as_u64().unwrap()).sum();
+    assert_eq!(total, 5);
+    let nov = stories.iter().find(|s| s["id"] == nov_2023).unwrap();
+    assert_eq!(nov["first_published"], "2023-11-03");
+    assert!(nov["thread_title"].as_str().unwrap().contains("Blinken") || nov["thread_title"].as_str().unwrap().contains("Israel"), "{nov}");
+    let csv = run(&db, &["export", "stories", "--format", "csv"]);
+    assert!(csv.starts_with("id,title,articles,outlets,first_published,last_published,thread"), "{csv}");
+
+    let listing = run(&db, &["stories", "--sort", "recent"]);
+    assert!(listing.lines().next().unwrap().contains("2023-11-03"), "most recent first: {listing}");
+    let since = run(&db, &["stories", "--since", "2023-01-01", "--json"]);
+    assert_eq!(jsonl(&since).len(), 1, "{since}");
+
+    let shown = run(&db, &["story", story("001_cd5b6eb30dfdc74c.txt").as_str().unwrap()]);
+    assert!(shown.contains("thread:"), "{shown}");
+    assert_eq!(shown.matches("  why: ").count(), 3, "{shown}");
+    assert!(shown.contains("shared terms:"), "{shown}");
+
+    // Ingesting again assigns nothing new and changes nothing.
+    let again = bin().arg("ingest").arg("--db").arg(&db).arg(examples_dir()).output().unwrap();
+    assert!(stderr(&again).contains("stories: 0 articles assigned"), "{}", stderr(&again));
+    assert_eq!(
+        jsonl(&run(&db, &["export", "articles"])).iter().map(|a| a["story"].clone()).collect::<Vec<_>>(),
+        articles.iter().map(|a| a["story"].clone()).collect::<Vec<_>>()
+    );
+}
+
+fn report(i: usize, place: &str, day: &str, extra: &str) -> Value {
+    serde_json::json!({
+        "id": format!("{place}-{i}"),
+        "title": format!("Flooding in {place} forces evacuations"),
+        "text": format!("Heavy rain flooded {place} on {day}, and the {place} river rose above its banks. Emergency crews from {place} County evacuated residents of the low streets near the {place} bridge. {extra} Officials in {place} said the water would recede by the weekend."),
+        "date": day,
+        "outlet": format!("Outlet {i}"),
+    })
+}
+
+#[test]
+fn story_ids_survive_growth_and_copies_join_their_original() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let first = tmp.path().join("first.jsonl");
+    let rows = [report(1, "Marlowe", "2022-03-01", "Schools closed."), report(2, "Marlowe", "2022-03-01", "Roads were shut.")];
+    std::fs::write(&first, rows.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")).unwrap();
+    run(&db, &["ingest", first.to_str().unwrap()]);
+    let before = jsonl(&run(&db, &["export", "articles"]));
+    let id = before[0]["story"].as_str().unwrap().to_string();
+    assert_eq!(before[1]["story"], before[0]["story"]);
+
+    // More coverage of the same flood, an exact copy, and a flood elsewhere three years later.
+    let second = tmp.path().join("second.jsonl");
+    let copy = serde_json::json!({"id": "copy", "title": "Flooding in Marlowe forces evacuations", "text": format!("[ad_1]\n{}\nSource link", rows[0]["text"].as_str().unwrap()), "date": "2022-03-02", "outlet": "autoblog"});
+    let later = serde_json::json!({
+        "id": "Marlowe-4",
+        "title": "Flooding in Marlowe again after dam fails",
+        "text": "Marlowe was flooded again on Tuesday when the new dam upstream failed after a week of rain. Engineers had warned the county about cracks in the dam last year. Emergency crews evacuated residents near the Marlowe bridge, and the river rose above its banks by noon.",
+        "date": "2025-06-10",
+        "outlet": "Outlet 4",
+    });
+    let rows = [report(3, "Marlowe", "2022-03-02", "Trains stopped."), copy, later];
+    std::fs::write(&second, rows.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")).unwrap();
+    run(&db, &["ingest", second.to_str().unwrap()]);
+    let after = jsonl(&run(&db, &["export", "articles"]));
+    let story = |ext: &str| after.iter().find(|a| a["external_id"] == ext).unwrap()["story"].as_str().unwrap().to_string();
+    assert_eq!(story("Marlowe-1"), id, "a story keeps its id as it grows");
+    assert_eq!(story("Marlowe-3"), id);
+    assert_eq!(story("copy"), id, "a copy joins the story of what it copies");
+    assert_ne!(story("Marlowe-4"), id, "years apart: another story");
+    let shown = run(&db, &["story", &id]);
+    assert!(shown.contains("why: copy of"), "{shown}");
+    assert!(shown.contains("4 articles"), "{shown}");
+    assert!(!run(&db, &["story", &story("Marlowe-4")]).contains("Schools closed"));
+}

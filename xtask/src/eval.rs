@@ -98,7 +98,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     if o.only.as_deref() == Some("stories-analyse") {
-        crate::stories_eval::analyse(&o.bench, storyline_cluster::Params { join: 0.22, name_weight: 0.3, ..Default::default() })?;
+        crate::stories_eval::analyse(&o.bench, storyline_cluster::Params::default())?;
     }
     if wants("stories") || o.only.as_deref() == Some("stories-tune") {
         let (f1, drift) = crate::stories_eval::run(&o.bench, o.only.as_deref() == Some("stories-tune"))?;

@@ -235,8 +235,7 @@ pub fn bench(bench: &Path, sizes: &[usize]) -> Result<(), String> {
                     a.id = storyline_model::ArticleId(format!("{i:016x}"));
                     a.text =
                         a.text.split(' ').map(|w| if next(4) == 0 { vocabulary[next(vocabulary.len())].as_str() } else { w }).collect::<Vec<_>>().join(" ");
-                    let day = 15_000 + (i / docs.len()) as i64 * 20;
-                    a.published = chrono_like(day);
+                    a.published = storyline_cluster::features::day_date(15_000 + (i / docs.len()) as i32 * 20);
                     a
                 })
                 .collect();
@@ -253,19 +252,4 @@ pub fn bench(bench: &Path, sizes: &[usize]) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-/// `YYYY-MM-DD` of a day number.
-fn chrono_like(day: i64) -> Option<String> {
-    // Civil-from-days (Howard Hinnant), to keep xtask free of a date crate.
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    Some(format!("{y:04}-{m:02}-{d:02}"))
 }

@@ -6,6 +6,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
+use storyline_cluster::features::day_date;
 use storyline_cluster::{state, CopyOf, Engine, Input, Params, StoryState};
 use storyline_model::{ArticleId, CopyKind, Story, StoryId, Thread};
 use storyline_store::{Store, StorySort, StoryUpdate};
@@ -44,7 +45,7 @@ pub fn story_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
         let out = engine.add_batch(inputs);
         summary.assigned += out.assignments.len();
         summary.merges += out.merges.len();
-        summary.opened += out.assignments.iter().filter(|a| a.story.0 == format!("s{}", a.article.0)).count();
+        summary.opened += out.opened;
         let changed_threads: HashSet<String> = out.changed.iter().map(|s| s.thread.clone()).collect();
         let threads = engine
             .thread_members(&changed_threads)
@@ -97,11 +98,6 @@ fn copies_of<'a>(store: &dyn Store, ids: impl Iterator<Item = &'a ArticleId>) ->
     Ok(out)
 }
 
-fn date_of(day: Option<i32>) -> Option<String> {
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
-    day.and_then(|d| epoch.checked_add_signed(chrono::TimeDelta::days(i64::from(d)))).map(|d| d.format("%Y-%m-%d").to_string())
-}
-
 fn describe(engine: &Engine, s: &StoryState) -> Story {
     let (key_terms, key_names) = engine.descriptors(s, 8);
     Story {
@@ -109,8 +105,8 @@ fn describe(engine: &Engine, s: &StoryState) -> Story {
         title: engine.title(s),
         articles: s.members as usize,
         outlets: s.outlets.clone(),
-        first_published: date_of(s.first_day),
-        last_published: date_of(s.last_day),
+        first_published: s.first_day.and_then(day_date),
+        last_published: s.last_day.and_then(day_date),
         key_terms,
         key_names,
         thread: Some(s.thread.clone()),

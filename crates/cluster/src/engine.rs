@@ -108,6 +108,8 @@ pub struct BatchOutcome {
     pub thread_merges: Vec<(String, String)>,
     /// Stories created or changed (their new state).
     pub changed: Vec<StoryState>,
+    /// Stories this batch opened (among `changed`).
+    pub opened: usize,
     /// Document-frequency increments (feature key, +n).
     pub df_delta: Vec<(u64, u32)>,
 }
@@ -199,18 +201,9 @@ impl Engine {
         e
     }
 
-    pub fn params(&self) -> Params {
-        self.params
-    }
-
     /// Number of live stories.
     pub fn stories(&self) -> usize {
         self.nodes.iter().filter(|n| n.alive).count()
-    }
-
-    /// A live story's state.
-    pub fn story(&self, id: &str) -> Option<&StoryState> {
-        self.by_id.get(id).map(|&i| &self.nodes[i].state)
     }
 
     /// Clusters a batch of new articles into the stories.
@@ -342,6 +335,7 @@ impl Engine {
         for n in &mut self.nodes {
             if n.dirty && n.alive {
                 out.changed.push(n.state.clone());
+                out.opened += usize::from(!n.existed);
             }
             n.dirty = false;
             if !n.alive {
@@ -398,18 +392,28 @@ impl Engine {
 
     fn push_candidates(&mut self, n: usize, heap: &mut BinaryHeap<Pair>) {
         let s = &self.nodes[n].state;
-        let mut acc: HashMap<usize, f32> = HashMap::new();
         let query: Vec<(u64, f32)> = self
             .heaviest_shared(&s.terms, QUERY_TERMS)
             .into_iter()
             .chain(self.heaviest_shared(&s.names, QUERY_NAMES))
             .map(|(k, w)| (k, w * self.idf(k) * self.idf(k)))
             .collect();
-        for (k, w) in query {
-            let Some(p) = self.postings.get(&k) else { continue };
-            if p.len() > MAX_POSTING {
-                continue;
+        for m in self.candidates_of(n, &query) {
+            let sim = self.similarity(n, m);
+            if sim >= self.params.join {
+                let (a, b) = if n < m { (n, m) } else { (m, n) };
+                heap.push(Pair { sim, a, b, va: self.nodes[a].version, vb: self.nodes[b].version });
             }
+        }
+    }
+
+    /// Live stories other than `n` found through the postings of the query's features, by the
+    /// summed query weight, best first, at most `params.candidates`. Features whose postings
+    /// pass `MAX_POSTING` are too common to find anything and are skipped.
+    fn candidates_of(&self, n: usize, query: &[(u64, f32)]) -> Vec<usize> {
+        let mut acc: HashMap<usize, f32> = HashMap::new();
+        for &(k, w) in query {
+            let Some(p) = self.postings.get(&k).filter(|p| p.len() <= MAX_POSTING) else { continue };
             for &m in p {
                 let m = m as usize;
                 if m != n && self.nodes[m].alive {
@@ -420,13 +424,7 @@ impl Engine {
         let mut cands: Vec<(usize, f32)> = acc.into_iter().collect();
         cands.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         cands.truncate(self.params.candidates);
-        for (m, _) in cands {
-            let sim = self.similarity(n, m);
-            if sim >= self.params.join {
-                let (a, b) = if n < m { (n, m) } else { (m, n) };
-                heap.push(Pair { sim, a, b, va: self.nodes[a].version, vb: self.nodes[b].version });
-            }
-        }
+        cands.into_iter().map(|(m, _)| m).collect()
     }
 
     fn norms(&mut self, n: usize) -> (f32, f32) {
@@ -480,12 +478,9 @@ impl Engine {
 
     fn merge(&mut self, keep: usize, gone: usize) {
         let g = std::mem::take(&mut self.nodes[gone].state);
+        let mut s = std::mem::take(&mut self.nodes[keep].state);
         self.nodes[gone].alive = false;
         self.by_id.remove(&g.id);
-        let idf: HashMap<u64, f32> =
-            g.terms.iter().chain(&g.names).chain(&self.nodes[keep].state.terms).chain(&self.nodes[keep].state.names).map(|&(k, _)| (k, self.idf(k))).collect();
-        let k = &mut self.nodes[keep];
-        let s = &mut k.state;
         if s.thread != g.thread {
             self.pending_threads.push((g.thread.clone(), s.thread.clone()));
         }
@@ -493,8 +488,9 @@ impl Engine {
         s.members += g.members;
         s.first_day = min_opt(s.first_day, g.first_day);
         s.last_day = max_opt(s.last_day, g.last_day);
-        s.terms = add_sparse(&s.terms, &g.terms, STORY_TERMS, &idf);
-        s.names = add_sparse(&s.names, &g.names, STORY_NAMES, &idf);
+        let idf = |k: u64| self.idf(k);
+        s.terms = add_sparse(&s.terms, &g.terms, STORY_TERMS, idf);
+        s.names = add_sparse(&s.names, &g.names, STORY_NAMES, idf);
         for o in g.outlets {
             if !s.outlets.contains(&o) {
                 s.outlets.push(o);
@@ -503,16 +499,16 @@ impl Engine {
         s.outlets.sort();
         s.headlines.extend(g.headlines);
         s.headlines.truncate(HEADLINES);
-        let mut labels: HashMap<u64, String> = s.labels.drain(..).chain(g.labels).collect();
-        let wanted: HashSet<u64> = top_keys(&s.terms, LABELLED, &idf).into_iter().chain(top_keys(&s.names, LABELLED, &idf)).collect();
-        labels.retain(|k, _| wanted.contains(k));
-        s.labels = labels.into_iter().collect();
-        s.labels.sort_unstable();
+        // Labels are trimmed to the heaviest features once, at the end of the batch.
+        s.labels.extend(g.labels);
+        s.labels.sort_by_key(|(k, _)| *k);
+        s.labels.dedup_by_key(|(k, _)| *k);
         if self.nodes[keep].rank > self.nodes[gone].rank {
             let r = self.nodes[gone].rank.clone();
             self.nodes[keep].rank = r;
         }
         let k = &mut self.nodes[keep];
+        k.state = s;
         k.version += 1;
         k.norm_epoch = 0;
         k.dirty = true;
@@ -573,24 +569,8 @@ impl Engine {
             if nn == 0.0 {
                 continue;
             }
-            let s = &self.nodes[n].state;
-            let mut acc: HashMap<usize, f32> = HashMap::new();
-            for (k, w) in self.heaviest_shared(&s.names, QUERY_NAMES) {
-                let Some(p) = self.postings.get(&k) else { continue };
-                if p.len() > MAX_POSTING {
-                    continue;
-                }
-                for &m in p {
-                    let m = m as usize;
-                    if m != n && self.nodes[m].alive {
-                        *acc.entry(m).or_default() += w * self.idf(k);
-                    }
-                }
-            }
-            let mut cands: Vec<(usize, f32)> = acc.into_iter().collect();
-            cands.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            cands.truncate(self.params.candidates);
-            for (m, _) in cands {
+            let query: Vec<(u64, f32)> = self.heaviest_shared(&self.nodes[n].state.names, QUERY_NAMES).into_iter().map(|(k, w)| (k, w * self.idf(k))).collect();
+            for m in self.candidates_of(n, &query) {
                 let (_, nm) = self.norms(m);
                 let sim = cosine(&self.nodes[n].state.names, &self.nodes[m].state.names, nn, nm, |k| self.idf(k));
                 if sim >= self.params.thread && self.nodes[n].state.thread != self.nodes[m].state.thread {
@@ -760,7 +740,7 @@ fn dot(a: &[(u64, f32)], b: &[(u64, f32)], idf: impl Fn(u64) -> f32) -> f32 {
 }
 
 /// Sum of two sparse vectors, keeping the `max` heaviest entries by weight x IDF.
-fn add_sparse(a: &[(u64, f32)], b: &[(u64, f32)], max: usize, idf: &HashMap<u64, f32>) -> Vec<(u64, f32)> {
+fn add_sparse(a: &[(u64, f32)], b: &[(u64, f32)], max: usize, idf: impl Fn(u64) -> f32) -> Vec<(u64, f32)> {
     let mut out: Vec<(u64, f32)> = Vec::with_capacity(a.len() + b.len());
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
@@ -777,7 +757,7 @@ fn add_sparse(a: &[(u64, f32)], b: &[(u64, f32)], max: usize, idf: &HashMap<u64,
         }
     }
     if out.len() > max {
-        let w = |&(k, v): &(u64, f32)| v * idf.get(&k).copied().unwrap_or(1.0);
+        let w = |&(k, v): &(u64, f32)| v * idf(k);
         out.sort_by(|x, y| w(y).total_cmp(&w(x)).then(x.0.cmp(&y.0)));
         out.truncate(max);
         out.sort_unstable_by_key(|x| x.0);
@@ -785,36 +765,12 @@ fn add_sparse(a: &[(u64, f32)], b: &[(u64, f32)], max: usize, idf: &HashMap<u64,
     out
 }
 
-fn top_keys(v: &[(u64, f32)], k: usize, idf: &HashMap<u64, f32>) -> Vec<u64> {
-    let mut s: Vec<(u64, f32)> = v.iter().map(|&(key, w)| (key, w * idf.get(&key).copied().unwrap_or(1.0))).collect();
-    s.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    s.into_iter().take(k).map(|x| x.0).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::features::profile;
+    use crate::features::tests::article;
     use storyline_model::Article;
-
-    fn article(id: &str, title: &str, text: &str, published: Option<&str>) -> Article {
-        Article {
-            id: ArticleId(id.into()),
-            source: id.into(),
-            url: None,
-            title: Some(title.into()),
-            published: published.map(String::from),
-            authors: vec![],
-            contributors: vec![],
-            outlet: Some(format!("outlet {id}")),
-            credited_source: None,
-            language: Some("en".into()),
-            text: text.into(),
-            removed: vec![],
-            warnings: vec![],
-            external_id: None,
-        }
-    }
 
     /// Two events of one kind (two quakes, reported in different words), three reports each,
     /// plus unrelated news.

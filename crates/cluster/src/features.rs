@@ -84,6 +84,12 @@ pub fn day_number(date: &str) -> Option<i32> {
     i32::try_from((d - epoch).num_days()).ok()
 }
 
+/// The `YYYY-MM-DD` date of a day number (the inverse of [`day_number`]).
+pub fn day_date(day: i32) -> Option<String> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    epoch.checked_add_signed(chrono::TimeDelta::days(i64::from(day))).map(|d| d.format("%Y-%m-%d").to_string())
+}
+
 /// Sublinear weights (1 + ln tf), heaviest first up to `max`, then sorted by key. Counts are
 /// keyed by the normalised form and carry the form to show.
 fn finish(counts: HashMap<String, (f32, String)>, kind: u8, max: usize) -> Vec<Feature> {
@@ -330,20 +336,21 @@ struct NameEvidence<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use storyline_model::ArticleId;
 
-    fn article(title: &str, text: &str, published: Option<&str>) -> Article {
+    /// An English article with the outlet "outlet ID" (shared with the engine's tests).
+    pub(crate) fn article(id: &str, title: &str, text: &str, published: Option<&str>) -> Article {
         Article {
-            id: ArticleId("a".into()),
-            source: "t".into(),
+            id: ArticleId(id.into()),
+            source: id.into(),
             url: None,
             title: Some(title.into()),
             published: published.map(String::from),
             authors: vec![],
             contributors: vec![],
-            outlet: None,
+            outlet: Some(format!("outlet {id}")),
             credited_source: None,
             language: Some("en".into()),
             text: text.into(),
@@ -362,6 +369,7 @@ mod tests {
     #[test]
     fn names_are_capitalised_runs_not_sentence_starts() {
         let p = profile(&article(
+            "a",
             "Quake Hits Coast",
             "The earthquake struck near Santa Rosa on Tuesday. Officials said the quake was felt in San Francisco.\n\nThe damage was light.",
             None,
@@ -376,7 +384,7 @@ mod tests {
 
     #[test]
     fn terms_are_stemmed_without_stopwords_and_numbers_keep_their_form() {
-        let p = profile(&article("", "The 6.1 magnitude earthquakes killed 1,200 people.", Some("2021-05-12")));
+        let p = profile(&article("a", "", "The 6.1 magnitude earthquakes killed 1,200 people.", Some("2021-05-12")));
         let terms = labels(&p.terms);
         assert!(terms.contains(&"earthquakes".to_string()), "{terms:?}");
         assert_eq!(p.terms.iter().find(|f| f.label == "earthquakes").map(|f| f.key), Some(key(TERM, "earthquak")));
@@ -385,11 +393,12 @@ mod tests {
         assert!(!terms.contains(&"the".to_string()), "{terms:?}");
         assert_eq!(p.day, day_number("2021-05-12"));
         assert_eq!(day_number("1970-01-02"), Some(1));
+        assert_eq!(day_date(day_number("2021-05-12").unwrap()).as_deref(), Some("2021-05-12"));
     }
 
     #[test]
     fn title_words_weigh_more_than_body_words() {
-        let p = profile(&article("Flood", &format!("{} flood rain", "word ".repeat(80)), None));
+        let p = profile(&article("a", "Flood", &format!("{} flood rain", "word ".repeat(80)), None));
         let w = |l: &str| p.terms.iter().find(|f| f.label == l).map(|f| f.weight).unwrap_or(0.0);
         assert!(w("flood") > w("rain"), "{:?}", p.terms);
     }

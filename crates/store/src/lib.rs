@@ -277,6 +277,22 @@ impl EmbeddedStore {
         self.dir.join("storyline.sqlite")
     }
 
+    /// Up to `limit` articles matching an SQL condition, oldest first (the work queues of the
+    /// copy and story steps).
+    fn oldest_articles_where(&self, condition: &str, limit: usize) -> Result<Vec<StoredArticle>> {
+        let query = format!("SELECT seq, id, ingested_at, json FROM articles WHERE {condition} ORDER BY seq LIMIT ?1");
+        let mut stmt = self.conn.prepare_cached(&query).map_err(|e| self.sql_err(e))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))
+            .map_err(|e| self.sql_err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, id, ingested_at, json) = row.map_err(|e| self.sql_err(e))?;
+            out.push(decode(id, seq, ingested_at, &json)?);
+        }
+        Ok(out)
+    }
+
     /// Checked articles sharing at least `min_shared` anchors (see [`Store::copy_candidates`]).
     fn candidates_sharing(&self, anchors: &[u64], min_shared: usize) -> Result<Vec<ArticleId>> {
         if anchors.is_empty() {
@@ -392,19 +408,7 @@ impl EmbeddedStore {
 
 impl Store for EmbeddedStore {
     fn articles_needing_copy_check(&self, limit: usize) -> Result<Vec<StoredArticle>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, id, ingested_at, json FROM articles WHERE seq NOT IN (SELECT article_seq FROM copy_checked) ORDER BY seq LIMIT ?1")
-            .map_err(|e| self.sql_err(e))?;
-        let rows = stmt
-            .query_map([limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))
-            .map_err(|e| self.sql_err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, id, ingested_at, json) = row.map_err(|e| self.sql_err(e))?;
-            out.push(decode(id, seq, ingested_at, &json)?);
-        }
-        Ok(out)
+        self.oldest_articles_where("seq NOT IN (SELECT article_seq FROM copy_checked)", limit)
     }
 
     fn copy_candidates(&self, anchors: &[u64], min_shared: usize) -> Result<Vec<ArticleId>> {
@@ -450,19 +454,7 @@ impl Store for EmbeddedStore {
     }
 
     fn articles_needing_story(&self, limit: usize) -> Result<Vec<StoredArticle>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, id, ingested_at, json FROM articles WHERE id NOT IN (SELECT article FROM story_members) ORDER BY seq LIMIT ?1")
-            .map_err(|e| self.sql_err(e))?;
-        let rows = stmt
-            .query_map([limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))
-            .map_err(|e| self.sql_err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, id, ingested_at, json) = row.map_err(|e| self.sql_err(e))?;
-            out.push(decode(id, seq, ingested_at, &json)?);
-        }
-        Ok(out)
+        self.oldest_articles_where("id NOT IN (SELECT article FROM story_members)", limit)
     }
 
     fn cluster_state(&self) -> Result<ClusterState> {

@@ -37,11 +37,15 @@ pub struct Params {
     /// IDF is raised to this power: above 1, rare words (names, places, figures) count more
     /// against the words every article of a kind of event shares.
     pub idf_power: f32,
+    /// Documents assumed to exist besides the store, none holding any of its words: with few
+    /// articles stored, IDF stays flat (no word looks common just because three of five
+    /// articles use it); as the store grows, its own document frequencies take over.
+    pub background_docs: f32,
 }
 
 impl Default for Params {
     fn default() -> Params {
-        Params { join: 0.14, name_weight: 0.3, window_days: 3.0, decay_days: 7.0, thread: 0.2, candidates: 48, idf_power: 2.0 }
+        Params { join: 0.16, name_weight: 0.3, window_days: 3.0, decay_days: 7.0, thread: 0.2, candidates: 48, idf_power: 2.0, background_docs: 0.0 }
     }
 }
 
@@ -359,7 +363,7 @@ impl Engine {
             return v;
         }
         let df = self.df.get(&key).copied().unwrap_or(0) as f32;
-        let v = (((1.0 + self.docs as f32) / (1.0 + df)).ln() + 1.0).powf(self.params.idf_power);
+        let v = (((1.0 + self.docs as f32 + self.params.background_docs) / (1.0 + df)).ln() + 1.0).powf(self.params.idf_power);
         self.idf_cache.borrow_mut().insert(key, v);
         v
     }

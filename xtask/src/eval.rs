@@ -18,6 +18,7 @@ const FLOOR_COPIES_RECALL: f64 = 0.95;
 const CEILING_SAME_EVENT_COPIES: f64 = 0.01;
 const FLOOR_STORIES_BCUBED: f64 = 0.80;
 const CEILING_STORIES_DRIFT: f64 = 0.06;
+const FLOOR_NER_F1: f64 = 0.78;
 
 struct Opts {
     bench: PathBuf,
@@ -95,6 +96,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
             failures.push(format!(
                 "copies outside the gate (precision >= {FLOOR_COPIES_PRECISION}, recall >= {FLOOR_COPIES_RECALL}, same-event false copies <= {CEILING_SAME_EVENT_COPIES})"
             ));
+        }
+    }
+    if wants("ner") {
+        let test = o.bench.join("ner/conll2003/test.txt");
+        let (p, r, f, speed) = crate::ner_eval::score(&bin, &test)?;
+        println!("ner        CoNLL-2003 test  P {p:.3}  R {r:.3}  F1 {f:.4}  ({speed})");
+        if f < FLOOR_NER_F1 {
+            failures.push(format!("NER F1 below floor {FLOOR_NER_F1}"));
         }
     }
     if o.only.as_deref() == Some("stories-analyse") {

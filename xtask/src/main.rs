@@ -3,6 +3,7 @@
 
 mod copies_eval;
 mod eval;
+mod ner_eval;
 mod stories_eval;
 
 use std::process::{Command, ExitCode};
@@ -13,8 +14,13 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("eval") => eval::run(&args[1..]),
         Some("bench") => eval::bench(&args[1..]),
+        Some("train") if args.get(1).map(String::as_str) == Some("ner") => {
+            ner_eval::train(std::path::Path::new(args.get(2).map_or("../shared/bench", String::as_str)))
+        }
         _ => {
-            eprintln!("usage: cargo xtask <ci | eval [extraction|dates|cleaning|copies] [--bench DIR] | bench [--bench DIR]>");
+            eprintln!(
+                "usage: cargo xtask <ci | eval [extraction|dates|cleaning|copies|stories|ner] [--bench DIR] | bench [copies|stories] | train ner [BENCH_DIR]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -39,7 +45,7 @@ fn ci() -> Result<(), String> {
     }
 }
 
-fn run(cmd: &mut Command) -> Result<(), String> {
+pub fn run(cmd: &mut Command) -> Result<(), String> {
     eprintln!("xtask: running {cmd:?}");
     let status = cmd.status().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
     if status.success() {

@@ -1,6 +1,7 @@
 //! The `storyline` binary: command-line parsing and glue. All real work lives in the crates.
 
 mod copies;
+mod enrich;
 mod export;
 mod pipeline;
 mod stories;
@@ -114,6 +115,38 @@ enum Command {
         db: DbArg,
         id: String,
     },
+    /// Named-entity tags: with --conll, read CoNLL columns (word first; a blank line ends a
+    /// sentence) and print `word<TAB>tag` (IOB2) per token; otherwise tag plain text files
+    /// and print the entities found, one JSON object per line.
+    Tag {
+        /// Read CoNLL columns.
+        #[arg(long)]
+        conll: bool,
+        /// A model file written by `storyline train-ner` (default: the bundled model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Train the named-entity tagger on CoNLL-2003 style files (what `cargo xtask train ner` runs).
+    #[command(name = "train-ner", hide = true)]
+    TrainNer {
+        /// Training files (CoNLL columns); repeat to train on several.
+        #[arg(long, required = true)]
+        train: Vec<PathBuf>,
+        /// Place and name lists, `TYPE<TAB>name` per line (see scripts/gazetteer.py).
+        #[arg(long)]
+        gazetteer: Option<PathBuf>,
+        /// Scored after every epoch (progress only; the epoch count is fixed).
+        #[arg(long)]
+        dev: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = storyline_enrich::ner::TrainConfig::default().epochs)]
+        epochs: usize,
+        #[arg(long, default_value_t = storyline_enrich::ner::TrainConfig::default().min_count)]
+        min_count: u32,
+    },
     /// Print one stored article (by id or external id) as JSON.
     Show {
         #[command(flatten)]
@@ -185,6 +218,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Search { db, query, limit, json } => search(&db.db, &query, limit, json),
+        Command::Tag { conll, model, paths } => enrich::tag(model.as_deref(), conll, &paths),
+        Command::TrainNer { train, dev, gazetteer, out, epochs, min_count } => {
+            enrich::train_ner(&train, dev.as_deref(), gazetteer.as_deref(), &out, epochs, min_count)
+        }
         Command::Stories { db, sort, since, limit, json } => {
             if let Some(d) = since.as_deref().filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()) {
                 eprintln!("error: --since wants a date like 2021-05-12, not `{d}`");

@@ -1,0 +1,31 @@
+//! Who said what: named entities, their resolution across articles, quotes and figures.
+
+pub mod ner;
+pub mod tokens;
+
+pub use ner::Tagger;
+pub use tokens::{sentences, tokenize, Token};
+
+/// One named-entity mention found in a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub start: usize,
+    pub end: usize,
+    /// CoNLL type: PER, ORG, LOC or MISC.
+    pub kind: String,
+}
+
+/// Named entities of a whole text: tokenised, split into sentences, tagged.
+pub fn entities_in(tagger: &Tagger, text: &str) -> Vec<Found> {
+    let toks = tokenize(text);
+    let mut out = Vec::new();
+    for range in sentences(text, &toks) {
+        let sent = &toks[range];
+        let words: Vec<&str> = sent.iter().map(|t| t.text).collect();
+        let tags = tagger.tag(&words);
+        for (s, e, kind) in ner::spans(&tags) {
+            out.push(Found { start: sent[s].start, end: sent[e - 1].end, kind });
+        }
+    }
+    out
+}

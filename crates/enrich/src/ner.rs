@@ -1,0 +1,631 @@
+//! Named entities: a greedy left-to-right averaged perceptron over word, shape, affix, context
+//! and previous-tag features (hashed), with IOB2 transitions enforced, trained here on
+//! CoNLL-2003 (`cargo xtask train ner`) and shipped as a small quantised model file.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{Read, Write};
+
+use xxhash_rust::xxh3::xxh3_64;
+
+/// The IOB2 tag set, in model order.
+pub const TAGS: [&str; 9] = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
+const NT: usize = TAGS.len();
+const MAGIC: &[u8; 8] = b"SLNER02\n";
+/// Longest gazetteer phrase, in tokens.
+const GAZ_MAX: usize = 5;
+
+/// Feature keys are already hashes: no second hashing.
+#[derive(Default)]
+pub struct Identity(u64);
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+pub type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<Identity>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("not a Storyline NER model (bad header)")]
+    BadHeader,
+    #[error("truncated or corrupt NER model: {0}")]
+    Corrupt(#[from] std::io::Error),
+}
+
+/// A trained tagger.
+pub struct Tagger {
+    rows: KeyMap<u32>,
+    weights: Vec<f32>,
+    /// Words seen lower-cased in the middle of sentences (evidence that a capitalised one at the
+    /// start of a sentence is an ordinary word).
+    lower_vocab: HashSet<u64, BuildHasherDefault<Identity>>,
+    /// Gazetteer phrases (hash of the words joined by a space) and their type (index in TAGS
+    /// of the B- tag).
+    gazetteer: KeyMap<u8>,
+}
+
+/// Hash of a phrase of words as the gazetteer stores it.
+fn phrase_hash(words: &[&str]) -> u64 {
+    xxh3_64(words.join(" ").as_bytes())
+}
+
+/// Reads `TYPE<TAB>name` lines (TYPE one of PER, ORG, LOC, MISC) into phrase hashes, each name
+/// split into words the way [`crate::tokenize`] splits text.
+pub fn read_gazetteer(text: &str) -> KeyMap<u8> {
+    let mut out = KeyMap::default();
+    for line in text.lines() {
+        let Some((kind, name)) = line.split_once('\t') else { continue };
+        let Some(t) = TAGS.iter().position(|t| t.strip_prefix("B-") == Some(kind)) else { continue };
+        let words: Vec<&str> = crate::tokenize(name).iter().map(|t| t.text).collect();
+        if !words.is_empty() && words.len() <= GAZ_MAX {
+            out.insert(phrase_hash(&words), t as u8);
+        }
+    }
+    out
+}
+
+fn tag_index(tag: &str) -> usize {
+    TAGS.iter().position(|t| *t == tag).unwrap_or(0)
+}
+
+/// Can `next` follow `prev` in IOB2?
+fn allowed(prev: usize, next: usize) -> bool {
+    // I-X (even index >= 2) only after B-X or I-X.
+    if next >= 2 && next.is_multiple_of(2) {
+        return prev == next || prev == next - 1;
+    }
+    true
+}
+
+fn shape(w: &str, short: bool) -> String {
+    let mut s = String::new();
+    let mut last = ' ';
+    for c in w.chars().take(if short { 64 } else { 10 }) {
+        let k = if c.is_uppercase() {
+            'X'
+        } else if c.is_lowercase() {
+            'x'
+        } else if c.is_ascii_digit() {
+            'd'
+        } else {
+            c
+        };
+        if !short || k != last {
+            s.push(k);
+        }
+        last = k;
+    }
+    s
+}
+
+/// Feature hashes for token `i` given the previous two tags.
+struct Features {
+    buf: Vec<u8>,
+    out: Vec<u64>,
+}
+
+impl Features {
+    fn new() -> Features {
+        Features { buf: Vec::with_capacity(64), out: Vec::with_capacity(64) }
+    }
+
+    fn push(&mut self, template: u8, parts: &[&str]) {
+        self.buf.clear();
+        self.buf.push(template);
+        for p in parts {
+            self.buf.push(0x1f);
+            self.buf.extend_from_slice(p.as_bytes());
+        }
+        self.out.push(xxh3_64(&self.buf));
+    }
+
+    /// Static features of every token (those that do not depend on tags).
+    fn token(&mut self, ctx: &Context<'_>, i: usize) -> Vec<u64> {
+        self.out.clear();
+        let w = ctx.words[i];
+        let l = ctx.lower[i].as_str();
+        self.push(0, &[]);
+        self.push(1, &[l]);
+        self.push(2, &[w]);
+        self.push(3, &[&ctx.shapes[i]]);
+        self.push(4, &[&ctx.short[i]]);
+        let chars: Vec<(usize, char)> = l.char_indices().collect();
+        for n in 1..=4usize {
+            if chars.len() > n {
+                self.push(5 + n as u8, &[&l[..chars[n].0]]);
+                self.push(10 + n as u8, &[&l[chars[chars.len() - n].0..]]);
+            }
+        }
+        let first = i == 0;
+        if first {
+            self.push(15, &[&ctx.short[i]]);
+            let seen_lower = ctx.lower_vocab.is_some_and(|v| v.contains(&xxh3_64(l.as_bytes())));
+            self.push(16, &[if seen_lower { "lower-seen" } else { "lower-unseen" }]);
+        }
+        if w.chars().next().is_some_and(char::is_uppercase) && !first {
+            let seen_lower = ctx.lower_vocab.is_some_and(|v| v.contains(&xxh3_64(l.as_bytes())));
+            self.push(17, &[if seen_lower { "cap-lower-seen" } else { "cap-lower-unseen" }]);
+        }
+        let word = |k: isize| -> &str {
+            let j = i as isize + k;
+            if j < 0 {
+                "<s>"
+            } else if j as usize >= ctx.words.len() {
+                "</s>"
+            } else {
+                ctx.lower[j as usize].as_str()
+            }
+        };
+        let sh = |k: isize| -> &str {
+            let j = i as isize + k;
+            if j < 0 || j as usize >= ctx.words.len() {
+                "#"
+            } else {
+                ctx.short[j as usize].as_str()
+            }
+        };
+        self.push(20, &[word(-1)]);
+        self.push(21, &[word(1)]);
+        self.push(22, &[word(-2)]);
+        self.push(23, &[word(2)]);
+        self.push(24, &[word(-1), l]);
+        self.push(25, &[l, word(1)]);
+        self.push(26, &[sh(-1)]);
+        self.push(27, &[sh(1)]);
+        self.push(28, &[sh(-1), &ctx.short[i], sh(1)]);
+        self.push(29, &[word(-1), &ctx.short[i]]);
+        self.push(30, &[&ctx.short[i], word(1)]);
+        // Suffix of the neighbours ("-ian", "-ese" next to a name).
+        if i + 1 < ctx.words.len() {
+            self.push(31, &[&ctx.short[i], &ctx.short[i + 1], word(2)]);
+        }
+        // Inside parentheses or quotes, and whole-sentence casing (all-caps headlines).
+        if ctx.all_caps {
+            self.push(32, &[&ctx.short[i]]);
+        }
+        if let Some((t, begin)) = ctx.gaz[i] {
+            let kind = TAGS[t as usize];
+            let pos = if begin { "B" } else { "I" };
+            self.push(33, &[kind, pos]);
+            self.push(34, &[kind, pos, &ctx.short[i]]);
+            self.push(35, &[kind, word(-1)]);
+        }
+        for (k, tpl) in [(-1isize, 36u8), (1, 37)] {
+            let j = i as isize + k;
+            if j >= 0 && (j as usize) < ctx.words.len() {
+                if let Some((t, _)) = ctx.gaz[j as usize] {
+                    self.push(tpl, &[TAGS[t as usize]]);
+                }
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// Tag-history features.
+    fn history(&mut self, ctx: &Context<'_>, i: usize, p1: usize, p2: usize) -> &[u64] {
+        self.out.clear();
+        self.push(40, &[TAGS[p1]]);
+        self.push(41, &[TAGS[p1], TAGS[p2]]);
+        self.push(42, &[TAGS[p1], &ctx.lower[i]]);
+        self.push(43, &[TAGS[p1], &ctx.short[i]]);
+        &self.out
+    }
+}
+
+/// Per-sentence precomputed views of the words.
+struct Context<'a> {
+    words: &'a [&'a str],
+    lower: Vec<String>,
+    shapes: Vec<String>,
+    short: Vec<String>,
+    all_caps: bool,
+    lower_vocab: Option<&'a HashSet<u64, BuildHasherDefault<Identity>>>,
+    /// Per token: the gazetteer type covering it (B- tag index) and whether it starts the match.
+    gaz: Vec<Option<(u8, bool)>>,
+}
+
+impl<'a> Context<'a> {
+    fn new(words: &'a [&'a str], lower_vocab: Option<&'a HashSet<u64, BuildHasherDefault<Identity>>>, gazetteer: &KeyMap<u8>) -> Context<'a> {
+        // Longest matches, left to right, of capitalised phrases.
+        let mut gaz = vec![None; words.len()];
+        let mut i = 0;
+        while i < words.len() {
+            let mut matched = 0;
+            if !gazetteer.is_empty() && words[i].chars().next().is_some_and(char::is_uppercase) {
+                for n in (1..=GAZ_MAX.min(words.len() - i)).rev() {
+                    if let Some(&t) = gazetteer.get(&phrase_hash(&words[i..i + n])) {
+                        for (k, g) in gaz[i..i + n].iter_mut().enumerate() {
+                            *g = Some((t, k == 0));
+                        }
+                        matched = n;
+                        break;
+                    }
+                }
+            }
+            i += matched.max(1);
+        }
+        let letters: Vec<char> = words.iter().flat_map(|w| w.chars()).filter(|c| c.is_alphabetic()).collect();
+        let all_caps = letters.len() > 8 && letters.iter().all(|c| c.is_uppercase());
+        Context {
+            words,
+            lower: words.iter().map(|w| w.to_lowercase()).collect(),
+            shapes: words.iter().map(|w| shape(w, false)).collect(),
+            short: words.iter().map(|w| shape(w, true)).collect(),
+            all_caps,
+            lower_vocab,
+            gaz,
+        }
+    }
+}
+
+impl Tagger {
+    fn score(&self, feats: &[u64], scores: &mut [f32; NT]) {
+        for f in feats {
+            if let Some(&r) = self.rows.get(f) {
+                let row = &self.weights[r as usize * NT..r as usize * NT + NT];
+                for (s, w) in scores.iter_mut().zip(row) {
+                    *s += w;
+                }
+            }
+        }
+    }
+
+    /// IOB2 tags for one sentence of words.
+    pub fn tag(&self, words: &[&str]) -> Vec<&'static str> {
+        // Typographic quotes and dashes as the newswire training text spells them.
+        let normal: Vec<std::borrow::Cow<'_, str>> = words.iter().map(|w| typographic_to_ascii(w)).collect();
+        let words: Vec<&str> = normal.iter().map(|w| w.as_ref()).collect();
+        let words = &words[..];
+        let ctx = Context::new(words, Some(&self.lower_vocab), &self.gazetteer);
+        let mut fx = Features::new();
+        let mut out: Vec<usize> = Vec::with_capacity(words.len());
+        for i in 0..words.len() {
+            let stat = fx.token(&ctx, i);
+            let mut scores = [0f32; NT];
+            self.score(&stat, &mut scores);
+            let p1 = if i > 0 { out[i - 1] } else { 0 };
+            let p2 = if i > 1 { out[i - 2] } else { 0 };
+            let hist = fx.history(&ctx, i, p1, p2).to_vec();
+            self.score(&hist, &mut scores);
+            out.push(best(&scores, p1));
+        }
+        out.into_iter().map(|t| TAGS[t]).collect()
+    }
+
+    /// Writes the model: header, lower-case vocabulary, rows of int8 weights with a scale each.
+    pub fn save(&self, w: impl Write) -> std::io::Result<()> {
+        let mut z = flate2::write::GzEncoder::new(w, flate2::Compression::best());
+        z.write_all(MAGIC)?;
+        let mut vocab: Vec<u64> = self.lower_vocab.iter().copied().collect();
+        vocab.sort_unstable();
+        z.write_all(&(vocab.len() as u64).to_le_bytes())?;
+        for v in vocab {
+            z.write_all(&v.to_le_bytes())?;
+        }
+        let mut gaz: Vec<(u64, u8)> = self.gazetteer.iter().map(|(&k, &t)| (k, t)).collect();
+        gaz.sort_unstable();
+        z.write_all(&(gaz.len() as u64).to_le_bytes())?;
+        for (k, t) in gaz {
+            z.write_all(&k.to_le_bytes())?;
+            z.write_all(&[t])?;
+        }
+        let mut rows: Vec<(u64, u32)> = self.rows.iter().map(|(&k, &r)| (k, r)).collect();
+        rows.sort_unstable();
+        z.write_all(&(rows.len() as u64).to_le_bytes())?;
+        for (k, r) in rows {
+            // One scale per row: int8 weights relative to the row's largest.
+            let row = &self.weights[r as usize * NT..r as usize * NT + NT];
+            let scale = row.iter().fold(0f32, |m, w| m.max(w.abs())).max(1e-9) / 127.0;
+            z.write_all(&k.to_le_bytes())?;
+            z.write_all(&scale.to_le_bytes())?;
+            let q: Vec<u8> = row.iter().map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8 as u8).collect();
+            z.write_all(&q)?;
+        }
+        z.finish()?;
+        Ok(())
+    }
+
+    /// Reads a model written by [`Tagger::save`].
+    pub fn load(r: impl Read) -> Result<Tagger, ModelError> {
+        let mut z = flate2::read::GzDecoder::new(r);
+        let mut magic = [0u8; 8];
+        z.read_exact(&mut magic).map_err(|_| ModelError::BadHeader)?;
+        if &magic != MAGIC {
+            return Err(ModelError::BadHeader);
+        }
+        let mut b4 = [0u8; 4];
+        let mut b8 = [0u8; 8];
+        z.read_exact(&mut b8)?;
+        let n = u64::from_le_bytes(b8) as usize;
+        let mut lower_vocab = HashSet::with_capacity_and_hasher(n.min(1 << 24), Default::default());
+        for _ in 0..n {
+            z.read_exact(&mut b8)?;
+            lower_vocab.insert(u64::from_le_bytes(b8));
+        }
+        z.read_exact(&mut b8)?;
+        let n = u64::from_le_bytes(b8) as usize;
+        let mut gazetteer = KeyMap::with_capacity_and_hasher(n.min(1 << 24), Default::default());
+        let mut b1 = [0u8; 1];
+        for _ in 0..n {
+            z.read_exact(&mut b8)?;
+            z.read_exact(&mut b1)?;
+            gazetteer.insert(u64::from_le_bytes(b8), b1[0].min(NT as u8 - 1));
+        }
+        z.read_exact(&mut b8)?;
+        let n = u64::from_le_bytes(b8) as usize;
+        let mut rows = KeyMap::with_capacity_and_hasher(n.min(1 << 24), Default::default());
+        let mut weights = Vec::with_capacity(n.min(1 << 24) * NT);
+        let mut q = [0u8; NT];
+        for r in 0..n {
+            z.read_exact(&mut b8)?;
+            z.read_exact(&mut b4)?;
+            z.read_exact(&mut q)?;
+            let scale = f32::from_le_bytes(b4);
+            rows.insert(u64::from_le_bytes(b8), r as u32);
+            weights.extend(q.iter().map(|&b| b as i8 as f32 * scale));
+        }
+        Ok(Tagger { rows, weights, lower_vocab, gazetteer })
+    }
+
+    /// The model shipped with Storyline (trained by `cargo xtask train ner`).
+    pub fn bundled() -> Result<Tagger, ModelError> {
+        Tagger::load(&include_bytes!("../model/ner.bin.gz")[..])
+    }
+
+    /// Features with weights.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+fn typographic_to_ascii(w: &str) -> std::borrow::Cow<'_, str> {
+    if w.is_ascii() {
+        return w.into();
+    }
+    w.chars()
+        .map(|c| match c {
+            '“' | '”' | '„' | '«' | '»' => '"',
+            '‘' | '’' | '‚' => '\'',
+            '–' | '—' | '‐' => '-',
+            c => c,
+        })
+        .collect::<String>()
+        .into()
+}
+
+fn best(scores: &[f32; NT], prev: usize) -> usize {
+    let mut b = 0;
+    for t in 1..NT {
+        if allowed(prev, t) && scores[t] > scores[b] {
+            b = t;
+        }
+    }
+    b
+}
+
+/// One labelled sentence.
+pub struct Sentence {
+    pub words: Vec<String>,
+    pub tags: Vec<String>,
+}
+
+/// Reads CoNLL columns: the first column is the word, the last the tag (when there are two
+/// columns or more); a blank line ends a sentence; `-DOCSTART-` lines are skipped.
+pub fn read_conll(text: &str) -> Vec<Sentence> {
+    let mut out = Vec::new();
+    let mut cur = Sentence { words: Vec::new(), tags: Vec::new() };
+    for line in text.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.is_empty() || cols[0] == "-DOCSTART-" {
+            if !cur.words.is_empty() {
+                out.push(std::mem::replace(&mut cur, Sentence { words: Vec::new(), tags: Vec::new() }));
+            }
+            continue;
+        }
+        cur.words.push(cols[0].to_string());
+        cur.tags.push(if cols.len() > 1 { cols[cols.len() - 1].to_string() } else { "O".into() });
+    }
+    if !cur.words.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Training settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    /// Features seen fewer times than this in the training data are dropped.
+    pub min_count: u32,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> TrainConfig {
+        TrainConfig { epochs: 12, min_count: 2, seed: 17 }
+    }
+}
+
+/// Trains an averaged perceptron; `progress` is called after each epoch with (epoch, errors).
+pub fn train(data: &[Sentence], gazetteer: KeyMap<u8>, cfg: TrainConfig, mut progress: impl FnMut(usize, usize, &Tagger)) -> Tagger {
+    // Lower-cased words that occur lower-case inside sentences.
+    let mut lower_vocab: HashSet<u64, BuildHasherDefault<Identity>> = Default::default();
+    for s in data {
+        for w in s.words.iter().skip(1) {
+            if w.chars().next().is_some_and(char::is_lowercase) {
+                lower_vocab.insert(xxh3_64(w.as_bytes()));
+            }
+        }
+    }
+    let gold: Vec<Vec<usize>> = data.iter().map(|s| s.tags.iter().map(|t| tag_index(t)).collect()).collect();
+    // Feature counts along the gold path.
+    let mut counts: KeyMap<u32> = KeyMap::default();
+    let mut fx = Features::new();
+    let statics: Vec<Vec<Vec<u64>>> = data
+        .iter()
+        .zip(&gold)
+        .map(|(s, g)| {
+            let words: Vec<&str> = s.words.iter().map(String::as_str).collect();
+            let ctx = Context::new(&words, Some(&lower_vocab), &gazetteer);
+            (0..words.len())
+                .map(|i| {
+                    let f = fx.token(&ctx, i);
+                    let p1 = if i > 0 { g[i - 1] } else { 0 };
+                    let p2 = if i > 1 { g[i - 2] } else { 0 };
+                    for k in f.iter().chain(fx.history(&ctx, i, p1, p2).iter()) {
+                        *counts.entry(*k).or_default() += 1;
+                    }
+                    f
+                })
+                .collect()
+        })
+        .collect();
+    let keep: KeyMap<u32> = {
+        let mut keys: Vec<u64> = counts.iter().filter(|(_, &c)| c >= cfg.min_count).map(|(&k, _)| k).collect();
+        keys.sort_unstable();
+        keys.into_iter().enumerate().map(|(i, k)| (k, i as u32)).collect()
+    };
+    drop(counts);
+    let n = keep.len();
+    let mut model = Tagger { rows: keep, weights: vec![0.0; n * NT], lower_vocab, gazetteer };
+    let mut totals = vec![0f64; n * NT];
+    let mut stamps = vec![0u64; n * NT];
+    let mut clock: u64 = 0;
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    let mut rng = cfg.seed;
+    for epoch in 0..cfg.epochs {
+        for i in (1..order.len()).rev() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            order.swap(i, (rng >> 33) as usize % (i + 1));
+        }
+        let mut errors = 0;
+        for &si in &order {
+            let words: Vec<&str> = data[si].words.iter().map(String::as_str).collect();
+            let ctx = Context::new(&words, Some(&model.lower_vocab), &model.gazetteer);
+            let mut pred: Vec<usize> = Vec::with_capacity(words.len());
+            for i in 0..words.len() {
+                clock += 1;
+                let p1 = if i > 0 { pred[i - 1] } else { 0 };
+                let p2 = if i > 1 { pred[i - 2] } else { 0 };
+                let mut feats = statics[si][i].clone();
+                feats.extend_from_slice(fx.history(&ctx, i, p1, p2));
+                let mut scores = [0f32; NT];
+                model.score(&feats, &mut scores);
+                let guess = best(&scores, p1);
+                let truth = gold[si][i];
+                if guess != truth {
+                    errors += 1;
+                    for f in &feats {
+                        if let Some(&r) = model.rows.get(f) {
+                            for (t, d) in [(truth, 1.0f32), (guess, -1.0)] {
+                                let k = r as usize * NT + t;
+                                totals[k] += (clock - stamps[k]) as f64 * model.weights[k] as f64;
+                                stamps[k] = clock;
+                                model.weights[k] += d;
+                            }
+                        }
+                    }
+                }
+                // Follow the gold path when the guess is not even allowed to continue it.
+                pred.push(guess);
+            }
+        }
+        // Progress with the averaged weights.
+        let averaged = average(&model, &totals, &stamps, clock);
+        progress(epoch + 1, errors, &averaged);
+        if epoch + 1 == cfg.epochs {
+            return averaged;
+        }
+    }
+    model
+}
+
+fn average(model: &Tagger, totals: &[f64], stamps: &[u64], clock: u64) -> Tagger {
+    let weights =
+        model.weights.iter().zip(totals).zip(stamps).map(|((&w, &t), &s)| ((t + (clock - s) as f64 * w as f64) / clock.max(1) as f64) as f32).collect();
+    Tagger { rows: model.rows.clone(), weights, lower_vocab: model.lower_vocab.clone(), gazetteer: model.gazetteer.clone() }
+}
+
+/// Entity spans `(start, end, type)` of an IOB2 (or IOB1) tag sequence, conlleval-style: an
+/// `I-X` after anything but `B-X`/`I-X` starts an entity.
+pub fn spans(tags: &[&str]) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    let mut cur: Option<(usize, String)> = None;
+    for (i, t) in tags.iter().enumerate() {
+        let (prefix, kind) = t.split_once('-').unwrap_or(("O", ""));
+        let continues = prefix == "I" && cur.as_ref().is_some_and(|(_, k)| k == kind);
+        if !continues {
+            if let Some((s, k)) = cur.take() {
+                out.push((s, i, k));
+            }
+            if prefix == "B" || prefix == "I" {
+                cur = Some((i, kind.to_string()));
+            }
+        }
+    }
+    if let Some((s, k)) = cur {
+        out.push((s, tags.len(), k));
+    }
+    out
+}
+
+/// Entity-level precision, recall, F1 over sentences (conlleval's micro average).
+pub fn evaluate(tagger: &Tagger, data: &[Sentence]) -> (f64, f64, f64) {
+    let (mut tp, mut np, mut ng) = (0usize, 0usize, 0usize);
+    for s in data {
+        let words: Vec<&str> = s.words.iter().map(String::as_str).collect();
+        let pred = spans(&tagger.tag(&words));
+        let gold_tags: Vec<&str> = s.tags.iter().map(String::as_str).collect();
+        let gold = spans(&gold_tags);
+        np += pred.len();
+        ng += gold.len();
+        tp += pred.iter().filter(|p| gold.contains(p)).count();
+    }
+    let p = tp as f64 / np.max(1) as f64;
+    let r = tp as f64 / ng.max(1) as f64;
+    (p, r, if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_follow_conlleval() {
+        assert_eq!(spans(&["B-PER", "I-PER", "O", "I-LOC", "B-LOC"]), vec![(0, 2, "PER".into()), (3, 4, "LOC".into()), (4, 5, "LOC".into())]);
+    }
+
+    #[test]
+    fn iob2_transitions() {
+        assert!(allowed(1, 2));
+        assert!(!allowed(0, 2));
+        assert!(!allowed(3, 2));
+        assert!(allowed(8, 8));
+    }
+
+    #[test]
+    fn learns_and_round_trips() {
+        let text =
+            "Peter NNP B-PER\nSmith NNP I-PER\nvisited VBD O\nParis NNP B-LOC\n. . O\n\nAnna NNP B-PER\nJones NNP I-PER\nleft VBD O\nBerlin NNP B-LOC\n. . O\n";
+        let data = read_conll(text);
+        let tagger = train(&data, read_gazetteer("LOC\tParis\n"), TrainConfig { epochs: 5, min_count: 1, seed: 1 }, |_, _, _| {});
+        assert_eq!(tagger.tag(&["Peter", "Smith", "visited", "Paris", "."]), ["B-PER", "I-PER", "O", "B-LOC", "O"]);
+        let mut buf = Vec::new();
+        tagger.save(&mut buf).unwrap();
+        let back = Tagger::load(&buf[..]).unwrap();
+        assert_eq!(back.tag(&["Anna", "Jones", "left", "Berlin", "."]), ["B-PER", "I-PER", "O", "B-LOC", "O"]);
+        assert!(matches!(Tagger::load(&b"nonsense"[..]), Err(ModelError::BadHeader)));
+        assert!(Tagger::load(&buf[..buf.len() / 2]).is_err());
+    }
+}

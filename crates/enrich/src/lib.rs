@@ -1,8 +1,10 @@
 //! Who said what: named entities, their resolution across articles, quotes and figures.
 
+pub mod facts;
 pub mod ner;
 pub mod tokens;
 
+pub use facts::facts;
 pub use ner::Tagger;
 pub use tokens::{sentences, tokenize, Token};
 

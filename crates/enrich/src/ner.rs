@@ -379,6 +379,12 @@ impl Tagger {
         Tagger::load(&include_bytes!("../model/ner.bin.gz")[..])
     }
 
+    /// Whether the word was seen lower-case inside sentences of the training text (an ordinary
+    /// word rather than a name).
+    pub fn seen_lowercase(&self, word: &str) -> bool {
+        self.lower_vocab.contains(&xxh3_64(word.to_lowercase().as_bytes()))
+    }
+
     /// Features with weights.
     pub fn len(&self) -> usize {
         self.rows.len()

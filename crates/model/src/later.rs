@@ -113,8 +113,15 @@ pub enum EntityType {
 pub struct Mention {
     pub article: ArticleId,
     pub text: String,
+    #[serde(rename = "type")]
+    pub kind: EntityType,
     pub span: Span,
+    /// Title or role stated with this mention ("Secretary of State", "the deputy assistant
+    /// secretary of state for ...").
     pub role: Option<String>,
+    /// The resolved entity, once resolution has run.
+    #[serde(default)]
+    pub entity: Option<String>,
 }
 
 /// A real-world entity resolved across articles.
@@ -125,17 +132,36 @@ pub struct Entity {
     #[serde(rename = "type")]
     pub kind: EntityType,
     pub aliases: Vec<String>,
-    pub mentions: Vec<Mention>,
+    /// Distinct roles with the articles (and their dates) that state them.
+    pub roles: Vec<Role>,
+    pub articles: Vec<ArticleId>,
+    pub mentions: usize,
+    /// Set when a short mention ("Smith") could belong to several entities of this name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ambiguous_with: Vec<String>,
+}
+
+/// A role or title as one article states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub role: String,
+    pub article: ArticleId,
+    pub published: Option<String>,
 }
 
 /// A direct quotation and who said it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quote {
     pub article: ArticleId,
+    /// The speaker's entity name (after resolution) or the speaker as written.
     pub speaker: Option<String>,
+    /// How the article names the speaker here ("he", "Mr. Blinken", "the spokesperson").
     pub speaker_mention: Option<String>,
+    #[serde(default)]
+    pub speaker_entity: Option<String>,
     pub cue: Option<String>,
     pub text: String,
+    /// Character offsets of the quoted words (inside the quotation marks).
     pub start: usize,
     pub end: usize,
 }
@@ -145,10 +171,35 @@ pub struct Quote {
 pub struct Figure {
     pub article: ArticleId,
     pub value: f64,
+    /// The number as written ("1,500", "six", "2.5 million").
+    pub text: String,
     pub qualifier: Option<String>,
     pub what: String,
     pub source: Option<String>,
     pub sentence: String,
+    /// Character offsets of the number and what it counts.
     pub start: usize,
     pub end: usize,
+    /// The date the sentence's relative date refers to ("on Wednesday"), when known.
+    #[serde(default)]
+    pub when: Option<String>,
+}
+
+/// A date a text refers to ("on Wednesday", "next week", "May 12"), resolved against the
+/// article's publication date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateRef {
+    pub text: String,
+    pub date: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Everything the enrichment step finds in one article.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    pub mentions: Vec<Mention>,
+    pub quotes: Vec<Quote>,
+    pub figures: Vec<Figure>,
+    pub dates: Vec<DateRef>,
 }

@@ -1,0 +1,612 @@
+//! What one article says: entity mentions with their roles, direct quotes with speakers,
+//! reported figures with what they count and who reported them, and the dates it refers to.
+//! Offsets are found in bytes and given out in characters.
+
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use storyline_model::{ArticleId, DateRef, EntityType, Facts, Figure, Mention, Quote, Span};
+
+use crate::ner::{spans, Tagger};
+use crate::tokens::{sentences, tokenize, Token};
+
+/// Words that make a phrase a role or title.
+const ROLE_WORDS: &[&str] = &[
+    "secretary", "president", "minister", "ambassador", "spokesperson", "spokesman", "spokeswoman", "envoy", "senator", "sen.", "representative", "rep.",
+    "governor", "gov.", "mayor", "director", "chief", "chairman", "chairwoman", "chair", "general", "gen.", "commander", "leader", "king", "queen", "prince",
+    "pope", "judge", "justice", "attorney", "adviser", "advisor", "official", "officer", "head", "ceo", "founder", "editor", "correspondent", "reporter",
+    "analyst", "professor", "premier", "chancellor", "deputy", "assistant", "undersecretary", "speaker", "lawmaker", "coordinator", "administrator",
+    "commissioner", "prosecutor", "colonel", "sergeant", "captain", "admiral", "lieutenant", "emir", "cardinal", "bishop", "rabbi", "imam", "coach", "manager",
+    "vice", "diplomat", "negotiator", "executive", "economist", "researcher", "scientist", "activist", "candidate", "nominee", "member", "source",
+];
+const HONORIFICS: &[&str] = &["Mr.", "Mrs.", "Ms.", "Dr.", "Mr", "Mrs", "Ms", "Dr", "Miss", "Sir", "Dame", "Prof."];
+const CONNECTORS: &[&str] = &["of", "for", "and", "the", "on", "'s", "’s", "-"];
+const CUES: &[&str] = &[
+    "said", "says", "say", "told", "tells", "added", "adds", "stated", "asked", "wrote", "writes", "noted", "explained", "declared", "urged", "warned", "argued",
+    "insisted", "announced", "tweeted", "acknowledged", "claimed", "continued", "replied", "responded", "remarked", "affirmed", "stressed", "emphasized",
+    "emphasised", "recalled", "posted", "concluded", "suggested", "admitted", "vowed", "promised", "pledged", "cautioned", "complained", "conceded",
+    "confirmed", "predicted", "reiterated", "repeated", "observed", "commented", "testified", "shouted", "reported", "estimated", "according", "expressed",
+    "saying", "stating", "noting", "adding", "calling", "describing", "telling", "warning", "insisting",
+];
+/// Participle cues: their subject is the clause's subject, any distance back in the sentence.
+const PARTICIPLES: &[&str] = &["saying", "stating", "noting", "adding", "calling", "describing", "telling", "warning", "insisting"];
+const PRONOUNS: &[&str] = &["he", "she", "He", "She"];
+const QUALIFIERS: &[&str] = &[
+    "more than", "less than", "fewer than", "at least", "at most", "up to", "as many as", "as few as", "close to", "an estimated", "around", "about", "nearly",
+    "almost", "over", "some", "roughly", "approximately", "under", "only", "just",
+];
+const NUMBER_WORDS: &[(&str, f64)] = &[
+    ("two", 2.0), ("three", 3.0), ("four", 4.0), ("five", 5.0), ("six", 6.0), ("seven", 7.0), ("eight", 8.0), ("nine", 9.0), ("ten", 10.0), ("eleven", 11.0),
+    ("twelve", 12.0), ("thirteen", 13.0), ("fourteen", 14.0), ("fifteen", 15.0), ("sixteen", 16.0), ("seventeen", 17.0), ("eighteen", 18.0),
+    ("nineteen", 19.0), ("twenty", 20.0), ("thirty", 30.0), ("forty", 40.0), ("fifty", 50.0), ("sixty", 60.0), ("seventy", 70.0), ("eighty", 80.0),
+    ("ninety", 90.0), ("hundred", 100.0), ("dozen", 12.0),
+];
+const SCALES: &[(&str, f64)] = &[("hundred", 1e2), ("thousand", 1e3), ("million", 1e6), ("billion", 1e9), ("trillion", 1e12)];
+const MONTHS: &[&str] = &["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+/// Words that end the phrase naming what a figure counts.
+const WHAT_STOP: &[&str] = &[
+    "and", "or", "in", "on", "at", "from", "to", "were", "was", "is", "are", "have", "had", "has", "been", "the", "a", "an", "by", "for", "with", "since", "as",
+    "than", "that", "who", "which", "over", "after", "before", "during", "of", "per", "into", "this", "last", "next", "ago", "earlier", "later", "they", "it",
+];
+
+fn is_cue(w: &str) -> bool {
+    CUES.contains(&w.to_lowercase().as_str())
+}
+
+fn is_role_word(w: &str) -> bool {
+    let l = w.to_lowercase();
+    ROLE_WORDS.contains(&l.as_str()) || ROLE_WORDS.iter().any(|r| l.ends_with(r) && l.len() > r.len() + 1 && l.as_bytes()[l.len() - r.len() - 1] == b'-')
+}
+
+fn capitalised(w: &str) -> bool {
+    w.chars().next().is_some_and(char::is_uppercase)
+}
+
+fn kind_of(tag: &str) -> EntityType {
+    match tag {
+        "PER" => EntityType::Person,
+        "ORG" => EntityType::Organisation,
+        "LOC" => EntityType::Place,
+        _ => EntityType::Other,
+    }
+}
+
+/// Byte offset -> character offset, for offsets given out.
+struct Chars {
+    starts: Vec<usize>,
+}
+
+impl Chars {
+    fn new(text: &str) -> Chars {
+        Chars { starts: text.char_indices().map(|(i, _)| i).collect() }
+    }
+    fn at(&self, byte: usize) -> usize {
+        self.starts.partition_point(|&s| s < byte)
+    }
+}
+
+/// A mention found in bytes, before conversion.
+struct Found {
+    start: usize,
+    end: usize,
+    /// Start including an honorific ("Mr."), for the surface form.
+    surface_start: usize,
+    first_token: usize,
+    last_token: usize,
+    kind: EntityType,
+    role: Option<String>,
+}
+
+/// Finds everything in one article's clean text.
+pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option<NaiveDate>) -> Facts {
+    let toks = tokenize(text);
+    let sents = sentences(text, &toks);
+    let mut found: Vec<Found> = Vec::new();
+    let mut sentence_of = vec![0usize; toks.len()];
+    for (si, range) in sents.iter().enumerate() {
+        for s in sentence_of[range.clone()].iter_mut() {
+            *s = si;
+        }
+        let sent = &toks[range.clone()];
+        let words: Vec<&str> = sent.iter().map(|t| t.text).collect();
+        let tags = tagger.tag(&words);
+        let mut spans_here = spans(&tags);
+        // Adjacent spans of one type split by the tagger ("Joe" "Biden") are one name.
+        spans_here.dedup_by(|b, a| {
+            if a.2 == b.2 && a.1 == b.0 && a.2 == "PER" {
+                a.1 = b.1;
+                true
+            } else {
+                false
+            }
+        });
+        for (s, e, kind) in spans_here {
+            let (mut first, last) = (range.start + s, range.start + e - 1);
+            // A name the tagger cut short: "Antony J." before "Blinken" (initials and words never
+            // seen lower-case).
+            if kind == "PER" {
+                while first > range.start && {
+                    let w = toks[first - 1].text;
+                    let initial = w.len() == 2 && w.ends_with('.') && w.starts_with(|c: char| c.is_ascii_uppercase());
+                    initial || (capitalised(w) && w.chars().all(char::is_alphabetic) && !tagger.seen_lowercase(w) && !is_role_word(w) && first - 1 > range.start)
+                } {
+                    first -= 1;
+                }
+            }
+            let mut surface_start = toks[first].start;
+            if first > range.start && HONORIFICS.contains(&toks[first - 1].text) {
+                surface_start = toks[first - 1].start;
+            }
+            found.push(Found { start: toks[first].start, end: toks[last].end, surface_start, first_token: first, last_token: last, kind: kind_of(&kind), role: None });
+        }
+    }
+    for i in 0..found.len() {
+        if found[i].kind == EntityType::Person {
+            let sent = &sents[sentence_of[found[i].first_token]];
+            found[i].role = role_before(text, &toks, sent.start, found[i].first_token, &found).or_else(|| role_after(text, &toks, sent.end, found[i].last_token));
+        }
+    }
+    // Organisation-typed role phrases right before a person ("Defense Secretary" Lloyd Austin)
+    // are part of the role, not entities.
+    let absorbed: Vec<bool> = found
+        .iter()
+        .map(|f| f.kind != EntityType::Person && found.iter().any(|p| p.kind == EntityType::Person && p.first_token == f.last_token + 1 && (f.first_token..=f.last_token).any(|t| is_role_word(toks[t].text))))
+        .collect();
+    let chars = Chars::new(text);
+    let mentions: Vec<Mention> = found
+        .iter()
+        .zip(&absorbed)
+        .filter(|(_, &a)| !a)
+        .map(|(f, _)| Mention {
+            article: article.clone(),
+            text: text[f.surface_start..f.end].to_string(),
+            kind: f.kind,
+            span: Span { start: chars.at(f.start), end: chars.at(f.end) },
+            role: f.role.clone(),
+            entity: None,
+        })
+        .collect();
+    let kept: Vec<&Found> = found.iter().zip(&absorbed).filter(|(_, &a)| !a).map(|(f, _)| f).collect();
+    let dates = published.map(|p| dates(&toks, p)).unwrap_or_default();
+    let quotes = quotes(article, text, &toks, &sents, &sentence_of, &kept, &chars);
+    let figures = figures(article, text, &toks, &sents, &kept, &dates, &chars);
+    let dates = dates.into_iter().map(|(s, e, d)| DateRef { text: text[s..e].to_string(), date: d.to_string(), start: chars.at(s), end: chars.at(e) }).collect();
+    Facts { mentions, quotes, figures, dates }
+}
+
+/// "US Secretary of State" Antony Blinken, "Defense Secretary" Lloyd J. Austin III.
+fn role_before(text: &str, toks: &[Token<'_>], sent_start: usize, first: usize, found: &[Found]) -> Option<String> {
+    let mut j = first;
+    // Skip an honorific.
+    if j > sent_start && HONORIFICS.contains(&toks[j - 1].text) {
+        return None;
+    }
+    while j > sent_start {
+        let w = toks[j - 1].text;
+        let in_mention = found.iter().any(|f| f.kind != EntityType::Person && (f.first_token..=f.last_token).contains(&(j - 1)));
+        if (capitalised(w) && !is_cue(w)) || is_role_word(w) || CONNECTORS.contains(&w) || in_mention {
+            j -= 1;
+        } else {
+            break;
+        }
+        if first - j > 14 {
+            break;
+        }
+    }
+    while j < first && (CONNECTORS.contains(&toks[j].text) || !(capitalised(toks[j].text) || is_role_word(toks[j].text))) {
+        j += 1;
+    }
+    // The phrase must hold a role word.
+    if j >= first || !(j..first).any(|t| is_role_word(toks[t].text)) {
+        return None;
+    }
+    // A sentence-initial ordinary word ("The", "On") is not part of it.
+    if j == sent_start && matches!(toks[j].text, "The" | "A" | "An" | "On" | "In" | "At" | "But" | "And" | "When" | "After") {
+        j += 1;
+    }
+    (j < first).then(|| text[toks[j].start..toks[first - 1].end].to_string())
+}
+
+/// Hady Amr, "the deputy assistant secretary of state for Israel and Palestinian affairs",
+fn role_after(text: &str, toks: &[Token<'_>], sent_end: usize, last: usize) -> Option<String> {
+    if last + 2 >= sent_end || toks[last + 1].text != "," {
+        return None;
+    }
+    let start = last + 2;
+    let mut end = start;
+    while end < sent_end && !matches!(toks[end].text, "," | "." | ";" | "(" | ")" | "\"" | "“" | "”" | ":") && end - start < 18 {
+        end += 1;
+    }
+    if end >= sent_end || end == start {
+        return None;
+    }
+    // A role word early in the phrase, and no verb-like cue.
+    let early = (start..end.min(start + 5)).any(|t| is_role_word(toks[t].text));
+    let cue = (start..end).any(|t| is_cue(toks[t].text) || matches!(toks[t].text, "who" | "which" | "whose"));
+    (early && !cue).then(|| text[toks[start].start..toks[end - 1].end].to_string())
+}
+
+fn is_open_quote(text: &str, at: usize, c: char) -> bool {
+    match c {
+        '“' | '«' => true,
+        '"' => {
+            let before = text[..at].chars().next_back();
+            before.is_none_or(|b| b.is_whitespace() || matches!(b, '(' | '[' | '—' | '-'))
+        }
+        _ => false,
+    }
+}
+
+/// Quoted passages as byte ranges of their content, with a flag when a passage continues the
+/// previous one (a quote running over paragraphs opens each paragraph and closes only at the end).
+fn quoted(text: &str) -> Vec<(usize, usize, bool)> {
+    let mut out = Vec::new();
+    let mut open: Option<usize> = None;
+    let mut continues = false;
+    let mut iter = text.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        match open {
+            None => {
+                if is_open_quote(text, i, c) {
+                    open = Some(i + c.len_utf8());
+                }
+            }
+            Some(s) => {
+                if c == '”' || c == '»' || (c == '"' && !is_open_quote(text, i, c)) {
+                    out.push((s, i, continues));
+                    open = None;
+                    continues = false;
+                } else if c == '\n' {
+                    // Paragraph break inside a quote: it continues only if the next paragraph
+                    // opens with a quotation mark.
+                    let rest = text[i..].trim_start();
+                    let next_open = rest.starts_with('“') || rest.starts_with('"');
+                    if next_open {
+                        out.push((s, i, continues));
+                        continues = true;
+                        let skip = text[i..].len() - rest.len();
+                        while iter.peek().is_some_and(|&(j, _)| j < i + skip) {
+                            iter.next();
+                        }
+                        if let Some((j, q)) = iter.next() {
+                            open = Some(j + q.len_utf8());
+                        }
+                    } else {
+                        open = None;
+                        continues = false;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The speaker of a quote: a mention next to a cue verb, a pronoun, or a role noun phrase.
+struct Speaker {
+    /// Byte offset of the speaker's words (a pronoun refers to a person named before it).
+    at: usize,
+    mention: Option<String>,
+    name: Option<String>,
+    cue: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn quotes(
+    article: &ArticleId,
+    text: &str,
+    toks: &[Token<'_>],
+    sents: &[std::ops::Range<usize>],
+    sentence_of: &[usize],
+    found: &[&Found],
+    chars: &Chars,
+) -> Vec<Quote> {
+    let mut out: Vec<Quote> = Vec::new();
+    let spans = quoted(text);
+    let mut last_speaker: Option<(Option<String>, Option<String>, Option<String>)> = None;
+    for (k, &(qs, qe, continues)) in spans.iter().enumerate() {
+        let content = &text[qs..qe];
+        if content.split_whitespace().count() < 2 {
+            continue;
+        }
+        // Token ranges before and after the quote within its sentences, bounded by other quotes.
+        let open_tok = toks.partition_point(|t| t.end <= qs);
+        let close_tok = toks.partition_point(|t| t.start < qe);
+        let prev_end = if k > 0 { spans[k - 1].1 } else { 0 };
+        let next_start = spans.get(k + 1).map_or(text.len(), |s| s.0);
+        let s_open = sents.get(sentence_of.get(open_tok.saturating_sub(1)).copied().unwrap_or(0)).map_or(0, |r| r.start);
+        let s_close = sents.get(sentence_of.get(close_tok.min(toks.len().saturating_sub(1))).copied().unwrap_or(0)).map_or(toks.len(), |r| r.end);
+        let before: Vec<usize> = (s_open..open_tok.saturating_sub(1)).filter(|&t| toks[t].start >= prev_end).collect();
+        let after: Vec<usize> = (close_tok + 1..s_close.max(close_tok + 1).min(toks.len())).filter(|&t| toks[t].end <= next_start).collect();
+        let speaker = attribute(text, toks, &after, true, found).or_else(|| attribute(text, toks, &before, false, found));
+        let (at, mention, name, cue) = match speaker {
+            Some(s) => (s.at, s.mention, s.name, s.cue),
+            None if continues || (before.is_empty() && after.len() <= 1) => {
+                let (m, n, c) = last_speaker.clone().unwrap_or((None, None, None));
+                (qs, m, n, c)
+            }
+            None => (qs, None, None, None),
+        };
+        // Pronouns and role nouns: the nearest person mentioned before the quote.
+        let name = match (&mention, name) {
+            (Some(m), None) if PRONOUNS.contains(&m.as_str()) || m.starts_with("the ") || m.starts_with("The ") => nearest_person_before(text, found, at, m),
+            (_, n) => n,
+        };
+        if mention.is_some() {
+            last_speaker = Some((mention.clone(), name.clone(), cue.clone()));
+        }
+        out.push(Quote {
+            article: article.clone(),
+            speaker: name,
+            speaker_mention: mention,
+            speaker_entity: None,
+            cue,
+            text: content.trim().to_string(),
+            start: chars.at(qs + (content.len() - content.trim_start().len())),
+            end: chars.at(qe - (content.len() - content.trim_end().len())),
+        });
+    }
+    out
+}
+
+fn nearest_person_before(text: &str, found: &[&Found], at: usize, mention: &str) -> Option<String> {
+    let noun = mention.trim_start_matches("the ").trim_start_matches("The ").to_lowercase();
+    let role_noun = !PRONOUNS.contains(&mention);
+    found
+        .iter()
+        .filter(|f| f.kind == EntityType::Person && f.end <= at)
+        .filter(|f| !role_noun || f.role.as_deref().is_some_and(|r| r.to_lowercase().contains(noun.split_whitespace().last().unwrap_or(""))))
+        .max_by_key(|f| f.end)
+        .map(|f| text[f.start..f.end].to_string())
+}
+
+/// Looks for a cue verb and its subject in a window of tokens next to a quote.
+fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, found: &[&Found]) -> Option<Speaker> {
+    let limit = if after { window.len().min(14) } else { window.len() };
+    let win = if after { &window[..limit] } else { &window[window.len().saturating_sub(20)..] };
+    let cue_pos = if after { win.iter().position(|&t| is_cue(toks[t].text)) } else { win.iter().rposition(|&t| is_cue(toks[t].text)) }?;
+    let cue_tok = win[cue_pos];
+    let cue = if toks[cue_tok].text.eq_ignore_ascii_case("according") { "according to".to_string() } else { toks[cue_tok].text.to_string() };
+    let person_at = |t: usize| found.iter().find(|f| (f.first_token..=f.last_token).contains(&t) && matches!(f.kind, EntityType::Person | EntityType::Organisation));
+    if PARTICIPLES.contains(&toks[cue_tok].text) && !after {
+        // "X called on Israel ..., saying it has ...": the clause's subject.
+        let subject = win[..cue_pos].iter().find_map(|&t| found.iter().find(|f| f.first_token == t && f.kind == EntityType::Person));
+        if let Some(f) = subject {
+            return Some(Speaker { at: f.start, mention: Some(text[f.surface_start..f.end].to_string()), name: Some(text[f.start..f.end].to_string()), cue: Some(cue) });
+        }
+    }
+    // Subject before the cue: the nearest mention, pronoun or role noun phrase.
+    let mut j = cue_pos;
+    while j > 0 {
+        j -= 1;
+        let t = win[j];
+        if let Some(f) = person_at(t) {
+            return Some(Speaker { at: f.start, mention: Some(text[f.surface_start..f.end].to_string()), name: Some(text[f.start..f.end].to_string()), cue: Some(cue) });
+        }
+        if PRONOUNS.contains(&toks[t].text) {
+            return Some(Speaker { at: toks[t].start, mention: Some(toks[t].text.to_string()), name: None, cue: Some(cue) });
+        }
+        if is_role_word(toks[t].text) {
+            let mut s = j;
+            while s > 0 && (toks[win[s - 1]].text.chars().all(char::is_lowercase) && !is_cue(toks[win[s - 1]].text)) && j - s < 4 {
+                s -= 1;
+            }
+            return Some(Speaker { at: toks[win[s]].start, mention: Some(text[toks[win[s]].start..toks[t].end].to_string()), name: None, cue: Some(cue) });
+        }
+        if matches!(toks[t].text, "." | ";" | ":") && !after {
+            break;
+        }
+        if cue_pos - j > 8 {
+            break;
+        }
+    }
+    // Inverted: "said Blinken", "said the spokesperson", "according to X".
+    let mut j = cue_pos + 1;
+    if cue == "according to" {
+        j += 1;
+    }
+    while j < win.len() && cue_pos + 6 > j {
+        let t = win[j];
+        if let Some(f) = person_at(t) {
+            return Some(Speaker { at: f.start, mention: Some(text[f.surface_start..f.end].to_string()), name: Some(text[f.start..f.end].to_string()), cue: Some(cue) });
+        }
+        if is_role_word(toks[t].text) {
+            let s = win[cue_pos + 1 + usize::from(cue == "according to")];
+            return Some(Speaker { at: toks[s].start, mention: Some(text[toks[s].start..toks[t].end].to_string()), name: None, cue: Some(cue) });
+        }
+        if PRONOUNS.contains(&toks[t].text) {
+            return Some(Speaker { at: toks[t].start, mention: Some(toks[t].text.to_string()), name: None, cue: Some(cue) });
+        }
+        j += 1;
+    }
+    None
+}
+
+/// Parses a number token: digits with separators, or a number word.
+fn number(w: &str) -> Option<f64> {
+    let l = w.to_lowercase();
+    if let Some(&(_, v)) = NUMBER_WORDS.iter().find(|(n, _)| *n == l) {
+        return Some(v);
+    }
+    if let Some((a, b)) = l.split_once('-') {
+        // "twenty-five"
+        let a = NUMBER_WORDS.iter().find(|(n, _)| *n == a)?.1;
+        let b = NUMBER_WORDS.iter().find(|(n, _)| *n == b)?.1;
+        return (a >= 20.0 && b < 10.0).then_some(a + b);
+    }
+    if !l.chars().next()?.is_ascii_digit() || !l.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.') {
+        return None;
+    }
+    l.replace(',', "").parse().ok()
+}
+
+fn figures(
+    article: &ArticleId,
+    text: &str,
+    toks: &[Token<'_>],
+    sents: &[std::ops::Range<usize>],
+    found: &[&Found],
+    dates: &[(usize, usize, NaiveDate)],
+    chars: &Chars,
+) -> Vec<Figure> {
+    let mut out = Vec::new();
+    for range in sents {
+        let sentence = text[toks[range.start].start..toks[range.end - 1].end].to_string();
+        let source = figure_source(text, toks, range, found);
+        let when = dates.iter().find(|(s, _, _)| *s >= toks[range.start].start && *s < toks[range.end - 1].end).map(|d| d.2.to_string());
+        let mut i = range.start;
+        while i < range.end {
+            let w = toks[i].text;
+            let Some(mut value) = number(w) else {
+                i += 1;
+                continue;
+            };
+            let prev = if i > range.start { toks[i - 1].text.to_lowercase() } else { String::new() };
+            let next = toks.get(i + 1).filter(|_| i + 1 < range.end).map(|t| t.text.to_lowercase()).unwrap_or_default();
+            // Years, dates, times, ordinal use.
+            let year_like = w.len() == 4 && !w.contains(',') && (1800.0..=2100.0).contains(&value);
+            if year_like || MONTHS.contains(&prev.as_str()) || MONTHS.contains(&next.as_str()) || matches!(next.as_str(), "p.m." | "a.m.") {
+                i += 1;
+                continue;
+            }
+            let start_tok = i;
+            let mut end_tok = i + 1;
+            // Scale words: "2.5 million", "two hundred".
+            while end_tok < range.end {
+                let l = toks[end_tok].text.to_lowercase();
+                match SCALES.iter().find(|(s, _)| *s == l) {
+                    Some(&(_, m)) => {
+                        value *= m;
+                        end_tok += 1;
+                    }
+                    None => break,
+                }
+            }
+            let money = prev == "$";
+            // What it counts: the next few words.
+            let mut what_end = end_tok;
+            while what_end < range.end && what_end - end_tok < 3 {
+                let t = toks[what_end].text;
+                let l = t.to_lowercase();
+                if !t.chars().any(char::is_alphabetic) || WHAT_STOP.contains(&l.as_str()) || is_cue(t) || number(t).is_some() {
+                    break;
+                }
+                what_end += 1;
+            }
+            let what = if matches!(toks.get(end_tok).map(|t| t.text), Some("%")) || toks.get(end_tok).is_some_and(|t| t.text.eq_ignore_ascii_case("percent")) {
+                what_end = end_tok + 1;
+                "percent".to_string()
+            } else if what_end > end_tok {
+                text[toks[end_tok].start..toks[what_end - 1].end].to_string()
+            } else if money {
+                "US dollars".to_string()
+            } else {
+                String::new()
+            };
+            if what.is_empty() {
+                i = end_tok;
+                continue;
+            }
+            let qualifier = QUALIFIERS
+                .iter()
+                .find(|q| {
+                    let n = q.split(' ').count();
+                    start_tok >= range.start + n && (0..n).all(|k| toks[start_tok - n + k].text.eq_ignore_ascii_case(q.split(' ').nth(k).unwrap_or("")))
+                })
+                .map(|q| q.to_string());
+            out.push(Figure {
+                article: article.clone(),
+                value,
+                text: text[toks[start_tok].start..toks[end_tok - 1].end].to_string(),
+                qualifier,
+                what,
+                source: source.clone(),
+                sentence: sentence.clone(),
+                start: chars.at(toks[start_tok].start),
+                end: chars.at(toks[what_end - 1].end),
+                when: when.clone(),
+            });
+            i = what_end;
+        }
+    }
+    out
+}
+
+/// Who a sentence's figures are attributed to: the subject of a reporting verb, or the object
+/// of "according to".
+fn figure_source(text: &str, toks: &[Token<'_>], range: &std::ops::Range<usize>, found: &[&Found]) -> Option<String> {
+    let cue = (range.start..range.end).find(|&t| matches!(toks[t].text.to_lowercase().as_str(), "said" | "says" | "reported" | "reports" | "announced" | "estimated" | "confirmed" | "according" | "told"))?;
+    if toks[cue].text.eq_ignore_ascii_case("according") {
+        let s = cue + 2;
+        let mut e = s;
+        while e < range.end && !matches!(toks[e].text, "," | "." | ";" | ":") && e - s < 7 {
+            e += 1;
+        }
+        return (e > s).then(|| text[toks[s].start..toks[e - 1].end].to_string());
+    }
+    let mut s = cue;
+    while s > range.start && !matches!(toks[s - 1].text, "," | "." | ";" | ":" | "\"" | "”" | "“" | "that") && cue - s < 7 {
+        s -= 1;
+    }
+    if s == cue {
+        // "..., the ministry said" after a quote or clause: nothing before it in the clause.
+        return None;
+    }
+    let phrase = &text[toks[s].start..toks[cue - 1].end];
+    if PRONOUNS.contains(&phrase) || phrase.eq_ignore_ascii_case("it") || phrase.eq_ignore_ascii_case("they") {
+        return found.iter().filter(|f| f.end <= toks[s].start && f.kind != EntityType::Place).max_by_key(|f| f.end).map(|f| text[f.start..f.end].to_string());
+    }
+    // A source names someone: a capitalised word or a role noun.
+    (toks[s..cue].iter().any(|t| capitalised(t.text) || is_role_word(t.text) || matches!(t.text, "military" | "ministry" | "police" | "officials" | "army")))
+        .then(|| phrase.to_string())
+}
+
+const WEEKDAYS: &[(&str, Weekday)] = &[
+    ("monday", Weekday::Mon),
+    ("tuesday", Weekday::Tue),
+    ("wednesday", Weekday::Wed),
+    ("thursday", Weekday::Thu),
+    ("friday", Weekday::Fri),
+    ("saturday", Weekday::Sat),
+    ("sunday", Weekday::Sun),
+];
+
+/// Relative and partial dates resolved against the publication date: weekdays (the most recent
+/// one, or the coming one after "next"), yesterday/today/tomorrow, last/next/this week, and
+/// "May 12" (this year).
+fn dates(toks: &[Token<'_>], published: NaiveDate) -> Vec<(usize, usize, NaiveDate)> {
+    let mut out = Vec::new();
+    let monday = |d: NaiveDate| d - Duration::days(d.weekday().num_days_from_monday() as i64);
+    for i in 0..toks.len() {
+        let l = toks[i].text.to_lowercase();
+        let prev = if i > 0 { toks[i - 1].text.to_lowercase() } else { String::new() };
+        let start = if matches!(prev.as_str(), "next" | "last" | "this" | "on") { toks[i - 1].start } else { toks[i].start };
+        if let Some(&(_, wd)) = WEEKDAYS.iter().find(|(n, _)| *n == l) {
+            let back = (published.weekday().num_days_from_monday() as i64 - wd.num_days_from_monday() as i64).rem_euclid(7);
+            let d = if prev == "next" { published + Duration::days(7 - back) } else { published - Duration::days(back) };
+            out.push((start, toks[i].end, d));
+            continue;
+        }
+        let d = match l.as_str() {
+            "yesterday" => Some(published - Duration::days(1)),
+            "today" => Some(published),
+            "tomorrow" => Some(published + Duration::days(1)),
+            "week" if prev == "next" => Some(monday(published) + Duration::days(7)),
+            "week" if prev == "last" => Some(monday(published) - Duration::days(7)),
+            "week" if prev == "this" => Some(monday(published)),
+            _ => None,
+        };
+        if let Some(d) = d {
+            out.push((if l == "week" { start } else { toks[i].start }, toks[i].end, d));
+            continue;
+        }
+        if let Some(m) = MONTHS.iter().position(|m| *m == l) {
+            if let Some(day) = toks.get(i + 1).and_then(|t| t.text.parse::<u32>().ok()) {
+                let year = toks.get(i + 3).filter(|_| toks.get(i + 2).is_some_and(|t| t.text == ",")).and_then(|t| t.text.parse::<i32>().ok()).filter(|y| (1900..2200).contains(y));
+                if let Some(d) = NaiveDate::from_ymd_opt(year.unwrap_or(published.year()), m as u32 + 1, day) {
+                    let end = if year.is_some() { toks[i + 3].end } else { toks[i + 1].end };
+                    out.push((toks[i].start, end, d));
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,12 +1,17 @@
 //! `storyline tag` and `storyline train-ner`.
 
+use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 use storyline_enrich::ner::{self, Tagger, TrainConfig};
+use storyline_enrich::ArticleFacts;
+use storyline_model::{ArticleId, Entity, Facts, Quote};
+use storyline_store::Store;
 
 fn load_tagger(model: Option<&Path>) -> Result<Tagger> {
     match model {
@@ -91,4 +96,259 @@ pub fn train_ner(train: &[std::path::PathBuf], dev: Option<&Path>, gazetteer: Op
     tagger.save(BufWriter::new(f)).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!("wrote {} ({} features, {} bytes)", out.display(), tagger.len(), std::fs::metadata(out).map(|m| m.len()).unwrap_or(0));
     Ok(ExitCode::SUCCESS)
+}
+
+const FACTS_BATCH: usize = 1024;
+
+/// Finds the facts of every article that has none yet, in batches (resumable).
+pub fn facts_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> Result<usize> {
+    let tagger = Tagger::bundled().context("the bundled NER model is unreadable")?;
+    let mut done = 0;
+    loop {
+        let batch = store.articles_needing_facts(FACTS_BATCH)?;
+        if batch.is_empty() {
+            return Ok(done);
+        }
+        let found: Vec<(ArticleId, Facts)> = batch
+            .par_iter()
+            .map(|a| {
+                let published = a.article.published.as_deref().and_then(|p| chrono::NaiveDate::parse_from_str(p.get(..10).unwrap_or(p), "%Y-%m-%d").ok());
+                (a.article.id.clone(), storyline_enrich::facts(&tagger, &a.article.id, &a.article.text, published))
+            })
+            .collect();
+        store.record_facts(&found)?;
+        done += found.len();
+        on_progress(done);
+    }
+}
+
+/// All stored facts with mentions and quote speakers resolved to entities.
+pub struct Resolved {
+    pub entities: Vec<Entity>,
+    pub facts: Vec<(ArticleId, Facts)>,
+}
+
+pub fn resolved(store: &dyn Store) -> Result<Resolved> {
+    let mut facts: Vec<(ArticleId, Facts)> = Vec::new();
+    store.for_each_facts(&mut |id, f| {
+        facts.push((id, f));
+        Ok(())
+    })?;
+    let mut published = HashMap::new();
+    store.for_each_article(&mut |a| {
+        if let Some(p) = a.article.published {
+            published.insert(a.article.id, p);
+        }
+        Ok(())
+    })?;
+    let stories = store.article_stories()?;
+    let input: Vec<ArticleFacts<'_>> = facts
+        .iter()
+        .map(|(id, f)| ArticleFacts { article: id, published: published.get(id).cloned(), story: stories.get(id).map(|(s, _)| s.0.clone()), facts: f })
+        .collect();
+    let (entities, per_article) = storyline_enrich::resolve(&input);
+    drop(input);
+    let names: HashMap<&str, &str> = entities.iter().map(|e| (e.id.as_str(), e.name.as_str())).collect();
+    for (id, f) in &mut facts {
+        if let Some(ids) = per_article.get(id) {
+            for (m, e) in f.mentions.iter_mut().zip(ids) {
+                m.entity = e.clone();
+            }
+        }
+        // A quote's speaker is the entity of a mention of that name in the article.
+        let by_text: HashMap<String, String> = f.mentions.iter().filter_map(|m| m.entity.clone().map(|e| (m.text.clone(), e))).collect();
+        for q in &mut f.quotes {
+            let entity = q.speaker.as_ref().and_then(|s| by_text.get(s).or_else(|| by_text.iter().find(|(t, _)| t.ends_with(s.as_str())).map(|(_, e)| e)));
+            if let Some(e) = entity {
+                q.speaker_entity = Some(e.clone());
+                if let Some(n) = names.get(e.as_str()) {
+                    q.speaker = Some((*n).to_string());
+                }
+            }
+        }
+    }
+    Ok(Resolved { entities, facts })
+}
+
+fn join(v: impl IntoIterator<Item = String>) -> String {
+    v.into_iter().collect::<Vec<_>>().join("; ")
+}
+
+/// `export entities|quotes|figures`.
+pub fn export(store: &dyn Store, what: &str, csv_format: bool, out: impl Write) -> Result<()> {
+    let r = resolved(store)?;
+    let mut w = Sink::new(csv_format, out);
+    match what {
+        "entities" => {
+            w.header(&["id", "name", "type", "aliases", "roles", "articles", "mentions", "ambiguous_with"])?;
+            for e in &r.entities {
+                let kind = serde_json::to_value(e.kind)?.as_str().unwrap_or_default().to_string();
+                if csv_format {
+                    let roles = join(
+                        e.roles.iter().map(|x| format!("{} ({}{})", x.role, x.article.0, x.published.as_deref().map(|p| format!(", {p}")).unwrap_or_default())),
+                    );
+                    w.row(&[
+                        e.id.clone(),
+                        e.name.clone(),
+                        kind,
+                        join(e.aliases.clone()),
+                        roles,
+                        join(e.articles.iter().map(|a| a.0.clone())),
+                        e.mentions.to_string(),
+                        join(e.ambiguous_with.clone()),
+                    ])?;
+                } else {
+                    w.json(&serde_json::to_value(e)?)?;
+                }
+            }
+        }
+        "quotes" => {
+            w.header(&["article", "speaker", "speaker_mention", "speaker_entity", "cue", "text", "start", "end"])?;
+            for (_, f) in &r.facts {
+                for q in &f.quotes {
+                    if csv_format {
+                        let o = |s: &Option<String>| s.clone().unwrap_or_default();
+                        w.row(&[
+                            q.article.0.clone(),
+                            o(&q.speaker),
+                            o(&q.speaker_mention),
+                            o(&q.speaker_entity),
+                            o(&q.cue),
+                            q.text.clone(),
+                            q.start.to_string(),
+                            q.end.to_string(),
+                        ])?;
+                    } else {
+                        w.json(&serde_json::to_value(q)?)?;
+                    }
+                }
+            }
+        }
+        _ => {
+            w.header(&["article", "value", "text", "qualifier", "what", "source", "when", "sentence", "start", "end"])?;
+            for (_, f) in &r.facts {
+                for x in &f.figures {
+                    if csv_format {
+                        let o = |s: &Option<String>| s.clone().unwrap_or_default();
+                        w.row(&[
+                            x.article.0.clone(),
+                            x.value.to_string(),
+                            x.text.clone(),
+                            o(&x.qualifier),
+                            x.what.clone(),
+                            o(&x.source),
+                            o(&x.when),
+                            x.sentence.clone(),
+                            x.start.to_string(),
+                            x.end.to_string(),
+                        ])?;
+                    } else {
+                        w.json(&serde_json::to_value(x)?)?;
+                    }
+                }
+            }
+        }
+    }
+    w.finish()
+}
+
+/// CSV or JSON Lines, one writer.
+enum Sink<W: Write> {
+    Csv(Box<csv::Writer<W>>),
+    Json(W),
+}
+
+impl<W: Write> Sink<W> {
+    fn new(csv_format: bool, out: W) -> Sink<W> {
+        if csv_format {
+            Sink::Csv(Box::new(csv::Writer::from_writer(out)))
+        } else {
+            Sink::Json(out)
+        }
+    }
+    fn header(&mut self, cols: &[&str]) -> Result<()> {
+        if let Sink::Csv(w) = self {
+            w.write_record(cols)?;
+        }
+        Ok(())
+    }
+    fn row(&mut self, cols: &[String]) -> Result<()> {
+        if let Sink::Csv(w) = self {
+            w.write_record(cols)?;
+        }
+        Ok(())
+    }
+    fn json(&mut self, v: &serde_json::Value) -> Result<()> {
+        if let Sink::Json(w) = self {
+            serde_json::to_writer(&mut *w, v)?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+    fn finish(self) -> Result<()> {
+        match self {
+            Sink::Csv(mut w) => w.flush()?,
+            Sink::Json(mut w) => w.flush()?,
+        }
+        Ok(())
+    }
+}
+
+/// `storyline entity NAME`: the matching entities with their aliases, roles, mentions and quotes.
+pub fn show_entity(store: &dyn Store, name: &str, mut out: impl Write) -> Result<bool> {
+    let r = resolved(store)?;
+    let needle = name.to_lowercase();
+    let matches: Vec<&Entity> = r
+        .entities
+        .iter()
+        .filter(|e| {
+            e.id == name || e.name.to_lowercase() == needle || e.aliases.iter().any(|a| a.to_lowercase() == needle) || e.name.to_lowercase().contains(&needle)
+        })
+        .take(5)
+        .collect();
+    for e in &matches {
+        let kind = serde_json::to_value(e.kind)?.as_str().unwrap_or_default().to_string();
+        writeln!(out, "{} [{kind}] {}", e.name, e.id)?;
+        writeln!(out, "  {} mentions in {} articles", e.mentions, e.articles.len())?;
+        writeln!(out, "  aliases: {}", e.aliases.join(" | "))?;
+        if !e.ambiguous_with.is_empty() {
+            writeln!(out, "  ambiguous: a bare surname that could be any of {}", e.ambiguous_with.join(", "))?;
+        }
+        if !e.roles.is_empty() {
+            writeln!(out, "  roles:")?;
+            for x in &e.roles {
+                writeln!(
+                    out,
+                    "    {}  ({}{})",
+                    x.role,
+                    x.article.0,
+                    x.published.as_deref().map(|p| format!(", {}", p.get(..10).unwrap_or(p))).unwrap_or_default()
+                )?;
+            }
+        }
+        writeln!(out, "  mentions:")?;
+        for (id, f) in &r.facts {
+            for m in f.mentions.iter().filter(|m| m.entity.as_deref() == Some(e.id.as_str())) {
+                writeln!(
+                    out,
+                    "    {}  {}..{}  {}{}",
+                    id.0,
+                    m.span.start,
+                    m.span.end,
+                    m.text,
+                    m.role.as_deref().map(|x| format!("  ({x})")).unwrap_or_default()
+                )?;
+            }
+        }
+        let quotes: Vec<&Quote> = r.facts.iter().flat_map(|(_, f)| &f.quotes).filter(|q| q.speaker_entity.as_deref() == Some(e.id.as_str())).collect();
+        if !quotes.is_empty() {
+            writeln!(out, "  quotes:")?;
+            for q in quotes {
+                writeln!(out, "    {} [{}] “{}”", q.article.0, q.cue.as_deref().unwrap_or("-"), q.text)?;
+            }
+        }
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(!matches.is_empty())
 }

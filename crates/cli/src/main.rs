@@ -115,6 +115,13 @@ enum Command {
         db: DbArg,
         id: String,
     },
+    /// Show an entity (by name, alias or id): its aliases, roles with their articles and
+    /// dates, mentions and quotes.
+    Entity {
+        #[command(flatten)]
+        db: DbArg,
+        name: String,
+    },
     /// Named-entity tags: with --conll, read CoNLL columns (word first; a blank line ends a
     /// sentence) and print `word<TAB>tag` (IOB2) per token; otherwise tag plain text files
     /// and print the entities found, one JSON object per line.
@@ -160,6 +167,9 @@ enum ExportWhat {
     Articles,
     Copies,
     Stories,
+    Entities,
+    Quotes,
+    Figures,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -204,6 +214,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExportWhat::Articles => export::articles(&store, format == Format::Csv, out)?,
                 ExportWhat::Copies => export::copy_relations(&store, format == Format::Csv, out)?,
                 ExportWhat::Stories => stories::export(&store, format == Format::Csv, out)?,
+                ExportWhat::Entities => enrich::export(&store, "entities", format == Format::Csv, out)?,
+                ExportWhat::Quotes => enrich::export(&store, "quotes", format == Format::Csv, out)?,
+                ExportWhat::Figures => enrich::export(&store, "figures", format == Format::Csv, out)?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -218,6 +231,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Search { db, query, limit, json } => search(&db.db, &query, limit, json),
+        Command::Entity { db, name } => {
+            let store = open(&db.db)?;
+            if enrich::show_entity(&store, &name, BufWriter::new(io::stdout().lock()))? {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("error: no entity named `{name}` in {}", db.db.display());
+                Ok(ExitCode::FAILURE)
+            }
+        }
         Command::Tag { conll, model, paths } => enrich::tag(model.as_deref(), conll, &paths),
         Command::TrainNer { train, dev, gazetteer, out, epochs, min_count } => {
             enrich::train_ner(&train, dev.as_deref(), gazetteer.as_deref(), &out, epochs, min_count)
@@ -333,6 +355,14 @@ fn ingest(db: &std::path::Path, read: &ReadArgs, paths: &[PathBuf]) -> Result<Ex
         step.stories,
         started.elapsed().as_secs_f64()
     );
+    // Entities, quotes and figures of the new articles.
+    let bar = if progress { indicatif::ProgressBar::new(added as u64) } else { indicatif::ProgressBar::hidden() };
+    bar.set_prefix("facts");
+    let started = std::time::Instant::now();
+    let n = enrich::facts_step(&mut store, &mut |n| bar.set_position(n as u64))
+        .with_context(|| format!("finding entities, quotes and figures in {}", db.display()))?;
+    bar.finish_and_clear();
+    eprintln!("facts: entities, quotes and figures of {n} articles ({:.1} s)", started.elapsed().as_secs_f64());
     Ok(if tally.errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 

@@ -10,41 +10,214 @@ use crate::tokens::{sentences, tokenize, Token};
 
 /// Words that make a phrase a role or title.
 const ROLE_WORDS: &[&str] = &[
-    "secretary", "president", "minister", "ambassador", "spokesperson", "spokesman", "spokeswoman", "envoy", "senator", "sen.", "representative", "rep.",
-    "governor", "gov.", "mayor", "director", "chief", "chairman", "chairwoman", "chair", "general", "gen.", "commander", "leader", "king", "queen", "prince",
-    "pope", "judge", "justice", "attorney", "adviser", "advisor", "official", "officer", "head", "ceo", "founder", "editor", "correspondent", "reporter",
-    "analyst", "professor", "premier", "chancellor", "deputy", "assistant", "undersecretary", "speaker", "lawmaker", "coordinator", "administrator",
-    "commissioner", "prosecutor", "colonel", "sergeant", "captain", "admiral", "lieutenant", "emir", "cardinal", "bishop", "rabbi", "imam", "coach", "manager",
-    "vice", "diplomat", "negotiator", "executive", "economist", "researcher", "scientist", "activist", "candidate", "nominee", "member", "source",
+    "secretary",
+    "president",
+    "minister",
+    "ambassador",
+    "spokesperson",
+    "spokesman",
+    "spokeswoman",
+    "envoy",
+    "senator",
+    "sen.",
+    "representative",
+    "rep.",
+    "governor",
+    "gov.",
+    "mayor",
+    "director",
+    "chief",
+    "chairman",
+    "chairwoman",
+    "chair",
+    "general",
+    "gen.",
+    "commander",
+    "leader",
+    "king",
+    "queen",
+    "prince",
+    "pope",
+    "judge",
+    "justice",
+    "attorney",
+    "adviser",
+    "advisor",
+    "official",
+    "officer",
+    "head",
+    "ceo",
+    "founder",
+    "editor",
+    "correspondent",
+    "reporter",
+    "analyst",
+    "professor",
+    "premier",
+    "chancellor",
+    "deputy",
+    "assistant",
+    "undersecretary",
+    "speaker",
+    "lawmaker",
+    "coordinator",
+    "administrator",
+    "commissioner",
+    "prosecutor",
+    "colonel",
+    "sergeant",
+    "captain",
+    "admiral",
+    "lieutenant",
+    "emir",
+    "cardinal",
+    "bishop",
+    "rabbi",
+    "imam",
+    "coach",
+    "manager",
+    "vice",
+    "diplomat",
+    "negotiator",
+    "executive",
+    "economist",
+    "researcher",
+    "scientist",
+    "activist",
+    "candidate",
+    "nominee",
+    "member",
+    "source",
 ];
 const HONORIFICS: &[&str] = &["Mr.", "Mrs.", "Ms.", "Dr.", "Mr", "Mrs", "Ms", "Dr", "Miss", "Sir", "Dame", "Prof."];
 const CONNECTORS: &[&str] = &["of", "for", "and", "the", "on", "'s", "’s", "-"];
 const CUES: &[&str] = &[
-    "said", "says", "say", "told", "tells", "added", "adds", "stated", "asked", "wrote", "writes", "noted", "explained", "declared", "urged", "warned", "argued",
-    "insisted", "announced", "tweeted", "acknowledged", "claimed", "continued", "replied", "responded", "remarked", "affirmed", "stressed", "emphasized",
-    "emphasised", "recalled", "posted", "concluded", "suggested", "admitted", "vowed", "promised", "pledged", "cautioned", "complained", "conceded",
-    "confirmed", "predicted", "reiterated", "repeated", "observed", "commented", "testified", "shouted", "reported", "estimated", "according", "expressed",
-    "saying", "stating", "noting", "adding", "calling", "describing", "telling", "warning", "insisting",
+    "said",
+    "says",
+    "say",
+    "told",
+    "tells",
+    "added",
+    "adds",
+    "stated",
+    "asked",
+    "wrote",
+    "writes",
+    "noted",
+    "explained",
+    "declared",
+    "urged",
+    "warned",
+    "argued",
+    "insisted",
+    "announced",
+    "tweeted",
+    "acknowledged",
+    "claimed",
+    "continued",
+    "replied",
+    "responded",
+    "remarked",
+    "affirmed",
+    "stressed",
+    "emphasized",
+    "emphasised",
+    "recalled",
+    "posted",
+    "concluded",
+    "suggested",
+    "admitted",
+    "vowed",
+    "promised",
+    "pledged",
+    "cautioned",
+    "complained",
+    "conceded",
+    "confirmed",
+    "predicted",
+    "reiterated",
+    "repeated",
+    "observed",
+    "commented",
+    "testified",
+    "shouted",
+    "reported",
+    "estimated",
+    "according",
+    "expressed",
+    "saying",
+    "stating",
+    "noting",
+    "adding",
+    "calling",
+    "describing",
+    "telling",
+    "warning",
+    "insisting",
 ];
 /// Participle cues: their subject is the clause's subject, any distance back in the sentence.
 const PARTICIPLES: &[&str] = &["saying", "stating", "noting", "adding", "calling", "describing", "telling", "warning", "insisting"];
 const PRONOUNS: &[&str] = &["he", "she", "He", "She"];
 const QUALIFIERS: &[&str] = &[
-    "more than", "less than", "fewer than", "at least", "at most", "up to", "as many as", "as few as", "close to", "an estimated", "around", "about", "nearly",
-    "almost", "over", "some", "roughly", "approximately", "under", "only", "just",
+    "more than",
+    "less than",
+    "fewer than",
+    "at least",
+    "at most",
+    "up to",
+    "as many as",
+    "as few as",
+    "close to",
+    "an estimated",
+    "around",
+    "about",
+    "nearly",
+    "almost",
+    "over",
+    "some",
+    "roughly",
+    "approximately",
+    "under",
+    "only",
+    "just",
 ];
 const NUMBER_WORDS: &[(&str, f64)] = &[
-    ("two", 2.0), ("three", 3.0), ("four", 4.0), ("five", 5.0), ("six", 6.0), ("seven", 7.0), ("eight", 8.0), ("nine", 9.0), ("ten", 10.0), ("eleven", 11.0),
-    ("twelve", 12.0), ("thirteen", 13.0), ("fourteen", 14.0), ("fifteen", 15.0), ("sixteen", 16.0), ("seventeen", 17.0), ("eighteen", 18.0),
-    ("nineteen", 19.0), ("twenty", 20.0), ("thirty", 30.0), ("forty", 40.0), ("fifty", 50.0), ("sixty", 60.0), ("seventy", 70.0), ("eighty", 80.0),
-    ("ninety", 90.0), ("hundred", 100.0), ("dozen", 12.0),
+    ("two", 2.0),
+    ("three", 3.0),
+    ("four", 4.0),
+    ("five", 5.0),
+    ("six", 6.0),
+    ("seven", 7.0),
+    ("eight", 8.0),
+    ("nine", 9.0),
+    ("ten", 10.0),
+    ("eleven", 11.0),
+    ("twelve", 12.0),
+    ("thirteen", 13.0),
+    ("fourteen", 14.0),
+    ("fifteen", 15.0),
+    ("sixteen", 16.0),
+    ("seventeen", 17.0),
+    ("eighteen", 18.0),
+    ("nineteen", 19.0),
+    ("twenty", 20.0),
+    ("thirty", 30.0),
+    ("forty", 40.0),
+    ("fifty", 50.0),
+    ("sixty", 60.0),
+    ("seventy", 70.0),
+    ("eighty", 80.0),
+    ("ninety", 90.0),
+    ("hundred", 100.0),
+    ("dozen", 12.0),
 ];
 const SCALES: &[(&str, f64)] = &[("hundred", 1e2), ("thousand", 1e3), ("million", 1e6), ("billion", 1e9), ("trillion", 1e12)];
 const MONTHS: &[&str] = &["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
 /// Words that end the phrase naming what a figure counts.
 const WHAT_STOP: &[&str] = &[
-    "and", "or", "in", "on", "at", "from", "to", "were", "was", "is", "are", "have", "had", "has", "been", "the", "a", "an", "by", "for", "with", "since", "as",
-    "than", "that", "who", "which", "over", "after", "before", "during", "of", "per", "into", "this", "last", "next", "ago", "earlier", "later", "they", "it",
+    "and", "or", "in", "on", "at", "from", "to", "were", "was", "is", "are", "have", "had", "has", "been", "the", "a", "an", "by", "for", "with", "since",
+    "as", "than", "that", "who", "which", "over", "after", "before", "during", "of", "per", "into", "this", "last", "next", "ago", "earlier", "later", "they",
+    "it",
 ];
 
 fn is_cue(w: &str) -> bool {
@@ -126,7 +299,8 @@ pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option
                 while first > range.start && {
                     let w = toks[first - 1].text;
                     let initial = w.len() == 2 && w.ends_with('.') && w.starts_with(|c: char| c.is_ascii_uppercase());
-                    initial || (capitalised(w) && w.chars().all(char::is_alphabetic) && !tagger.seen_lowercase(w) && !is_role_word(w) && first - 1 > range.start)
+                    initial
+                        || (capitalised(w) && w.chars().all(char::is_alphabetic) && !tagger.seen_lowercase(w) && !is_role_word(w) && first - 1 > range.start)
                 } {
                     first -= 1;
                 }
@@ -135,20 +309,34 @@ pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option
             if first > range.start && HONORIFICS.contains(&toks[first - 1].text) {
                 surface_start = toks[first - 1].start;
             }
-            found.push(Found { start: toks[first].start, end: toks[last].end, surface_start, first_token: first, last_token: last, kind: kind_of(&kind), role: None });
+            found.push(Found {
+                start: toks[first].start,
+                end: toks[last].end,
+                surface_start,
+                first_token: first,
+                last_token: last,
+                kind: kind_of(&kind),
+                role: None,
+            });
         }
     }
     for i in 0..found.len() {
         if found[i].kind == EntityType::Person {
             let sent = &sents[sentence_of[found[i].first_token]];
-            found[i].role = role_before(text, &toks, sent.start, found[i].first_token, &found).or_else(|| role_after(text, &toks, sent.end, found[i].last_token));
+            found[i].role =
+                role_before(text, &toks, sent.start, found[i].first_token, &found).or_else(|| role_after(text, &toks, sent.end, found[i].last_token));
         }
     }
     // Organisation-typed role phrases right before a person ("Defense Secretary" Lloyd Austin)
     // are part of the role, not entities.
     let absorbed: Vec<bool> = found
         .iter()
-        .map(|f| f.kind != EntityType::Person && found.iter().any(|p| p.kind == EntityType::Person && p.first_token == f.last_token + 1 && (f.first_token..=f.last_token).any(|t| is_role_word(toks[t].text))))
+        .map(|f| {
+            f.kind != EntityType::Person
+                && found.iter().any(|p| {
+                    p.kind == EntityType::Person && p.first_token == f.last_token + 1 && (f.first_token..=f.last_token).any(|t| is_role_word(toks[t].text))
+                })
+        })
         .collect();
     let chars = Chars::new(text);
     let mentions: Vec<Mention> = found
@@ -168,7 +356,8 @@ pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option
     let dates = published.map(|p| dates(&toks, p)).unwrap_or_default();
     let quotes = quotes(article, text, &toks, &sents, &sentence_of, &kept, &chars);
     let figures = figures(article, text, &toks, &sents, &kept, &dates, &chars);
-    let dates = dates.into_iter().map(|(s, e, d)| DateRef { text: text[s..e].to_string(), date: d.to_string(), start: chars.at(s), end: chars.at(e) }).collect();
+    let dates =
+        dates.into_iter().map(|(s, e, d)| DateRef { text: text[s..e].to_string(), date: d.to_string(), start: chars.at(s), end: chars.at(e) }).collect();
     Facts { mentions, quotes, figures, dates }
 }
 
@@ -365,12 +554,18 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
     let cue_pos = if after { win.iter().position(|&t| is_cue(toks[t].text)) } else { win.iter().rposition(|&t| is_cue(toks[t].text)) }?;
     let cue_tok = win[cue_pos];
     let cue = if toks[cue_tok].text.eq_ignore_ascii_case("according") { "according to".to_string() } else { toks[cue_tok].text.to_string() };
-    let person_at = |t: usize| found.iter().find(|f| (f.first_token..=f.last_token).contains(&t) && matches!(f.kind, EntityType::Person | EntityType::Organisation));
+    let person_at =
+        |t: usize| found.iter().find(|f| (f.first_token..=f.last_token).contains(&t) && matches!(f.kind, EntityType::Person | EntityType::Organisation));
     if PARTICIPLES.contains(&toks[cue_tok].text) && !after {
         // "X called on Israel ..., saying it has ...": the clause's subject.
         let subject = win[..cue_pos].iter().find_map(|&t| found.iter().find(|f| f.first_token == t && f.kind == EntityType::Person));
         if let Some(f) = subject {
-            return Some(Speaker { at: f.start, mention: Some(text[f.surface_start..f.end].to_string()), name: Some(text[f.start..f.end].to_string()), cue: Some(cue) });
+            return Some(Speaker {
+                at: f.start,
+                mention: Some(text[f.surface_start..f.end].to_string()),
+                name: Some(text[f.start..f.end].to_string()),
+                cue: Some(cue),
+            });
         }
     }
     // Subject before the cue: the nearest mention, pronoun or role noun phrase.
@@ -379,7 +574,12 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
         j -= 1;
         let t = win[j];
         if let Some(f) = person_at(t) {
-            return Some(Speaker { at: f.start, mention: Some(text[f.surface_start..f.end].to_string()), name: Some(text[f.start..f.end].to_string()), cue: Some(cue) });
+            return Some(Speaker {
+                at: f.start,
+                mention: Some(text[f.surface_start..f.end].to_string()),
+                name: Some(text[f.start..f.end].to_string()),
+                cue: Some(cue),
+            });
         }
         if PRONOUNS.contains(&toks[t].text) {
             return Some(Speaker { at: toks[t].start, mention: Some(toks[t].text.to_string()), name: None, cue: Some(cue) });
@@ -406,7 +606,12 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
     while j < win.len() && cue_pos + 6 > j {
         let t = win[j];
         if let Some(f) = person_at(t) {
-            return Some(Speaker { at: f.start, mention: Some(text[f.surface_start..f.end].to_string()), name: Some(text[f.start..f.end].to_string()), cue: Some(cue) });
+            return Some(Speaker {
+                at: f.start,
+                mention: Some(text[f.surface_start..f.end].to_string()),
+                name: Some(text[f.start..f.end].to_string()),
+                cue: Some(cue),
+            });
         }
         if is_role_word(toks[t].text) {
             let s = win[cue_pos + 1 + usize::from(cue == "according to")];
@@ -533,7 +738,12 @@ fn figures(
 /// Who a sentence's figures are attributed to: the subject of a reporting verb, or the object
 /// of "according to".
 fn figure_source(text: &str, toks: &[Token<'_>], range: &std::ops::Range<usize>, found: &[&Found]) -> Option<String> {
-    let cue = (range.start..range.end).find(|&t| matches!(toks[t].text.to_lowercase().as_str(), "said" | "says" | "reported" | "reports" | "announced" | "estimated" | "confirmed" | "according" | "told"))?;
+    let cue = (range.start..range.end).find(|&t| {
+        matches!(
+            toks[t].text.to_lowercase().as_str(),
+            "said" | "says" | "reported" | "reports" | "announced" | "estimated" | "confirmed" | "according" | "told"
+        )
+    })?;
     if toks[cue].text.eq_ignore_ascii_case("according") {
         let s = cue + 2;
         let mut e = s;
@@ -600,7 +810,11 @@ fn dates(toks: &[Token<'_>], published: NaiveDate) -> Vec<(usize, usize, NaiveDa
         }
         if let Some(m) = MONTHS.iter().position(|m| *m == l) {
             if let Some(day) = toks.get(i + 1).and_then(|t| t.text.parse::<u32>().ok()) {
-                let year = toks.get(i + 3).filter(|_| toks.get(i + 2).is_some_and(|t| t.text == ",")).and_then(|t| t.text.parse::<i32>().ok()).filter(|y| (1900..2200).contains(y));
+                let year = toks
+                    .get(i + 3)
+                    .filter(|_| toks.get(i + 2).is_some_and(|t| t.text == ","))
+                    .and_then(|t| t.text.parse::<i32>().ok())
+                    .filter(|y| (1900..2200).contains(y));
                 if let Some(d) = NaiveDate::from_ymd_opt(year.unwrap_or(published.year()), m as u32 + 1, day) {
                     let end = if year.is_some() { toks[i + 3].end } else { toks[i + 1].end };
                     out.push((toks[i].start, end, d));

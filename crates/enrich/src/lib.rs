@@ -2,10 +2,12 @@
 
 pub mod facts;
 pub mod ner;
+pub mod resolve;
 pub mod tokens;
 
 pub use facts::facts;
 pub use ner::Tagger;
+pub use resolve::{resolve, ArticleFacts};
 pub use tokens::{sentences, tokenize, Token};
 
 /// One named-entity mention found in a text.

@@ -5,7 +5,8 @@ use storyline_model::ArticleId;
 
 fn sample(name: &str) -> String {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
-    let path = std::fs::read_dir(dir).unwrap().filter_map(Result::ok).map(|e| e.path()).find(|p| p.file_name().unwrap().to_string_lossy().starts_with(name)).unwrap();
+    let path =
+        std::fs::read_dir(dir).unwrap().filter_map(Result::ok).map(|e| e.path()).find(|p| p.file_name().unwrap().to_string_lossy().starts_with(name)).unwrap();
     std::fs::read_to_string(path).unwrap()
 }
 

@@ -13,7 +13,7 @@ mod stories;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use storyline_model::{Article, ArticleId, CopyRelation, StoredArticle, Story, StoryId, StoryMember, Thread};
+use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, Story, StoryId, StoryMember, Thread};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::QueryParser;
 use tantivy::schema::{DateOptions, DateTimePrecision, Field, Schema, Value, INDEXED, STORED, STRING, TEXT};
@@ -160,6 +160,13 @@ pub trait Store {
     fn get_thread(&self, id: &str) -> Result<Option<Thread>>;
     /// Each article's story and thread, for exports.
     fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<String>)>>;
+
+    /// Up to `limit` stored articles whose facts (entities, quotes, figures) are not found yet.
+    fn articles_needing_facts(&self, limit: usize) -> Result<Vec<StoredArticle>>;
+    /// Records the facts of a batch of articles in one transaction.
+    fn record_facts(&mut self, facts: &[(ArticleId, Facts)]) -> Result<()>;
+    /// Visits every article's facts in insertion order (streaming).
+    fn for_each_facts(&self, visit: &mut dyn FnMut(ArticleId, Facts) -> std::io::Result<()>) -> Result<()>;
 }
 
 struct Fields {
@@ -248,7 +255,8 @@ impl EmbeddedStore {
              CREATE TABLE IF NOT EXISTS story_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, from_id TEXT NOT NULL, to_id TEXT NOT NULL, at TEXT NOT NULL);
              CREATE INDEX IF NOT EXISTS story_events_from ON story_events(from_id);
              CREATE TABLE IF NOT EXISTS threads (id TEXT PRIMARY KEY, title TEXT NOT NULL, stories INTEGER NOT NULL, merged_into TEXT);
-             CREATE TABLE IF NOT EXISTS cluster_df (key INTEGER PRIMARY KEY, df INTEGER NOT NULL);",
+             CREATE TABLE IF NOT EXISTS cluster_df (key INTEGER PRIMARY KEY, df INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS facts (article TEXT PRIMARY KEY, json TEXT NOT NULL);",
         )
         .map_err(sql)?;
         let version: Option<String> = conn.query_row("SELECT value FROM meta WHERE key='schema_version'", [], |r| r.get(0)).optional().map_err(sql)?;
@@ -449,6 +457,37 @@ impl Store for EmbeddedStore {
             let json: String = row.get(0).map_err(|e| self.sql_err(e))?;
             let relation: CopyRelation = serde_json::from_str(&json).map_err(|e| Error::Corrupt { id: "copy relation".into(), message: e.to_string() })?;
             visit(relation).map_err(Error::Output)?;
+        }
+        Ok(())
+    }
+
+    fn articles_needing_facts(&self, limit: usize) -> Result<Vec<StoredArticle>> {
+        self.oldest_articles_where("id NOT IN (SELECT article FROM facts)", limit)
+    }
+
+    fn record_facts(&mut self, facts: &[(ArticleId, Facts)]) -> Result<()> {
+        let path = self.sql_path();
+        let sql = |source| Error::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
+        {
+            let mut stmt = tx.prepare_cached("INSERT OR REPLACE INTO facts (article, json) VALUES (?1, ?2)").map_err(sql)?;
+            for (id, f) in facts {
+                let json = serde_json::to_string(f).map_err(|e| Error::Corrupt { id: id.0.clone(), message: e.to_string() })?;
+                stmt.execute(rusqlite::params![id.0, json]).map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    fn for_each_facts(&self, visit: &mut dyn FnMut(ArticleId, Facts) -> std::io::Result<()>) -> Result<()> {
+        let mut stmt =
+            self.conn.prepare("SELECT f.article, f.json FROM facts f JOIN articles a ON a.id = f.article ORDER BY a.seq").map_err(|e| self.sql_err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.sql_err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.sql_err(e))? {
+            let id: String = row.get(0).map_err(|e| self.sql_err(e))?;
+            let json: String = row.get(1).map_err(|e| self.sql_err(e))?;
+            let facts: Facts = serde_json::from_str(&json).map_err(|e| Error::Corrupt { id: id.clone(), message: e.to_string() })?;
+            visit(ArticleId(id), facts).map_err(Error::Output)?;
         }
         Ok(())
     }

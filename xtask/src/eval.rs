@@ -19,6 +19,7 @@ const CEILING_SAME_EVENT_COPIES: f64 = 0.01;
 const FLOOR_STORIES_BCUBED: f64 = 0.80;
 const CEILING_STORIES_DRIFT: f64 = 0.06;
 const FLOOR_NER_F1: f64 = 0.78;
+const FLOOR_QUOTES_OVERLAP_F1: f64 = 0.5;
 
 struct Opts {
     bench: PathBuf,
@@ -104,6 +105,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("ner        CoNLL-2003 test  P {p:.3}  R {r:.3}  F1 {f:.4}  ({speed})");
         if f < FLOOR_NER_F1 {
             failures.push(format!("NER F1 below floor {FLOOR_NER_F1}"));
+        }
+    }
+    if wants("quotes") {
+        let f = crate::quotes_eval::run(&o.bench)?;
+        if f < FLOOR_QUOTES_OVERLAP_F1 {
+            failures.push(format!("quote overlap F1 below floor {FLOOR_QUOTES_OVERLAP_F1}"));
         }
     }
     if o.only.as_deref() == Some("stories-analyse") {

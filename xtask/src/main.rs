@@ -4,6 +4,7 @@
 mod copies_eval;
 mod eval;
 mod ner_eval;
+mod quotes_eval;
 mod stories_eval;
 
 use std::process::{Command, ExitCode};

@@ -824,3 +824,44 @@ fn dates(toks: &[Token<'_>], published: NaiveDate) -> Vec<(usize, usize, NaiveDa
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_dates_follow_publication() {
+        let text = "He spoke on Wednesday and will travel next week; yesterday it rained. Talks resume May 20.";
+        let toks = tokenize(text);
+        // Published on Friday 2021-05-14.
+        let d: Vec<(String, String)> =
+            dates(&toks, NaiveDate::from_ymd_opt(2021, 5, 14).unwrap()).into_iter().map(|(s, e, d)| (text[s..e].to_string(), d.to_string())).collect();
+        assert_eq!(
+            d,
+            [
+                ("on Wednesday".to_string(), "2021-05-12".to_string()),
+                ("next week".into(), "2021-05-17".into()),
+                ("yesterday".into(), "2021-05-13".into()),
+                ("May 20".into(), "2021-05-20".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_in_digits_and_words() {
+        assert_eq!(number("1,500"), Some(1500.0));
+        assert_eq!(number("six"), Some(6.0));
+        assert_eq!(number("twenty-five"), Some(25.0));
+        assert_eq!(number("15-member"), None);
+        assert_eq!(number("Nine"), Some(9.0));
+    }
+
+    #[test]
+    fn quotes_over_paragraphs_continue() {
+        let text = "“First part of it.\n\n“Second part here,” she said.";
+        let q = quoted(text);
+        assert_eq!(q.len(), 2);
+        assert!(!q[0].2 && q[1].2);
+        assert_eq!(&text[q[1].0..q[1].1], "Second part here,");
+    }
+}

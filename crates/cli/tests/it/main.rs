@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod copies;
+mod facts;
 mod samples;
 mod store;
 mod stories;

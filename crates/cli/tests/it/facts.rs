@@ -1,0 +1,101 @@
+//! Entities, quotes and figures: found at ingest, resolved across articles, exported, shown.
+
+use super::*;
+
+fn run(db: &Path, args: &[&str]) -> String {
+    let out = bin().args(args).arg("--db").arg(db).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn jsonl(s: &str) -> Vec<Value> {
+    s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn samples_resolve_people_quotes_and_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let out = bin().arg("ingest").arg("--db").arg(&db).arg(examples_dir()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("facts: entities, quotes and figures of 5 articles"), "{}", stderr(&out));
+
+    let entities = jsonl(&run(&db, &["export", "entities"]));
+    let named = |surname: &str| -> Vec<&Value> {
+        entities.iter().filter(|e| e["type"] == "PER" && e["aliases"].as_array().unwrap().iter().any(|a| a.as_str().unwrap().ends_with(surname))).collect()
+    };
+    // Each of these people is one entity with several names.
+    for (surname, forms) in [
+        ("Blinken", &["Antony J. Blinken", "Mr. Blinken", "Blinken", "Antony Blinken"][..]),
+        ("Amr", &["Hady Amr", "Mr. Amr"][..]),
+        ("Biden", &["Joe Biden", "Biden"][..]),
+        ("Netanyahu", &["Benjamin Netanyahu", "Mr. Netanyahu"][..]),
+    ] {
+        let found = named(surname);
+        assert_eq!(found.len(), 1, "{surname}: {found:#?}");
+        let aliases: Vec<&str> = found[0]["aliases"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        for f in forms {
+            assert!(aliases.contains(f), "{surname}: {f} not in {aliases:?}");
+        }
+    }
+    // Titles are kept per mention, with their article: the outlets state Amr's title differently.
+    let amr = named("Amr")[0];
+    let roles: Vec<&str> = amr["roles"].as_array().unwrap().iter().map(|r| r["role"].as_str().unwrap()).collect();
+    assert!(roles.iter().any(|r| r.contains("Deputy Assistant Secretary of State")), "{roles:?}");
+    assert!(roles.iter().any(|r| r.contains("deputy secretary of state") && !r.contains("assistant")), "{roles:?}");
+
+    // Every direct quote of Blinken's is attributed to the resolved entity.
+    let blinken = named("Blinken")[0]["id"].as_str().unwrap().to_string();
+    let quotes = jsonl(&run(&db, &["export", "quotes"]));
+    let by_blinken = quotes.iter().filter(|q| q["speaker_entity"] == blinken.as_str()).count();
+    assert!(by_blinken >= 10, "{by_blinken} quotes by Blinken: {quotes:#?}");
+    let calm = quotes.iter().find(|q| q["text"].as_str().unwrap().starts_with("to urge de-escalation and to bring calm")).unwrap();
+    assert_eq!(calm["speaker"], "Antony Blinken");
+    assert_eq!(calm["cue"], "said");
+    let un = quotes.iter().find(|q| q["text"].as_str().unwrap().starts_with("The United Nations is working")).unwrap();
+    assert_eq!(un["speaker"], "Stephane Dujarric");
+
+    // Casualty and rocket figures with what they count and who reported them.
+    let figures = jsonl(&run(&db, &["export", "figures"]));
+    let fig = |value: f64, what: &str| {
+        figures.iter().find(|f| f["value"].as_f64() == Some(value) && f["what"] == what).unwrap_or_else(|| panic!("{value} {what}: {figures:#?}"))
+    };
+    assert_eq!(fig(56.0, "deaths")["source"], "The Gaza Health Ministry");
+    assert_eq!(fig(330.0, "wounded")["qualifier"], "more than");
+    assert_eq!(fig(1500.0, "rockets")["source"], "The Israeli military");
+    assert_eq!(fig(6.0, "Israelis")["text"], "six");
+    assert_eq!(fig(7000.0, "Palestinian workers")["qualifier"], "around");
+    // Offsets point at the figure in the article's clean text.
+    let articles = jsonl(&run(&db, &["export", "articles"]));
+    let f = fig(1500.0, "rockets");
+    let text = articles.iter().find(|a| a["id"] == f["article"]).unwrap()["text"].as_str().unwrap();
+    let (s, e) = (f["start"].as_u64().unwrap() as usize, f["end"].as_u64().unwrap() as usize);
+    assert_eq!(text.chars().skip(s).take(e - s).collect::<String>(), "1,500 rockets");
+
+    // CSV exports have the documented columns; `entity` shows roles and quotes.
+    let csv = run(&db, &["export", "quotes", "--format", "csv"]);
+    assert!(csv.starts_with("article,speaker,speaker_mention,speaker_entity,cue,text,start,end\n"), "{csv}");
+    let shown = run(&db, &["entity", "Hady Amr"]);
+    assert!(shown.contains("roles:") && shown.contains("Mr. Amr"), "{shown}");
+    let missing = bin().args(["entity", "Nobody Atall", "--db"]).arg(&db).output().unwrap();
+    assert!(!missing.status.success());
+}
+
+#[test]
+fn tag_reads_conll_and_reports_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conll = tmp.path().join("s.txt");
+    std::fs::write(&conll, "German JJ\nChancellor NNP\nAngela NNP\nMerkel NNP\nvisited VBD\nParis NNP\non IN\nMonday NNP\n. .\n\nThe DT\nend NN\n").unwrap();
+    let out = bin().args(["tag", "--conll"]).arg(&conll).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "German\tB-MISC\nChancellor\tO\nAngela\tB-PER\nMerkel\tI-PER\nvisited\tO\nParis\tB-LOC\non\tO\nMonday\tO\n.\tO\n\nThe\tO\nend\tO\n\n"
+    );
+    let bad = tmp.path().join("bad.txt");
+    std::fs::write(&bad, [0xff, 0xfe, 0x00]).unwrap();
+    let out = bin().args(["tag", "--conll"]).arg(&bad).arg(tmp.path().join("missing.txt")).output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("bad.txt: not UTF-8") && err.contains("missing.txt"), "{err}");
+}

@@ -543,7 +543,7 @@ pub fn train(data: &[Sentence], gazetteer: KeyMap<u8>, cfg: TrainConfig, mut pro
                         }
                     }
                 }
-                // Follow the gold path when the guess is not even allowed to continue it.
+                // The history is what the tagger predicted, as it will be when tagging.
                 pred.push(guess);
             }
         }

@@ -478,6 +478,13 @@ struct Speaker {
     cue: Option<String>,
 }
 
+impl Speaker {
+    /// A speaker named by an entity mention ("Mr. Blinken" as written, "Blinken" as the name).
+    fn named(text: &str, f: &Found, cue: String) -> Speaker {
+        Speaker { at: f.start, mention: Some(text[f.surface_start..f.end].to_string()), name: Some(text[f.start..f.end].to_string()), cue: Some(cue) }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn quotes(
     article: &ArticleId,
@@ -560,12 +567,7 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
         // "X called on Israel ..., saying it has ...": the clause's subject.
         let subject = win[..cue_pos].iter().find_map(|&t| found.iter().find(|f| f.first_token == t && f.kind == EntityType::Person));
         if let Some(f) = subject {
-            return Some(Speaker {
-                at: f.start,
-                mention: Some(text[f.surface_start..f.end].to_string()),
-                name: Some(text[f.start..f.end].to_string()),
-                cue: Some(cue),
-            });
+            return Some(Speaker::named(text, f, cue));
         }
     }
     // Subject before the cue: the nearest mention, pronoun or role noun phrase.
@@ -574,12 +576,7 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
         j -= 1;
         let t = win[j];
         if let Some(f) = person_at(t) {
-            return Some(Speaker {
-                at: f.start,
-                mention: Some(text[f.surface_start..f.end].to_string()),
-                name: Some(text[f.start..f.end].to_string()),
-                cue: Some(cue),
-            });
+            return Some(Speaker::named(text, f, cue));
         }
         if PRONOUNS.contains(&toks[t].text) {
             return Some(Speaker { at: toks[t].start, mention: Some(toks[t].text.to_string()), name: None, cue: Some(cue) });
@@ -606,12 +603,7 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
     while j < win.len() && cue_pos + 6 > j {
         let t = win[j];
         if let Some(f) = person_at(t) {
-            return Some(Speaker {
-                at: f.start,
-                mention: Some(text[f.surface_start..f.end].to_string()),
-                name: Some(text[f.start..f.end].to_string()),
-                cue: Some(cue),
-            });
+            return Some(Speaker::named(text, f, cue));
         }
         if is_role_word(toks[t].text) {
             let s = win[cue_pos + 1 + usize::from(cue == "according to")];

@@ -166,8 +166,9 @@ pub fn resolve(articles: &[ArticleFacts<'_>]) -> (Vec<Entity>, HashMap<ArticleId
                 mentions: 0,
             });
             *e.forms.entry(m.text.clone()).or_default() += 1;
-            if name_words(&m.text).len() >= 2 {
-                *e.full_forms.entry(name_words(&m.text).join(" ")).or_default() += 1;
+            let name = name_words(&m.text).join(" ");
+            if name.contains(' ') {
+                *e.full_forms.entry(name.clone()).or_default() += 1;
             }
             *e.kinds.entry(kind_code(m.kind)).or_default() += 1;
             if let Some(r) = &m.role {
@@ -177,7 +178,7 @@ pub fn resolve(articles: &[ArticleFacts<'_>]) -> (Vec<Entity>, HashMap<ArticleId
                 // "Secretary of State Antony Blinken" is a form users search for too (a title
                 // written before the name; never counted as the entity's name).
                 if !r.starts_with(|c: char| c.is_lowercase()) {
-                    e.forms.entry(format!("{r} {}", name_words(&m.text).join(" "))).or_insert(0);
+                    e.forms.entry(format!("{r} {name}")).or_insert(0);
                 }
             }
             e.articles.insert(articles[ai].article.clone());

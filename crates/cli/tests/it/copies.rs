@@ -19,12 +19,6 @@ fn write_inputs(dir: &Path) -> PathBuf {
     path
 }
 
-fn run(db: &Path, args: &[&str]) -> String {
-    let out = bin().args(args).arg("--db").arg(db).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn copies_are_found_explained_and_exported() {
     let tmp = tempfile::tempdir().unwrap();

@@ -29,6 +29,17 @@ pub fn extract(paths: &[&Path]) -> (Vec<Value>, Output) {
     (docs, out)
 }
 
+/// Runs a `storyline` command against a store; it must succeed. Returns stdout.
+pub fn run(db: &Path, args: &[&str]) -> String {
+    let out = bin().args(args).arg("--db").arg(db).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn jsonl(s: &str) -> Vec<Value> {
+    s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

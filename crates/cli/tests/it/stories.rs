@@ -2,16 +2,6 @@
 
 use super::*;
 
-fn run(db: &Path, args: &[&str]) -> String {
-    let out = bin().args(args).arg("--db").arg(db).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn jsonl(s: &str) -> Vec<Value> {
-    s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
 #[test]
 fn samples_make_stories_in_one_thread_with_explanations() {
     let tmp = tempfile::tempdir().unwrap();

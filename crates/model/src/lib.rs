@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 mod later;
+mod report;
 pub use later::*;
+pub use report::*;
 
 /// Stable identifier of an article: 16 lowercase hex digits of the XXH3-64 hash of the raw input
 /// document (its URL and its body bytes). The same input always gets the same id, which is what

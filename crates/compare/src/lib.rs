@@ -1,0 +1,466 @@
+//! The story page, computed from what the earlier stages stored: which sources covered the
+//! story and when, which copy or rewrite which, what each reports and leaves out (a matrix),
+//! where they disagree (conflicts), how each words the same quotation (aligned variants), a
+//! timeline and a short extractive summary whose sentences cite their articles.
+//!
+//! Pure: the caller loads the story's articles, copy relations and resolved facts.
+
+mod quotes;
+mod summary;
+pub mod text;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use storyline_model::{
+    Article, ArticleId, Conflict, CopyGroup, CopyKind, CopyLink, CopyRelation, EntityType, Facts, MatrixRow, Side, Source, Story, StoryEntity,
+    StoryReport, TimelineEntry, Version,
+};
+
+use text::{content, jaccard, sentences, unquoted, Sentence};
+
+/// One member of the story: its article and its facts (mentions resolved to entities).
+pub struct Member<'a> {
+    pub article: &'a Article,
+    pub facts: &'a Facts,
+}
+
+/// Name and type of a resolved entity, by id.
+pub type EntityLookup<'a> = &'a dyn Fn(&str) -> Option<(String, EntityType)>;
+
+/// Stories larger than this are compared on their first members only (by date), so a page
+/// stays fast; the sources list still shows every member.
+pub const MAX_COMPARED: usize = 60;
+
+/// Rows per kind in the matrix.
+const MATRIX_ROWS: usize = 12;
+
+/// Everything the story page shows.
+pub fn compare(story: &Story, members: &[Member<'_>], copies: &[CopyRelation], entity: EntityLookup<'_>) -> StoryReport {
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (members[a].article, members[b].article);
+        (x.published.is_none(), &x.published, &x.id).cmp(&(y.published.is_none(), &y.published, &y.id))
+    });
+    let members: Vec<&Member<'_>> = order.into_iter().map(|i| &members[i]).collect();
+    let compared = &members[..members.len().min(MAX_COMPARED)];
+    let sents: Vec<Vec<Sentence>> = compared.iter().map(|m| sentences(&m.article.text)).collect();
+
+    let links = copy_links(compared, &sents, copies);
+    let mut sources: Vec<Source> = members.iter().map(|m| source(m.article)).collect();
+    for (i, l) in links.iter().enumerate() {
+        sources[i].copy_of = l.clone();
+    }
+    let independent: Vec<bool> = (0..members.len()).map(|i| sources[i].copy_of.is_none()).collect();
+
+    let entities = story_entities(compared, entity);
+    let conflicts = role_conflicts(compared, &sources, &independent, entity).into_iter().chain(figure_conflicts(compared, &sources, &independent)).collect();
+    let quote_groups = quotes::groups(compared);
+    let variants = quotes::variants(&quote_groups, &sources);
+    let ranked = summary::rank(compared, &sents, &independent);
+    let summary = summary::pick(&ranked, compared, 5);
+
+    let n = compared.len();
+    let mut matrix = Vec::new();
+    for e in entities.iter().take(MATRIX_ROWS) {
+        let mut cells = vec![None; n];
+        for (i, m) in compared.iter().enumerate() {
+            let ms: Vec<_> = m.facts.mentions.iter().filter(|x| x.entity.as_deref() == Some(e.id.as_str())).collect();
+            if !ms.is_empty() {
+                cells[i] = Some(ms.iter().find_map(|x| x.role.clone()).unwrap_or_else(|| "named".to_string()));
+            }
+        }
+        matrix.push(MatrixRow { kind: "entity".into(), label: e.name.clone(), entity: Some(e.id.clone()), cells });
+    }
+    for (label, cells) in figure_rows(compared).into_iter().take(MATRIX_ROWS) {
+        matrix.push(MatrixRow { kind: "figure".into(), label, entity: None, cells });
+    }
+    for (label, cells) in quotes::rows(&quote_groups, n).into_iter().take(MATRIX_ROWS) {
+        matrix.push(MatrixRow { kind: "quote".into(), label, entity: None, cells });
+    }
+    for s in ranked.iter().take(MATRIX_ROWS) {
+        let cells = s.support.iter().enumerate().map(|(mi, x)| x.map(|si| truncate(&sents[mi][si].text, 240))).collect();
+        matrix.push(MatrixRow { kind: "statement".into(), label: truncate(&s.text, 160), entity: None, cells });
+    }
+    if members.len() > n {
+        for row in &mut matrix {
+            row.cells.resize(members.len(), None);
+        }
+    }
+
+    StoryReport {
+        story: story.clone(),
+        copies: copy_groups(&sources),
+        sources,
+        entities,
+        matrix,
+        conflicts,
+        quote_variants: variants,
+        timeline: timeline(&members, compared, &sents),
+        summary,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// Outlet name, or the best stand-in: credited source, URL host, input file name.
+pub fn outlet_of(a: &Article) -> (String, bool) {
+    if let Some(o) = a.outlet.as_deref().filter(|o| !o.trim().is_empty()) {
+        return (o.trim().to_string(), false);
+    }
+    if let Some(host) = a.url.as_deref().and_then(|u| u.split("//").nth(1)).and_then(|r| r.split('/').next()).filter(|h| !h.is_empty()) {
+        return (host.trim_start_matches("www.").to_string(), true);
+    }
+    let file = a.source.rsplit(['/', '\\']).next().unwrap_or(&a.source);
+    let file = file.split('#').next().unwrap_or(file);
+    (format!("unknown outlet ({file})"), true)
+}
+
+fn source(a: &Article) -> Source {
+    let (outlet, guessed) = outlet_of(a);
+    Source {
+        article: a.id.clone(),
+        outlet,
+        outlet_guessed: guessed,
+        title: a.title.clone(),
+        published: a.published.clone(),
+        url: a.url.clone(),
+        words: a.text.split_whitespace().count(),
+        copy_of: None,
+    }
+}
+
+fn kind_name(k: CopyKind) -> &'static str {
+    match k {
+        CopyKind::Exact => "exact",
+        CopyKind::NearDuplicate => "near_duplicate",
+        CopyKind::Partial => "partial",
+        CopyKind::Rewrite => "rewrite",
+    }
+}
+
+/// Which member each member copies or rewrites (by index into `members`), from the stored copy
+/// relations and, for pairs without one, sentence-by-sentence rewrite detection.
+fn copy_links(members: &[&Member<'_>], sents: &[Vec<Sentence>], copies: &[CopyRelation]) -> Vec<Option<CopyLink>> {
+    let index: HashMap<&ArticleId, usize> = members.iter().enumerate().map(|(i, m)| (&m.article.id, i)).collect();
+    // (copy, original, link, direction known)
+    let mut cands: Vec<(usize, usize, CopyLink, bool)> = Vec::new();
+    let mut related: HashSet<(usize, usize)> = HashSet::new();
+    for r in copies {
+        let (Some(&a), Some(&b)) = (index.get(&r.a), index.get(&r.b)) else { continue };
+        related.insert((a.min(b), a.max(b)));
+        let (copy, orig, known) = match r.original {
+            Some(Side::A) => (b, a, true),
+            Some(Side::B) => (a, b, true),
+            None => {
+                let (o, c) = representative(members, a, b);
+                (c, o, false)
+            }
+        };
+        let link = CopyLink { article: members[orig].article.id.clone(), relation: kind_name(r.relation).into(), similarity: r.similarity, evidence: r.evidence.clone() };
+        cands.push((copy, orig, link, known));
+    }
+    // Rewrites: many sentences of the writer's own words (quotes removed) reworded, not copied.
+    let profiles: Vec<Vec<HashSet<String>>> = sents
+        .iter()
+        .map(|ss| ss.iter().map(|s| content(&unquoted(&s.text))).filter(|c| c.len() >= 5).collect())
+        .collect();
+    for a in 0..members.len() {
+        for b in a + 1..members.len() {
+            if related.contains(&(a, b)) {
+                continue;
+            }
+            let (pa, pb) = (&profiles[a], &profiles[b]);
+            let matched = pa.iter().filter(|s| pb.iter().any(|t| jaccard(s, t) >= 0.45)).count();
+            let shorter = pa.len().min(pb.len());
+            if matched >= 3 && shorter > 0 && matched as f64 / shorter as f64 >= 0.35 {
+                let (o, c) = representative(members, a, b);
+                let known = members[o].article.published.is_some() && members[c].article.published.is_some() && members[o].article.published < members[c].article.published;
+                let evidence = vec![format!("{matched} of {shorter} sentences reworded (writer's own words, quotes left out)")];
+                let link = CopyLink { article: members[o].article.id.clone(), relation: "rewrite".into(), similarity: matched as f32 / shorter as f32, evidence };
+                cands.push((c, o, link, known));
+            }
+        }
+    }
+    // One link per copy: known direction first, then the closest.
+    cands.sort_by(|x, y| y.3.cmp(&x.3).then(y.2.similarity.total_cmp(&x.2.similarity)));
+    let mut out: Vec<Option<CopyLink>> = vec![None; members.len()];
+    let mut parent: Vec<Option<usize>> = vec![None; members.len()];
+    for (copy, orig, mut link, known) in cands {
+        if out[copy].is_some() {
+            continue;
+        }
+        // Never a cycle: walk up from the original.
+        let mut up = Some(orig);
+        let mut steps = 0;
+        while let Some(u) = up {
+            if u == copy || steps > members.len() {
+                break;
+            }
+            up = parent[u];
+            steps += 1;
+        }
+        if up == Some(copy) {
+            continue;
+        }
+        if !known {
+            link.evidence.push("direction unknown: the earlier or longer article is shown as the original".into());
+        }
+        parent[copy] = Some(orig);
+        out[copy] = Some(link);
+    }
+    out
+}
+
+/// The likely original of two articles without a stated direction: the earlier, else the
+/// longer, else the smaller id. Returns `(original, copy)`.
+fn representative(members: &[&Member<'_>], a: usize, b: usize) -> (usize, usize) {
+    let key = |i: usize| {
+        let x = members[i].article;
+        (x.published.is_none(), x.published.clone(), std::cmp::Reverse(x.text.len()), x.id.clone())
+    };
+    if key(a) <= key(b) {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// Copies grouped under the original at the root of their chain.
+fn copy_groups(sources: &[Source]) -> Vec<CopyGroup> {
+    let by_id: HashMap<&ArticleId, &Source> = sources.iter().map(|s| (&s.article, s)).collect();
+    let mut groups: BTreeMap<ArticleId, Vec<CopyLink>> = BTreeMap::new();
+    let mut known: HashMap<ArticleId, bool> = HashMap::new();
+    for s in sources {
+        let Some(link) = &s.copy_of else { continue };
+        let mut root = &link.article;
+        let mut all_known = !link.evidence.iter().any(|e| e.starts_with("direction unknown"));
+        for _ in 0..sources.len() {
+            match by_id.get(root).and_then(|r| r.copy_of.as_ref()) {
+                Some(up) => {
+                    all_known &= !up.evidence.iter().any(|e| e.starts_with("direction unknown"));
+                    root = &up.article;
+                }
+                None => break,
+            }
+        }
+        let entry = known.entry(root.clone()).or_insert(true);
+        *entry &= all_known;
+        groups.entry(root.clone()).or_default().push(CopyLink { article: s.article.clone(), ..link.clone() });
+    }
+    groups.into_iter().map(|(original, copies)| CopyGroup { original_known: known[&original], original, copies }).collect()
+}
+
+fn story_entities(members: &[&Member<'_>], entity: EntityLookup<'_>) -> Vec<StoryEntity> {
+    let mut seen: HashMap<&str, (HashSet<usize>, Vec<String>)> = HashMap::new();
+    for (i, m) in members.iter().enumerate() {
+        for x in &m.facts.mentions {
+            if let Some(id) = x.entity.as_deref() {
+                let e = seen.entry(id).or_default();
+                e.0.insert(i);
+                if let Some(r) = &x.role {
+                    if !e.1.contains(r) {
+                        e.1.push(r.clone());
+                    }
+                }
+            }
+        }
+    }
+    let mut out: Vec<StoryEntity> = seen
+        .into_iter()
+        .filter_map(|(id, (arts, roles))| entity(id).map(|(name, kind)| StoryEntity { id: id.to_string(), name, kind, articles: arts.len(), roles }))
+        .collect();
+    out.sort_by(|a, b| b.articles.cmp(&a.articles).then(a.name.cmp(&b.name)));
+    out
+}
+
+/// A title's canonical content words in order ("Deputy Assistant Secretary of State for
+/// Israel and Palestinian Affairs" = deput assis secre state israe pales affai).
+fn title_seq(role: &str) -> Vec<String> {
+    text::words(role).into_iter().filter(|w| !text::is_stop(w)).map(|w| text::canon(&w)).collect()
+}
+
+/// Two titles agree when one is the other with words added only at the ends ("Secretary of
+/// State" and "U.S. Secretary of State"); a word changed or inserted inside ("deputy secretary"
+/// and "deputy assistant secretary") is a different title.
+fn titles_agree(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.is_empty() || long.windows(short.len()).any(|w| w == short)
+}
+
+fn versions_of(stated: Vec<(String, Vec<String>, usize)>, sources: &[Source], independent: &[bool], agree: impl Fn(&[String], &[String]) -> bool) -> Vec<Version> {
+    // Exact canonical forms first, by support.
+    let mut forms: Vec<(Vec<String>, Vec<String>, Vec<usize>)> = Vec::new();
+    for (wording, seq, i) in stated {
+        match forms.iter_mut().find(|f| f.0 == seq) {
+            Some(f) => {
+                if !f.1.contains(&wording) {
+                    f.1.push(wording);
+                }
+                if !f.2.contains(&i) {
+                    f.2.push(i);
+                }
+            }
+            None => forms.push((seq, vec![wording], vec![i])),
+        }
+    }
+    let support = |arts: &[usize]| (arts.iter().filter(|&&i| independent[i]).count(), arts.len());
+    forms.sort_by(|a, b| support(&b.2).cmp(&support(&a.2)).then(b.0.len().cmp(&a.0.len())));
+    // Then forms that agree join the strongest form they agree with.
+    let mut groups: Vec<(Vec<String>, Vec<String>, Vec<usize>)> = Vec::new();
+    for f in forms {
+        match groups.iter_mut().find(|g| agree(&g.0, &f.0)) {
+            Some(g) => {
+                g.1.extend(f.1);
+                for i in f.2 {
+                    if !g.2.contains(&i) {
+                        g.2.push(i);
+                    }
+                }
+            }
+            None => groups.push(f),
+        }
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(support(&g.2)));
+    groups
+        .into_iter()
+        .map(|(_, wordings, mut arts)| {
+            arts.sort_unstable();
+            let mut outlets: Vec<String> = arts.iter().map(|&i| sources[i].outlet.clone()).collect();
+            outlets.dedup();
+            Version {
+                value: wordings[0].clone(),
+                wordings: wordings[1..].to_vec(),
+                independent: arts.iter().filter(|&&i| independent[i]).count(),
+                articles: arts.iter().map(|&i| sources[i].article.clone()).collect(),
+                outlets,
+            }
+        })
+        .collect()
+}
+
+/// An entity's title stated differently by different sources.
+fn role_conflicts(members: &[&Member<'_>], sources: &[Source], independent: &[bool], entity: EntityLookup<'_>) -> Vec<Conflict> {
+    let mut stated: BTreeMap<String, Vec<(String, Vec<String>, usize)>> = BTreeMap::new();
+    for (i, m) in members.iter().enumerate() {
+        let mut seen = HashSet::new();
+        for x in &m.facts.mentions {
+            let (Some(id), Some(role)) = (&x.entity, &x.role) else { continue };
+            let seq = title_seq(role);
+            if seq.is_empty() || !seen.insert((id.clone(), seq.clone())) {
+                continue;
+            }
+            let wording = role.trim_start_matches("the ").trim_start_matches("The ").to_string();
+            stated.entry(id.clone()).or_default().push((wording, seq, i));
+        }
+    }
+    let mut out = Vec::new();
+    for (id, s) in stated {
+        let versions = versions_of(s, sources, independent, titles_agree);
+        if versions.len() > 1 {
+            let subject = entity(&id).map(|e| e.0).unwrap_or_else(|| id.clone());
+            out.push(Conflict { kind: "role".into(), subject, entity: Some(id), versions });
+        }
+    }
+    out
+}
+
+/// What a figure counts, as a key: its canonical content words, sorted.
+fn figure_key(what: &str) -> Option<String> {
+    let mut c: Vec<String> = content(what).into_iter().collect();
+    if c.is_empty() {
+        return None;
+    }
+    c.sort();
+    Some(c.join(" "))
+}
+
+fn is_year(v: f64, what: &str) -> bool {
+    what.trim().is_empty() && v.fract() == 0.0 && (1900.0..=2100.0).contains(&v)
+}
+
+fn figure_rows(members: &[&Member<'_>]) -> Vec<(String, Vec<Option<String>>)> {
+    let mut rows: BTreeMap<String, (String, Vec<Option<String>>)> = BTreeMap::new();
+    for (i, m) in members.iter().enumerate() {
+        for f in &m.facts.figures {
+            let Some(key) = figure_key(&f.what).filter(|_| !is_year(f.value, &f.what)) else { continue };
+            let row = rows.entry(key).or_insert_with(|| (f.what.clone(), vec![None; members.len()]));
+            let cell = format!("{}{}", f.qualifier.as_deref().map(|q| format!("{q} ")).unwrap_or_default(), f.text);
+            match &mut row.1[i] {
+                Some(c) if !c.split(" / ").any(|x| x == cell) => c.push_str(&format!(" / {cell}")),
+                Some(_) => {}
+                c @ None => *c = Some(cell),
+            }
+        }
+    }
+    let mut out: Vec<(String, Vec<Option<String>>)> = rows.into_values().collect();
+    out.sort_by_key(|(_, c)| std::cmp::Reverse(c.iter().filter(|x| x.is_some()).count()));
+    out
+}
+
+/// The same quantity with different values in different sources.
+fn figure_conflicts(members: &[&Member<'_>], sources: &[Source], independent: &[bool]) -> Vec<Conflict> {
+    let mut stated: BTreeMap<(String, Option<String>), (String, Vec<(String, Vec<String>, usize)>)> = BTreeMap::new();
+    for (i, m) in members.iter().enumerate() {
+        for f in &m.facts.figures {
+            let Some(key) = figure_key(&f.what).filter(|_| !is_year(f.value, &f.what)) else { continue };
+            let value = format!("{}{}", f.qualifier.as_deref().map(|q| format!("{q} ")).unwrap_or_default(), f.text);
+            let e = stated.entry((key, f.when.clone())).or_insert_with(|| (f.what.clone(), Vec::new()));
+            e.1.push((value, vec![format!("{}", f.value)], i));
+        }
+    }
+    let mut out = Vec::new();
+    for ((_, when), (what, s)) in stated {
+        let arts: HashSet<usize> = s.iter().map(|x| x.2).collect();
+        if arts.len() < 2 {
+            continue;
+        }
+        let versions = versions_of(s, sources, independent, |a, b| a == b);
+        // A conflict is two sources that disagree, not one source giving two numbers.
+        let disjoint = versions.len() > 1 && versions.iter().any(|v| v.articles.iter().any(|a| !versions[0].articles.contains(a)));
+        if disjoint {
+            let subject = match when {
+                Some(w) => format!("{what} ({w})"),
+                None => what,
+            };
+            out.push(Conflict { kind: "figure".into(), subject, entity: None, versions });
+        }
+    }
+    out
+}
+
+/// Publications in date order (undated last), then the dated events the articles report.
+fn timeline(all: &[&Member<'_>], compared: &[&Member<'_>], sents: &[Vec<Sentence>]) -> Vec<TimelineEntry> {
+    let mut out: Vec<TimelineEntry> = Vec::new();
+    for m in all {
+        let (outlet, _) = outlet_of(m.article);
+        let title = m.article.title.clone().unwrap_or_else(|| truncate(m.article.text.lines().next().unwrap_or(""), 100));
+        out.push(TimelineEntry { date: m.article.published.clone(), kind: "published".into(), text: format!("{outlet}: {title}"), articles: vec![m.article.id.clone()] });
+    }
+    let mut events: BTreeMap<String, (String, Vec<ArticleId>)> = BTreeMap::new();
+    for (i, m) in compared.iter().enumerate() {
+        for d in &m.facts.dates {
+            let sentence = sents[i].iter().find(|s| s.start <= d.start && d.start < s.end).map(|s| truncate(&s.text, 300)).unwrap_or_else(|| d.text.clone());
+            let e = events.entry(d.date.clone()).or_insert_with(|| (sentence, Vec::new()));
+            if !e.1.contains(&m.article.id) {
+                e.1.push(m.article.id.clone());
+            }
+        }
+    }
+    for (date, (text, articles)) in events {
+        out.push(TimelineEntry { date: Some(date), kind: "event".into(), text, articles });
+    }
+    out.sort_by(|a, b| {
+        let day = |e: &TimelineEntry| e.date.as_deref().map(|d| d.get(..10).unwrap_or(d).to_string());
+        (a.date.is_none(), day(a), &a.kind).cmp(&(b.date.is_none(), day(b), &b.kind))
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests;

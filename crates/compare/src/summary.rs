@@ -1,0 +1,96 @@
+//! Extractive summary: sentences that many independent sources state, early in their
+//! articles, in the writers' own words, without repeating each other; each cites every member
+//! that states the same.
+
+use std::collections::HashSet;
+
+use storyline_model::SummarySentence;
+
+use crate::text::{content, jaccard, unquoted, Sentence};
+use crate::Member;
+
+/// Two sentences state the same thing at this content-word overlap.
+const SAME: f64 = 0.3;
+/// Candidate sentences per article (the lead carries the news).
+const LEAD: usize = 20;
+
+/// A candidate sentence with its score and, per member, the sentence that states the same.
+pub struct Ranked {
+    pub member: usize,
+    pub sentence: usize,
+    pub text: String,
+    pub score: f64,
+    pub support: Vec<Option<usize>>,
+    words: HashSet<String>,
+}
+
+fn usable(s: &Sentence) -> bool {
+    let n = s.text.split_whitespace().count();
+    (8..=60).contains(&n) && s.text.chars().next().is_some_and(|c| c.is_uppercase() || c == '“' || c == '"' || c.is_ascii_digit())
+}
+
+/// Candidates, best first.
+pub fn rank(members: &[&Member<'_>], sents: &[Vec<Sentence>], independent: &[bool]) -> Vec<Ranked> {
+    let bags: Vec<Vec<HashSet<String>>> = sents.iter().map(|ss| ss.iter().map(|s| content(&s.text)).collect()).collect();
+    let mut out = Vec::new();
+    for (mi, ss) in sents.iter().enumerate() {
+        if !independent[mi] {
+            continue;
+        }
+        for (si, s) in ss.iter().enumerate().take(LEAD) {
+            let words = &bags[mi][si];
+            if !usable(s) || words.len() < 5 {
+                continue;
+            }
+            let mut support = vec![None; members.len()];
+            support[mi] = Some(si);
+            let mut score = 1.0;
+            for (mj, other) in bags.iter().enumerate() {
+                if mj == mi {
+                    continue;
+                }
+                let best = other.iter().enumerate().map(|(k, b)| (k, jaccard(words, b))).max_by(|a, b| a.1.total_cmp(&b.1));
+                if let Some((k, sim)) = best.filter(|b| b.1 >= SAME) {
+                    support[mj] = Some(k);
+                    score += if independent[mj] { 1.0 } else { 0.25 } + 0.5 * sim;
+                }
+            }
+            // News leads with what happened; a sentence that is mostly quotation is a voice, not the event.
+            score += 1.0 / (1.0 + si as f64 * 0.5);
+            let own = content(&unquoted(&s.text)).len() as f64 / words.len() as f64;
+            if own < 0.5 {
+                score *= 0.7;
+            }
+            out.push(Ranked { member: mi, sentence: si, text: s.text.clone(), score, support, words: words.clone() });
+        }
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.member.cmp(&b.member)).then(a.sentence.cmp(&b.sentence)));
+    out
+}
+
+/// At most `max` sentences, none repeating another, in story order (earliest source first, then
+/// position in the article).
+pub fn pick(ranked: &[Ranked], members: &[&Member<'_>], max: usize) -> Vec<SummarySentence> {
+    let mut chosen: Vec<&Ranked> = Vec::new();
+    for r in ranked {
+        if chosen.len() == max {
+            break;
+        }
+        if chosen.iter().all(|c| jaccard(&c.words, &r.words) < SAME) {
+            chosen.push(r);
+        }
+    }
+    chosen.sort_by_key(|r| (r.member, r.sentence));
+    chosen
+        .into_iter()
+        .map(|r| {
+            let mut articles = vec![members[r.member].article.id.clone()];
+            for (mj, s) in r.support.iter().enumerate() {
+                if s.is_some() && mj != r.member {
+                    articles.push(members[mj].article.id.clone());
+                }
+            }
+            SummarySentence { text: r.text.clone(), articles }
+        })
+        .collect()
+}

@@ -1,0 +1,125 @@
+use super::*;
+use storyline_model::{Mention, Quote, Span, StoryId};
+
+fn article(id: &str, outlet: Option<&str>, published: Option<&str>, text: &str) -> Article {
+    Article {
+        id: ArticleId(id.into()),
+        source: format!("dir/{id}.txt"),
+        url: None,
+        title: Some(format!("title {id}")),
+        published: published.map(Into::into),
+        authors: vec![],
+        contributors: vec![],
+        outlet: outlet.map(Into::into),
+        credited_source: None,
+        language: None,
+        text: text.into(),
+        removed: vec![],
+        warnings: vec![],
+        external_id: None,
+    }
+}
+
+fn mention(a: &str, text: &str, role: Option<&str>, entity: &str) -> Mention {
+    Mention { article: ArticleId(a.into()), text: text.into(), kind: EntityType::Person, span: Span { start: 0, end: 1 }, role: role.map(Into::into), entity: Some(entity.into()) }
+}
+
+fn quote(a: &str, text: &str) -> Quote {
+    Quote { article: ArticleId(a.into()), speaker: Some("Jane Doe".into()), speaker_mention: None, speaker_entity: Some("e1".into()), cue: Some("said".into()), text: text.into(), start: 0, end: 0 }
+}
+
+fn story() -> Story {
+    Story { id: StoryId("s1".into()), title: "t".into(), articles: 3, outlets: vec![], first_published: None, last_published: None, key_terms: vec![], key_names: vec![], thread: None }
+}
+
+fn lookup(id: &str) -> Option<(String, EntityType)> {
+    (id == "e1").then(|| ("Jane Doe".to_string(), EntityType::Person))
+}
+
+#[test]
+fn title_stated_differently_by_one_source_is_a_conflict_with_majority_first() {
+    let arts = [
+        article("a", Some("Alpha"), Some("2024-01-01"), "x"),
+        article("b", Some("Beta"), Some("2024-01-02"), "y"),
+        article("c", Some("Gamma"), Some("2024-01-03"), "z"),
+    ];
+    let facts = [
+        Facts { mentions: vec![mention("a", "Jane Doe", Some("Deputy Assistant Minister for Israeli-Palestinian Trade"), "e1")], ..Facts::default() },
+        Facts { mentions: vec![mention("b", "Jane Doe", Some("the deputy assistant minister for Israel and Palestinian trade"), "e1")], ..Facts::default() },
+        Facts { mentions: vec![mention("c", "Jane Doe", Some("the deputy minister for Israel and Palestinian trade"), "e1")], ..Facts::default() },
+    ];
+    let members: Vec<Member<'_>> = arts.iter().zip(&facts).map(|(article, facts)| Member { article, facts }).collect();
+    let r = compare(&story(), &members, &[], &lookup);
+    assert_eq!(r.conflicts.len(), 1, "{:?}", r.conflicts);
+    let c = &r.conflicts[0];
+    assert_eq!(c.subject, "Jane Doe");
+    assert_eq!(c.versions.len(), 2);
+    assert_eq!(c.versions[0].outlets, vec!["Alpha", "Beta"]);
+    assert_eq!(c.versions[1].outlets, vec!["Gamma"]);
+    assert_eq!(c.versions[1].value, "deputy minister for Israel and Palestinian trade");
+}
+
+#[test]
+fn titles_with_words_added_at_the_ends_agree() {
+    assert!(titles_agree(&title_seq("Secretary of State"), &title_seq("U.S. Secretary of State")));
+    assert!(!titles_agree(&title_seq("deputy secretary of state"), &title_seq("deputy assistant secretary of state")));
+}
+
+#[test]
+fn quote_variants_are_aligned_word_by_word() {
+    let arts = [article("a", Some("Alpha"), None, "x"), article("b", Some("Beta"), None, "y"), article("c", Some("Gamma"), None, "z")];
+    let facts = [
+        Facts { quotes: vec![quote("a", "We will not rest until the job is done")], ..Facts::default() },
+        Facts { quotes: vec![quote("b", "We will not rest until the job is done")], ..Facts::default() },
+        Facts { quotes: vec![quote("c", "we won't rest until the work is done")], ..Facts::default() },
+    ];
+    let members: Vec<Member<'_>> = arts.iter().zip(&facts).map(|(article, facts)| Member { article, facts }).collect();
+    let r = compare(&story(), &members, &[], &lookup);
+    assert_eq!(r.quote_variants.len(), 1);
+    let v = &r.quote_variants[0];
+    assert_eq!(v.wordings[0].outlets, vec!["Alpha", "Beta"]);
+    let ops: Vec<(&str, &str)> = v.wordings[1].alignment.iter().map(|w| (w.word.as_str(), w.op.as_str())).collect();
+    assert!(ops.contains(&("work", "added")) && ops.contains(&("job", "missing")) && ops.contains(&("rest", "same")), "{ops:?}");
+}
+
+#[test]
+fn summary_cites_every_source_that_states_a_sentence_and_does_not_repeat() {
+    let lead = "The central bank raised its main interest rate by half a point on Tuesday to fight inflation.";
+    let arts = [
+        article("a", Some("Alpha"), Some("2024-01-01"), &format!("{lead} Markets fell sharply after the surprise decision by the bank board.")),
+        article("b", Some("Beta"), Some("2024-01-01"), "The central bank raised its main interest rate by half a point on Tuesday, to fight rising inflation. Analysts had expected a smaller move this month from the board."),
+        article("c", Some("Gamma"), Some("2024-01-02"), &format!("{lead} Officials said more increases could follow later in the year.")),
+    ];
+    let facts = [Facts::default(), Facts::default(), Facts::default()];
+    let members: Vec<Member<'_>> = arts.iter().zip(&facts).map(|(article, facts)| Member { article, facts }).collect();
+    let r = compare(&story(), &members, &[], &lookup);
+    assert!(!r.summary.is_empty() && r.summary.len() <= 5);
+    let first = &r.summary[0];
+    assert!(first.text.starts_with("The central bank raised"), "{:?}", r.summary);
+    assert_eq!(first.articles.len(), 3, "{:?}", first.articles);
+    let rate_sentences = r.summary.iter().filter(|s| s.text.contains("interest rate")).count();
+    assert_eq!(rate_sentences, 1, "redundant summary: {:?}", r.summary);
+}
+
+#[test]
+fn stored_copy_relations_group_under_the_original() {
+    let arts = [article("a", Some("Wire"), Some("2024-01-01"), "x"), article("b", None, None, "x")];
+    let facts = [Facts::default(), Facts::default()];
+    let members: Vec<Member<'_>> = arts.iter().zip(&facts).map(|(article, facts)| Member { article, facts }).collect();
+    let rel = CopyRelation {
+        a: ArticleId("a".into()),
+        b: ArticleId("b".into()),
+        relation: CopyKind::Exact,
+        similarity: 1.0,
+        shared: vec![],
+        original: Some(Side::A),
+        evidence: vec!["earlier".into()],
+    };
+    let r = compare(&story(), &members, &[rel], &lookup);
+    assert_eq!(r.copies.len(), 1);
+    assert_eq!(r.copies[0].original, ArticleId("a".into()));
+    assert!(r.copies[0].original_known);
+    assert_eq!(r.copies[0].copies[0].article, ArticleId("b".into()));
+    assert_eq!(r.sources[1].outlet, "unknown outlet (b.txt)");
+    assert!(r.sources[1].copy_of.is_some());
+}

@@ -134,13 +134,7 @@ pub fn resolved(store: &dyn Store) -> Result<Resolved> {
         facts.push((id, f));
         Ok(())
     })?;
-    let mut published = HashMap::new();
-    store.for_each_article(&mut |a| {
-        if let Some(p) = a.article.published {
-            published.insert(a.article.id, p);
-        }
-        Ok(())
-    })?;
+    let published = store.article_dates()?;
     let stories = store.article_stories()?;
     let input: Vec<ArticleFacts<'_>> = facts
         .iter()
@@ -151,20 +145,7 @@ pub fn resolved(store: &dyn Store) -> Result<Resolved> {
     let names: HashMap<&str, &str> = entities.iter().map(|e| (e.id.as_str(), e.name.as_str())).collect();
     for (id, f) in &mut facts {
         if let Some(ids) = per_article.get(id) {
-            for (m, e) in f.mentions.iter_mut().zip(ids) {
-                m.entity = e.clone();
-            }
-        }
-        // A quote's speaker is the entity of a mention of that name in the article.
-        let by_text: HashMap<String, String> = f.mentions.iter().filter_map(|m| m.entity.clone().map(|e| (m.text.clone(), e))).collect();
-        for q in &mut f.quotes {
-            let entity = q.speaker.as_ref().and_then(|s| by_text.get(s).or_else(|| by_text.iter().find(|(t, _)| t.ends_with(s.as_str())).map(|(_, e)| e)));
-            if let Some(e) = entity {
-                q.speaker_entity = Some(e.clone());
-                if let Some(n) = names.get(e.as_str()) {
-                    q.speaker = Some((*n).to_string());
-                }
-            }
+            storyline_enrich::apply(f, ids, |e| names.get(e).map(|n| n.to_string()));
         }
     }
     Ok(Resolved { entities, facts })

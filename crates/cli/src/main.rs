@@ -154,6 +154,22 @@ enum Command {
         #[arg(long, default_value_t = storyline_enrich::ner::TrainConfig::default().min_count)]
         min_count: u32,
     },
+    /// A story's page as a report: summary with citations, outlets, conflicts, quote variants,
+    /// copies, timeline and the outlet-by-fact comparison.
+    Report {
+        #[command(flatten)]
+        db: DbArg,
+        story: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+    },
+    /// Serve the JSON API (see openapi.yaml) and the web UI.
+    Serve {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+    },
     /// Print one stored article (by id or external id) as JSON.
     Show {
         #[command(flatten)]
@@ -178,6 +194,13 @@ enum SortArg {
     Size,
     /// Most recently published first.
     Recent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Md,
+    Html,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -209,17 +232,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Extract { read, paths } => extract(&read, &paths),
         Command::Export { db, what, format } => {
             let store = open(&db.db)?;
-            let out = BufWriter::new(io::stdout().lock());
-            match what {
-                ExportWhat::Articles => export::articles(&store, format == Format::Csv, out)?,
-                ExportWhat::Copies => export::copy_relations(&store, format == Format::Csv, out)?,
-                ExportWhat::Stories => stories::export(&store, format == Format::Csv, out)?,
-                ExportWhat::Entities => enrich::export(&store, "entities", format == Format::Csv, out)?,
-                ExportWhat::Quotes => enrich::export(&store, "quotes", format == Format::Csv, out)?,
-                ExportWhat::Figures => enrich::export(&store, "figures", format == Format::Csv, out)?,
-            }
+            let name = what.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+            export_any(&store, &name, format == Format::Csv, BufWriter::new(io::stdout().lock()))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report { db, story, format } => {
+            let store = open(&db.db)?;
+            let catalog = storyline_serve::Catalog::load(&store).context("reading the store")?;
+            let Some(report) = catalog.report(&store, &story)? else {
+                eprintln!("error: no story `{story}` in {} (`storyline stories` lists them)", db.db.display());
+                return Ok(ExitCode::FAILURE);
+            };
+            let mut out = BufWriter::new(io::stdout().lock());
+            match format {
+                ReportFormat::Md => out.write_all(storyline_compare::markdown(&report).as_bytes())?,
+                ReportFormat::Html => out.write_all(storyline_serve::html::page(&report.story.title, &storyline_serve::html::story_body(&report)).as_bytes())?,
+                ReportFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &report)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { db, addr } => serve(&db.db, addr),
         Command::Copies { db, id } => {
             let store = open(&db.db)?;
             let out = BufWriter::new(io::stdout().lock());
@@ -282,6 +318,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Any export, by name: what `export` and the server's export endpoints write.
+fn export_any(store: &dyn Store, what: &str, csv: bool, out: impl Write) -> Result<()> {
+    match what {
+        "articles" => export::articles(store, csv, out),
+        "copies" => export::copy_relations(store, csv, out),
+        "stories" => stories::export(store, csv, out),
+        other => enrich::export(store, other, csv, out),
+    }
+}
+
+fn serve(db: &std::path::Path, addr: std::net::SocketAddr) -> Result<ExitCode> {
+    let store = open(db)?;
+    eprintln!("loading the catalog of {} ...", db.display());
+    let started = std::time::Instant::now();
+    let hooks = storyline_serve::Hooks {
+        ingest: std::sync::Arc::new(|store: &mut dyn Store, path: &std::path::Path| {
+            let read = ReadArgs { max_document_bytes: ReadConfig::default().max_document_bytes, no_progress: true, jobs: None };
+            ingest_into(store, &read, &[path.to_path_buf()], false).map_err(|e| format!("{e:#}"))
+        }),
+        export: std::sync::Arc::new(|store: &dyn Store, what: &str, csv: bool, out: &mut dyn Write| export_any(store, what, csv, out).map_err(|e| format!("{e:#}"))),
+    };
+    let state = storyline_serve::AppState::new(Box::new(store), hooks).with_context(|| format!("reading {}", db.display()))?;
+    let c = state.catalog();
+    eprintln!("{} articles, {} stories, {} entities ({:.1} s)", c.articles, c.stories.len(), c.entities.len(), started.elapsed().as_secs_f64());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the server runtime")?;
+    runtime
+        .block_on(storyline_serve::serve(state, addr, |bound| {
+            println!("Storyline is serving {} at http://{bound}/ (JSON API: http://{bound}/stories; Ctrl-C stops)", db.display());
+            let _ = io::stdout().flush();
+        }))
+        .with_context(|| format!("serving on {addr}"))?;
+    eprintln!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn open(dir: &std::path::Path) -> Result<EmbeddedStore> {
     EmbeddedStore::open(dir).with_context(|| format!("opening the store at {}", dir.display()))
 }
@@ -295,13 +366,25 @@ const BATCH: usize = 256;
 
 fn ingest(db: &std::path::Path, read: &ReadArgs, paths: &[PathBuf]) -> Result<ExitCode> {
     let mut store = open(db)?;
+    let summary = ingest_into(&mut store, read, paths, true).with_context(|| format!("ingesting into {}", db.display()))?;
+    Ok(if summary["errors"].as_u64().unwrap_or(0) > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Reads, cleans and stores the inputs, then runs the copy, story and facts steps on what is
+/// new. Returns a JSON summary; `report` prints each stage's line on stderr.
+fn ingest_into(store: &mut dyn Store, read: &ReadArgs, paths: &[PathBuf], report: bool) -> Result<serde_json::Value> {
     let inputs = pipeline::prepare(paths).context("reading standard input")?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut batch = Vec::with_capacity(BATCH);
     let mut added = 0usize;
     let mut existing = 0usize;
     let mut failure: Option<anyhow::Error> = None;
-    let progress = !read.no_progress && io::stderr().is_terminal();
+    let progress = report && !read.no_progress && io::stderr().is_terminal();
+    let say = |line: String| {
+        if report {
+            eprintln!("{line}");
+        }
+    };
     let tally = pipeline::run(&inputs, &read_config(read), read.jobs(), progress, &mut |article, bar| {
         if failure.is_some() {
             return;
@@ -320,50 +403,53 @@ fn ingest(db: &std::path::Path, read: &ReadArgs, paths: &[PathBuf]) -> Result<Ex
         }
     });
     if let Some(e) = failure {
-        return Err(e.context(format!("storing articles in {} (batches already reported stored are kept)", db.display())));
+        return Err(e.context("storing articles (batches already reported stored are kept)"));
     }
-    let last = store.put_articles(&batch, &now).with_context(|| format!("storing articles in {}", db.display()))?;
+    let last = store.put_articles(&batch, &now).context("storing articles")?;
     added += last.added;
     existing += last.already_stored;
     let total = store.count_articles()?;
-    eprintln!(
-        "ingested {} documents from {} inputs: {added} added, {existing} already stored; {} warnings, {} errors; {total} articles in {}",
+    say(format!(
+        "ingested {} documents from {} inputs: {added} added, {existing} already stored; {} warnings, {} errors; {total} articles in the store",
         tally.documents,
         inputs.sources.len(),
         tally.warnings,
         tally.errors,
-        db.display()
-    );
+    ));
+    let bar = |prefix: &'static str| {
+        let bar = if progress { indicatif::ProgressBar::new(added as u64) } else { indicatif::ProgressBar::hidden() };
+        bar.set_prefix(prefix);
+        bar
+    };
     // Copy relations of the new articles, against everything stored.
-    let bar = if progress { indicatif::ProgressBar::new(added as u64) } else { indicatif::ProgressBar::hidden() };
-    bar.set_prefix("copies");
+    let b = bar("copies");
     let started = std::time::Instant::now();
-    let relations = copies::copy_step(&mut store, &mut |n| bar.set_position(n as u64)).with_context(|| format!("finding copies in {}", db.display()))?;
-    bar.finish_and_clear();
-    eprintln!("copies: {relations} new copy relations ({:.1} s)", started.elapsed().as_secs_f64());
+    let relations = copies::copy_step(store, &mut |n| b.set_position(n as u64)).context("finding copies")?;
+    b.finish_and_clear();
+    say(format!("copies: {relations} new copy relations ({:.1} s)", started.elapsed().as_secs_f64()));
     // Stories and threads of the new articles, online against the stored stories.
-    let bar = if progress { indicatif::ProgressBar::new(added as u64) } else { indicatif::ProgressBar::hidden() };
-    bar.set_prefix("stories");
+    let b = bar("stories");
     let started = std::time::Instant::now();
-    let step = stories::story_step(&mut store, &mut |n| bar.set_position(n as u64)).with_context(|| format!("grouping stories in {}", db.display()))?;
-    bar.finish_and_clear();
-    eprintln!(
+    let step = stories::story_step(store, &mut |n| b.set_position(n as u64)).context("grouping stories")?;
+    b.finish_and_clear();
+    say(format!(
         "stories: {} articles assigned, {} new stories, {} merges; {} stories in all ({:.1} s)",
         step.assigned,
         step.opened,
         step.merges,
         step.stories,
         started.elapsed().as_secs_f64()
-    );
+    ));
     // Entities, quotes and figures of the new articles.
-    let bar = if progress { indicatif::ProgressBar::new(added as u64) } else { indicatif::ProgressBar::hidden() };
-    bar.set_prefix("facts");
+    let b = bar("facts");
     let started = std::time::Instant::now();
-    let n = enrich::facts_step(&mut store, &mut |n| bar.set_position(n as u64))
-        .with_context(|| format!("finding entities, quotes and figures in {}", db.display()))?;
-    bar.finish_and_clear();
-    eprintln!("facts: entities, quotes and figures of {n} articles ({:.1} s)", started.elapsed().as_secs_f64());
-    Ok(if tally.errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    let n = enrich::facts_step(store, &mut |n| b.set_position(n as u64)).context("finding entities, quotes and figures")?;
+    b.finish_and_clear();
+    say(format!("facts: entities, quotes and figures of {n} articles ({:.1} s)", started.elapsed().as_secs_f64()));
+    Ok(serde_json::json!({
+        "documents": tally.documents, "added": added, "already_stored": existing, "warnings": tally.warnings, "errors": tally.errors,
+        "articles": total, "copy_relations": relations, "stories_opened": step.opened, "story_merges": step.merges, "stories": step.stories,
+    }))
 }
 
 fn extract(read: &ReadArgs, paths: &[PathBuf]) -> Result<ExitCode> {

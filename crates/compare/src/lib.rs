@@ -5,6 +5,7 @@
 //!
 //! Pure: the caller loads the story's articles, copy relations and resolved facts.
 
+mod markdown;
 mod quotes;
 mod summary;
 pub mod text;
@@ -16,6 +17,7 @@ use storyline_model::{
     StoryReport, TimelineEntry, Version,
 };
 
+pub use markdown::markdown;
 use text::{content, jaccard, sentences, unquoted, Sentence};
 
 /// One member of the story: its article and its facts (mentions resolved to entities).

@@ -24,7 +24,7 @@ fn same(a: &Quote, b: &Quote, wa: &HashSet<String>, wb: &HashSet<String>) -> boo
     }
     let shared = wa.intersection(wb).count();
     let shorter = wa.len().min(wb.len());
-    shorter > 0 && shared >= 2.min(shorter) && shared as f64 / shorter as f64 >= 0.6
+    shorter > 0 && shared >= 3.min(shorter) && shared as f64 / shorter as f64 >= 0.75
 }
 
 pub fn groups<'a>(members: &[&'a Member<'_>]) -> Vec<Group<'a>> {
@@ -72,7 +72,7 @@ pub fn align(reference: &str, other: &str) -> Vec<AlignedWord> {
     let ow: Vec<&str> = other.split_whitespace().collect();
     let rn: Vec<String> = rw.iter().map(|w| norm(w)).collect();
     let on: Vec<String> = ow.iter().map(|w| norm(w)).collect();
-    let mut out = Vec::new();
+    let mut out: Vec<AlignedWord> = Vec::new();
     let word = |w: &str, op: &str| AlignedWord { word: w.to_string(), op: op.to_string() };
     for op in capture_diff_slices(Algorithm::Myers, &rn, &on) {
         match op {
@@ -84,6 +84,17 @@ pub fn align(reference: &str, other: &str) -> Vec<AlignedWord> {
                 out.extend(ow[new_index..new_index + new_len].iter().map(|w| word(w, "added")));
             }
         }
+    }
+    // A wording that quotes only part of the reference: the parts left out at either end are
+    // one elision, not a run of missing words.
+    let lead = out.iter().take_while(|w| w.op == "missing").count();
+    if lead > 0 && lead < out.len() {
+        out.splice(..lead, [word("…", "elided")]);
+    }
+    let trail = out.iter().rev().take_while(|w| w.op == "missing").count();
+    if trail > 0 && trail < out.len() {
+        let n = out.len();
+        out.splice(n - trail.., [word("…", "elided")]);
     }
     out
 }

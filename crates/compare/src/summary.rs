@@ -26,7 +26,10 @@ pub struct Ranked {
 
 fn usable(s: &Sentence) -> bool {
     let n = s.text.split_whitespace().count();
-    (8..=60).contains(&n) && s.text.chars().next().is_some_and(|c| c.is_uppercase() || c == '“' || c == '"' || c.is_ascii_digit())
+    // A sentence cut out of a longer quotation (a closing mark before any opening one) does not stand alone.
+    let (open, close) = (s.text.find('“'), s.text.find('”'));
+    let cut_quote = close.is_some_and(|c| open.is_none_or(|o| c < o));
+    !cut_quote && (8..=60).contains(&n) && s.text.chars().next().is_some_and(|c| c.is_uppercase() || c == '“' || c == '"' || c.is_ascii_digit())
 }
 
 /// Candidates, best first.

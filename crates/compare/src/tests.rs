@@ -123,3 +123,12 @@ fn stored_copy_relations_group_under_the_original() {
     assert_eq!(r.sources[1].outlet, "unknown outlet (b.txt)");
     assert!(r.sources[1].copy_of.is_some());
 }
+
+#[test]
+fn a_partial_quote_is_aligned_with_elisions_not_missing_runs() {
+    let a = quotes::align("we will not rest until the job is done today", "not rest until the work is done");
+    let ops: Vec<(&str, &str)> = a.iter().map(|w| (w.word.as_str(), w.op.as_str())).collect();
+    assert_eq!(ops.first(), Some(&("…", "elided")), "{ops:?}");
+    assert_eq!(ops.last(), Some(&("…", "elided")), "{ops:?}");
+    assert!(ops.contains(&("job", "missing")) && ops.contains(&("work", "added")), "{ops:?}");
+}

@@ -7,7 +7,7 @@ pub mod tokens;
 
 pub use facts::facts;
 pub use ner::Tagger;
-pub use resolve::{resolve, ArticleFacts};
+pub use resolve::{apply, resolve, ArticleFacts};
 pub use tokens::{sentences, tokenize, Token};
 
 /// One named-entity mention found in a text.

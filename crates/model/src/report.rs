@@ -82,7 +82,8 @@ pub struct Conflict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlignedWord {
     pub word: String,
-    /// `same`, `added` (not in the reference wording) or `missing` (in the reference, not here).
+    /// `same`, `added` (not in the reference wording), `missing` (in the reference, not here)
+    /// or `elided` (one `…` for the reference's words left out before or after a partial quote).
     pub op: String,
 }
 

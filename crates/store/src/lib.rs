@@ -167,6 +167,12 @@ pub trait Store {
     fn record_facts(&mut self, facts: &[(ArticleId, Facts)]) -> Result<()>;
     /// Visits every article's facts in insertion order (streaming).
     fn for_each_facts(&self, visit: &mut dyn FnMut(ArticleId, Facts) -> std::io::Result<()>) -> Result<()>;
+    /// The facts of these articles (those that have any), in the order asked.
+    fn facts_of(&self, articles: &[ArticleId]) -> Result<Vec<(ArticleId, Facts)>>;
+    /// Publication time of every dated article.
+    fn article_dates(&self) -> Result<std::collections::HashMap<ArticleId, String>>;
+    /// A page of articles in storage order after sequence number `after` (0: from the start).
+    fn articles_after(&self, after: i64, limit: usize) -> Result<Vec<StoredArticle>>;
 }
 
 struct Fields {
@@ -490,6 +496,29 @@ impl Store for EmbeddedStore {
             visit(ArticleId(id), facts).map_err(Error::Output)?;
         }
         Ok(())
+    }
+
+    fn facts_of(&self, articles: &[ArticleId]) -> Result<Vec<(ArticleId, Facts)>> {
+        let mut stmt = self.conn.prepare_cached("SELECT json FROM facts WHERE article = ?1").map_err(|e| self.sql_err(e))?;
+        let mut out = Vec::new();
+        for id in articles {
+            let json: Option<String> = stmt.query_row([&id.0], |r| r.get(0)).optional().map_err(|e| self.sql_err(e))?;
+            if let Some(json) = json {
+                let facts: Facts = serde_json::from_str(&json).map_err(|e| Error::Corrupt { id: id.0.clone(), message: e.to_string() })?;
+                out.push((id.clone(), facts));
+            }
+        }
+        Ok(out)
+    }
+
+    fn article_dates(&self) -> Result<std::collections::HashMap<ArticleId, String>> {
+        let mut stmt = self.conn.prepare("SELECT id, published FROM articles WHERE published IS NOT NULL").map_err(|e| self.sql_err(e))?;
+        let rows = stmt.query_map([], |r| Ok((ArticleId(r.get(0)?), r.get::<_, String>(1)?))).map_err(|e| self.sql_err(e))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.sql_err(e))
+    }
+
+    fn articles_after(&self, after: i64, limit: usize) -> Result<Vec<StoredArticle>> {
+        self.oldest_articles_where(&format!("seq > {after}"), limit)
     }
 
     fn articles_needing_story(&self, limit: usize) -> Result<Vec<StoredArticle>> {

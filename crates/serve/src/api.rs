@@ -1,0 +1,547 @@
+//! The JSON API. Every error is `{"error": {"code", "message"}}` with the matching status.
+
+use std::collections::HashMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use storyline_model::{ArticleId, Entity, Facts};
+use storyline_store::Store;
+
+use crate::catalog::{Catalog, StoryRow};
+use crate::Shared;
+
+/// An API error: status, a stable code and a message for people.
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::BAD_REQUEST, code: "bad_request", message: message.into() }
+    }
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: message.into() }
+    }
+    pub fn internal(message: impl std::fmt::Display) -> ApiError {
+        ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "internal", message: message.to_string() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+    }
+}
+
+impl From<crate::Error> for ApiError {
+    fn from(e: crate::Error) -> ApiError {
+        match e {
+            crate::Error::Store(storyline_store::Error::Query(m)) => ApiError { status: StatusCode::BAD_REQUEST, code: "bad_query", message: m },
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<storyline_store::Error> for ApiError {
+    fn from(e: storyline_store::Error) -> ApiError {
+        crate::Error::from(e).into()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+pub type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+/// Query parameters, or a JSON error for a malformed query string.
+pub fn params(p: Params) -> ApiResult<HashMap<String, String>> {
+    p.map(|Query(q)| q).map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
+}
+
+pub fn limit(p: &HashMap<String, String>, default: usize, max: usize) -> ApiResult<usize> {
+    match p.get("limit") {
+        None => Ok(default),
+        Some(v) => v.parse::<usize>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| ApiError::bad_request(format!("limit must be a number from 1 to {max}, not `{v}`"))),
+    }
+}
+
+/// Runs store work off the async threads.
+pub async fn blocking<T: Send + 'static>(state: &Shared, f: impl FnOnce(&AppRef) -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || f(&AppRef(state))).await.map_err(ApiError::internal)?
+}
+
+/// The state inside a blocking task.
+pub struct AppRef(pub Shared);
+
+impl AppRef {
+    pub fn store<T>(&self, f: impl FnOnce(&mut dyn Store) -> T) -> T {
+        self.0.with_store(f)
+    }
+}
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/stories", get(stories))
+        .route("/stories/{id}", get(story))
+        .route("/articles", get(articles).post(post_articles))
+        .route("/articles/{id}", get(article))
+        .route("/entities", get(entities))
+        .route("/entities/{id}", get(entity))
+        .route("/quotes", get(quotes))
+        .route("/figures", get(figures))
+        .route("/search", get(search))
+        .route("/export/{what}", get(export))
+        .fallback(|| async { ApiError::not_found("no such endpoint (see openapi.yaml)") })
+}
+
+async fn healthz(State(s): State<Shared>) -> Json<Value> {
+    let c = s.catalog();
+    Json(json!({"status": "ok", "articles": c.articles, "stories": c.stories.len(), "entities": c.entities.len()}))
+}
+
+/// Filters of story listings (API and UI share them).
+#[derive(Debug, Default, Clone)]
+pub struct StoryFilter {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub outlet: Option<String>,
+    pub entity: Option<String>,
+    pub q: Option<String>,
+    pub sort: String,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+fn date_param(p: &HashMap<String, String>, key: &str) -> ApiResult<Option<String>> {
+    match p.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => {
+            let ok = v.len() == 10 && v.as_bytes().iter().enumerate().all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() });
+            if ok {
+                Ok(Some(v.to_string()))
+            } else {
+                Err(ApiError::bad_request(format!("{key} wants a date like 2021-05-12, not `{v}`")))
+            }
+        }
+    }
+}
+
+impl StoryFilter {
+    pub fn parse(p: &HashMap<String, String>) -> ApiResult<StoryFilter> {
+        let text = |k: &str| p.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let sort = text("sort").unwrap_or_else(|| "size".into());
+        if !["size", "recent", "oldest"].contains(&sort.as_str()) {
+            return Err(ApiError::bad_request(format!("sort must be size, recent or oldest, not `{sort}`")));
+        }
+        Ok(StoryFilter {
+            from: date_param(p, "from")?,
+            to: date_param(p, "to")?,
+            outlet: text("outlet"),
+            entity: text("entity"),
+            q: text("q"),
+            sort,
+            cursor: text("cursor"),
+            limit: limit(p, 50, 500)?,
+        })
+    }
+}
+
+/// One page of a story listing and the cursor of the next.
+pub struct StoryPage<'a> {
+    pub rows: Vec<&'a StoryRow>,
+    pub total: usize,
+    pub next: Option<String>,
+}
+
+/// Filters, sorts and pages the catalog's stories. A text query goes through the full-text
+/// index (`hits`: article ids, best first) and keeps the stories of the matching articles.
+pub fn list_stories<'a>(c: &'a Catalog, f: &StoryFilter, hits: Option<&[ArticleId]>) -> ApiResult<StoryPage<'a>> {
+    let entity_ids: Option<Vec<usize>> = f.entity.as_ref().map(|e| {
+        let needle = e.to_lowercase();
+        c.entities.iter().enumerate().filter(|(_, x)| x.id == *e || x.name.to_lowercase() == needle || x.aliases.iter().any(|a| a.to_lowercase() == needle)).map(|(i, _)| i).collect()
+    });
+    let mut order: Vec<usize> = match hits {
+        Some(hits) => {
+            let mut seen = std::collections::HashSet::new();
+            hits.iter().filter_map(|a| c.article_story.get(a)).filter_map(|s| c.story_index(&s.0)).filter(|i| seen.insert(*i)).collect()
+        }
+        None => (0..c.stories.len()).collect(),
+    };
+    let outlet = f.outlet.as_ref().map(|o| o.to_lowercase());
+    order.retain(|&i| {
+        let r = &c.stories[i];
+        let first = r.story.first_published.as_deref().map(|d| d.get(..10).unwrap_or(d));
+        let last = r.story.last_published.as_deref().map(|d| d.get(..10).unwrap_or(d));
+        f.from.as_deref().is_none_or(|from| last.is_some_and(|l| l >= from))
+            && f.to.as_deref().is_none_or(|to| first.is_some_and(|x| x <= to))
+            && outlet.as_ref().is_none_or(|o| r.outlets.iter().any(|x| x.contains(o.as_str())))
+            && entity_ids.as_ref().is_none_or(|ids| ids.iter().any(|e| r.entities.contains(e)))
+    });
+    if hits.is_none() || f.sort != "size" {
+        match f.sort.as_str() {
+            "recent" => order.sort_by(|&a, &b| {
+                let (x, y) = (&c.stories[a].story, &c.stories[b].story);
+                (y.last_published.is_some(), &y.last_published, &x.id).cmp(&(x.last_published.is_some(), &x.last_published, &y.id))
+            }),
+            "oldest" => order.sort_by(|&a, &b| {
+                let (x, y) = (&c.stories[a].story, &c.stories[b].story);
+                (x.first_published.is_none(), &x.first_published, &x.id).cmp(&(y.first_published.is_none(), &y.first_published, &y.id))
+            }),
+            _ if hits.is_some() => {} // relevance
+            _ => {}                   // the catalog is largest first
+        }
+    }
+    let total = order.len();
+    let start = match &f.cursor {
+        None => 0,
+        Some(cur) => order.iter().position(|&i| c.stories[i].story.id.0 == *cur).map(|p| p + 1).ok_or_else(|| ApiError::bad_request(format!("unknown cursor `{cur}` (the story left the listing; start again)")))?,
+    };
+    let rows: Vec<&StoryRow> = order[start.min(total)..].iter().take(f.limit).map(|&i| &c.stories[i]).collect();
+    let next = (start + rows.len() < total).then(|| rows.last().map(|r| r.story.id.0.clone())).flatten();
+    Ok(StoryPage { rows, total, next })
+}
+
+pub fn story_json(c: &Catalog, r: &StoryRow) -> Value {
+    let mut v = serde_json::to_value(&r.story).unwrap_or_default();
+    v["entities"] = r.entities.iter().take(8).map(|&e| json!({"id": c.entities[e].id, "name": c.entities[e].name, "type": c.entities[e].kind})).collect();
+    v
+}
+
+/// Full-text hits (article ids) of a query, or a JSON error for a bad query.
+pub fn search_articles(store: &dyn Store, q: &str, limit: usize) -> ApiResult<Vec<ArticleId>> {
+    Ok(store.search(q, limit)?.hits.into_iter().map(|h| h.id).collect())
+}
+
+async fn stories(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
+    let p = params(p)?;
+    let f = StoryFilter::parse(&p)?;
+    blocking(&s, move |app| {
+        let hits = f.q.as_deref().map(|q| app.store(|st| search_articles(st, q, 5000))).transpose()?;
+        let c = app.0.catalog();
+        let page = list_stories(&c, &f, hits.as_deref())?;
+        Ok(Json(json!({"total": page.total, "stories": page.rows.iter().map(|r| story_json(&c, r)).collect::<Vec<_>>(), "next_cursor": page.next})))
+    })
+    .await
+}
+
+async fn story(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
+    blocking(&s, move |app| match app.0.report(&id)? {
+        Some(r) => Ok(Json(r.as_ref()).into_response()),
+        None => Err(ApiError::not_found(format!("no story `{id}`"))),
+    })
+    .await
+}
+
+fn article_summary(a: &storyline_model::StoredArticle) -> Value {
+    let x = &a.article;
+    json!({"id": x.id, "title": x.title, "published": x.published, "outlet": x.outlet, "url": x.url, "source": x.source, "words": x.text.split_whitespace().count(), "seq": a.seq})
+}
+
+async fn articles(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
+    let p = params(p)?;
+    let n = limit(&p, 50, 500)?;
+    let after = match p.get("cursor") {
+        None => 0,
+        Some(c) => c.parse::<i64>().map_err(|_| ApiError::bad_request(format!("bad cursor `{c}`")))?,
+    };
+    let outlet = p.get("outlet").map(|o| o.to_lowercase());
+    blocking(&s, move |app| {
+        let mut out = Vec::new();
+        let mut cursor = after;
+        let mut more = true;
+        // Filtered pages read on until they are full or the store ends.
+        while out.len() < n && more {
+            let page = app.store(|st| st.articles_after(cursor, 512))?;
+            more = page.len() == 512;
+            for a in page {
+                cursor = a.seq;
+                if outlet.as_ref().is_none_or(|o| a.article.outlet.as_deref().is_some_and(|x| x.to_lowercase().contains(o.as_str()))) {
+                    out.push(article_summary(&a));
+                    if out.len() == n {
+                        break;
+                    }
+                }
+            }
+        }
+        let next = (out.len() == n).then(|| cursor.to_string());
+        Ok(Json(json!({"articles": out, "next_cursor": next})))
+    })
+    .await
+}
+
+/// Everything about one article: clean text, removed boilerplate, copies, story, facts.
+pub fn article_view(app: &AppRef, id: &str) -> ApiResult<Option<(storyline_model::StoredArticle, Facts, Vec<storyline_model::CopyRelation>)>> {
+    let c = app.0.catalog();
+    app.store(|st| {
+        let Some(a) = st.get_article(&ArticleId(id.to_string()))? else { return Ok(None) };
+        let facts = c.facts(st, &a.article.id)?;
+        let mut copies = Vec::new();
+        st.for_each_copy_relation(Some(&a.article.id), &mut |r| {
+            copies.push(r);
+            Ok(())
+        })?;
+        Ok(Some((a, facts, copies)))
+    })
+}
+
+async fn article(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    blocking(&s, move |app| {
+        let Some((a, facts, copies)) = article_view(app, &id)? else { return Err(ApiError::not_found(format!("no article `{id}`"))) };
+        let c = app.0.catalog();
+        let mut v = serde_json::to_value(&a).map_err(ApiError::internal)?;
+        v["story"] = json!(c.article_story.get(&a.article.id));
+        v["copies"] = serde_json::to_value(&copies).map_err(ApiError::internal)?;
+        v["entities"] = serde_json::to_value(&facts.mentions).map_err(ApiError::internal)?;
+        v["quotes"] = serde_json::to_value(&facts.quotes).map_err(ApiError::internal)?;
+        v["figures"] = serde_json::to_value(&facts.figures).map_err(ApiError::internal)?;
+        v["dates"] = serde_json::to_value(&facts.dates).map_err(ApiError::internal)?;
+        Ok(Json(v))
+    })
+    .await
+}
+
+/// Largest request body accepted by `POST /articles`.
+const MAX_POST: usize = 64 << 20;
+
+async fn post_articles(State(s): State<Shared>, body: Bytes) -> ApiResult<Response> {
+    if body.len() > MAX_POST {
+        return Err(ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, code: "too_large", message: format!("at most {MAX_POST} bytes per request") });
+    }
+    let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    let items = match value {
+        Value::Array(items) => items,
+        v @ Value::Object(_) => vec![v],
+        _ => return Err(ApiError::bad_request("body must be an article object or an array of them")),
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request("no articles in the body"));
+    }
+    let mut jsonl = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(o) = item else { return Err(ApiError::bad_request(format!("item {i} is not an object"))) };
+        let has_body = ["maintext", "text", "body", "content", "article", "full_text", "html", "raw_html", "content_html"].iter().any(|k| o.get(*k).is_some_and(Value::is_string));
+        if !has_body {
+            return Err(ApiError::bad_request(format!("item {i} has no text or html field")));
+        }
+        jsonl.push_str(&item.to_string());
+        jsonl.push('\n');
+    }
+    blocking(&s, move |app| {
+        let dir = std::env::temp_dir().join(format!("storyline-post-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)));
+        std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
+        let file = dir.join("request.jsonl");
+        let result = std::fs::write(&file, jsonl).map_err(ApiError::internal).and_then(|_| app.0.ingest(&file).map_err(ApiError::internal));
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok((StatusCode::CREATED, Json(result?)).into_response())
+    })
+    .await
+}
+
+fn entity_json(e: &Entity) -> Value {
+    json!({"id": e.id, "name": e.name, "type": e.kind, "aliases": e.aliases, "mentions": e.mentions, "articles": e.articles.len(), "roles": e.roles.iter().map(|r| r.role.clone()).collect::<std::collections::BTreeSet<_>>(), "ambiguous_with": e.ambiguous_with})
+}
+
+async fn entities(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
+    let p = params(p)?;
+    let n = limit(&p, 50, 1000)?;
+    let offset: usize = match p.get("cursor") {
+        None => 0,
+        Some(c) => c.parse().map_err(|_| ApiError::bad_request(format!("bad cursor `{c}`")))?,
+    };
+    let q = p.get("q").map(|q| q.to_lowercase());
+    let kind = p.get("type").cloned();
+    if let Some(k) = &kind {
+        if !["PER", "ORG", "LOC", "MISC"].contains(&k.as_str()) {
+            return Err(ApiError::bad_request(format!("type must be PER, ORG, LOC or MISC, not `{k}`")));
+        }
+    }
+    let c = s.catalog();
+    let mut matching: Vec<&Entity> = c
+        .entities
+        .iter()
+        .filter(|e| q.as_ref().is_none_or(|q| e.name.to_lowercase().contains(q.as_str()) || e.aliases.iter().any(|a| a.to_lowercase().contains(q.as_str()))))
+        .filter(|e| kind.as_ref().is_none_or(|k| serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(|s| s == k)).unwrap_or(false)))
+        .collect();
+    matching.sort_by(|a, b| b.articles.len().cmp(&a.articles.len()).then(b.mentions.cmp(&a.mentions)).then(a.id.cmp(&b.id)));
+    let total = matching.len();
+    let page: Vec<Value> = matching.iter().skip(offset).take(n).map(|e| entity_json(e)).collect();
+    let next = (offset + page.len() < total).then(|| (offset + page.len()).to_string());
+    Ok(Json(json!({"total": total, "entities": page, "next_cursor": next})))
+}
+
+/// An entity with its quotes (from the articles that mention it).
+pub fn entity_view(app: &AppRef, id: &str) -> ApiResult<Option<(Entity, Vec<storyline_model::Quote>, Vec<storyline_model::Mention>)>> {
+    let c = app.0.catalog();
+    let Some(e) = c.entity(id).cloned() else { return Ok(None) };
+    let mut quotes = Vec::new();
+    let mut mentions = Vec::new();
+    app.store(|st| -> ApiResult<()> {
+        for (aid, mut f) in st.facts_of(&e.articles)? {
+            c.resolve(&aid, &mut f);
+            quotes.extend(f.quotes.into_iter().filter(|q| q.speaker_entity.as_deref() == Some(id)));
+            mentions.extend(f.mentions.into_iter().filter(|m| m.entity.as_deref() == Some(id)));
+        }
+        Ok(())
+    })?;
+    Ok(Some((e, quotes, mentions)))
+}
+
+async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    blocking(&s, move |app| {
+        let Some((e, quotes, mentions)) = entity_view(app, &id)? else { return Err(ApiError::not_found(format!("no entity `{id}`"))) };
+        let mut v = serde_json::to_value(&e).map_err(ApiError::internal)?;
+        v["quotes"] = serde_json::to_value(quotes).map_err(ApiError::internal)?;
+        v["mention_list"] = serde_json::to_value(mentions).map_err(ApiError::internal)?;
+        Ok(Json(v))
+    })
+    .await
+}
+
+/// Facts of the articles a request is about: a story's members, an entity's articles, or
+/// (neither given) every article, in pages.
+fn facts_scope(app: &AppRef, p: &HashMap<String, String>, offset: usize, n: usize) -> ApiResult<Vec<(ArticleId, Facts)>> {
+    let c = app.0.catalog();
+    let ids: Option<Vec<ArticleId>> = if let Some(story) = p.get("story") {
+        let r = c.story(story).ok_or_else(|| ApiError::not_found(format!("no story `{story}`")))?;
+        Some(app.store(|st| st.story_members(&r.story.id))?.into_iter().map(|m| m.article).collect())
+    } else if let Some(e) = p.get("speaker").or_else(|| p.get("entity")) {
+        Some(c.entity(e).ok_or_else(|| ApiError::not_found(format!("no entity `{e}`")))?.articles.clone())
+    } else if let Some(a) = p.get("article") {
+        Some(vec![ArticleId(a.clone())])
+    } else {
+        None
+    };
+    let mut out = match ids {
+        Some(ids) => app.store(|st| st.facts_of(&ids))?,
+        None => {
+            // Unscoped: walk the store, keep one window of articles.
+            let page = app.store(|st| st.articles_after(offset as i64, n))?;
+            let ids: Vec<ArticleId> = page.into_iter().map(|a| a.article.id).collect();
+            app.store(|st| st.facts_of(&ids))?
+        }
+    };
+    for (id, f) in &mut out {
+        c.resolve(id, f);
+    }
+    Ok(out)
+}
+
+async fn quotes(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
+    let p = params(p)?;
+    let n = limit(&p, 100, 1000)?;
+    let offset: usize = p.get("cursor").map(|c| c.parse().map_err(|_| ApiError::bad_request(format!("bad cursor `{c}`")))).transpose()?.unwrap_or(0);
+    blocking(&s, move |app| {
+        let scoped = ["story", "speaker", "entity", "article"].iter().any(|k| p.contains_key(*k));
+        let facts = facts_scope(app, &p, offset, n)?;
+        let speaker = p.get("speaker").cloned();
+        let all: Vec<_> = facts.into_iter().flat_map(|(_, f)| f.quotes).filter(|q| speaker.as_ref().is_none_or(|sp| q.speaker_entity.as_ref() == Some(sp))).collect();
+        page_of(all, scoped, offset, n, "quotes")
+    })
+    .await
+}
+
+async fn figures(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
+    let p = params(p)?;
+    let n = limit(&p, 100, 1000)?;
+    let offset: usize = p.get("cursor").map(|c| c.parse().map_err(|_| ApiError::bad_request(format!("bad cursor `{c}`")))).transpose()?.unwrap_or(0);
+    blocking(&s, move |app| {
+        let scoped = ["story", "entity", "article"].iter().any(|k| p.contains_key(*k));
+        let facts = facts_scope(app, &p, offset, n)?;
+        let all: Vec<_> = facts.into_iter().flat_map(|(_, f)| f.figures).collect();
+        page_of(all, scoped, offset, n, "figures")
+    })
+    .await
+}
+
+/// Scoped results are paged by offset; unscoped ones were read by article window (the cursor
+/// is then the last article's sequence number).
+fn page_of<T: serde::Serialize>(all: Vec<T>, scoped: bool, offset: usize, n: usize, key: &str) -> ApiResult<Json<Value>> {
+    if scoped {
+        let total = all.len();
+        let page: Vec<&T> = all.iter().skip(offset).take(n).collect();
+        let next = (offset + page.len() < total).then(|| (offset + page.len()).to_string());
+        Ok(Json(json!({"total": total, key: page, "next_cursor": next})))
+    } else {
+        let next = Some((offset + n).to_string());
+        Ok(Json(json!({key: all, "next_cursor": next, "note": "unscoped listings page by article window: one page covers `limit` articles"})))
+    }
+}
+
+async fn search(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
+    let p = params(p)?;
+    let q = p.get("q").cloned().filter(|q| !q.trim().is_empty()).ok_or_else(|| ApiError::bad_request("q is required (the CLI's query syntax)"))?;
+    let n = limit(&p, 20, 1000)?;
+    blocking(&s, move |app| {
+        let r = app.store(|st| st.search(&q, n))?;
+        let c = app.0.catalog();
+        let hits: Vec<Value> = r
+            .hits
+            .iter()
+            .map(|h| json!({"id": h.id, "score": h.score, "title": h.title, "published": h.published, "outlet": h.outlet, "snippet": h.snippet, "story": c.article_story.get(&h.id)}))
+            .collect();
+        Ok(Json(json!({"total": r.total, "hits": hits})))
+    })
+    .await
+}
+
+/// Streams an export; the store is held while it is written.
+async fn export(State(s): State<Shared>, Path(what): Path<String>, p: Params) -> ApiResult<Response> {
+    let p = params(p)?;
+    let (name, ext) = what.rsplit_once('.').map(|(n, e)| (n.to_string(), Some(e.to_string()))).unwrap_or((what.clone(), None));
+    if !["articles", "copies", "stories", "entities", "quotes", "figures"].contains(&name.as_str()) {
+        return Err(ApiError::not_found(format!("no export `{name}` (articles, copies, stories, entities, quotes, figures)")));
+    }
+    let format = p.get("format").cloned().or(ext).unwrap_or_else(|| "jsonl".into());
+    let csv = match format.as_str() {
+        "csv" => true,
+        "jsonl" => false,
+        f => return Err(ApiError::bad_request(format!("format must be jsonl or csv, not `{f}`"))),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let state = s.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
+        let hook = state.hooks.export.clone();
+        let result = state.with_store(|st| hook(st, &name, csv, &mut w));
+        let _ = std::io::Write::flush(&mut w);
+        if let Err(e) = result {
+            let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let mime = if csv { "text/csv; charset=utf-8" } else { "application/x-ndjson" };
+    Ok(([(header::CONTENT_TYPE, mime)], Body::from_stream(stream)).into_response())
+}
+
+const CHUNK: usize = 64 << 10;
+
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let chunk = Bytes::from(std::mem::take(&mut self.buf));
+            self.tx.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+        }
+        Ok(())
+    }
+}
+

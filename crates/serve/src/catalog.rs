@@ -1,0 +1,152 @@
+//! The catalog: what every page and listing needs, held in memory and rebuilt after each
+//! ingest (entities resolved across the whole store, stories with their entities and outlets,
+//! which story each article is in). Per-story reports are computed on demand from the store.
+
+use std::collections::{HashMap, HashSet};
+
+use storyline_compare::Member;
+use storyline_enrich::ArticleFacts;
+use storyline_model::{ArticleId, CopyRelation, Entity, Facts, StoredArticle, Story, StoryId, StoryReport};
+use storyline_store::{Store, StorySort};
+
+use crate::Error;
+
+/// A story with what listings filter on.
+#[derive(Debug, Clone)]
+pub struct StoryRow {
+    pub story: Story,
+    /// Indexes into `Catalog::entities`, most-mentioned first.
+    pub entities: Vec<usize>,
+    /// Lower-case outlet names.
+    pub outlets: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub entities: Vec<Entity>,
+    entity_ix: HashMap<String, usize>,
+    /// Per article, the entity of each mention (in mention order).
+    mention_entities: HashMap<ArticleId, Vec<Option<String>>>,
+    /// Stories, largest first.
+    pub stories: Vec<StoryRow>,
+    story_ix: HashMap<String, usize>,
+    pub article_story: HashMap<ArticleId, StoryId>,
+    /// Thread id to its stories (indexes into `stories`), oldest first.
+    pub threads: HashMap<String, Vec<usize>>,
+    pub articles: usize,
+}
+
+impl Catalog {
+    /// Reads the store once: every fact (for entity resolution), story and membership.
+    pub fn load(store: &dyn Store) -> Result<Catalog, Error> {
+        let mut facts: Vec<(ArticleId, Facts)> = Vec::new();
+        store.for_each_facts(&mut |id, f| {
+            facts.push((id, f));
+            Ok(())
+        })?;
+        let published = store.article_dates()?;
+        let memberships = store.article_stories()?;
+        let input: Vec<ArticleFacts<'_>> = facts
+            .iter()
+            .map(|(id, f)| ArticleFacts { article: id, published: published.get(id).cloned(), story: memberships.get(id).map(|(s, _)| s.0.clone()), facts: f })
+            .collect();
+        let (entities, mention_entities) = storyline_enrich::resolve(&input);
+        drop(input);
+        drop(facts);
+        let entity_ix: HashMap<String, usize> = entities.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
+
+        let listed = store.list_stories(StorySort::Size, None, usize::MAX)?;
+        let story_ix: HashMap<String, usize> = listed.iter().enumerate().map(|(i, s)| (s.id.0.clone(), i)).collect();
+        let mut story_entities: Vec<HashMap<usize, usize>> = vec![HashMap::new(); listed.len()];
+        let mut article_story = HashMap::with_capacity(memberships.len());
+        for (article, (story, _)) in memberships {
+            if let Some(&si) = story_ix.get(&story.0) {
+                if let Some(ids) = mention_entities.get(&article) {
+                    let distinct: HashSet<&String> = ids.iter().flatten().collect();
+                    for e in distinct {
+                        if let Some(&ei) = entity_ix.get(e) {
+                            *story_entities[si].entry(ei).or_default() += 1;
+                        }
+                    }
+                }
+            }
+            article_story.insert(article, story);
+        }
+        let mut threads: HashMap<String, Vec<usize>> = HashMap::new();
+        let stories: Vec<StoryRow> = listed
+            .into_iter()
+            .zip(story_entities)
+            .enumerate()
+            .map(|(i, (story, counts))| {
+                let mut entities: Vec<(usize, usize)> = counts.into_iter().collect();
+                entities.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                if let Some(t) = &story.thread {
+                    threads.entry(t.clone()).or_default().push(i);
+                }
+                let outlets = story.outlets.iter().map(|o| o.to_lowercase()).collect();
+                StoryRow { story, entities: entities.into_iter().map(|(e, _)| e).collect(), outlets }
+            })
+            .collect();
+        for members in threads.values_mut() {
+            members.sort_by(|&a, &b| (&stories[a].story.first_published, &stories[a].story.id).cmp(&(&stories[b].story.first_published, &stories[b].story.id)));
+        }
+        Ok(Catalog { articles: store.count_articles()?, entities, entity_ix, mention_entities, story_ix, stories, article_story, threads })
+    }
+
+    pub fn entity(&self, id: &str) -> Option<&Entity> {
+        self.entity_ix.get(id).map(|&i| &self.entities[i])
+    }
+
+    pub fn story(&self, id: &str) -> Option<&StoryRow> {
+        self.story_ix.get(id).map(|&i| &self.stories[i])
+    }
+
+    pub fn story_index(&self, id: &str) -> Option<usize> {
+        self.story_ix.get(id).copied()
+    }
+
+    /// Writes resolved entity ids into an article's facts (mentions and quote speakers).
+    pub fn resolve(&self, article: &ArticleId, facts: &mut Facts) {
+        if let Some(ids) = self.mention_entities.get(article) {
+            storyline_enrich::apply(facts, ids, |e| self.entity(e).map(|x| x.name.clone()));
+        }
+    }
+
+    /// An article's facts from the store, resolved.
+    pub fn facts(&self, store: &dyn Store, article: &ArticleId) -> Result<Facts, Error> {
+        let mut f = store.facts_of(std::slice::from_ref(article))?.pop().map(|(_, f)| f).unwrap_or_default();
+        self.resolve(article, &mut f);
+        Ok(f)
+    }
+
+    /// The story page of a story (a merged-away id leads to the survivor).
+    pub fn report(&self, store: &dyn Store, id: &str) -> Result<Option<StoryReport>, Error> {
+        let Some((story, _)) = store.get_story(id)? else { return Ok(None) };
+        let members = store.story_members(&story.id)?;
+        let mut articles: Vec<StoredArticle> = Vec::with_capacity(members.len());
+        for m in &members {
+            if let Some(a) = store.get_article(&m.article)? {
+                articles.push(a);
+            }
+        }
+        let ids: Vec<ArticleId> = articles.iter().map(|a| a.article.id.clone()).collect();
+        let member_set: HashSet<&ArticleId> = ids.iter().collect();
+        let mut facts: HashMap<ArticleId, Facts> = store.facts_of(&ids)?.into_iter().collect();
+        for (id, f) in facts.iter_mut() {
+            self.resolve(id, f);
+        }
+        let mut copies: Vec<CopyRelation> = Vec::new();
+        for id in &ids {
+            store.for_each_copy_relation(Some(id), &mut |r| {
+                if r.a == *id && member_set.contains(&r.b) {
+                    copies.push(r);
+                }
+                Ok(())
+            })?;
+        }
+        let empty = Facts::default();
+        let members: Vec<Member<'_>> = articles.iter().map(|a| Member { article: &a.article, facts: facts.get(&a.article.id).unwrap_or(&empty) }).collect();
+        let lookup = |e: &str| self.entity(e).map(|x| (x.name.clone(), x.kind));
+        Ok(Some(storyline_compare::compare(&story, &members, &copies, &lookup)))
+    }
+}

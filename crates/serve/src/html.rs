@@ -1,0 +1,367 @@
+//! Server-rendered HTML: one layout, the story page (also what `storyline report --format
+//! html` writes), and the helpers the other pages share. Every text goes through [`esc`].
+
+use std::fmt::Write;
+
+use storyline_model::{Facts, StoryReport};
+
+/// HTML-escapes text for element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a path segment or query value.
+pub fn url(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+const CSS: &str = r#"
+:root{--fg:#1d1d1f;--muted:#6b6b73;--line:#e3e3e8;--bg:#fff;--accent:#0b57d0;--warn:#b3261e;--ok:#146c2e}
+*{box-sizing:border-box}body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--fg);background:var(--bg);margin:0}
+header.top{display:flex;gap:1.5rem;align-items:center;padding:.6rem 1.5rem;border-bottom:1px solid var(--line);background:#fafafa}
+header.top a.brand{font-weight:700;color:var(--fg);text-decoration:none}
+main{max-width:1200px;margin:0 auto;padding:1rem 1.5rem 4rem}
+a{color:var(--accent)}h1{font-size:1.6rem;margin:.6rem 0}h2{font-size:1.15rem;margin:2rem 0 .6rem;border-bottom:1px solid var(--line);padding-bottom:.2rem}
+.muted{color:var(--muted)}.small{font-size:.85rem}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
+th{background:#f6f6f8;font-weight:600}
+form.filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end;margin:.5rem 0 1rem}
+form.filters label{display:flex;flex-direction:column;font-size:.8rem;color:var(--muted)}
+input,select,button{font:inherit;padding:.3rem .5rem;border:1px solid #c8c8d0;border-radius:6px;background:#fff}
+button{background:var(--accent);color:#fff;border-color:var(--accent);cursor:pointer}
+.tag{display:inline-block;border:1px solid var(--line);border-radius:999px;padding:0 .5rem;margin:0 .2rem .2rem 0;font-size:.8rem;background:#f6f6f8}
+.summary li{margin:.4rem 0}.cite{font-size:.75rem;vertical-align:super;margin-left:.1rem}
+.conflict{border:1px solid #f0c4c0;background:#fdf3f2;border-radius:8px;padding:.6rem .9rem;margin:.6rem 0}
+.majority{color:var(--ok);font-weight:600}.minority{color:var(--warn);font-weight:600}
+.variant{margin:.3rem 0 .8rem}.w-added{background:#d7f5dd;text-decoration:none}.w-missing{background:#fbd9d6;text-decoration:line-through}
+.matrix{overflow-x:auto}.matrix td.has{background:#eef5ee}.matrix td.no{background:#fbf1f0;color:#c9a09b;text-align:center}
+.matrix td{max-width:16rem;font-size:.85rem}.matrix th.kind{background:#eceef4;text-transform:uppercase;font-size:.75rem;letter-spacing:.05em}
+.text{white-space:pre-wrap;max-width:48rem}
+mark.PER{background:#dbe8ff}mark.ORG{background:#ffe9c7}mark.LOC{background:#d9f2e3}mark.MISC{background:#eee3fb}
+q.quote{background:#fff6bf;quotes:none}span.fig{border-bottom:2px solid #e07b00}
+.removed{white-space:pre-wrap;background:#f6f6f8;border-left:3px solid #c8c8d0;padding:.3rem .6rem;margin:.3rem 0;font-size:.85rem}
+.copy{margin-left:1.5rem}.pager{margin:1rem 0;display:flex;gap:1rem}
+"#;
+
+const JS: &str = r#"
+document.addEventListener('change', e => { if (e.target.matches('form.filters select')) e.target.form.submit(); });
+function onlyDiffs(box){document.querySelectorAll('.matrix tr.row').forEach(r=>{const all=!r.querySelector('td.no');r.style.display=(box.checked&&all)?'none':'';});}
+"#;
+
+/// A whole page.
+pub fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{} · Storyline</title><style>{CSS}</style></head><body>\
+         <header class=\"top\"><a class=\"brand\" href=\"/\">Storyline</a><a href=\"/\">Stories</a><a href=\"/ui/entities\">Entities</a>\
+         <form action=\"/\" method=\"get\"><input name=\"q\" placeholder=\"search: blinken AND published:2021-05\" size=\"36\" aria-label=\"search\"></form></header>\
+         <main>{body}</main><script>{JS}</script></body></html>",
+        esc(title)
+    )
+}
+
+fn date(d: Option<&str>) -> String {
+    d.map(|d| d.get(..10).unwrap_or(d).to_string()).unwrap_or_else(|| "undated".into())
+}
+
+/// The story page body.
+pub fn story_body(r: &StoryReport) -> String {
+    let mut h = String::new();
+    let s = &r.story;
+    let n = |id: &storyline_model::ArticleId| r.sources.iter().position(|x| x.article == *id).map(|i| i + 1).unwrap_or(0);
+    let cite = |id: &storyline_model::ArticleId| {
+        let i = n(id);
+        let outlet = r.sources.get(i.wrapping_sub(1)).map(|x| x.outlet.as_str()).unwrap_or("");
+        format!("<a class=\"cite\" href=\"/ui/articles/{}\" title=\"{}\">[{i}]</a>", url(&id.0), esc(outlet))
+    };
+    let independent = r.sources.iter().filter(|x| x.copy_of.is_none()).count();
+    let _ = write!(
+        h,
+        "<h1 id=\"story-title\">{}</h1><p class=\"muted\">{} articles · {} independent · {} .. {}{}</p>",
+        esc(&s.title),
+        r.sources.len(),
+        independent,
+        date(s.first_published.as_deref()),
+        date(s.last_published.as_deref()),
+        s.thread.as_ref().map(|t| format!(" · <a href=\"/ui/threads/{}\">thread</a>", url(t))).unwrap_or_default()
+    );
+    h.push_str("<section id=\"summary\"><h2>Summary</h2><ol class=\"summary\">");
+    for x in &r.summary {
+        let _ = write!(h, "<li>{}{}</li>", esc(&x.text), x.articles.iter().map(cite).collect::<String>());
+    }
+    if r.summary.is_empty() {
+        h.push_str("<li class=\"muted\">No sentence long enough to summarise.</li>");
+    }
+    h.push_str("</ol></section>");
+
+    h.push_str("<section id=\"sources\"><h2>Outlets</h2><table><tr><th>#</th><th>outlet</th><th>headline</th><th>published</th><th>words</th><th>relation</th></tr>");
+    for (i, x) in r.sources.iter().enumerate() {
+        let rel = x
+            .copy_of
+            .as_ref()
+            .map(|c| format!("{} of [{}] ({:.0}%)", c.relation.replace('_', "-"), n(&c.article), c.similarity * 100.0))
+            .unwrap_or_else(|| "original reporting".into());
+        let _ = write!(
+            h,
+            "<tr class=\"source\"><td>{}</td><td>{}{}</td><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            i + 1,
+            esc(&x.outlet),
+            if x.outlet_guessed { " <span class=\"muted small\">(not stated)</span>" } else { "" },
+            url(&x.article.0),
+            esc(x.title.as_deref().unwrap_or("(no headline)")),
+            date(x.published.as_deref()),
+            x.words,
+            esc(&rel)
+        );
+    }
+    h.push_str("</table></section>");
+
+    h.push_str("<section id=\"conflicts\"><h2>Conflicts</h2>");
+    if r.conflicts.is_empty() {
+        h.push_str("<p class=\"muted\">No source states a title or a figure differently from the others.</p>");
+    }
+    for c in &r.conflicts {
+        let what = if c.kind == "role" { "title or role" } else { "figure" };
+        let subject = match &c.entity {
+            Some(e) => format!("<a href=\"/ui/entities/{}\">{}</a>", url(e), esc(&c.subject)),
+            None => esc(&c.subject),
+        };
+        let _ = write!(h, "<div class=\"conflict\" data-kind=\"{}\"><strong>{subject}</strong>: {what} stated differently<ul>", esc(&c.kind));
+        for (i, v) in c.versions.iter().enumerate() {
+            let label = if i == 0 { "<span class=\"majority\">majority</span>" } else { "<span class=\"minority\">minority</span>" };
+            let also = if v.wordings.is_empty() { String::new() } else { format!(" <span class=\"muted small\">(also worded: {})</span>", esc(&v.wordings.join(" | "))) };
+            let _ = write!(
+                h,
+                "<li>{label} “{}”{also} — {} ({} independent) {}</li>",
+                esc(&v.value),
+                esc(&v.outlets.join(", ")),
+                v.independent,
+                v.articles.iter().map(cite).collect::<String>()
+            );
+        }
+        h.push_str("</ul></div>");
+    }
+    h.push_str("</section>");
+
+    h.push_str("<section id=\"quote-variants\"><h2>Quote variants</h2>");
+    if r.quote_variants.is_empty() {
+        h.push_str("<p class=\"muted\">No quotation is worded differently across sources.</p>");
+    }
+    for q in &r.quote_variants {
+        let speaker = match (&q.speaker_entity, &q.speaker) {
+            (Some(e), Some(sp)) => format!("<a href=\"/ui/entities/{}\">{}</a>", url(e), esc(sp)),
+            (_, Some(sp)) => esc(sp),
+            _ => "unattributed".into(),
+        };
+        let _ = write!(h, "<div class=\"variants\"><strong>{speaker}</strong>");
+        for (i, w) in q.wordings.iter().enumerate() {
+            let words: String = w
+                .alignment
+                .iter()
+                .map(|a| match a.op.as_str() {
+                    "added" => format!("<ins class=\"w-added\">{}</ins> ", esc(&a.word)),
+                    "missing" => format!("<del class=\"w-missing\">{}</del> ", esc(&a.word)),
+                    "elided" => "<span class=\"muted\" title=\"the rest of the reference wording is not quoted here\">…</span> ".to_string(),
+                    _ => format!("{} ", esc(&a.word)),
+                })
+                .collect();
+            let label = if i == 0 { "reference wording" } else { "variant" };
+            let _ = write!(
+                h,
+                "<div class=\"variant\"><span class=\"muted small\">{label} · {}</span> {}<br>“{}”</div>",
+                esc(&w.outlets.join(", ")),
+                w.articles.iter().map(cite).collect::<String>(),
+                words.trim_end()
+            );
+        }
+        h.push_str("</div>");
+    }
+    h.push_str("</section>");
+
+    h.push_str("<section id=\"copies\"><h2>Copies and rewrites</h2>");
+    if r.copies.is_empty() {
+        h.push_str("<p class=\"muted\">Every article here is its own reporting.</p>");
+    }
+    for g in &r.copies {
+        let _ = write!(
+            h,
+            "<div class=\"copygroup\"><strong>{}</strong> [{}]{}",
+            esc(&r.sources.get(n(&g.original).wrapping_sub(1)).map(|x| x.outlet.clone()).unwrap_or_default()),
+            n(&g.original),
+            if g.original_known { " original" } else { " <span class=\"muted small\">(direction unknown)</span>" }
+        );
+        for c in &g.copies {
+            let i = n(&c.article);
+            let _ = write!(
+                h,
+                "<div class=\"copy\">↳ [{i}] {} — {} ({:.0}%) <span class=\"muted small\">{}</span></div>",
+                esc(&r.sources.get(i.wrapping_sub(1)).map(|x| x.outlet.clone()).unwrap_or_default()),
+                esc(&c.relation.replace('_', "-")),
+                c.similarity * 100.0,
+                esc(&c.evidence.join("; "))
+            );
+        }
+        h.push_str("</div>");
+    }
+    h.push_str("</section>");
+
+    h.push_str("<section id=\"timeline\"><h2>Timeline</h2><table>");
+    for t in &r.timeline {
+        let _ = write!(
+            h,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{} {}</td></tr>",
+            esc(&t.kind),
+            date(t.date.as_deref()),
+            if t.kind == "event" { "reported event" } else { "published" },
+            esc(&t.text),
+            t.articles.iter().map(cite).collect::<String>()
+        );
+    }
+    h.push_str("</table></section>");
+
+    let _ = write!(h, "<section id=\"matrix\"><h2>Comparison</h2><label class=\"small\"><input type=\"checkbox\" onchange=\"onlyDiffs(this)\"> only facts some outlets leave out</label><div class=\"matrix\"><table><tr><th>fact</th>");
+    for (i, x) in r.sources.iter().enumerate() {
+        let _ = write!(h, "<th title=\"{}\">[{}] {}</th>", esc(x.title.as_deref().unwrap_or("")), i + 1, esc(&x.outlet));
+    }
+    h.push_str("</tr>");
+    let mut kind = "";
+    for row in &r.matrix {
+        if row.kind != kind {
+            kind = &row.kind;
+            let _ = write!(h, "<tr><th class=\"kind\" colspan=\"{}\">{}</th></tr>", r.sources.len() + 1, esc(&format!("{kind}s")));
+        }
+        let label = match &row.entity {
+            Some(e) => format!("<a href=\"/ui/entities/{}\">{}</a>", url(e), esc(&row.label)),
+            None => esc(&row.label),
+        };
+        let _ = write!(h, "<tr class=\"row\"><td>{label}</td>");
+        for cell in &row.cells {
+            match cell {
+                Some(v) if row.kind == "statement" || (row.kind == "entity" && v == "named") => {
+                    let _ = write!(h, "<td class=\"has\" title=\"{}\">✓</td>", esc(v));
+                }
+                Some(v) => {
+                    let _ = write!(h, "<td class=\"has\">{}</td>", esc(v));
+                }
+                None => h.push_str("<td class=\"no\" title=\"not reported\">—</td>"),
+            }
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table></div></section>");
+
+    h.push_str("<section id=\"entities\"><h2>Who is involved</h2><p>");
+    for e in r.entities.iter().take(40) {
+        let _ = write!(h, "<a class=\"tag\" href=\"/ui/entities/{}\">{} · {}</a>", url(&e.id), esc(&e.name), e.articles);
+    }
+    h.push_str("</p></section>");
+    h
+}
+
+/// An article's clean text with entities, quotes and figures marked (character offsets).
+pub fn highlighted(text: &str, facts: &Facts) -> String {
+    // (start, end, open tag, close tag); longer spans first so they enclose shorter ones.
+    let mut spans: Vec<(usize, usize, String, &str)> = Vec::new();
+    for q in &facts.quotes {
+        let who = q.speaker.as_deref().unwrap_or("unattributed");
+        spans.push((q.start, q.end, format!("<q class=\"quote\" title=\"{}\">", esc(&format!("quote: {who}"))), "</q>"));
+    }
+    for m in &facts.mentions {
+        let kind = serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let title = format!("{kind}{}", m.role.as_deref().map(|r| format!(": {r}")).unwrap_or_default());
+        spans.push((m.span.start, m.span.end, format!("<mark class=\"{kind}\" title=\"{}\">", esc(&title)), "</mark>"));
+    }
+    for f in &facts.figures {
+        spans.push((f.start, f.end, format!("<span class=\"fig\" title=\"{}\">", esc(&format!("figure: {} {}", f.value, f.what))), "</span>"));
+    }
+    spans.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut stack: Vec<(usize, &str)> = Vec::new();
+    let mut next = 0;
+    for (i, c) in chars.iter().enumerate() {
+        while stack.last().is_some_and(|(end, _)| *end <= i) {
+            out.push_str(stack.pop().map(|x| x.1).unwrap_or(""));
+        }
+        while next < spans.len() && spans[next].0 <= i {
+            let (s, e, open, close) = &spans[next];
+            // Only spans that nest inside the open ones; a crossing span is left unmarked.
+            if *s == i && *e > i && *e <= chars.len() && stack.last().is_none_or(|(end, _)| e <= end) {
+                out.push_str(open);
+                stack.push((*e, close));
+            }
+            next += 1;
+        }
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(*c),
+        }
+    }
+    while let Some((_, close)) = stack.pop() {
+        out.push_str(close);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storyline_model::{ArticleId, EntityType, Mention, Quote, Span};
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(url("a b/ü"), "a%20b%2F%C3%BC");
+    }
+
+    #[test]
+    fn highlights_nest_and_escape() {
+        let text = "Smith said “we <will> win” in Paris.";
+        let q = text.find('“').map(|b| text[..b].chars().count() + 1).unwrap();
+        let facts = Facts {
+            mentions: vec![Mention {
+                article: ArticleId("a".into()),
+                text: "Smith".into(),
+                kind: EntityType::Person,
+                span: Span { start: 0, end: 5 },
+                role: None,
+                entity: None,
+            }],
+            quotes: vec![Quote {
+                article: ArticleId("a".into()),
+                speaker: Some("Smith".into()),
+                speaker_mention: None,
+                speaker_entity: None,
+                cue: None,
+                text: "we <will> win".into(),
+                start: q,
+                end: q + 13,
+            }],
+            ..Facts::default()
+        };
+        let h = highlighted(text, &facts);
+        assert!(h.starts_with("<mark class=\"PER\" title=\"PER\">Smith</mark> said “<q class=\"quote\""), "{h}");
+        assert!(h.contains(">we &lt;will&gt; win</q>”"), "{h}");
+    }
+}

@@ -1,0 +1,277 @@
+//! The web UI: story list, story page, article, entity and thread pages. Server-rendered HTML
+//! over the same catalog, filters and reports as the API.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::api::{self, blocking, list_stories, params, ApiError, Params, StoryFilter};
+use crate::html::{esc, highlighted, page, story_body, url};
+use crate::Shared;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/", get(index))
+        .route("/ui/stories/{id}", get(story))
+        .route("/ui/articles/{id}", get(article))
+        .route("/ui/entities", get(entities))
+        .route("/ui/entities/{id}", get(entity))
+        .route("/ui/threads/{id}", get(thread))
+}
+
+/// UI errors are pages, with the API's status.
+struct PageError(ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> PageError {
+        PageError(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let body = format!("<h1>{}</h1><p>{}</p><p><a href=\"/\">All stories</a></p>", self.0.status, esc(&self.0.message));
+        (self.0.status, Html(page("Error", &body))).into_response()
+    }
+}
+
+type PageResult = Result<Html<String>, PageError>;
+
+fn date(d: Option<&str>) -> String {
+    d.map(|d| d.get(..10).unwrap_or(d).to_string()).unwrap_or_else(|| "undated".into())
+}
+
+async fn index(State(s): State<Shared>, p: Params) -> PageResult {
+    let p = params(p)?;
+    let f = StoryFilter::parse(&p)?;
+    let body = blocking(&s, move |app| {
+        let hits = f.q.as_deref().map(|q| app.store(|st| api::search_articles(st, q, 5000))).transpose()?;
+        let c = app.0.catalog();
+        let pg = list_stories(&c, &f, hits.as_deref())?;
+        let mut h = String::new();
+        let v = |k: &str| esc(p.get(k).map(String::as_str).unwrap_or(""));
+        let sel = |x: &str| if f.sort == x { " selected" } else { "" };
+        let _ = write!(
+            h,
+            "<h1>Stories</h1><p class=\"muted\">{} articles, {} stories, {} entities</p>\
+             <form class=\"filters\" method=\"get\" action=\"/\">\
+             <label>text<input name=\"q\" value=\"{}\" placeholder=\"words, \\\"phrases\\\", AND/OR\"></label>\
+             <label>from<input name=\"from\" type=\"date\" value=\"{}\"></label><label>to<input name=\"to\" type=\"date\" value=\"{}\"></label>\
+             <label>outlet<input name=\"outlet\" value=\"{}\"></label><label>entity<input name=\"entity\" value=\"{}\"></label>\
+             <label>sort<select name=\"sort\"><option value=\"size\"{}>most articles</option><option value=\"recent\"{}>most recent</option><option value=\"oldest\"{}>oldest</option></select></label>\
+             <button type=\"submit\">Filter</button></form>",
+            c.articles,
+            c.stories.len(),
+            c.entities.len(),
+            v("q"),
+            v("from"),
+            v("to"),
+            v("outlet"),
+            v("entity"),
+            sel("size"),
+            sel("recent"),
+            sel("oldest")
+        );
+        let _ = write!(h, "<p class=\"muted\">{} matching stories</p><table id=\"stories\"><tr><th>story</th><th>articles</th><th>outlets</th><th>dates</th><th>who</th></tr>", pg.total);
+        for r in &pg.rows {
+            let st = &r.story;
+            let who: String = r.entities.iter().take(4).map(|&e| format!("<span class=\"tag\">{}</span>", esc(&c.entities[e].name))).collect();
+            let _ = write!(
+                h,
+                "<tr class=\"story\"><td><a href=\"/ui/stories/{}\">{}</a></td><td>{}</td><td class=\"small\">{}</td><td class=\"small\">{} .. {}</td><td>{who}</td></tr>",
+                url(&st.id.0),
+                esc(&st.title),
+                st.articles,
+                esc(&st.outlets.join(", ")),
+                date(st.first_published.as_deref()),
+                date(st.last_published.as_deref())
+            );
+        }
+        h.push_str("</table>");
+        if let Some(next) = &pg.next {
+            let mut q: Vec<String> = p.iter().filter(|(k, _)| k.as_str() != "cursor").map(|(k, v)| format!("{}={}", url(k), url(v))).collect();
+            q.sort();
+            q.push(format!("cursor={}", url(next)));
+            let _ = write!(h, "<div class=\"pager\"><a id=\"next\" href=\"/?{}\">next page →</a></div>", q.join("&"));
+        }
+        Ok(h)
+    })
+    .await?;
+    Ok(Html(page("Stories", &body)))
+}
+
+async fn story(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
+    let (title, body) = blocking(&s, move |app| match app.0.report(&id)? {
+        Some(r) => Ok((r.story.title.clone(), story_body(&r))),
+        None => Err(ApiError::not_found(format!("no story `{id}`"))),
+    })
+    .await?;
+    Ok(Html(page(&title, &body)))
+}
+
+async fn article(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
+    let (title, body) = blocking(&s, move |app| {
+        let Some((a, facts, copies)) = api::article_view(app, &id)? else { return Err(ApiError::not_found(format!("no article `{id}`"))) };
+        let c = app.0.catalog();
+        let x = &a.article;
+        let (outlet, _) = storyline_compare::outlet_of(x);
+        let mut h = String::new();
+        let title = x.title.clone().unwrap_or_else(|| "(no headline)".into());
+        let _ = write!(
+            h,
+            "<h1 id=\"article-title\">{}</h1><p class=\"muted\">{} · {}{}{}</p>",
+            esc(&title),
+            esc(&outlet),
+            date(x.published.as_deref()),
+            if x.authors.is_empty() { String::new() } else { format!(" · by {}", esc(&x.authors.join(", "))) },
+            x.url.as_ref().map(|u| format!(" · <a href=\"{}\" rel=\"noreferrer\">original</a>", esc(u))).unwrap_or_default()
+        );
+        if let Some(sid) = c.article_story.get(&x.id) {
+            let t = c.story(&sid.0).map(|r| r.story.title.clone()).unwrap_or_default();
+            let _ = write!(h, "<p>Story: <a href=\"/ui/stories/{}\">{}</a></p>", url(&sid.0), esc(&t));
+        }
+        h.push_str("<p class=\"small\"><mark class=\"PER\">person</mark> <mark class=\"ORG\">organisation</mark> <mark class=\"LOC\">place</mark> <mark class=\"MISC\">other</mark> <q class=\"quote\">quote</q> <span class=\"fig\">figure</span></p>");
+        let _ = write!(h, "<div class=\"text\" id=\"text\">{}</div>", highlighted(&x.text, &facts));
+        let _ = write!(h, "<details id=\"removed\"><summary>Removed boilerplate ({} pieces)</summary>", x.removed.len());
+        for r in &x.removed {
+            let _ = write!(h, "<div class=\"removed\"><span class=\"muted small\">{}</span>\n{}</div>", r.reason.as_str(), esc(&r.text));
+        }
+        h.push_str("</details>");
+        h.push_str("<h2>Copies</h2>");
+        if copies.is_empty() {
+            h.push_str("<p class=\"muted\">No stored article copies this one or is copied by it.</p>");
+        }
+        for r in &copies {
+            let other = if r.a == x.id { &r.b } else { &r.a };
+            let orig = match r.original {
+                Some(storyline_model::Side::A) if r.a == x.id => "this is the likely original",
+                Some(storyline_model::Side::B) if r.b == x.id => "this is the likely original",
+                Some(_) => "the other is the likely original",
+                None => "direction unknown",
+            };
+            let _ = write!(
+                h,
+                "<p><a href=\"/ui/articles/{}\">{}</a> — {:?} ({:.0}%), {orig}</p>",
+                url(&other.0),
+                esc(&other.0),
+                r.relation,
+                r.similarity * 100.0
+            );
+        }
+        h.push_str("<h2>Quotes</h2><ul>");
+        for q in &facts.quotes {
+            let who = match &q.speaker_entity {
+                Some(e) => format!("<a href=\"/ui/entities/{}\">{}</a>", url(e), esc(q.speaker.as_deref().unwrap_or(e))),
+                None => esc(q.speaker.as_deref().or(q.speaker_mention.as_deref()).unwrap_or("unattributed")),
+            };
+            let _ = write!(h, "<li>{who}: “{}”</li>", esc(&q.text));
+        }
+        h.push_str("</ul><h2>Figures</h2><ul>");
+        for f in &facts.figures {
+            let _ = write!(
+                h,
+                "<li><strong>{}{}</strong> {}{}</li>",
+                f.qualifier.as_deref().map(|q| format!("{} ", esc(q))).unwrap_or_default(),
+                esc(&f.text),
+                esc(&f.what),
+                f.source.as_deref().map(|s| format!(" <span class=\"muted\">(source: {})</span>", esc(s))).unwrap_or_default()
+            );
+        }
+        h.push_str("</ul>");
+        Ok((title, h))
+    })
+    .await?;
+    Ok(Html(page(&title, &body)))
+}
+
+async fn entities(State(s): State<Shared>, p: Params) -> PageResult {
+    let p: HashMap<String, String> = params(p)?;
+    let c = s.catalog();
+    let q = p.get("q").map(|q| q.to_lowercase()).unwrap_or_default();
+    let mut list: Vec<&storyline_model::Entity> = c.entities.iter().filter(|e| q.is_empty() || e.name.to_lowercase().contains(&q)).collect();
+    list.sort_by(|a, b| b.articles.len().cmp(&a.articles.len()).then(a.name.cmp(&b.name)));
+    let mut h = format!(
+        "<h1>Entities</h1><form class=\"filters\" action=\"/ui/entities\"><label>name<input name=\"q\" value=\"{}\"></label><button>Find</button></form><table><tr><th>name</th><th>type</th><th>articles</th><th>roles</th></tr>",
+        esc(&q)
+    );
+    for e in list.iter().take(200) {
+        let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let roles: std::collections::BTreeSet<&str> = e.roles.iter().map(|r| r.role.as_str()).collect();
+        let _ = write!(
+            h,
+            "<tr><td><a href=\"/ui/entities/{}\">{}</a></td><td>{kind}</td><td>{}</td><td class=\"small\">{}</td></tr>",
+            url(&e.id),
+            esc(&e.name),
+            e.articles.len(),
+            esc(&roles.into_iter().take(3).collect::<Vec<_>>().join(" | "))
+        );
+    }
+    h.push_str("</table>");
+    Ok(Html(page("Entities", &h)))
+}
+
+async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
+    let (title, body) = blocking(&s, move |app| {
+        let Some((e, quotes, _)) = api::entity_view(app, &id)? else { return Err(ApiError::not_found(format!("no entity `{id}`"))) };
+        let c = app.0.catalog();
+        let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let mut h = format!("<h1>{}</h1><p class=\"muted\">{kind} · {} mentions in {} articles</p>", esc(&e.name), e.mentions, e.articles.len());
+        if !e.aliases.is_empty() {
+            let _ = write!(h, "<p>Also written: {}</p>", e.aliases.iter().map(|a| format!("<span class=\"tag\">{}</span>", esc(a))).collect::<String>());
+        }
+        if !e.ambiguous_with.is_empty() {
+            let _ = write!(h, "<p class=\"conflict\">A bare surname in some articles could also be: {}</p>", esc(&e.ambiguous_with.join(", ")));
+        }
+        h.push_str("<h2>Roles, as each article states them</h2><table><tr><th>role</th><th>article</th><th>published</th></tr>");
+        for r in &e.roles {
+            let _ = write!(h, "<tr><td>{}</td><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td></tr>", esc(&r.role), url(&r.article.0), esc(&r.article.0), date(r.published.as_deref()));
+        }
+        h.push_str("</table><h2>Quotes</h2><ul>");
+        for q in &quotes {
+            let _ = write!(h, "<li>“{}” <a class=\"small\" href=\"/ui/articles/{}\">{}</a></li>", esc(&q.text), url(&q.article.0), esc(&q.article.0));
+        }
+        h.push_str("</ul><h2>Stories</h2><ul>");
+        let mut seen = std::collections::HashSet::new();
+        for a in &e.articles {
+            if let Some(sid) = c.article_story.get(a) {
+                if seen.insert(sid.clone()) {
+                    let t = c.story(&sid.0).map(|r| r.story.title.clone()).unwrap_or_default();
+                    let _ = write!(h, "<li><a href=\"/ui/stories/{}\">{}</a></li>", url(&sid.0), esc(&t));
+                }
+            }
+        }
+        h.push_str("</ul>");
+        Ok((e.name.clone(), h))
+    })
+    .await?;
+    Ok(Html(page(&title, &body)))
+}
+
+async fn thread(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
+    let (title, body) = blocking(&s, move |app| {
+        let t = app.store(|st| st.get_thread(&id))?.ok_or_else(|| ApiError::not_found(format!("no thread `{id}`")))?;
+        let c = app.0.catalog();
+        let mut h = format!("<h1>{}</h1><p class=\"muted\">thread · {} stories over time</p><table id=\"thread\"><tr><th>from</th><th>to</th><th>story</th><th>articles</th></tr>", esc(&t.title), t.stories);
+        for &i in c.threads.get(&t.id).map(Vec::as_slice).unwrap_or(&[]) {
+            let st = &c.stories[i].story;
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td><a href=\"/ui/stories/{}\">{}</a></td><td>{}</td></tr>",
+                date(st.first_published.as_deref()),
+                date(st.last_published.as_deref()),
+                url(&st.id.0),
+                esc(&st.title),
+                st.articles
+            );
+        }
+        h.push_str("</table>");
+        Ok((t.title, h))
+    })
+    .await?;
+    Ok(Html(page(&title, &body)))
+}
+

@@ -38,12 +38,28 @@ fn main() -> ExitCode {
 fn ci() -> Result<(), String> {
     run(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
     run(Command::new("cargo").args(["test", "--workspace", "--locked"]))?;
+    browser_tests()?;
     if std::path::Path::new("../shared/bench/README.md").exists() {
         eval::run(&[])
     } else {
         eprintln!("xtask: quality gate skipped: ../shared/bench is not present");
         Ok(())
     }
+}
+
+/// The web UI in a real browser: Playwright (`playwright-core`, pinned in
+/// tests/browser/package-lock.json) driving Debian's Chromium, against the debug binary the
+/// Rust tests just built.
+fn browser_tests() -> Result<(), String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        return Err(format!("browser tests need Chromium at {chromium} (`apt-get install chromium`, as .ci/run does), or CHROMIUM=path"));
+    }
+    if !std::path::Path::new("tests/browser/node_modules/playwright-core").exists() {
+        run(Command::new("npm").args(["ci", "--prefix", "tests/browser", "--no-audit", "--no-fund"]))?;
+    }
+    let bin = std::fs::canonicalize("target/debug/storyline").map_err(|e| format!("target/debug/storyline: {e} (cargo test builds it)"))?;
+    run(Command::new("node").args(["--test", "tests/browser/ui.test.mjs"]).env("STORYLINE_BIN", bin).env("CHROMIUM", chromium))
 }
 
 pub fn run(cmd: &mut Command) -> Result<(), String> {

@@ -246,7 +246,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut out = BufWriter::new(io::stdout().lock());
             match format {
                 ReportFormat::Md => out.write_all(storyline_compare::markdown(&report).as_bytes())?,
-                ReportFormat::Html => out.write_all(storyline_serve::html::page(&report.story.title, &storyline_serve::html::story_body(&report)).as_bytes())?,
+                ReportFormat::Html => {
+                    out.write_all(storyline_serve::html::page(&report.story.title, &storyline_serve::html::story_body(&report)).as_bytes())?
+                }
                 ReportFormat::Json => {
                     serde_json::to_writer_pretty(&mut out, &report)?;
                     out.write_all(b"\n")?;
@@ -337,7 +339,9 @@ fn serve(db: &std::path::Path, addr: std::net::SocketAddr) -> Result<ExitCode> {
             let read = ReadArgs { max_document_bytes: ReadConfig::default().max_document_bytes, no_progress: true, jobs: None };
             ingest_into(store, &read, &[path.to_path_buf()], false).map_err(|e| format!("{e:#}"))
         }),
-        export: std::sync::Arc::new(|store: &dyn Store, what: &str, csv: bool, out: &mut dyn Write| export_any(store, what, csv, out).map_err(|e| format!("{e:#}"))),
+        export: std::sync::Arc::new(|store: &dyn Store, what: &str, csv: bool, out: &mut dyn Write| {
+            export_any(store, what, csv, out).map_err(|e| format!("{e:#}"))
+        }),
     };
     let state = storyline_serve::AppState::new(Box::new(store), hooks).with_context(|| format!("reading {}", db.display()))?;
     let c = state.catalog();

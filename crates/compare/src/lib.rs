@@ -13,8 +13,8 @@ pub mod text;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use storyline_model::{
-    Article, ArticleId, Conflict, CopyGroup, CopyKind, CopyLink, CopyRelation, EntityType, Facts, MatrixRow, Side, Source, Story, StoryEntity,
-    StoryReport, TimelineEntry, Version,
+    Article, ArticleId, Conflict, CopyGroup, CopyKind, CopyLink, CopyRelation, EntityType, Facts, MatrixRow, Side, Source, Story, StoryEntity, StoryReport,
+    TimelineEntry, Version,
 };
 
 pub use markdown::markdown;
@@ -164,14 +164,17 @@ fn copy_links(members: &[&Member<'_>], sents: &[Vec<Sentence>], copies: &[CopyRe
                 (c, o, false)
             }
         };
-        let link = CopyLink { article: members[orig].article.id.clone(), relation: kind_name(r.relation).into(), similarity: r.similarity, evidence: r.evidence.clone() };
+        let link = CopyLink {
+            article: members[orig].article.id.clone(),
+            relation: kind_name(r.relation).into(),
+            similarity: r.similarity,
+            evidence: r.evidence.clone(),
+        };
         cands.push((copy, orig, link, known));
     }
     // Rewrites: many sentences of the writer's own words (quotes removed) reworded, not copied.
-    let profiles: Vec<Vec<HashSet<String>>> = sents
-        .iter()
-        .map(|ss| ss.iter().map(|s| content(&unquoted(&s.text))).filter(|c| c.len() >= 5).collect())
-        .collect();
+    let profiles: Vec<Vec<HashSet<String>>> =
+        sents.iter().map(|ss| ss.iter().map(|s| content(&unquoted(&s.text))).filter(|c| c.len() >= 5).collect()).collect();
     for a in 0..members.len() {
         for b in a + 1..members.len() {
             if related.contains(&(a, b)) {
@@ -182,9 +185,12 @@ fn copy_links(members: &[&Member<'_>], sents: &[Vec<Sentence>], copies: &[CopyRe
             let shorter = pa.len().min(pb.len());
             if matched >= 3 && shorter > 0 && matched as f64 / shorter as f64 >= 0.35 {
                 let (o, c) = representative(members, a, b);
-                let known = members[o].article.published.is_some() && members[c].article.published.is_some() && members[o].article.published < members[c].article.published;
+                let known = members[o].article.published.is_some()
+                    && members[c].article.published.is_some()
+                    && members[o].article.published < members[c].article.published;
                 let evidence = vec![format!("{matched} of {shorter} sentences reworded (writer's own words, quotes left out)")];
-                let link = CopyLink { article: members[o].article.id.clone(), relation: "rewrite".into(), similarity: matched as f32 / shorter as f32, evidence };
+                let link =
+                    CopyLink { article: members[o].article.id.clone(), relation: "rewrite".into(), similarity: matched as f32 / shorter as f32, evidence };
                 cands.push((c, o, link, known));
             }
         }
@@ -287,6 +293,9 @@ fn title_seq(role: &str) -> Vec<String> {
     text::words(role).into_iter().filter(|w| !text::is_stop(w)).map(|w| text::canon(&w)).collect()
 }
 
+/// One statement of a value: its wording, its canonical form and the member that states it.
+type Stated = (String, Vec<String>, usize);
+
 /// Two titles agree when one is the other with words added only at the ends ("Secretary of
 /// State" and "U.S. Secretary of State"); a word changed or inserted inside ("deputy secretary"
 /// and "deputy assistant secretary") is a different title.
@@ -295,7 +304,7 @@ fn titles_agree(a: &[String], b: &[String]) -> bool {
     short.is_empty() || long.windows(short.len()).any(|w| w == short)
 }
 
-fn versions_of(stated: Vec<(String, Vec<String>, usize)>, sources: &[Source], independent: &[bool], agree: impl Fn(&[String], &[String]) -> bool) -> Vec<Version> {
+fn versions_of(stated: Vec<Stated>, sources: &[Source], independent: &[bool], agree: impl Fn(&[String], &[String]) -> bool) -> Vec<Version> {
     // Exact canonical forms first, by support.
     let mut forms: Vec<(Vec<String>, Vec<String>, Vec<usize>)> = Vec::new();
     for (wording, seq, i) in stated {
@@ -348,7 +357,7 @@ fn versions_of(stated: Vec<(String, Vec<String>, usize)>, sources: &[Source], in
 
 /// An entity's title stated differently by different sources.
 fn role_conflicts(members: &[&Member<'_>], sources: &[Source], independent: &[bool], entity: EntityLookup<'_>) -> Vec<Conflict> {
-    let mut stated: BTreeMap<String, Vec<(String, Vec<String>, usize)>> = BTreeMap::new();
+    let mut stated: BTreeMap<String, Vec<Stated>> = BTreeMap::new();
     for (i, m) in members.iter().enumerate() {
         let mut seen = HashSet::new();
         for x in &m.facts.mentions {
@@ -407,7 +416,7 @@ fn figure_rows(members: &[&Member<'_>]) -> Vec<(String, Vec<Option<String>>)> {
 
 /// The same quantity with different values in different sources.
 fn figure_conflicts(members: &[&Member<'_>], sources: &[Source], independent: &[bool]) -> Vec<Conflict> {
-    let mut stated: BTreeMap<(String, Option<String>), (String, Vec<(String, Vec<String>, usize)>)> = BTreeMap::new();
+    let mut stated: BTreeMap<(String, Option<String>), (String, Vec<Stated>)> = BTreeMap::new();
     for (i, m) in members.iter().enumerate() {
         for f in &m.facts.figures {
             let Some(key) = figure_key(&f.what).filter(|_| !is_year(f.value, &f.what)) else { continue };
@@ -442,7 +451,12 @@ fn timeline(all: &[&Member<'_>], compared: &[&Member<'_>], sents: &[Vec<Sentence
     for m in all {
         let (outlet, _) = outlet_of(m.article);
         let title = m.article.title.clone().unwrap_or_else(|| truncate(m.article.text.lines().next().unwrap_or(""), 100));
-        out.push(TimelineEntry { date: m.article.published.clone(), kind: "published".into(), text: format!("{outlet}: {title}"), articles: vec![m.article.id.clone()] });
+        out.push(TimelineEntry {
+            date: m.article.published.clone(),
+            kind: "published".into(),
+            text: format!("{outlet}: {title}"),
+            articles: vec![m.article.id.clone()],
+        });
     }
     let mut events: BTreeMap<String, (String, Vec<ArticleId>)> = BTreeMap::new();
     for (i, m) in compared.iter().enumerate() {

@@ -33,7 +33,11 @@ pub fn markdown(r: &StoryReport) -> String {
     }
     h.push_str("\n## Outlets\n\n| # | outlet | headline | published | relation |\n|---|---|---|---|---|\n");
     for (i, x) in r.sources.iter().enumerate() {
-        let rel = x.copy_of.as_ref().map(|c| format!("{} of [{}] ({:.0}%)", c.relation, n(&c.article), c.similarity * 100.0)).unwrap_or_else(|| "original reporting".into());
+        let rel = x
+            .copy_of
+            .as_ref()
+            .map(|c| format!("{} of [{}] ({:.0}%)", c.relation, n(&c.article), c.similarity * 100.0))
+            .unwrap_or_else(|| "original reporting".into());
         let _ = writeln!(
             h,
             "| {} | {}{} | {} | {} | {} |",
@@ -52,14 +56,7 @@ pub fn markdown(r: &StoryReport) -> String {
     for c in &r.conflicts {
         let _ = writeln!(h, "- **{}** ({} stated differently)", c.subject, if c.kind == "role" { "title" } else { "figure" });
         for (i, v) in c.versions.iter().enumerate() {
-            let _ = writeln!(
-                h,
-                "  - {}: “{}” — {} {}",
-                if i == 0 { "majority" } else { "minority" },
-                v.value,
-                v.outlets.join(", "),
-                cites(&v.articles)
-            );
+            let _ = writeln!(h, "  - {}: “{}” — {} {}", if i == 0 { "majority" } else { "minority" }, v.value, v.outlets.join(", "), cites(&v.articles));
         }
     }
     h.push_str("\n## Quote variants\n\n");

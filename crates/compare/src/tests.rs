@@ -21,15 +21,41 @@ fn article(id: &str, outlet: Option<&str>, published: Option<&str>, text: &str) 
 }
 
 fn mention(a: &str, text: &str, role: Option<&str>, entity: &str) -> Mention {
-    Mention { article: ArticleId(a.into()), text: text.into(), kind: EntityType::Person, span: Span { start: 0, end: 1 }, role: role.map(Into::into), entity: Some(entity.into()) }
+    Mention {
+        article: ArticleId(a.into()),
+        text: text.into(),
+        kind: EntityType::Person,
+        span: Span { start: 0, end: 1 },
+        role: role.map(Into::into),
+        entity: Some(entity.into()),
+    }
 }
 
 fn quote(a: &str, text: &str) -> Quote {
-    Quote { article: ArticleId(a.into()), speaker: Some("Jane Doe".into()), speaker_mention: None, speaker_entity: Some("e1".into()), cue: Some("said".into()), text: text.into(), start: 0, end: 0 }
+    Quote {
+        article: ArticleId(a.into()),
+        speaker: Some("Jane Doe".into()),
+        speaker_mention: None,
+        speaker_entity: Some("e1".into()),
+        cue: Some("said".into()),
+        text: text.into(),
+        start: 0,
+        end: 0,
+    }
 }
 
 fn story() -> Story {
-    Story { id: StoryId("s1".into()), title: "t".into(), articles: 3, outlets: vec![], first_published: None, last_published: None, key_terms: vec![], key_names: vec![], thread: None }
+    Story {
+        id: StoryId("s1".into()),
+        title: "t".into(),
+        articles: 3,
+        outlets: vec![],
+        first_published: None,
+        last_published: None,
+        key_terms: vec![],
+        key_names: vec![],
+        thread: None,
+    }
 }
 
 fn lookup(id: &str) -> Option<(String, EntityType)> {

@@ -4,11 +4,11 @@ use std::collections::HashSet;
 
 /// Words too common to tell two statements apart.
 const STOP: &[&str] = &[
-    "the", "a", "an", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "is", "are", "was", "were", "be", "been",
-    "being", "has", "have", "had", "it", "its", "this", "that", "these", "those", "he", "she", "they", "we", "i", "you", "his", "her", "their",
-    "our", "my", "your", "him", "them", "us", "me", "not", "no", "will", "would", "can", "could", "should", "may", "might", "do", "does", "did",
-    "said", "says", "say", "also", "than", "then", "there", "which", "who", "whom", "what", "when", "where", "while", "about", "into", "over",
-    "after", "before", "more", "most", "all", "any", "some", "such", "so", "if", "up", "out", "one", "new", "mr", "ms", "mrs",
+    "the", "a", "an", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "is", "are", "was", "were", "be", "been", "being",
+    "has", "have", "had", "it", "its", "this", "that", "these", "those", "he", "she", "they", "we", "i", "you", "his", "her", "their", "our", "my", "your",
+    "him", "them", "us", "me", "not", "no", "will", "would", "can", "could", "should", "may", "might", "do", "does", "did", "said", "says", "say", "also",
+    "than", "then", "there", "which", "who", "whom", "what", "when", "where", "while", "about", "into", "over", "after", "before", "more", "most", "all",
+    "any", "some", "such", "so", "if", "up", "out", "one", "new", "mr", "ms", "mrs",
 ];
 
 pub fn is_stop(w: &str) -> bool {
@@ -48,7 +48,8 @@ pub fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
 }
 
 /// Short words that end with a period without ending the sentence.
-const ABBREVIATIONS: &[&str] = &["mr", "mrs", "ms", "dr", "st", "jr", "sr", "gen", "col", "lt", "sgt", "gov", "sen", "rep", "prof", "no", "vs", "inc", "corp", "co", "ltd"];
+const ABBREVIATIONS: &[&str] =
+    &["mr", "mrs", "ms", "dr", "st", "jr", "sr", "gen", "col", "lt", "sgt", "gov", "sen", "rep", "prof", "no", "vs", "inc", "corp", "co", "ltd"];
 
 /// Splits a text into sentences (paragraph breaks always end one).
 pub fn sentences(text: &str) -> Vec<Sentence> {

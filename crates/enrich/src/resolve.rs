@@ -243,6 +243,24 @@ fn kind_from(c: u8) -> EntityType {
     }
 }
 
+/// Writes an article's resolved entity ids (from [`resolve`], in mention order) into its
+/// mentions, and resolves each quote's speaker to the entity of a mention of that name.
+pub fn apply(facts: &mut Facts, ids: &[Option<String>], name_of: impl Fn(&str) -> Option<String>) {
+    for (m, e) in facts.mentions.iter_mut().zip(ids) {
+        m.entity = e.clone();
+    }
+    let by_text: HashMap<String, String> = facts.mentions.iter().filter_map(|m| m.entity.clone().map(|e| (m.text.clone(), e))).collect();
+    for q in &mut facts.quotes {
+        let entity = q.speaker.as_ref().and_then(|s| by_text.get(s).or_else(|| by_text.iter().find(|(t, _)| t.ends_with(s.as_str())).map(|(_, e)| e)));
+        if let Some(e) = entity {
+            q.speaker_entity = Some(e.clone());
+            if let Some(n) = name_of(e) {
+                q.speaker = Some(n);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,23 +304,5 @@ mod tests {
         let ambiguous = kellys.iter().find(|e| !e.ambiguous_with.is_empty()).unwrap();
         assert_eq!(ambiguous.ambiguous_with.len(), 2);
         assert_eq!(per[&ArticleId("c".into())].len(), 3);
-    }
-}
-
-/// Writes an article's resolved entity ids (from [`resolve`], in mention order) into its
-/// mentions, and resolves each quote's speaker to the entity of a mention of that name.
-pub fn apply(facts: &mut Facts, ids: &[Option<String>], name_of: impl Fn(&str) -> Option<String>) {
-    for (m, e) in facts.mentions.iter_mut().zip(ids) {
-        m.entity = e.clone();
-    }
-    let by_text: HashMap<String, String> = facts.mentions.iter().filter_map(|m| m.entity.clone().map(|e| (m.text.clone(), e))).collect();
-    for q in &mut facts.quotes {
-        let entity = q.speaker.as_ref().and_then(|s| by_text.get(s).or_else(|| by_text.iter().find(|(t, _)| t.ends_with(s.as_str())).map(|(_, e)| e)));
-        if let Some(e) = entity {
-            q.speaker_entity = Some(e.clone());
-            if let Some(n) = name_of(e) {
-                q.speaker = Some(n);
-            }
-        }
     }
 }

@@ -67,7 +67,11 @@ pub fn params(p: Params) -> ApiResult<HashMap<String, String>> {
 pub fn limit(p: &HashMap<String, String>, default: usize, max: usize) -> ApiResult<usize> {
     match p.get("limit") {
         None => Ok(default),
-        Some(v) => v.parse::<usize>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| ApiError::bad_request(format!("limit must be a number from 1 to {max}, not `{v}`"))),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::bad_request(format!("limit must be a number from 1 to {max}, not `{v}`"))),
     }
 }
 
@@ -166,7 +170,12 @@ pub struct StoryPage<'a> {
 pub fn list_stories<'a>(c: &'a Catalog, f: &StoryFilter, hits: Option<&[ArticleId]>) -> ApiResult<StoryPage<'a>> {
     let entity_ids: Option<Vec<usize>> = f.entity.as_ref().map(|e| {
         let needle = e.to_lowercase();
-        c.entities.iter().enumerate().filter(|(_, x)| x.id == *e || x.name.to_lowercase() == needle || x.aliases.iter().any(|a| a.to_lowercase() == needle)).map(|(i, _)| i).collect()
+        c.entities
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.id == *e || x.name.to_lowercase() == needle || x.aliases.iter().any(|a| a.to_lowercase() == needle))
+            .map(|(i, _)| i)
+            .collect()
     });
     let mut order: Vec<usize> = match hits {
         Some(hits) => {
@@ -202,7 +211,11 @@ pub fn list_stories<'a>(c: &'a Catalog, f: &StoryFilter, hits: Option<&[ArticleI
     let total = order.len();
     let start = match &f.cursor {
         None => 0,
-        Some(cur) => order.iter().position(|&i| c.stories[i].story.id.0 == *cur).map(|p| p + 1).ok_or_else(|| ApiError::bad_request(format!("unknown cursor `{cur}` (the story left the listing; start again)")))?,
+        Some(cur) => order
+            .iter()
+            .position(|&i| c.stories[i].story.id.0 == *cur)
+            .map(|p| p + 1)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown cursor `{cur}` (the story left the listing; start again)")))?,
     };
     let rows: Vec<&StoryRow> = order[start.min(total)..].iter().take(f.limit).map(|&i| &c.stories[i]).collect();
     let next = (start + rows.len() < total).then(|| rows.last().map(|r| r.story.id.0.clone())).flatten();
@@ -327,7 +340,9 @@ async fn post_articles(State(s): State<Shared>, body: Bytes) -> ApiResult<Respon
     let mut jsonl = String::new();
     for (i, item) in items.iter().enumerate() {
         let Value::Object(o) = item else { return Err(ApiError::bad_request(format!("item {i} is not an object"))) };
-        let has_body = ["maintext", "text", "body", "content", "article", "full_text", "html", "raw_html", "content_html"].iter().any(|k| o.get(*k).is_some_and(Value::is_string));
+        let has_body = ["maintext", "text", "body", "content", "article", "full_text", "html", "raw_html", "content_html"]
+            .iter()
+            .any(|k| o.get(*k).is_some_and(Value::is_string));
         if !has_body {
             return Err(ApiError::bad_request(format!("item {i} has no text or html field")));
         }
@@ -335,7 +350,11 @@ async fn post_articles(State(s): State<Shared>, body: Bytes) -> ApiResult<Respon
         jsonl.push('\n');
     }
     blocking(&s, move |app| {
-        let dir = std::env::temp_dir().join(format!("storyline-post-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)));
+        let dir = std::env::temp_dir().join(format!(
+            "storyline-post-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        ));
         std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
         let file = dir.join("request.jsonl");
         let result = std::fs::write(&file, jsonl).map_err(ApiError::internal).and_then(|_| app.0.ingest(&file).map_err(ApiError::internal));
@@ -377,8 +396,15 @@ async fn entities(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> 
     Ok(Json(json!({"total": total, "entities": page, "next_cursor": next})))
 }
 
+/// An entity with its quotes and mentions.
+pub struct EntityView {
+    pub entity: Entity,
+    pub quotes: Vec<storyline_model::Quote>,
+    pub mentions: Vec<storyline_model::Mention>,
+}
+
 /// An entity with its quotes (from the articles that mention it).
-pub fn entity_view(app: &AppRef, id: &str) -> ApiResult<Option<(Entity, Vec<storyline_model::Quote>, Vec<storyline_model::Mention>)>> {
+pub fn entity_view(app: &AppRef, id: &str) -> ApiResult<Option<EntityView>> {
     let c = app.0.catalog();
     let Some(e) = c.entity(id).cloned() else { return Ok(None) };
     let mut quotes = Vec::new();
@@ -391,12 +417,12 @@ pub fn entity_view(app: &AppRef, id: &str) -> ApiResult<Option<(Entity, Vec<stor
         }
         Ok(())
     })?;
-    Ok(Some((e, quotes, mentions)))
+    Ok(Some(EntityView { entity: e, quotes, mentions }))
 }
 
 async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     blocking(&s, move |app| {
-        let Some((e, quotes, mentions)) = entity_view(app, &id)? else { return Err(ApiError::not_found(format!("no entity `{id}`"))) };
+        let Some(EntityView { entity: e, quotes, mentions }) = entity_view(app, &id)? else { return Err(ApiError::not_found(format!("no entity `{id}`"))) };
         let mut v = serde_json::to_value(&e).map_err(ApiError::internal)?;
         v["quotes"] = serde_json::to_value(quotes).map_err(ApiError::internal)?;
         v["mention_list"] = serde_json::to_value(mentions).map_err(ApiError::internal)?;
@@ -414,10 +440,8 @@ fn facts_scope(app: &AppRef, p: &HashMap<String, String>, offset: usize, n: usiz
         Some(app.store(|st| st.story_members(&r.story.id))?.into_iter().map(|m| m.article).collect())
     } else if let Some(e) = p.get("speaker").or_else(|| p.get("entity")) {
         Some(c.entity(e).ok_or_else(|| ApiError::not_found(format!("no entity `{e}`")))?.articles.clone())
-    } else if let Some(a) = p.get("article") {
-        Some(vec![ArticleId(a.clone())])
     } else {
-        None
+        p.get("article").map(|a| vec![ArticleId(a.clone())])
     };
     let mut out = match ids {
         Some(ids) => app.store(|st| st.facts_of(&ids))?,
@@ -442,7 +466,8 @@ async fn quotes(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
         let scoped = ["story", "speaker", "entity", "article"].iter().any(|k| p.contains_key(*k));
         let facts = facts_scope(app, &p, offset, n)?;
         let speaker = p.get("speaker").cloned();
-        let all: Vec<_> = facts.into_iter().flat_map(|(_, f)| f.quotes).filter(|q| speaker.as_ref().is_none_or(|sp| q.speaker_entity.as_ref() == Some(sp))).collect();
+        let all: Vec<_> =
+            facts.into_iter().flat_map(|(_, f)| f.quotes).filter(|q| speaker.as_ref().is_none_or(|sp| q.speaker_entity.as_ref() == Some(sp))).collect();
         page_of(all, scoped, offset, n, "quotes")
     })
     .await
@@ -544,4 +569,3 @@ impl std::io::Write for ChannelWriter {
         Ok(())
     }
 }
-

@@ -113,7 +113,9 @@ pub fn story_body(r: &StoryReport) -> String {
     }
     h.push_str("</ol></section>");
 
-    h.push_str("<section id=\"sources\"><h2>Outlets</h2><table><tr><th>#</th><th>outlet</th><th>headline</th><th>published</th><th>words</th><th>relation</th></tr>");
+    h.push_str(
+        "<section id=\"sources\"><h2>Outlets</h2><table><tr><th>#</th><th>outlet</th><th>headline</th><th>published</th><th>words</th><th>relation</th></tr>",
+    );
     for (i, x) in r.sources.iter().enumerate() {
         let rel = x
             .copy_of
@@ -148,7 +150,11 @@ pub fn story_body(r: &StoryReport) -> String {
         let _ = write!(h, "<div class=\"conflict\" data-kind=\"{}\"><strong>{subject}</strong>: {what} stated differently<ul>", esc(&c.kind));
         for (i, v) in c.versions.iter().enumerate() {
             let label = if i == 0 { "<span class=\"majority\">majority</span>" } else { "<span class=\"minority\">minority</span>" };
-            let also = if v.wordings.is_empty() { String::new() } else { format!(" <span class=\"muted small\">(also worded: {})</span>", esc(&v.wordings.join(" | "))) };
+            let also = if v.wordings.is_empty() {
+                String::new()
+            } else {
+                format!(" <span class=\"muted small\">(also worded: {})</span>", esc(&v.wordings.join(" | ")))
+            };
             let _ = write!(
                 h,
                 "<li>{label} “{}”{also} — {} ({} independent) {}</li>",

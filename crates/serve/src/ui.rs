@@ -216,7 +216,7 @@ async fn entities(State(s): State<Shared>, p: Params) -> PageResult {
 
 async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
     let (title, body) = blocking(&s, move |app| {
-        let Some((e, quotes, _)) = api::entity_view(app, &id)? else { return Err(ApiError::not_found(format!("no entity `{id}`"))) };
+        let Some(api::EntityView { entity: e, quotes, .. }) = api::entity_view(app, &id)? else { return Err(ApiError::not_found(format!("no entity `{id}`"))) };
         let c = app.0.catalog();
         let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         let mut h = format!("<h1>{}</h1><p class=\"muted\">{kind} · {} mentions in {} articles</p>", esc(&e.name), e.mentions, e.articles.len());
@@ -228,7 +228,14 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
         }
         h.push_str("<h2>Roles, as each article states them</h2><table><tr><th>role</th><th>article</th><th>published</th></tr>");
         for r in &e.roles {
-            let _ = write!(h, "<tr><td>{}</td><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td></tr>", esc(&r.role), url(&r.article.0), esc(&r.article.0), date(r.published.as_deref()));
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td></tr>",
+                esc(&r.role),
+                url(&r.article.0),
+                esc(&r.article.0),
+                date(r.published.as_deref())
+            );
         }
         h.push_str("</table><h2>Quotes</h2><ul>");
         for q in &quotes {
@@ -274,4 +281,3 @@ async fn thread(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
     .await?;
     Ok(Html(page(&title, &body)))
 }
-

@@ -4,6 +4,7 @@ mod bad_input;
 mod copies;
 mod facts;
 mod samples;
+mod serve;
 mod store;
 mod stories;
 

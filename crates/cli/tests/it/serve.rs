@@ -1,0 +1,193 @@
+//! `storyline report` and `storyline serve` on the bundled sample: the story report, the JSON
+//! API over real HTTP (errors included), ingest through POST, and graceful shutdown.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+
+use serde_json::Value;
+
+use crate::{bin, examples_dir, run};
+
+fn sample_store() -> tempfile::TempDir {
+    let db = tempfile::tempdir().unwrap();
+    run(db.path(), &["ingest", "--no-progress", examples_dir().to_str().unwrap()]);
+    db
+}
+
+/// The story of the sample whose report has a title conflict.
+fn conflict_story(db: &std::path::Path) -> (String, Value) {
+    let stories: Vec<Value> = crate::jsonl(&run(db, &["stories", "--json"]));
+    for s in &stories {
+        let id = s["id"].as_str().unwrap().to_string();
+        let report: Value = serde_json::from_str(&run(db, &["report", &id, "--format", "json"])).unwrap();
+        if !report["conflicts"].as_array().unwrap().is_empty() {
+            return (id, report);
+        }
+    }
+    panic!("no story of the sample has a conflict: {stories:?}");
+}
+
+#[test]
+fn report_shows_the_title_conflict_the_quote_variants_and_a_cited_summary() {
+    let db = sample_store();
+    let (id, r) = conflict_story(db.path());
+    let role = r["conflicts"].as_array().unwrap().iter().find(|c| c["kind"] == "role").expect("a role conflict");
+    assert_eq!(role["subject"], "Hady Amr");
+    let versions = role["versions"].as_array().unwrap();
+    assert!(versions[0]["value"].as_str().unwrap().to_lowercase().contains("deputy assistant secretary"), "{versions:?}");
+    assert!(versions[1]["value"].as_str().unwrap().to_lowercase().starts_with("deputy secretary"), "{versions:?}");
+    assert!(versions[0]["articles"].as_array().unwrap().len() > versions[1]["articles"].as_array().unwrap().len());
+    let variants = r["quote_variants"].as_array().unwrap();
+    assert!(variants.iter().any(|v| v["speaker"] == "Antony Blinken"), "{variants:?}");
+    let summary = r["summary"].as_array().unwrap();
+    assert!((1..=5).contains(&summary.len()));
+    assert!(summary.iter().all(|s| !s["articles"].as_array().unwrap().is_empty()));
+    // The same report as Markdown and as a standalone HTML page.
+    let md = run(db.path(), &["report", &id]);
+    assert!(md.contains("## Conflicts") && md.contains("**Hady Amr**") && md.contains("minority"), "{md}");
+    let html = run(db.path(), &["report", &id, "--format", "html"]);
+    assert!(html.starts_with("<!doctype html>") && html.contains("id=\"conflicts\""));
+    let out = bin().args(["report", "nope", "--db"]).arg(db.path()).output().unwrap();
+    assert!(!out.status.success() && crate::stderr(&out).contains("no story `nope`"));
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(db: &std::path::Path) -> Server {
+        let mut child = bin().args(["serve", "--addr", "127.0.0.1:0", "--db"]).arg(db).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.split("http://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+        Server { child, addr }
+    }
+
+    /// One HTTP/1.1 request; returns status and body.
+    fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let status: u16 = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        let body = if head.to_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+        (status, body)
+    }
+
+    fn json(&self, path: &str) -> (u16, Value) {
+        let (status, body) = self.request("GET", path, "");
+        (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")))
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = &tail[n + 2..];
+    }
+    out
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[test]
+fn the_api_serves_stories_articles_entities_and_json_errors_and_stops_gracefully() {
+    let db = sample_store();
+    let server = Server::start(db.path());
+    let (status, health) = server.json("/healthz");
+    assert_eq!(status, 200);
+    assert_eq!(health["articles"], 5);
+
+    // Listing, filters and cursor paging.
+    let (_, all) = server.json("/stories");
+    let total = all["total"].as_u64().unwrap();
+    assert!(total >= 2);
+    let (_, first) = server.json("/stories?limit=1");
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let (_, second) = server.json(&format!("/stories?limit=1&cursor={cursor}"));
+    assert_ne!(first["stories"][0]["id"], second["stories"][0]["id"]);
+    assert_eq!(second["stories"][0]["id"], all["stories"][1]["id"]);
+    let (_, dated) = server.json("/stories?from=2023-01-01");
+    assert!(dated["stories"].as_array().unwrap().iter().all(|s| s["last_published"].as_str().unwrap() >= "2023"));
+    let (_, by_entity) = server.json("/stories?entity=Hady%20Amr");
+    assert!(by_entity["total"].as_u64().unwrap() >= 1 && by_entity["total"].as_u64().unwrap() < total);
+    let (_, by_text) = server.json("/stories?q=Dujarric");
+    assert_eq!(by_text["total"], 1);
+
+    // A story, an article, an entity.
+    let id = all["stories"][0]["id"].as_str().unwrap();
+    let (status, story) = server.json(&format!("/stories/{id}"));
+    assert_eq!(status, 200);
+    let article = story["sources"][0]["article"].as_str().unwrap();
+    let (_, a) = server.json(&format!("/articles/{article}"));
+    assert!(a["text"].as_str().unwrap().len() > 100 && a["entities"].as_array().is_some() && a["quotes"].as_array().is_some());
+    let (_, ents) = server.json("/entities?q=blinken&type=PER");
+    let blinken = ents["entities"][0]["id"].as_str().unwrap();
+    let (_, e) = server.json(&format!("/entities/{blinken}"));
+    assert!(!e["quotes"].as_array().unwrap().is_empty());
+    let (_, q) = server.json(&format!("/quotes?speaker={blinken}"));
+    assert!(q["quotes"].as_array().unwrap().iter().all(|x| x["speaker_entity"] == blinken));
+    let (_, hits) = server.json("/search?q=blinken%20AND%20published:2021-05");
+    assert_eq!(hits["total"], 1);
+    let (status, csv) = server.request("GET", "/export/stories.csv", "");
+    assert_eq!(status, 200);
+    assert!(csv.starts_with("id,") && csv.lines().count() as u64 == total + 1, "{csv}");
+
+    // Errors are JSON with a code, and the server stays up.
+    for (path, code, want) in [
+        ("/stories/nope", 404, "not_found"),
+        ("/stories?limit=0", 400, "bad_request"),
+        ("/stories?from=yesterday", 400, "bad_request"),
+        ("/stories?cursor=zzz", 400, "bad_request"),
+        ("/search?q=blinken%20AND", 400, "bad_query"),
+        ("/entities?type=PERSON", 400, "bad_request"),
+        ("/export/passwords", 404, "not_found"),
+        ("/no/such/thing", 404, "not_found"),
+    ] {
+        let (status, v) = server.json(path);
+        assert_eq!((status, v["error"]["code"].as_str().unwrap()), (code, want), "{path}: {v}");
+    }
+    for body in ["{not json", "42", "[]", "[{\"title\": \"no body\"}]"] {
+        let (status, v) = server.request("POST", "/articles", body);
+        assert_eq!(status, 400, "{body}: {v}");
+    }
+
+    // Ingest through the API; the new article is served at once.
+    let post = r#"[{"text": "Storyline test: the harbour authority of Tromso said on Monday that 42 fishing boats were stranded by ice.\n\nThe authority expects the ice to clear by Friday.", "title": "Boats stranded by ice", "outlet": "Test Wire", "published": "2024-02-05"}]"#;
+    let (status, body) = server.request("POST", "/articles", post);
+    assert_eq!(status, 201, "{body}");
+    let summary: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(summary["added"], 1);
+    let (_, after) = server.json("/stories?outlet=test%20wire");
+    assert_eq!(after["total"], 1);
+    let (_, health) = server.json("/healthz");
+    assert_eq!(health["articles"], 6);
+
+    // SIGTERM: the server finishes and exits by itself.
+    let mut server = server;
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}

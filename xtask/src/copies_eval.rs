@@ -10,16 +10,16 @@ use storyline_dedup::{find_copies, CopyInput, DedupConfig};
 use storyline_model::{ArticleId, CopyKind};
 
 /// A small deterministic generator (xorshift), so the set is the same on every run.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 }

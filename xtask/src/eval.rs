@@ -130,7 +130,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// Builds the release binary and returns its path.
-fn build() -> Result<PathBuf, String> {
+pub fn build() -> Result<PathBuf, String> {
     let status = Command::new("cargo").args(["build", "--release", "--quiet", "-p", "storyline-cli"]).status().map_err(|e| e.to_string())?;
     if !status.success() {
         return Err("building storyline failed".into());
@@ -397,6 +397,11 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         let sizes: Vec<usize> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();
         let o = opts(&args[1..].iter().filter(|a| a.parse::<usize>().is_err()).cloned().collect::<Vec<_>>())?;
         return bench_copies(&o, if sizes.is_empty() { &[10_000, 100_000] } else { &sizes });
+    }
+    if args.first().map(String::as_str) == Some("serve") {
+        let n = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+        let o = opts(&args[1..].iter().filter(|a| a.parse::<usize>().is_err()).cloned().collect::<Vec<_>>())?;
+        return crate::serve_bench::run(&o.bench, n);
     }
     if args.first().map(String::as_str) == Some("stories") {
         let sizes: Vec<usize> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();

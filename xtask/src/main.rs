@@ -5,6 +5,7 @@ mod copies_eval;
 mod eval;
 mod ner_eval;
 mod quotes_eval;
+mod serve_bench;
 mod stories_eval;
 
 use std::process::{Command, ExitCode};

@@ -172,7 +172,9 @@ fn copy_links(members: &[&Member<'_>], sents: &[Vec<Sentence>], copies: &[CopyRe
         };
         cands.push((copy, orig, link, known));
     }
-    // Rewrites: many sentences of the writer's own words (quotes removed) reworded, not copied.
+    // Rewrites: the writer's own sentences (quotes left out) reworded one by one, in the same
+    // order. Independent reports of one event share facts, but not a sentence-by-sentence
+    // order over many sentences.
     let profiles: Vec<Vec<HashSet<String>>> =
         sents.iter().map(|ss| ss.iter().map(|s| content(&unquoted(&s.text))).filter(|c| c.len() >= 5).collect()).collect();
     for a in 0..members.len() {
@@ -181,16 +183,16 @@ fn copy_links(members: &[&Member<'_>], sents: &[Vec<Sentence>], copies: &[CopyRe
                 continue;
             }
             let (pa, pb) = (&profiles[a], &profiles[b]);
-            let matched = pa.iter().filter(|s| pb.iter().any(|t| jaccard(s, t) >= 0.45)).count();
             let shorter = pa.len().min(pb.len());
-            if matched >= 3 && shorter > 0 && matched as f64 / shorter as f64 >= 0.35 {
+            let aligned = aligned_in_order(pa, pb);
+            if aligned >= REWRITE_MIN_SENTENCES && aligned as f64 >= REWRITE_MIN_SHARE * shorter as f64 {
                 let (o, c) = representative(members, a, b);
                 let known = members[o].article.published.is_some()
                     && members[c].article.published.is_some()
                     && members[o].article.published < members[c].article.published;
-                let evidence = vec![format!("{matched} of {shorter} sentences reworded (writer's own words, quotes left out)")];
+                let evidence = vec![format!("{aligned} of {shorter} sentences reworded in the same order (the writer's own words; quotes left out)")];
                 let link =
-                    CopyLink { article: members[o].article.id.clone(), relation: "rewrite".into(), similarity: matched as f32 / shorter as f32, evidence };
+                    CopyLink { article: members[o].article.id.clone(), relation: "rewrite".into(), similarity: aligned as f32 / shorter as f32, evidence };
                 cands.push((c, o, link, known));
             }
         }
@@ -223,6 +225,26 @@ fn copy_links(members: &[&Member<'_>], sents: &[Vec<Sentence>], copies: &[CopyRe
         out[copy] = Some(link);
     }
     out
+}
+
+/// Sentences aligned in order for a rewrite, and the share of the shorter article they make.
+const REWRITE_MIN_SENTENCES: usize = 5;
+const REWRITE_MIN_SHARE: f64 = 0.3;
+/// Two sentences are one reworded at this content-word overlap.
+const REWORDED: f64 = 0.25;
+
+/// The most sentence pairs that match (overlap at least [`REWORDED`]) in the same order in
+/// both articles: a longest common subsequence over sentences.
+pub fn aligned_in_order(a: &[HashSet<String>], b: &[HashSet<String>]) -> usize {
+    let mut prev = vec![0usize; b.len() + 1];
+    for x in a {
+        let mut row = vec![0usize; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            row[j + 1] = if jaccard(x, y) >= REWORDED { prev[j] + 1 } else { prev[j + 1].max(row[j]) };
+        }
+        prev = row;
+    }
+    prev[b.len()]
 }
 
 /// The likely original of two articles without a stated direction: the earlier, else the

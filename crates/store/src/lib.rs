@@ -195,7 +195,9 @@ pub struct EmbeddedStore {
     conn: Connection,
     index: Index,
     reader: IndexReader,
-    writer: IndexWriter,
+    /// Taken on the first write, so that readers (a `search` while `serve` runs) do not need
+    /// the index's single-writer lock.
+    writer: Option<IndexWriter>,
     fields: Fields,
 }
 
@@ -276,9 +278,8 @@ impl EmbeddedStore {
         let (schema, fields) = schema();
         let directory = tantivy::directory::MmapDirectory::open(&index_dir).map_err(|e| ix(e.into()))?;
         let index = Index::open_or_create(directory, schema).map_err(ix)?;
-        let writer = index.writer(INDEX_HEAP_BYTES).map_err(ix)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(ix)?;
-        let mut store = EmbeddedStore { dir: dir.to_path_buf(), conn, index, reader, writer, fields };
+        let mut store = EmbeddedStore { dir: dir.to_path_buf(), conn, index, reader, writer: None, fields };
         store.catch_up_index()?;
         Ok(store)
     }
@@ -369,10 +370,19 @@ impl EmbeddedStore {
         }
         for article in &missing {
             // A crash may have left a half-committed index segment: replace, never duplicate.
-            self.writer.delete_term(Term::from_field_text(self.fields.id, &article.id.0));
+            let term = Term::from_field_text(self.fields.id, &article.id.0);
+            self.writer()?.delete_term(term);
             self.add_to_index(article)?;
         }
         self.commit_index(max)
+    }
+
+    fn writer(&mut self) -> Result<&mut IndexWriter> {
+        let w = match self.writer.take() {
+            Some(w) => w,
+            None => self.index.writer(INDEX_HEAP_BYTES).map_err(|e| self.index_err(e))?,
+        };
+        Ok(self.writer.insert(w))
     }
 
     fn add_to_index(&mut self, a: &Article) -> Result<()> {
@@ -407,14 +417,16 @@ impl EmbeddedStore {
         if let Some(ts) = a.published.as_deref().and_then(query::timestamp_of) {
             doc.add_date(f.published, tantivy::DateTime::from_timestamp_secs(ts));
         }
-        self.writer.add_document(doc).map_err(|e| self.index_err(e))?;
+        let added = self.writer()?.add_document(doc);
+        added.map_err(|e| self.index_err(e))?;
         Ok(())
     }
 
     fn commit_index(&mut self, seq: i64) -> Result<()> {
-        let mut prepared = self.writer.prepare_commit().map_err(|e| Error::Index { path: self.dir.join("index"), source: e })?;
+        let path = self.dir.join("index");
+        let mut prepared = self.writer()?.prepare_commit().map_err(|e| Error::Index { path: path.clone(), source: e })?;
         prepared.set_payload(&seq.to_string());
-        prepared.commit().map_err(|e| Error::Index { path: self.dir.join("index"), source: e })?;
+        prepared.commit().map_err(|e| Error::Index { path, source: e })?;
         self.reader.reload().map_err(|e| self.index_err(e))?;
         Ok(())
     }

@@ -184,6 +184,9 @@ fn the_api_serves_stories_articles_entities_and_json_errors_and_stops_gracefully
     let (_, health) = server.json("/healthz");
     assert_eq!(health["articles"], 6);
 
+    // Other commands read the store while the server runs (the index writer is taken only to write).
+    assert!(run(db.path(), &["search", "Dujarric"]).contains("1 matching articles"));
+
     // SIGTERM: the server finishes and exits by itself.
     let mut server = server;
     let pid = server.child.id().to_string();

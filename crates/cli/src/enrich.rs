@@ -9,7 +9,6 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use storyline_enrich::ner::{self, Tagger, TrainConfig};
-use storyline_enrich::ArticleFacts;
 use storyline_model::{ArticleId, Entity, Facts, Quote};
 use storyline_store::Store;
 
@@ -129,22 +128,10 @@ pub struct Resolved {
 }
 
 pub fn resolved(store: &dyn Store) -> Result<Resolved> {
-    let mut facts: Vec<(ArticleId, Facts)> = Vec::new();
-    store.for_each_facts(&mut |id, f| {
-        facts.push((id, f));
-        Ok(())
-    })?;
-    let published = store.article_dates()?;
-    let stories = store.article_stories()?;
-    let input: Vec<ArticleFacts<'_>> = facts
-        .iter()
-        .map(|(id, f)| ArticleFacts { article: id, published: published.get(id).cloned(), story: stories.get(id).map(|(s, _)| s.0.clone()), facts: f })
-        .collect();
-    let (entities, per_article) = storyline_enrich::resolve(&input);
-    drop(input);
+    let storyline_serve::catalog::Resolution { entities, mention_entities, mut facts, .. } = storyline_serve::catalog::resolve_store(store)?;
     let names: HashMap<&str, &str> = entities.iter().map(|e| (e.id.as_str(), e.name.as_str())).collect();
     for (id, f) in &mut facts {
-        if let Some(ids) = per_article.get(id) {
+        if let Some(ids) = mention_entities.get(id) {
             storyline_enrich::apply(f, ids, |e| names.get(e).map(|n| n.to_string()));
         }
     }

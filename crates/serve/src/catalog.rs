@@ -36,23 +36,39 @@ pub struct Catalog {
     pub articles: usize,
 }
 
+/// Every stored fact with the entities resolved across the whole store.
+pub struct Resolution {
+    pub entities: Vec<Entity>,
+    /// Per article, the entity of each mention (in mention order).
+    pub mention_entities: HashMap<ArticleId, Vec<Option<String>>>,
+    /// The facts as stored (not yet resolved: see [`storyline_enrich::apply`]).
+    pub facts: Vec<(ArticleId, Facts)>,
+    /// Each article's story and thread.
+    pub memberships: HashMap<ArticleId, (StoryId, Option<String>)>,
+}
+
+/// Resolves the entities of every stored fact (dates and stories scope the resolution).
+pub fn resolve_store(store: &dyn Store) -> Result<Resolution, Error> {
+    let mut facts: Vec<(ArticleId, Facts)> = Vec::new();
+    store.for_each_facts(&mut |id, f| {
+        facts.push((id, f));
+        Ok(())
+    })?;
+    let published = store.article_dates()?;
+    let memberships = store.article_stories()?;
+    let input: Vec<ArticleFacts<'_>> = facts
+        .iter()
+        .map(|(id, f)| ArticleFacts { article: id, published: published.get(id).cloned(), story: memberships.get(id).map(|(s, _)| s.0.clone()), facts: f })
+        .collect();
+    let (entities, mention_entities) = storyline_enrich::resolve(&input);
+    drop(input);
+    Ok(Resolution { entities, mention_entities, facts, memberships })
+}
+
 impl Catalog {
     /// Reads the store once: every fact (for entity resolution), story and membership.
     pub fn load(store: &dyn Store) -> Result<Catalog, Error> {
-        let mut facts: Vec<(ArticleId, Facts)> = Vec::new();
-        store.for_each_facts(&mut |id, f| {
-            facts.push((id, f));
-            Ok(())
-        })?;
-        let published = store.article_dates()?;
-        let memberships = store.article_stories()?;
-        let input: Vec<ArticleFacts<'_>> = facts
-            .iter()
-            .map(|(id, f)| ArticleFacts { article: id, published: published.get(id).cloned(), story: memberships.get(id).map(|(s, _)| s.0.clone()), facts: f })
-            .collect();
-        let (entities, mention_entities) = storyline_enrich::resolve(&input);
-        drop(input);
-        drop(facts);
+        let Resolution { entities, mention_entities, memberships, .. } = resolve_store(store)?;
         let entity_ix: HashMap<String, usize> = entities.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
 
         let listed = store.list_stories(StorySort::Size, None, usize::MAX)?;

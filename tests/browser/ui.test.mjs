@@ -104,6 +104,7 @@ test('the May 2021 story shows its summary, the title conflict and the quote var
   assert.ok(await page.locator('#quote-variants ins.w-added, #quote-variants del.w-missing').count() >= 1, 'word differences marked');
   assert.ok(await page.locator('#sources tr.source').count() >= 3, 'outlets listed');
   assert.ok(await page.locator('#matrix tr.row').count() >= 5, 'comparison matrix');
+  assert.ok(await page.locator('#related a').count() >= 1, 'the other stories of the thread are linked');
   await page.screenshot({ path: path.join(shots, 'story.png'), fullPage: true });
   // The matrix can hide the facts every outlet reports.
   await page.check('#matrix input[type=checkbox]');

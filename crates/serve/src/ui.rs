@@ -105,9 +105,37 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
 }
 
 async fn story(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
-    let (title, body) = blocking(&s, move |app| match app.0.report(&id)? {
-        Some(r) => Ok((r.story.title.clone(), story_body(&r))),
-        None => Err(ApiError::not_found(format!("no story `{id}`"))),
+    let (title, body) = blocking(&s, move |app| {
+        let Some(r) = app.0.report(&id)? else { return Err(ApiError::not_found(format!("no story `{id}`"))) };
+        let mut body = story_body(&r);
+        // The other stories of its thread: the same actors at other times (or the same event
+        // that the clustering kept apart).
+        let c = app.0.catalog();
+        let others: Vec<usize> = r
+            .story
+            .thread
+            .as_ref()
+            .and_then(|t| c.threads.get(t))
+            .map(|v| v.iter().copied().filter(|&i| c.stories[i].story.id != r.story.id).collect())
+            .unwrap_or_default();
+        if !others.is_empty() {
+            body.push_str("<section id=\"related\"><h2>Other stories of this thread</h2><table>");
+            for i in others.into_iter().take(50) {
+                let st = &c.stories[i].story;
+                let _ = write!(
+                    body,
+                    "<tr><td>{} .. {}</td><td><a href=\"/ui/stories/{}\">{}</a></td><td>{} articles</td><td class=\"small\">{}</td></tr>",
+                    date(st.first_published.as_deref()),
+                    date(st.last_published.as_deref()),
+                    url(&st.id.0),
+                    esc(&st.title),
+                    st.articles,
+                    esc(&st.outlets.join(", "))
+                );
+            }
+            body.push_str("</table></section>");
+        }
+        Ok((r.story.title.clone(), body))
     })
     .await?;
     Ok(Html(page(&title, &body)))

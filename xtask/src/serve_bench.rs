@@ -2,9 +2,10 @@
 //! (wrk) on a store of N articles.
 //!
 //! The corpus is a scale-up of ECB+ that keeps what a story page needs: article `k` is ECB+
-//! article `k mod 982` with 15% of its words replaced from the corpus vocabulary, one of 300
-//! outlets, and a date 20 days later on every pass over the source set (so each pass makes new
-//! stories rather than growing the old ones forever). It is ingested once with `storyline
+//! article `k mod 982` with 40% of its words replaced from the corpus vocabulary (so variants
+//! of one source are not copies of each other, but still one event), one of 300 outlets, and
+//! a date 20 days later on every pass over the source set (so each pass makes new stories
+//! rather than growing the old ones forever). It is ingested once with `storyline
 //! ingest` into `bench-out/serve-N/` (reused on later runs).
 
 use std::io::{Read, Write};
@@ -31,7 +32,7 @@ fn corpus(bench: &Path, n: usize, out: &Path) -> Result<(), String> {
         let body: String = source[src]
             .lines()
             .map(|line| {
-                line.split_whitespace().map(|w| if rng.below(100) < 15 { vocabulary[rng.below(vocabulary.len())] } else { w }).collect::<Vec<_>>().join(" ")
+                line.split_whitespace().map(|w| if rng.below(100) < 40 { vocabulary[rng.below(vocabulary.len())] } else { w }).collect::<Vec<_>>().join(" ")
             })
             .collect::<Vec<_>>()
             .join("\n\n");
@@ -128,7 +129,7 @@ fn measure(addr: &str) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     for (name, args) in [
         ("/stories (first page, 50)", vec![format!("http://{addr}/stories")]),
-        ("/stories?sort=recent&from=2016-01-01", vec![format!("http://{addr}/stories?sort=recent&from=2016-01-01")]),
+        ("/stories?sort=recent&from=2017-01-01", vec![format!("http://{addr}/stories?sort=recent&from=2017-01-01")]),
         ("/stories/{id} (1,000 ids, cached after first)", vec!["-s".into(), lua.display().to_string(), format!("http://{addr}/stories/")]),
     ] {
         let out = Command::new("wrk")

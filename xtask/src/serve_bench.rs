@@ -24,7 +24,7 @@ fn corpus(bench: &Path, n: usize, out: &Path) -> Result<(), String> {
     let source: Vec<String> =
         text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).map(|v| v["text"].as_str().unwrap_or_default().to_owned()).collect();
     let vocabulary: Vec<&str> = source.iter().flat_map(|t| t.split_whitespace()).collect();
-    let mut rng = Rng(0x5eed_0f_5e12e);
+    let mut rng = Rng(0x05ee_d0f5_e12e);
     let mut f = std::io::BufWriter::new(std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?);
     let start = chrono::NaiveDate::from_ymd_opt(2015, 1, 1).unwrap_or_default();
     for k in 0..n {

@@ -177,15 +177,8 @@ pub fn list_stories<'a>(c: &'a Catalog, f: &StoryFilter, hits: Option<&[ArticleI
             .map(|(i, _)| i)
             .collect()
     });
-    let mut order: Vec<usize> = match hits {
-        Some(hits) => {
-            let mut seen = std::collections::HashSet::new();
-            hits.iter().filter_map(|a| c.article_story.get(a)).filter_map(|s| c.story_index(&s.0)).filter(|i| seen.insert(*i)).collect()
-        }
-        None => (0..c.stories.len()).collect(),
-    };
     let outlet = f.outlet.as_ref().map(|o| o.to_lowercase());
-    order.retain(|&i| {
+    let keep = |i: usize| {
         let r = &c.stories[i];
         let first = r.story.first_published.as_deref().map(|d| d.get(..10).unwrap_or(d));
         let last = r.story.last_published.as_deref().map(|d| d.get(..10).unwrap_or(d));
@@ -193,32 +186,61 @@ pub fn list_stories<'a>(c: &'a Catalog, f: &StoryFilter, hits: Option<&[ArticleI
             && f.to.as_deref().is_none_or(|to| first.is_some_and(|x| x <= to))
             && outlet.as_ref().is_none_or(|o| r.outlets.iter().any(|x| x.contains(o.as_str())))
             && entity_ids.as_ref().is_none_or(|ids| ids.iter().any(|e| r.entities.contains(e)))
-    });
-    if hits.is_none() || f.sort != "size" {
-        match f.sort.as_str() {
-            "recent" => order.sort_by(|&a, &b| {
-                let (x, y) = (&c.stories[a].story, &c.stories[b].story);
-                (y.last_published.is_some(), &y.last_published, &x.id).cmp(&(x.last_published.is_some(), &x.last_published, &y.id))
-            }),
-            "oldest" => order.sort_by(|&a, &b| {
-                let (x, y) = (&c.stories[a].story, &c.stories[b].story);
-                (x.first_published.is_none(), &x.first_published, &x.id).cmp(&(y.first_published.is_none(), &y.first_published, &y.id))
-            }),
-            _ if hits.is_some() => {} // relevance
-            _ => {}                   // the catalog is largest first
+    };
+    // The catalog keeps each order precomputed; a text query ranks by relevance unless another
+    // order is asked for.
+    let ranked: Vec<usize>;
+    let order: &[usize] = match hits {
+        Some(hits) => {
+            let mut seen = std::collections::HashSet::new();
+            let mut v: Vec<usize> =
+                hits.iter().filter_map(|a| c.article_story.get(a)).filter_map(|s| c.story_index(&s.0)).filter(|i| seen.insert(*i)).collect();
+            if f.sort != "size" {
+                let rank = c.rank(&f.sort);
+                v.sort_by_key(|&i| rank[i]);
+            }
+            ranked = v;
+            &ranked
+        }
+        None => c.order(&f.sort),
+    };
+    // No filter: the page is a slice of the order (the cursor's position is its rank).
+    let unfiltered = f.from.is_none() && f.to.is_none() && outlet.is_none() && entity_ids.is_none();
+    if unfiltered && hits.is_none() {
+        let start = match &f.cursor {
+            None => 0,
+            Some(cur) => c
+                .story_index(cur)
+                .map(|i| c.rank(&f.sort)[i] + 1)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown cursor `{cur}` (the story left the listing; start again)")))?,
+        };
+        let rows: Vec<&StoryRow> = order[start.min(order.len())..].iter().take(f.limit).map(|&i| &c.stories[i]).collect();
+        let next = (start + rows.len() < order.len()).then(|| rows.last().map(|r| r.story.id.0.clone())).flatten();
+        return Ok(StoryPage { rows, total: order.len(), next });
+    }
+    // One pass: count every match, keep the page after the cursor.
+    let mut total = 0;
+    let mut rows: Vec<&StoryRow> = Vec::with_capacity(f.limit);
+    let mut after_cursor = f.cursor.is_none();
+    let mut more = false;
+    for &i in order {
+        if !keep(i) {
+            continue;
+        }
+        total += 1;
+        if !after_cursor {
+            after_cursor = f.cursor.as_deref() == Some(c.stories[i].story.id.0.as_str());
+        } else if rows.len() < f.limit {
+            rows.push(&c.stories[i]);
+        } else {
+            more = true;
         }
     }
-    let total = order.len();
-    let start = match &f.cursor {
-        None => 0,
-        Some(cur) => order
-            .iter()
-            .position(|&i| c.stories[i].story.id.0 == *cur)
-            .map(|p| p + 1)
-            .ok_or_else(|| ApiError::bad_request(format!("unknown cursor `{cur}` (the story left the listing; start again)")))?,
-    };
-    let rows: Vec<&StoryRow> = order[start.min(total)..].iter().take(f.limit).map(|&i| &c.stories[i]).collect();
-    let next = (start + rows.len() < total).then(|| rows.last().map(|r| r.story.id.0.clone())).flatten();
+    if !after_cursor {
+        let cur = f.cursor.as_deref().unwrap_or_default();
+        return Err(ApiError::bad_request(format!("unknown cursor `{cur}` (the story left the listing; start again)")));
+    }
+    let next = if more { rows.last().map(|r| r.story.id.0.clone()) } else { None };
     Ok(StoryPage { rows, total, next })
 }
 

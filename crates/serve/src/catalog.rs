@@ -34,6 +34,14 @@ pub struct Catalog {
     /// Thread id to its stories (indexes into `stories`), oldest first.
     pub threads: HashMap<String, Vec<usize>>,
     pub articles: usize,
+    /// Story indexes latest publication first, and earliest first (undated last in both).
+    by_recent: Vec<usize>,
+    by_oldest: Vec<usize>,
+    /// Position of each story in those orders.
+    rank_recent: Vec<usize>,
+    rank_oldest: Vec<usize>,
+    /// The position of each story in the size order is its index.
+    by_size: Vec<usize>,
 }
 
 /// Every stored fact with the entities resolved across the whole store.
@@ -106,7 +114,56 @@ impl Catalog {
         for members in threads.values_mut() {
             members.sort_by(|&a, &b| (&stories[a].story.first_published, &stories[a].story.id).cmp(&(&stories[b].story.first_published, &stories[b].story.id)));
         }
-        Ok(Catalog { articles: store.count_articles()?, entities, entity_ix, mention_entities, story_ix, stories, article_story, threads })
+        let mut by_recent: Vec<usize> = (0..stories.len()).collect();
+        by_recent.sort_by(|&a, &b| {
+            let (x, y) = (&stories[a].story, &stories[b].story);
+            (y.last_published.is_some(), &y.last_published, &x.id).cmp(&(x.last_published.is_some(), &x.last_published, &y.id))
+        });
+        let mut by_oldest: Vec<usize> = (0..stories.len()).collect();
+        by_oldest.sort_by(|&a, &b| {
+            let (x, y) = (&stories[a].story, &stories[b].story);
+            (x.first_published.is_none(), &x.first_published, &x.id).cmp(&(y.first_published.is_none(), &y.first_published, &y.id))
+        });
+        let rank = |order: &[usize]| {
+            let mut r = vec![0; order.len()];
+            for (pos, &i) in order.iter().enumerate() {
+                r[i] = pos;
+            }
+            r
+        };
+        Ok(Catalog {
+            articles: store.count_articles()?,
+            entities,
+            entity_ix,
+            mention_entities,
+            story_ix,
+            by_size: (0..stories.len()).collect(),
+            rank_recent: rank(&by_recent),
+            rank_oldest: rank(&by_oldest),
+            by_recent,
+            by_oldest,
+            stories,
+            article_story,
+            threads,
+        })
+    }
+
+    /// Story indexes in a listing order: `size` (largest first), `recent` or `oldest`.
+    pub fn order(&self, sort: &str) -> &[usize] {
+        match sort {
+            "recent" => &self.by_recent,
+            "oldest" => &self.by_oldest,
+            _ => &self.by_size,
+        }
+    }
+
+    /// Each story's position in a listing order.
+    pub fn rank(&self, sort: &str) -> &[usize] {
+        match sort {
+            "recent" => &self.rank_recent,
+            "oldest" => &self.rank_oldest,
+            _ => &self.by_size,
+        }
     }
 
     pub fn entity(&self, id: &str) -> Option<&Entity> {

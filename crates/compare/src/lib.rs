@@ -228,7 +228,7 @@ fn copy_links(members: &[&Member<'_>], sents: &[Vec<Sentence>], copies: &[CopyRe
 }
 
 /// Sentences aligned in order for a rewrite, and the share of the shorter article they make.
-const REWRITE_MIN_SENTENCES: usize = 5;
+const REWRITE_MIN_SENTENCES: usize = 4;
 const REWRITE_MIN_SHARE: f64 = 0.3;
 /// Two sentences are one reworded at this content-word overlap.
 const REWORDED: f64 = 0.25;

@@ -45,7 +45,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Params {
-        Params { join: 0.16, name_weight: 0.3, window_days: 3.0, decay_days: 7.0, thread: 0.2, candidates: 48, idf_power: 2.0, background_docs: 0.0 }
+        Params { join: 0.24, name_weight: 0.3, window_days: 3.0, decay_days: 7.0, thread: 0.2, candidates: 48, idf_power: 1.0, background_docs: 0.0 }
     }
 }
 

@@ -19,6 +19,8 @@ fn samples_make_stories_in_one_thread_with_explanations() {
     // The agency report, its autoblog copy and the rewrite are one story.
     assert_eq!(story("000_ee6209165108b612.txt"), story("001_cd5b6eb30dfdc74c.txt"));
     assert_eq!(story("000_ee6209165108b612.txt"), story("002_91570b9135253b7c.txt"));
+    // The Jerusalem Post report of the same event joins them.
+    assert_eq!(story("000_ee6209165108b612.txt"), story("003_167c493f75d27566.txt"));
     // Same actors and places, years apart: one thread.
     let threads: std::collections::HashSet<&str> = articles.iter().map(|a| a["thread"].as_str().unwrap()).collect();
     assert_eq!(threads.len(), 1, "{threads:?}");
@@ -44,7 +46,7 @@ fn samples_make_stories_in_one_thread_with_explanations() {
 
     let shown = run(&db, &["story", story("001_cd5b6eb30dfdc74c.txt").as_str().unwrap()]);
     assert!(shown.contains("thread:"), "{shown}");
-    assert_eq!(shown.matches("  why: ").count(), 3, "{shown}");
+    assert_eq!(shown.matches("  why: ").count(), 4, "{shown}");
     assert!(shown.contains("shared terms:"), "{shown}");
 
     // Ingesting again assigns nothing new and changes nothing.

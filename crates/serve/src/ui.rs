@@ -156,7 +156,8 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> PageResult 
             esc(&outlet),
             date(x.published.as_deref()),
             if x.authors.is_empty() { String::new() } else { format!(" · by {}", esc(&x.authors.join(", "))) },
-            x.url.as_ref().map(|u| format!(" · <a href=\"{}\" rel=\"noreferrer\">original</a>", esc(u))).unwrap_or_default()
+            // Only web links: a stored URL is input data (no `javascript:` links).
+            x.url.as_ref().filter(|u| u.starts_with("https://") || u.starts_with("http://")).map(|u| format!(" · <a href=\"{}\" rel=\"noreferrer\">original</a>", esc(u))).unwrap_or_default()
         );
         if let Some(sid) = c.article_story.get(&x.id) {
             let t = c.story(&sid.0).map(|r| r.story.title.clone()).unwrap_or_default();

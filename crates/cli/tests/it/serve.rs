@@ -177,7 +177,7 @@ fn the_api_serves_stories_articles_entities_and_json_errors_and_stops_gracefully
     }
 
     // Ingest through the API; the new article is served at once.
-    let post = r#"[{"text": "Storyline test: the harbour authority of Tromso said on Monday that 42 fishing boats were stranded by ice.\n\nThe authority expects the ice to clear by Friday.", "title": "Boats stranded by ice", "outlet": "Test Wire", "published": "2024-02-05"}]"#;
+    let post = r#"[{"text": "Storyline test: the harbour authority of Tromso said on Monday that 42 fishing boats were stranded by ice.\n\nThe authority expects the ice to clear by Friday.", "title": "Boats stranded by ice", "outlet": "Test Wire", "published": "2024-02-05", "url": "javascript:alert(1)"}]"#;
     let (status, body) = server.request("POST", "/articles", post);
     assert_eq!(status, 201, "{body}");
     let summary: Value = serde_json::from_str(&body).unwrap();
@@ -186,6 +186,11 @@ fn the_api_serves_stories_articles_entities_and_json_errors_and_stops_gracefully
     assert_eq!(after["total"], 1);
     let (_, health) = server.json("/healthz");
     assert_eq!(health["articles"], 6);
+    // Its page escapes what it was given and links no script URL.
+    let (_, hits) = server.json("/search?q=Tromso");
+    let (status, page) = server.request("GET", &format!("/ui/articles/{}", hits["hits"][0]["id"].as_str().unwrap()), "");
+    assert_eq!(status, 200);
+    assert!(page.contains("Boats stranded by ice") && !page.contains("javascript:"), "{page}");
 
     // Other commands read the store while the server runs (the index writer is taken only to write).
     assert!(run(db.path(), &["search", "Dujarric"]).contains("1 matching articles"));

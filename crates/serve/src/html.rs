@@ -253,7 +253,17 @@ pub fn story_body(r: &StoryReport) -> String {
     for row in &r.matrix {
         if row.kind != kind {
             kind = &row.kind;
-            let _ = write!(h, "<tr><th class=\"kind\" colspan=\"{}\">{}</th></tr>", r.sources.len() + 1, esc(&format!("{kind}s")));
+            let _ = write!(
+                h,
+                "<tr><th class=\"kind\" colspan=\"{}\">{}</th></tr>",
+                r.sources.len() + 1,
+                match kind {
+                    "entity" => "who",
+                    "figure" => "figures",
+                    "quote" => "quotations",
+                    _ => "key statements",
+                }
+            );
         }
         let label = match &row.entity {
             Some(e) => format!("<a href=\"/ui/entities/{}\">{}</a>", url(e), esc(&row.label)),

@@ -455,7 +455,8 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult<Js
 
 /// Facts of the articles a request is about: a story's members, an entity's articles, or
 /// (neither given) every article, in pages.
-fn facts_scope(app: &AppRef, p: &HashMap<String, String>, offset: usize, n: usize) -> ApiResult<Vec<(ArticleId, Facts)>> {
+/// Unscoped requests also get the cursor of the next article window (`None` at the end).
+fn facts_scope(app: &AppRef, p: &HashMap<String, String>, offset: usize, n: usize) -> ApiResult<(Vec<(ArticleId, Facts)>, Option<String>)> {
     let c = app.0.catalog();
     let ids: Option<Vec<ArticleId>> = if let Some(story) = p.get("story") {
         let r = c.story(story).ok_or_else(|| ApiError::not_found(format!("no story `{story}`")))?;
@@ -465,19 +466,20 @@ fn facts_scope(app: &AppRef, p: &HashMap<String, String>, offset: usize, n: usiz
     } else {
         p.get("article").map(|a| vec![ArticleId(a.clone())])
     };
-    let mut out = match ids {
-        Some(ids) => app.store(|st| st.facts_of(&ids))?,
+    let (mut out, next) = match ids {
+        Some(ids) => (app.store(|st| st.facts_of(&ids))?, None),
         None => {
-            // Unscoped: walk the store, keep one window of articles.
+            // Unscoped: walk the store, keep one window of articles (the cursor is a sequence number).
             let page = app.store(|st| st.articles_after(offset as i64, n))?;
+            let next = (page.len() == n).then(|| page.last().map(|a| a.seq.to_string())).flatten();
             let ids: Vec<ArticleId> = page.into_iter().map(|a| a.article.id).collect();
-            app.store(|st| st.facts_of(&ids))?
+            (app.store(|st| st.facts_of(&ids))?, next)
         }
     };
     for (id, f) in &mut out {
         c.resolve(id, f);
     }
-    Ok(out)
+    Ok((out, next))
 }
 
 async fn quotes(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
@@ -486,11 +488,11 @@ async fn quotes(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let offset: usize = p.get("cursor").map(|c| c.parse().map_err(|_| ApiError::bad_request(format!("bad cursor `{c}`")))).transpose()?.unwrap_or(0);
     blocking(&s, move |app| {
         let scoped = ["story", "speaker", "entity", "article"].iter().any(|k| p.contains_key(*k));
-        let facts = facts_scope(app, &p, offset, n)?;
+        let (facts, window) = facts_scope(app, &p, offset, n)?;
         let speaker = p.get("speaker").cloned();
         let all: Vec<_> =
             facts.into_iter().flat_map(|(_, f)| f.quotes).filter(|q| speaker.as_ref().is_none_or(|sp| q.speaker_entity.as_ref() == Some(sp))).collect();
-        page_of(all, scoped, offset, n, "quotes")
+        page_of(all, scoped, offset, n, window, "quotes")
     })
     .await
 }
@@ -501,24 +503,23 @@ async fn figures(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let offset: usize = p.get("cursor").map(|c| c.parse().map_err(|_| ApiError::bad_request(format!("bad cursor `{c}`")))).transpose()?.unwrap_or(0);
     blocking(&s, move |app| {
         let scoped = ["story", "entity", "article"].iter().any(|k| p.contains_key(*k));
-        let facts = facts_scope(app, &p, offset, n)?;
+        let (facts, window) = facts_scope(app, &p, offset, n)?;
         let all: Vec<_> = facts.into_iter().flat_map(|(_, f)| f.figures).collect();
-        page_of(all, scoped, offset, n, "figures")
+        page_of(all, scoped, offset, n, window, "figures")
     })
     .await
 }
 
-/// Scoped results are paged by offset; unscoped ones were read by article window (the cursor
-/// is then the last article's sequence number).
-fn page_of<T: serde::Serialize>(all: Vec<T>, scoped: bool, offset: usize, n: usize, key: &str) -> ApiResult<Json<Value>> {
+/// Scoped results are paged by offset; unscoped ones were read by article window (`window` is
+/// then the cursor of the next one).
+fn page_of<T: serde::Serialize>(all: Vec<T>, scoped: bool, offset: usize, n: usize, window: Option<String>, key: &str) -> ApiResult<Json<Value>> {
     if scoped {
         let total = all.len();
         let page: Vec<&T> = all.iter().skip(offset).take(n).collect();
         let next = (offset + page.len() < total).then(|| (offset + page.len()).to_string());
         Ok(Json(json!({"total": total, key: page, "next_cursor": next})))
     } else {
-        let next = Some((offset + n).to_string());
-        Ok(Json(json!({key: all, "next_cursor": next, "note": "unscoped listings page by article window: one page covers `limit` articles"})))
+        Ok(Json(json!({key: all, "next_cursor": window, "note": "unscoped listings page by article window: one page covers `limit` articles"})))
     }
 }
 

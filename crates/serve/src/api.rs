@@ -455,8 +455,11 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult<Js
 
 /// Facts of the articles a request is about: a story's members, an entity's articles, or
 /// (neither given) every article, in pages.
+/// Facts of the articles in scope, and for unscoped requests the cursor of the next window.
+type Scoped = (Vec<(ArticleId, Facts)>, Option<String>);
+
 /// Unscoped requests also get the cursor of the next article window (`None` at the end).
-fn facts_scope(app: &AppRef, p: &HashMap<String, String>, offset: usize, n: usize) -> ApiResult<(Vec<(ArticleId, Facts)>, Option<String>)> {
+fn facts_scope(app: &AppRef, p: &HashMap<String, String>, offset: usize, n: usize) -> ApiResult<Scoped> {
     let c = app.0.catalog();
     let ids: Option<Vec<ArticleId>> = if let Some(story) = p.get("story") {
         let r = c.story(story).ok_or_else(|| ApiError::not_found(format!("no story `{story}`")))?;

@@ -453,12 +453,12 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult<Js
     .await
 }
 
-/// Facts of the articles a request is about: a story's members, an entity's articles, or
-/// (neither given) every article, in pages.
 /// Facts of the articles in scope, and for unscoped requests the cursor of the next window.
 type Scoped = (Vec<(ArticleId, Facts)>, Option<String>);
 
-/// Unscoped requests also get the cursor of the next article window (`None` at the end).
+/// Facts of the articles a request is about: a story's members, an entity's articles, or
+/// (neither given) every article, in pages; unscoped requests also get the cursor of the next
+/// article window (`None` at the end).
 fn facts_scope(app: &AppRef, p: &HashMap<String, String>, offset: usize, n: usize) -> ApiResult<Scoped> {
     let c = app.0.catalog();
     let ids: Option<Vec<ArticleId>> = if let Some(story) = p.get("story") {

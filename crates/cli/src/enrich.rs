@@ -138,6 +138,11 @@ pub fn resolved(store: &dyn Store) -> Result<Resolved> {
     Ok(Resolved { entities, facts })
 }
 
+/// An optional CSV cell: empty when absent.
+fn o(s: &Option<String>) -> String {
+    s.clone().unwrap_or_default()
+}
+
 fn join(v: impl IntoIterator<Item = String>) -> String {
     v.into_iter().collect::<Vec<_>>().join("; ")
 }
@@ -150,7 +155,7 @@ pub fn export(store: &dyn Store, what: &str, csv_format: bool, out: impl Write) 
         "entities" => {
             w.header(&["id", "name", "type", "aliases", "roles", "articles", "mentions", "ambiguous_with"])?;
             for e in &r.entities {
-                let kind = serde_json::to_value(e.kind)?.as_str().unwrap_or_default().to_string();
+                let kind = e.kind.as_str();
                 if csv_format {
                     let roles = join(
                         e.roles.iter().map(|x| format!("{} ({}{})", x.role, x.article.0, x.published.as_deref().map(|p| format!(", {p}")).unwrap_or_default())),
@@ -158,7 +163,7 @@ pub fn export(store: &dyn Store, what: &str, csv_format: bool, out: impl Write) 
                     w.row(&[
                         e.id.clone(),
                         e.name.clone(),
-                        kind,
+                        kind.to_string(),
                         join(e.aliases.clone()),
                         roles,
                         join(e.articles.iter().map(|a| a.0.clone())),
@@ -175,7 +180,6 @@ pub fn export(store: &dyn Store, what: &str, csv_format: bool, out: impl Write) 
             for (_, f) in &r.facts {
                 for q in &f.quotes {
                     if csv_format {
-                        let o = |s: &Option<String>| s.clone().unwrap_or_default();
                         w.row(&[
                             q.article.0.clone(),
                             o(&q.speaker),
@@ -197,7 +201,6 @@ pub fn export(store: &dyn Store, what: &str, csv_format: bool, out: impl Write) 
             for (_, f) in &r.facts {
                 for x in &f.figures {
                     if csv_format {
-                        let o = |s: &Option<String>| s.clone().unwrap_or_default();
                         w.row(&[
                             x.article.0.clone(),
                             x.value.to_string(),
@@ -275,7 +278,7 @@ pub fn show_entity(store: &dyn Store, name: &str, mut out: impl Write) -> Result
         .take(5)
         .collect();
     for e in &matches {
-        let kind = serde_json::to_value(e.kind)?.as_str().unwrap_or_default().to_string();
+        let kind = e.kind.as_str();
         writeln!(out, "{} [{kind}] {}", e.name, e.id)?;
         writeln!(out, "  {} mentions in {} articles", e.mentions, e.articles.len())?;
         writeln!(out, "  aliases: {}", e.aliases.join(" | "))?;

@@ -102,6 +102,11 @@ pub fn compare(story: &Story, members: &[Member<'_>], copies: &[CopyRelation], e
     }
 }
 
+/// The day of a timestamp (`2021-05-12T18:58:00` shows as `2021-05-12`), or "undated".
+pub fn day(d: Option<&str>) -> String {
+    d.map(|d| d.get(..10).unwrap_or(d).to_string()).unwrap_or_else(|| "undated".into())
+}
+
 fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();

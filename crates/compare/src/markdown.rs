@@ -4,9 +4,7 @@ use std::fmt::Write;
 
 use storyline_model::{ArticleId, StoryReport};
 
-fn date(d: Option<&str>) -> String {
-    d.map(|d| d.get(..10).unwrap_or(d).to_string()).unwrap_or_else(|| "undated".into())
-}
+use crate::day;
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -24,8 +22,8 @@ pub fn markdown(r: &StoryReport) -> String {
         s.id.0,
         r.sources.len(),
         r.sources.iter().filter(|x| x.copy_of.is_none()).count(),
-        date(s.first_published.as_deref()),
-        date(s.last_published.as_deref())
+        day(s.first_published.as_deref()),
+        day(s.last_published.as_deref())
     );
     h.push_str("## Summary\n\n");
     for x in &r.summary {
@@ -45,7 +43,7 @@ pub fn markdown(r: &StoryReport) -> String {
             cell(&x.outlet),
             if x.outlet_guessed { " (not stated)" } else { "" },
             cell(x.title.as_deref().unwrap_or("(no headline)")),
-            date(x.published.as_deref()),
+            day(x.published.as_deref()),
             rel
         );
     }
@@ -90,7 +88,7 @@ pub fn markdown(r: &StoryReport) -> String {
     }
     h.push_str("\n## Timeline\n\n");
     for t in &r.timeline {
-        let _ = writeln!(h, "- {} {}: {} {}", date(t.date.as_deref()), t.kind, t.text, cites(&t.articles));
+        let _ = writeln!(h, "- {} {}: {} {}", day(t.date.as_deref()), t.kind, t.text, cites(&t.articles));
     }
     h.push_str("\n## Comparison\n\n| fact |");
     for i in 0..r.sources.len() {

@@ -108,6 +108,18 @@ pub enum EntityType {
     Other,
 }
 
+impl EntityType {
+    /// The CoNLL name, as serialized: PER, ORG, LOC or MISC.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityType::Person => "PER",
+            EntityType::Organisation => "ORG",
+            EntityType::Place => "LOC",
+            EntityType::Other => "MISC",
+        }
+    }
+}
+
 /// One mention of an entity in an article, with the role or title stated there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mention {
@@ -202,4 +214,16 @@ pub struct Facts {
     pub quotes: Vec<Quote>,
     pub figures: Vec<Figure>,
     pub dates: Vec<DateRef>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EntityType;
+
+    #[test]
+    fn entity_type_names_are_the_serialized_ones() {
+        for t in [EntityType::Person, EntityType::Organisation, EntityType::Place, EntityType::Other] {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+    }
 }

@@ -409,7 +409,7 @@ async fn entities(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> 
         .entities
         .iter()
         .filter(|e| q.as_ref().is_none_or(|q| e.name.to_lowercase().contains(q.as_str()) || e.aliases.iter().any(|a| a.to_lowercase().contains(q.as_str()))))
-        .filter(|e| kind.as_ref().is_none_or(|k| serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(|s| s == k)).unwrap_or(false)))
+        .filter(|e| kind.as_ref().is_none_or(|k| e.kind.as_str() == k))
         .collect();
     matching.sort_by(|a, b| b.articles.len().cmp(&a.articles.len()).then(b.mentions.cmp(&a.mentions)).then(a.id.cmp(&b.id)));
     let total = matching.len();

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use storyline_compare::day;
 use storyline_model::{Facts, StoryReport};
 
 /// HTML-escapes text for element content and attribute values.
@@ -32,6 +33,14 @@ pub fn url(s: &str) -> String {
         }
     }
     out
+}
+
+/// A name linked to its entity page when it was resolved to one; the escaped name otherwise.
+pub fn entity_link(entity: Option<&str>, name: &str) -> String {
+    match entity {
+        Some(e) => format!("<a href=\"/ui/entities/{}\">{}</a>", url(e), esc(name)),
+        None => esc(name),
+    }
 }
 
 const CSS: &str = r#"
@@ -79,10 +88,6 @@ pub fn page(title: &str, body: &str) -> String {
     )
 }
 
-fn date(d: Option<&str>) -> String {
-    d.map(|d| d.get(..10).unwrap_or(d).to_string()).unwrap_or_else(|| "undated".into())
-}
-
 /// The story page body.
 pub fn story_body(r: &StoryReport) -> String {
     let mut h = String::new();
@@ -100,8 +105,8 @@ pub fn story_body(r: &StoryReport) -> String {
         esc(&s.title),
         r.sources.len(),
         independent,
-        date(s.first_published.as_deref()),
-        date(s.last_published.as_deref()),
+        day(s.first_published.as_deref()),
+        day(s.last_published.as_deref()),
         s.thread.as_ref().map(|t| format!(" · <a href=\"/ui/threads/{}\">thread</a>", url(t))).unwrap_or_default()
     );
     h.push_str("<section id=\"summary\"><h2>Summary</h2><ol class=\"summary\">");
@@ -130,7 +135,7 @@ pub fn story_body(r: &StoryReport) -> String {
             if x.outlet_guessed { " <span class=\"muted small\">(not stated)</span>" } else { "" },
             url(&x.article.0),
             esc(x.title.as_deref().unwrap_or("(no headline)")),
-            date(x.published.as_deref()),
+            day(x.published.as_deref()),
             x.words,
             esc(&rel)
         );
@@ -143,10 +148,7 @@ pub fn story_body(r: &StoryReport) -> String {
     }
     for c in &r.conflicts {
         let what = if c.kind == "role" { "title or role" } else { "figure" };
-        let subject = match &c.entity {
-            Some(e) => format!("<a href=\"/ui/entities/{}\">{}</a>", url(e), esc(&c.subject)),
-            None => esc(&c.subject),
-        };
+        let subject = entity_link(c.entity.as_deref(), &c.subject);
         let _ = write!(h, "<div class=\"conflict\" data-kind=\"{}\"><strong>{subject}</strong>: {what} stated differently<ul>", esc(&c.kind));
         for (i, v) in c.versions.iter().enumerate() {
             let label = if i == 0 { "<span class=\"majority\">majority</span>" } else { "<span class=\"minority\">minority</span>" };
@@ -173,10 +175,9 @@ pub fn story_body(r: &StoryReport) -> String {
         h.push_str("<p class=\"muted\">No quotation is worded differently across sources.</p>");
     }
     for q in &r.quote_variants {
-        let speaker = match (&q.speaker_entity, &q.speaker) {
-            (Some(e), Some(sp)) => format!("<a href=\"/ui/entities/{}\">{}</a>", url(e), esc(sp)),
-            (_, Some(sp)) => esc(sp),
-            _ => "unattributed".into(),
+        let speaker = match &q.speaker {
+            Some(sp) => entity_link(q.speaker_entity.as_deref(), sp),
+            None => "unattributed".into(),
         };
         let _ = write!(h, "<div class=\"variants\"><strong>{speaker}</strong>");
         for (i, w) in q.wordings.iter().enumerate() {
@@ -236,7 +237,7 @@ pub fn story_body(r: &StoryReport) -> String {
             h,
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{} {}</td></tr>",
             esc(&t.kind),
-            date(t.date.as_deref()),
+            day(t.date.as_deref()),
             if t.kind == "event" { "reported event" } else { "published" },
             esc(&t.text),
             t.articles.iter().map(cite).collect::<String>()
@@ -265,10 +266,7 @@ pub fn story_body(r: &StoryReport) -> String {
                 }
             );
         }
-        let label = match &row.entity {
-            Some(e) => format!("<a href=\"/ui/entities/{}\">{}</a>", url(e), esc(&row.label)),
-            None => esc(&row.label),
-        };
+        let label = entity_link(row.entity.as_deref(), &row.label);
         let _ = write!(h, "<tr class=\"row\"><td>{label}</td>");
         for cell in &row.cells {
             match cell {
@@ -302,7 +300,7 @@ pub fn highlighted(text: &str, facts: &Facts) -> String {
         spans.push((q.start, q.end, format!("<q class=\"quote\" title=\"{}\">", esc(&format!("quote: {who}"))), "</q>"));
     }
     for m in &facts.mentions {
-        let kind = serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let kind = m.kind.as_str();
         let title = format!("{kind}{}", m.role.as_deref().map(|r| format!(": {r}")).unwrap_or_default());
         spans.push((m.span.start, m.span.end, format!("<mark class=\"{kind}\" title=\"{}\">", esc(&title)), "</mark>"));
     }

@@ -10,7 +10,9 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::api::{self, blocking, list_stories, params, ApiError, Params, StoryFilter};
-use crate::html::{esc, highlighted, page, story_body, url};
+use storyline_compare::day;
+
+use crate::html::{entity_link, esc, highlighted, page, story_body, url};
 use crate::Shared;
 
 pub fn routes() -> Router<Shared> {
@@ -40,10 +42,6 @@ impl IntoResponse for PageError {
 }
 
 type PageResult = Result<Html<String>, PageError>;
-
-fn date(d: Option<&str>) -> String {
-    d.map(|d| d.get(..10).unwrap_or(d).to_string()).unwrap_or_else(|| "undated".into())
-}
 
 async fn index(State(s): State<Shared>, p: Params) -> PageResult {
     let p = params(p)?;
@@ -87,8 +85,8 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
                 esc(&st.title),
                 st.articles,
                 esc(&st.outlets.join(", ")),
-                date(st.first_published.as_deref()),
-                date(st.last_published.as_deref())
+                day(st.first_published.as_deref()),
+                day(st.last_published.as_deref())
             );
         }
         h.push_str("</table>");
@@ -125,8 +123,8 @@ async fn story(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
                 let _ = write!(
                     body,
                     "<tr><td>{} .. {}</td><td><a href=\"/ui/stories/{}\">{}</a></td><td>{} articles</td><td class=\"small\">{}</td></tr>",
-                    date(st.first_published.as_deref()),
-                    date(st.last_published.as_deref()),
+                    day(st.first_published.as_deref()),
+                    day(st.last_published.as_deref()),
                     url(&st.id.0),
                     esc(&st.title),
                     st.articles,
@@ -154,7 +152,7 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> PageResult 
             "<h1 id=\"article-title\">{}</h1><p class=\"muted\">{} · {}{}{}</p>",
             esc(&title),
             esc(&outlet),
-            date(x.published.as_deref()),
+            day(x.published.as_deref()),
             if x.authors.is_empty() { String::new() } else { format!(" · by {}", esc(&x.authors.join(", "))) },
             // Only web links: a stored URL is input data (no `javascript:` links).
             x.url.as_ref().filter(|u| u.starts_with("https://") || u.starts_with("http://")).map(|u| format!(" · <a href=\"{}\" rel=\"noreferrer\">original</a>", esc(u))).unwrap_or_default()
@@ -193,10 +191,11 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> PageResult 
         }
         h.push_str("<h2>Quotes</h2><ul>");
         for q in &facts.quotes {
-            let who = match &q.speaker_entity {
-                Some(e) => format!("<a href=\"/ui/entities/{}\">{}</a>", url(e), esc(q.speaker.as_deref().unwrap_or(e))),
-                None => esc(q.speaker.as_deref().or(q.speaker_mention.as_deref()).unwrap_or("unattributed")),
+            let name = match &q.speaker_entity {
+                Some(e) => q.speaker.as_deref().unwrap_or(e),
+                None => q.speaker.as_deref().or(q.speaker_mention.as_deref()).unwrap_or("unattributed"),
             };
+            let who = entity_link(q.speaker_entity.as_deref(), name);
             let _ = write!(h, "<li>{who}: “{}”</li>", esc(&q.text));
         }
         h.push_str("</ul><h2>Figures</h2><ul>");
@@ -228,7 +227,7 @@ async fn entities(State(s): State<Shared>, p: Params) -> PageResult {
         esc(&q)
     );
     for e in list.iter().take(200) {
-        let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let kind = e.kind.as_str();
         let roles: std::collections::BTreeSet<&str> = e.roles.iter().map(|r| r.role.as_str()).collect();
         let _ = write!(
             h,
@@ -247,7 +246,7 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
     let (title, body) = blocking(&s, move |app| {
         let Some(api::EntityView { entity: e, quotes, .. }) = api::entity_view(app, &id)? else { return Err(ApiError::not_found(format!("no entity `{id}`"))) };
         let c = app.0.catalog();
-        let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let kind = e.kind.as_str();
         let mut h = format!("<h1>{}</h1><p class=\"muted\">{kind} · {} mentions in {} articles</p>", esc(&e.name), e.mentions, e.articles.len());
         if !e.aliases.is_empty() {
             let _ = write!(h, "<p>Also written: {}</p>", e.aliases.iter().map(|a| format!("<span class=\"tag\">{}</span>", esc(a))).collect::<String>());
@@ -263,7 +262,7 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
                 esc(&r.role),
                 url(&r.article.0),
                 esc(&r.article.0),
-                date(r.published.as_deref())
+                day(r.published.as_deref())
             );
         }
         h.push_str("</table><h2>Quotes</h2><ul>");
@@ -297,8 +296,8 @@ async fn thread(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td><a href=\"/ui/stories/{}\">{}</a></td><td>{}</td></tr>",
-                date(st.first_published.as_deref()),
-                date(st.last_published.as_deref()),
+                day(st.first_published.as_deref()),
+                day(st.last_published.as_deref()),
                 url(&st.id.0),
                 esc(&st.title),
                 st.articles

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use serde_json::Value;
+use storyline_dedup::rewrite::{align, find_rewrites, is_rewrite, RewriteConfig, RewriteProfile};
 use storyline_dedup::{find_copies, CopyInput, DedupConfig};
 use storyline_model::{ArticleId, CopyKind};
 
@@ -33,6 +34,10 @@ enum Edit {
     Typos,
     Headline,
     Embedded,
+    /// Reworded by the spinner, half of the words WordNet has a synonym for replaced.
+    RewriteLight,
+    /// Reworded by the spinner, 90% of the words WordNet has a synonym for replaced.
+    RewriteHeavy,
 }
 
 const EDITS: [Edit; 6] = [Edit::Truncate, Edit::DropParagraphs, Edit::Reorder, Edit::InsertJunk, Edit::Typos, Edit::Headline];
@@ -105,14 +110,13 @@ fn edit(lines: &[&str], kind: Edit, rng: &mut Rng) -> Vec<String> {
                 out[0] = "UPDATED: What we know so far about the latest developments".to_owned();
             }
         }
-        Edit::Embedded => {}
+        Edit::Embedded | Edit::RewriteLight | Edit::RewriteHeavy => {}
     }
     out
 }
 
-/// Builds the set, runs copy detection, prints the figures. Returns (precision, recall,
-/// same-event false-copy rate).
-pub fn run(bench: &Path) -> Result<(f64, f64, f64), String> {
+/// Builds the set, runs copy and rewrite detection, prints the figures.
+pub fn run(bench: &Path) -> Result<Figures, String> {
     let path = bench.join("stories/ecbplus.jsonl");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let source: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
@@ -174,12 +178,78 @@ pub fn run(bench: &Path) -> Result<(f64, f64, f64), String> {
         });
     }
 
+    // Content-farm rewrites of every third article (not those edited above), at two strengths.
+    let with_rewrites = match crate::spin::Synonyms::load() {
+        Ok(synonyms) => {
+            for i in (2..originals).step_by(3) {
+                if docs[i].text.lines().filter(|l| !l.trim().is_empty()).count() < 4 {
+                    continue;
+                }
+                let kind = if (i / 3) % 2 == 0 { Edit::RewriteLight } else { Edit::RewriteHeavy };
+                let rate = if kind == Edit::RewriteLight { 50 } else { 90 };
+                let text = crate::spin::spin(&docs[i].text, &synonyms, rate, &mut rng);
+                docs.push(Doc {
+                    id: ArticleId(format!("r{i:05}")),
+                    text,
+                    story: docs[i].story.clone(),
+                    families: BTreeSet::from([i]),
+                    edit: Some(kind),
+                    origin: i,
+                    passage: String::new(),
+                });
+            }
+            true
+        }
+        Err(e) => {
+            println!("copies     rewrites skipped: {e}");
+            false
+        }
+    };
+
+    // How much verbatim text the spinner leaves: the share of a rewrite's word 5-grams that its
+    // original also has (what copy anchors can see).
+    for kind in [Edit::RewriteLight, Edit::RewriteHeavy] {
+        let shares: Vec<f64> = docs.iter().filter(|d| d.edit == Some(kind)).map(|d| five_gram_share(&d.text, &docs[d.origin].text)).collect();
+        if !shares.is_empty() {
+            println!(
+                "copies     {kind:?}: {} texts, mean share of word 5-grams kept verbatim {:.3}",
+                shares.len(),
+                shares.iter().sum::<f64>() / shares.len() as f64
+            );
+        }
+    }
+
     let inputs: Vec<CopyInput<'_>> =
         docs.iter().map(|d| CopyInput { id: &d.id, text: &d.text, published: None, outlet: None, credited_source: None, scraper_markers: 0 }).collect();
     let start = std::time::Instant::now();
-    let relations = find_copies(&inputs, &DedupConfig::default());
+    let mut relations = find_copies(&inputs, &DedupConfig::default());
     let secs = start.elapsed().as_secs_f64();
     let index: HashMap<&ArticleId, usize> = docs.iter().enumerate().map(|(i, d)| (&d.id, i)).collect();
+    // Rewrite candidates: every pair of one ECB+ topic (at ingest they are the members of one
+    // story, a narrower set), less the pairs already found as copies.
+    let copied: std::collections::HashSet<(usize, usize)> = relations.iter().map(|r| (index[&r.a].min(index[&r.b]), index[&r.a].max(index[&r.b]))).collect();
+    let topic = |d: &Doc| d.story.split('-').next().unwrap_or_default().to_owned();
+    let mut by_topic: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, d) in docs.iter().enumerate() {
+        by_topic.entry(topic(d)).or_default().push(i);
+    }
+    let mut candidates: Vec<(usize, usize)> = Vec::new();
+    for members in by_topic.values() {
+        for (x, &a) in members.iter().enumerate() {
+            for &b in &members[x + 1..] {
+                if !copied.contains(&(a.min(b), a.max(b))) {
+                    candidates.push((a.min(b), a.max(b)));
+                }
+            }
+        }
+    }
+    candidates.sort_unstable();
+    let start = std::time::Instant::now();
+    let rewrites = if with_rewrites { find_rewrites(&inputs, &candidates, &RewriteConfig::default()) } else { Vec::new() };
+    let rewrite_secs = start.elapsed().as_secs_f64();
+    let rewrite_pairs: std::collections::HashSet<(usize, usize)> =
+        rewrites.iter().map(|r| (index[&r.a].min(index[&r.b]), index[&r.a].max(index[&r.b]))).collect();
+    relations.extend(rewrites);
 
     // ECB+ itself holds real copies: outlets of one event often print the same wire sentences.
     // Two originals that share a run of 15 words, at least 10 of them outside quotation marks,
@@ -264,10 +334,19 @@ pub fn run(bench: &Path) -> Result<(f64, f64, f64), String> {
         }
     }
     let precision = correct as f64 / (correct + wrong).max(1) as f64;
-    let (hit, total) = by_edit.values().fold((0, 0), |(h, t), (a, b, _)| (h + a, t + b));
+    let is_rewrite_edit = |k: &Edit| matches!(k, Edit::RewriteLight | Edit::RewriteHeavy);
+    let (hit, total) = by_edit.iter().filter(|(k, _)| !is_rewrite_edit(k)).fold((0, 0), |(h, t), (_, (a, b, _))| (h + a, t + b));
     let recall = hit as f64 / total.max(1) as f64;
+    let (rw_hit, rw_total) = by_edit.iter().filter(|(k, _)| is_rewrite_edit(k)).fold((0, 0), |(h, t), (_, (a, b, _))| (h + a, t + b));
+    let rewrite_recall = rw_hit as f64 / rw_total.max(1) as f64;
     let false_rate = same_event_flagged as f64 / same_event_pairs.max(1) as f64;
-    println!("copies     {} texts ({originals} ECB+ originals + {} edited), {} relations in {secs:.2} s", docs.len(), docs.len() - originals, relations.len());
+    println!(
+        "copies     {} texts ({originals} ECB+ originals + {} edited), {} relations; copies in {secs:.2} s, rewrites over {} same-topic candidate pairs in {rewrite_secs:.2} s",
+        docs.len(),
+        docs.len() - originals,
+        relations.len(),
+        candidates.len()
+    );
     let mut kinds: Vec<_> = by_edit.into_iter().collect();
     kinds.sort_by_key(|(k, _)| *k);
     for (kind, (h, t, rels)) in kinds {
@@ -276,13 +355,115 @@ pub fn run(bench: &Path) -> Result<(f64, f64, f64), String> {
         println!("copies     recall {kind:?}: {h}/{t} = {:.3}  as {rels:?}", h as f64 / t.max(1) as f64);
     }
     println!(
-        "copies     pairwise precision {precision:.4} ({correct} right, {wrong} wrong, {} between wire-linked texts not counted), recall {recall:.4} ({hit}/{total})",
+        "copies     pairwise precision {precision:.4} ({correct} right, {wrong} wrong, {} between wire-linked texts not counted), copy recall {recall:.4} ({hit}/{total}), rewrite recall {rewrite_recall:.4} ({rw_hit}/{rw_total})",
         relations.len() - correct - wrong
     );
     println!(
-        "copies     same-event independent pairs called copies: {same_event_flagged}/{same_event_pairs} = {false_rate:.4} ({wire_linked_pairs} same-event pairs share verbatim wire sentences and are left out)"
+        "copies     same-event independent pairs called copies or rewrites: {same_event_flagged}/{same_event_pairs} = {false_rate:.4} ({wire_linked_pairs} same-event pairs share verbatim wire sentences and are left out)"
     );
-    Ok((precision, recall, false_rate))
+    // The rewrite rule by half of the set: odd topics were used to choose its thresholds, even
+    // topics were not.
+    for (half, parity) in [("dev (odd topics)", 1), ("test (even topics)", 0)] {
+        let in_half = |d: &Doc| topic(d).parse::<usize>().is_ok_and(|t| t % 2 == parity);
+        let (mut hit, mut total) = (0, 0);
+        for (j, d) in docs.iter().enumerate().skip(originals).filter(|(_, d)| in_half(d) && d.edit.as_ref().is_some_and(is_rewrite_edit)) {
+            total += 1;
+            if found.contains_key(&(d.origin.min(j), d.origin.max(j))) {
+                hit += 1;
+            }
+        }
+        let (mut pairs, mut flagged) = (0, 0);
+        for members in by_story.values() {
+            for (x, &a) in members.iter().enumerate().filter(|(_, &a)| in_half(&docs[a])) {
+                for &b in &members[x + 1..] {
+                    if !linked.contains(&(a.min(b), a.max(b))) {
+                        pairs += 1;
+                        flagged += usize::from(rewrite_pairs.contains(&(a.min(b), a.max(b))));
+                    }
+                }
+            }
+        }
+        println!(
+            "copies     rewrites, {half}: recall {hit}/{total} = {:.3}; same-event independent pairs called rewrites {flagged}/{pairs} = {:.4}",
+            hit as f64 / total.max(1) as f64,
+            flagged as f64 / pairs.max(1) as f64
+        );
+    }
+    if std::env::var_os("REWRITE_GRID").is_some() {
+        rewrite_grid(&docs, &inputs, &candidates, &linked, &copied, originals);
+    }
+    Ok(Figures { precision, recall, false_rate, rewrite_recall })
+}
+
+/// What the copy eval measures, for the gate.
+pub struct Figures {
+    pub precision: f64,
+    pub recall: f64,
+    pub false_rate: f64,
+    pub rewrite_recall: f64,
+}
+
+/// `REWRITE_GRID=1`: the rewrite thresholds over a grid, on the development half (odd topics)
+/// only: rewrite recall, same-event independent pairs called rewrites, and other wrong pairs.
+fn rewrite_grid(
+    docs: &[Doc],
+    inputs: &[CopyInput<'_>],
+    candidates: &[(usize, usize)],
+    linked: &std::collections::HashSet<(usize, usize)>,
+    copied: &std::collections::HashSet<(usize, usize)>,
+    originals: usize,
+) {
+    let dev = |d: &Doc| d.story.split('-').next().and_then(|t| t.parse::<usize>().ok()).is_some_and(|t| t % 2 == 1);
+    let pairs: Vec<(usize, usize)> = candidates.iter().copied().filter(|&(a, _)| dev(&docs[a])).collect();
+    let rewritten: Vec<(usize, &Doc)> =
+        docs.iter().enumerate().skip(originals).filter(|(_, d)| dev(d) && matches!(d.edit, Some(Edit::RewriteLight | Edit::RewriteHeavy))).collect();
+    let positives = rewritten.len();
+    let by_copies = rewritten.iter().filter(|(j, d)| copied.contains(&(d.origin.min(*j), d.origin.max(*j)))).count();
+    for similarity in [0.35f32, 0.4, 0.45, 0.5, 0.55] {
+        let base = RewriteConfig { sentence_similarity: similarity, ..RewriteConfig::default() };
+        let profiles: Vec<RewriteProfile> = inputs.iter().map(|d| RewriteProfile::new(d.text, &base)).collect();
+        let alignments: Vec<_> = pairs.iter().map(|&(a, b)| align(&profiles[a], &profiles[b], &base)).collect();
+        for min_sentences in [3usize, 4, 5] {
+            for min_share in [0.2f32, 0.3, 0.4, 0.5] {
+                for min_density in [0.4f32, 0.5, 0.6, 0.7] {
+                    let config = RewriteConfig { min_sentences, min_share, min_density, ..base.clone() };
+                    let (mut hit, mut same_event, mut wrong) = (by_copies, 0, 0);
+                    for (&(a, b), al) in pairs.iter().zip(&alignments) {
+                        if !is_rewrite(al, &config) {
+                            continue;
+                        }
+                        let (da, db) = (&docs[a], &docs[b]);
+                        if !da.families.is_disjoint(&db.families) {
+                            let rewrite = |d: &Doc| matches!(d.edit, Some(Edit::RewriteLight | Edit::RewriteHeavy));
+                            if (rewrite(db) && db.origin == a) || (rewrite(da) && da.origin == b) {
+                                hit += 1;
+                            }
+                        } else if !da.families.iter().any(|&x| db.families.iter().any(|&y| linked.contains(&(x.min(y), x.max(y))))) {
+                            wrong += 1;
+                            if a < originals && b < originals && da.story == db.story {
+                                same_event += 1;
+                            }
+                        }
+                    }
+                    println!(
+                        "grid sim {similarity:.2} n {min_sentences} share {min_share:.1} density {min_density:.1}: recall {:.3} same-event {same_event} wrong {wrong}",
+                        hit as f64 / positives.max(1) as f64
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The share of `text`'s word 5-grams that `other` also has.
+fn five_gram_share(text: &str, other: &str) -> f64 {
+    let grams = |t: &str| -> Vec<String> {
+        let words: Vec<String> = t.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+        words.windows(5).map(|w| w.join(" ")).collect()
+    };
+    let theirs: std::collections::HashSet<String> = grams(other).into_iter().collect();
+    let ours = grams(text);
+    ours.iter().filter(|g| theirs.contains(*g)).count() as f64 / ours.len().max(1) as f64
 }
 
 /// Word 15-grams with at least 10 words outside quotation marks, hashed (the oracle for

@@ -16,6 +16,7 @@ const FLOOR_CLEANING_F1: f64 = 0.50;
 const FLOOR_COPIES_PRECISION: f64 = 0.98;
 const FLOOR_COPIES_RECALL: f64 = 0.95;
 const CEILING_SAME_EVENT_COPIES: f64 = 0.01;
+const FLOOR_REWRITE_RECALL: f64 = 0.0;
 const FLOOR_STORIES_BCUBED: f64 = 0.80;
 const CEILING_STORIES_DRIFT: f64 = 0.06;
 const FLOOR_NER_F1: f64 = 0.78;
@@ -92,10 +93,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     if wants("copies") {
-        let (precision, recall, false_rate) = crate::copies_eval::run(&o.bench)?;
-        if precision < FLOOR_COPIES_PRECISION || recall < FLOOR_COPIES_RECALL || false_rate > CEILING_SAME_EVENT_COPIES {
+        let crate::copies_eval::Figures { precision, recall, false_rate, rewrite_recall } = crate::copies_eval::run(&o.bench)?;
+        if precision < FLOOR_COPIES_PRECISION || recall < FLOOR_COPIES_RECALL || false_rate > CEILING_SAME_EVENT_COPIES || rewrite_recall < FLOOR_REWRITE_RECALL
+        {
             failures.push(format!(
-                "copies outside the gate (precision >= {FLOOR_COPIES_PRECISION}, recall >= {FLOOR_COPIES_RECALL}, same-event false copies <= {CEILING_SAME_EVENT_COPIES})"
+                "copies outside the gate (precision >= {FLOOR_COPIES_PRECISION}, recall >= {FLOOR_COPIES_RECALL}, same-event false copies <= {CEILING_SAME_EVENT_COPIES}, rewrite recall >= {FLOOR_REWRITE_RECALL})"
             ));
         }
     }

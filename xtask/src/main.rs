@@ -6,6 +6,7 @@ mod eval;
 mod ner_eval;
 mod quotes_eval;
 mod serve_bench;
+mod spin;
 mod stories_eval;
 
 use std::process::{Command, ExitCode};

@@ -1,12 +1,14 @@
 //! The copy step of an ingest (each new article against the stored anchor index), and the
 //! `copies` command that shows a reader why two articles are related.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use anyhow::Result;
+use rayon::prelude::*;
+use storyline_dedup::rewrite::{rewrite_pair, RewriteConfig, RewriteProfile};
 use storyline_dedup::{anchors, compare_pair, CopyInput, DedupConfig};
-use storyline_model::{ArticleId, CopyKind, CopyRelation, RemovalReason, Side, StoredArticle};
+use storyline_model::{ArticleId, CopyKind, CopyRelation, RemovalReason, Side, StoredArticle, StoryId, StoryMember};
 use storyline_store::{CopyCheck, Store};
 
 /// Articles checked per round trip to the store.
@@ -72,6 +74,83 @@ pub fn copy_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> R
             on_progress(checked);
         }
         store.record_copy_checks(&checks)?;
+    }
+}
+
+/// Earlier members of its story each new article is checked against for a rewrite (the most
+/// recent ones: a rewrite follows its original within days).
+const REWRITE_PEERS: usize = 64;
+
+/// Rewrites among the members of the stories a batch joined: each new article that is not a
+/// copy against the earlier members of its story (stored ones, and those before it in the
+/// batch), less pairs already related. `absorbed` maps a surviving story to the stories merged
+/// into it by this batch, whose stored members are peers too.
+pub fn rewrites_in_stories(
+    store: &dyn Store,
+    batch: &[StoredArticle],
+    assignments: &[StoryMember],
+    absorbed: &HashMap<StoryId, Vec<StoryId>>,
+    related: &HashSet<(ArticleId, ArticleId)>,
+) -> Result<Vec<CopyRelation>> {
+    let config = RewriteConfig::default();
+    let by_id: HashMap<&ArticleId, &StoredArticle> = batch.iter().map(|a| (&a.article.id, a)).collect();
+    let mut by_story: HashMap<&StoryId, Vec<&ArticleId>> = HashMap::new();
+    for m in assignments.iter().filter(|m| !m.note.starts_with("copy of")) {
+        by_story.entry(&m.story).or_default().push(&m.article);
+    }
+    // (new article, its peers); peers loaded once.
+    let mut checks: Vec<(&StoredArticle, Vec<ArticleId>)> = Vec::new();
+    let mut stored: HashMap<ArticleId, StoredArticle> = HashMap::new();
+    for (story, new) in by_story {
+        let mut peers: Vec<ArticleId> = Vec::new();
+        for s in std::iter::once(story).chain(absorbed.get(story).into_iter().flatten()) {
+            let members = store.story_members(s)?;
+            peers.extend(members.into_iter().rev().take(REWRITE_PEERS).map(|m| m.article).filter(|id| !by_id.contains_key(id)));
+        }
+        for id in &peers {
+            if !stored.contains_key(id) {
+                if let Some(a) = store.get_article(id)? {
+                    stored.insert(id.clone(), a);
+                }
+            }
+        }
+        for (k, id) in new.iter().enumerate() {
+            let Some(article) = by_id.get(id) else { continue };
+            let mut mine: Vec<ArticleId> = peers.clone();
+            mine.extend(new[..k].iter().map(|&p| p.clone()));
+            let start = mine.len().saturating_sub(REWRITE_PEERS);
+            checks.push((article, mine.split_off(start)));
+        }
+    }
+    let profile = |a: &StoredArticle| RewriteProfile::new(&a.article.text, &config);
+    let profiles: HashMap<&ArticleId, RewriteProfile> =
+        batch.par_iter().map(|a| (&a.article.id, profile(a))).chain(stored.par_iter().map(|(id, a)| (id, profile(a)))).collect();
+    let article_of = |id: &ArticleId| by_id.get(id).copied().or_else(|| stored.get(id));
+    let mut found: Vec<CopyRelation> = checks
+        .par_iter()
+        .flat_map_iter(|(article, peers)| {
+            let me = &article.article.id;
+            peers
+                .iter()
+                .filter(|p| !related.contains(&pair(me, p)))
+                .filter_map(|p| {
+                    let other = article_of(p)?;
+                    rewrite_pair(&input(article), profiles.get(me)?, &input(other), profiles.get(p)?, &config)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    found.sort_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
+    found.dedup_by(|x, y| x.a == y.a && x.b == y.b);
+    Ok(found)
+}
+
+/// An unordered pair of articles as a key.
+pub fn pair(x: &ArticleId, y: &ArticleId) -> (ArticleId, ArticleId) {
+    if x <= y {
+        (x.clone(), y.clone())
+    } else {
+        (y.clone(), x.clone())
     }
 }
 

@@ -21,6 +21,8 @@ pub struct StepSummary {
     pub opened: usize,
     pub merges: usize,
     pub stories: usize,
+    /// Rewrite relations found among story members.
+    pub rewrites: usize,
 }
 
 /// Assigns every stored article that has no story yet, batch by batch; each batch is one
@@ -36,7 +38,8 @@ pub fn story_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
         if batch.is_empty() {
             break;
         }
-        let copy_of = copies_of(store, batch.iter().map(|a| &a.article.id))?;
+        let mut related = HashSet::new();
+        let copy_of = copies_of(store, batch.iter().map(|a| &a.article.id), &mut related)?;
         let inputs: Vec<Input> = batch
             .par_iter()
             .map(|a| Input { article: a.article.id.clone(), profile: storyline_cluster::profile(&a.article), copy_of: copy_of.get(&a.article.id).cloned() })
@@ -52,6 +55,12 @@ pub fn story_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
             .into_iter()
             .map(|(id, members)| Thread { title: engine.thread_title(&members, 3), stories: members.len(), id })
             .collect();
+        let mut absorbed: HashMap<StoryId, Vec<StoryId>> = HashMap::new();
+        for (gone, keep) in &out.merges {
+            absorbed.entry(StoryId(keep.clone())).or_default().push(StoryId(gone.clone()));
+        }
+        let rewrites = crate::copies::rewrites_in_stories(store, &batch, &out.assignments, &absorbed, &related)?;
+        summary.rewrites += rewrites.len();
         let update = StoryUpdate {
             stories: out.changed.iter().map(|s| (describe(&engine, s), state::encode(s))).collect(),
             members: out.assignments,
@@ -60,6 +69,7 @@ pub fn story_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
             threads,
             df_delta: out.df_delta,
             docs_delta: counted,
+            rewrites,
             at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };
         store.record_stories(&update)?;
@@ -71,12 +81,18 @@ pub fn story_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
 
 /// For each article that is an exact or near-duplicate copy: the article it follows. A stored
 /// article that already has a story is preferred; within a batch the smaller id leads.
-fn copies_of<'a>(store: &dyn Store, ids: impl Iterator<Item = &'a ArticleId>) -> Result<HashMap<ArticleId, CopyOf>> {
+/// Every pair already related some way is added to `related`.
+fn copies_of<'a>(
+    store: &dyn Store,
+    ids: impl Iterator<Item = &'a ArticleId>,
+    related: &mut HashSet<(ArticleId, ArticleId)>,
+) -> Result<HashMap<ArticleId, CopyOf>> {
     let ids: Vec<&ArticleId> = ids.collect();
     let in_batch: HashSet<&ArticleId> = ids.iter().copied().collect();
     let mut others: HashMap<ArticleId, Vec<ArticleId>> = HashMap::new();
     for &id in &ids {
         store.for_each_copy_relation(Some(id), &mut |r| {
+            related.insert(crate::copies::pair(&r.a, &r.b));
             if matches!(r.relation, CopyKind::Exact | CopyKind::NearDuplicate) {
                 let other = if &r.a == id { r.b } else { r.a };
                 others.entry(id.clone()).or_default().push(other);

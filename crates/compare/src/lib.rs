@@ -8,7 +8,7 @@
 mod markdown;
 mod quotes;
 mod summary;
-pub mod text;
+pub use storyline_dedup::text;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -18,7 +18,7 @@ use storyline_model::{
 };
 
 pub use markdown::markdown;
-use text::{content, jaccard, sentences, unquoted, Sentence};
+use text::{content, sentences, Sentence};
 
 /// One member of the story: its article and its facts (mentions resolved to entities).
 pub struct Member<'a> {
@@ -47,7 +47,7 @@ pub fn compare(story: &Story, members: &[Member<'_>], copies: &[CopyRelation], e
     let compared = &members[..members.len().min(MAX_COMPARED)];
     let sents: Vec<Vec<Sentence>> = compared.iter().map(|m| sentences(&m.article.text)).collect();
 
-    let links = copy_links(compared, &sents, copies);
+    let links = copy_links(compared, copies);
     let mut sources: Vec<Source> = members.iter().map(|m| source(m.article)).collect();
     for (i, l) in links.iter().enumerate() {
         sources[i].copy_of = l.clone();
@@ -152,8 +152,9 @@ fn kind_name(k: CopyKind) -> &'static str {
 }
 
 /// Which member each member copies or rewrites (by index into `members`), from the stored copy
-/// relations and, for pairs without one, sentence-by-sentence rewrite detection.
-fn copy_links(members: &[&Member<'_>], sents: &[Vec<Sentence>], copies: &[CopyRelation]) -> Vec<Option<CopyLink>> {
+/// and rewrite relations (found at ingest by the dedup stage, so the page and `export copies`
+/// agree).
+fn copy_links(members: &[&Member<'_>], copies: &[CopyRelation]) -> Vec<Option<CopyLink>> {
     let index: HashMap<&ArticleId, usize> = members.iter().enumerate().map(|(i, m)| (&m.article.id, i)).collect();
     // (copy, original, link, direction known)
     let mut cands: Vec<(usize, usize, CopyLink, bool)> = Vec::new();
@@ -176,31 +177,6 @@ fn copy_links(members: &[&Member<'_>], sents: &[Vec<Sentence>], copies: &[CopyRe
             evidence: r.evidence.clone(),
         };
         cands.push((copy, orig, link, known));
-    }
-    // Rewrites: the writer's own sentences (quotes left out) reworded one by one, in the same
-    // order. Independent reports of one event share facts, but not a sentence-by-sentence
-    // order over many sentences.
-    let profiles: Vec<Vec<HashSet<String>>> =
-        sents.iter().map(|ss| ss.iter().map(|s| content(&unquoted(&s.text))).filter(|c| c.len() >= 5).collect()).collect();
-    for a in 0..members.len() {
-        for b in a + 1..members.len() {
-            if related.contains(&(a, b)) {
-                continue;
-            }
-            let (pa, pb) = (&profiles[a], &profiles[b]);
-            let shorter = pa.len().min(pb.len());
-            let aligned = aligned_in_order(pa, pb);
-            if aligned >= REWRITE_MIN_SENTENCES && aligned as f64 >= REWRITE_MIN_SHARE * shorter as f64 {
-                let (o, c) = representative(members, a, b);
-                let known = members[o].article.published.is_some()
-                    && members[c].article.published.is_some()
-                    && members[o].article.published < members[c].article.published;
-                let evidence = vec![format!("{aligned} of {shorter} sentences reworded in the same order (the writer's own words; quotes left out)")];
-                let link =
-                    CopyLink { article: members[o].article.id.clone(), relation: "rewrite".into(), similarity: aligned as f32 / shorter as f32, evidence };
-                cands.push((c, o, link, known));
-            }
-        }
     }
     // One link per copy: known direction first, then the closest.
     cands.sort_by(|x, y| y.3.cmp(&x.3).then(y.2.similarity.total_cmp(&x.2.similarity)));
@@ -230,26 +206,6 @@ fn copy_links(members: &[&Member<'_>], sents: &[Vec<Sentence>], copies: &[CopyRe
         out[copy] = Some(link);
     }
     out
-}
-
-/// Sentences aligned in order for a rewrite, and the share of the shorter article they make.
-const REWRITE_MIN_SENTENCES: usize = 4;
-const REWRITE_MIN_SHARE: f64 = 0.3;
-/// Two sentences are one reworded at this content-word overlap.
-const REWORDED: f64 = 0.25;
-
-/// The most sentence pairs that match (overlap at least [`REWORDED`]) in the same order in
-/// both articles: a longest common subsequence over sentences.
-pub fn aligned_in_order(a: &[HashSet<String>], b: &[HashSet<String>]) -> usize {
-    let mut prev = vec![0usize; b.len() + 1];
-    for x in a {
-        let mut row = vec![0usize; b.len() + 1];
-        for (j, y) in b.iter().enumerate() {
-            row[j + 1] = if jaccard(x, y) >= REWORDED { prev[j] + 1 } else { prev[j + 1].max(row[j]) };
-        }
-        prev = row;
-    }
-    prev[b.len()]
 }
 
 /// The likely original of two articles without a stated direction: the earlier, else the

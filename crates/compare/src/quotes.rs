@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use similar::{capture_diff_slices, Algorithm, DiffOp};
 use storyline_model::{AlignedWord, Quote, QuoteVariants, QuoteWording, Source};
 
-use crate::text::{content, words};
 use crate::Member;
+use storyline_dedup::text::{content, words};
 
 /// Quotes of one quotation: `(member index, quote)`.
 pub struct Group<'a> {

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use storyline_model::SummarySentence;
 
-use crate::text::{content, jaccard, unquoted, Sentence};
 use crate::Member;
+use storyline_dedup::text::{content, jaccard, unquoted, Sentence};
 
 /// Two sentences state the same thing at this content-word overlap.
 const SAME: f64 = 0.3;

@@ -7,7 +7,13 @@
 //! candidate search is sub-quadratic. Each candidate pair is then verified by aligning all its
 //! 5-grams, which gives the shared spans with character offsets in both articles.
 //!
+//! Rewrites (the same article reworded sentence by sentence) are found by sentence alignment in
+//! [`rewrite`]; [`text`] holds the sentence and word helpers both share with the story page.
+//!
 //! Architecture invariant: pure functions over article texts; no IO, no store.
+
+pub mod rewrite;
+pub mod text;
 
 use std::collections::{HashMap as StdHashMap, HashSet as StdHashSet};
 use std::hash::{BuildHasherDefault, Hasher};

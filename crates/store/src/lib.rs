@@ -91,6 +91,9 @@ pub struct StoryUpdate {
     pub threads: Vec<Thread>,
     pub df_delta: Vec<(u64, u32)>,
     pub docs_delta: u64,
+    /// Rewrites found among the members of the batch's stories (kept beside the copy
+    /// relations; a pair already related keeps its relation).
+    pub rewrites: Vec<CopyRelation>,
     /// RFC 3339 time of the change.
     pub at: String,
 }

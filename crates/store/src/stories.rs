@@ -73,6 +73,10 @@ pub fn record(conn: &mut Connection, u: &StoryUpdate) -> Sql<()> {
         for m in &u.members {
             member.execute(params![m.article.0, m.story.0, to_json(m)?])?;
         }
+        let mut rewrite = tx.prepare_cached("INSERT OR IGNORE INTO copies (a, b, relation, similarity, json) VALUES (?1, ?2, 'rewrite', ?3, ?4)")?;
+        for r in &u.rewrites {
+            rewrite.execute(params![r.a.0, r.b.0, r.similarity as f64, to_json(r)?])?;
+        }
     }
     tx.commit()
 }

@@ -437,13 +437,14 @@ fn ingest_into(store: &mut dyn Store, read: &ReadArgs, paths: &[PathBuf], report
     let step = stories::story_step(store, &mut |n| b.set_position(n as u64)).context("grouping stories")?;
     b.finish_and_clear();
     say(format!(
-        "stories: {} articles assigned, {} new stories, {} merges; {} stories in all; {} rewrites among story members ({:.1} s)",
+        "stories: {} articles assigned, {} new stories, {} merges; {} stories in all; {} rewrites among story members ({:.1} s, of which rewrites {:.1} s)",
         step.assigned,
         step.opened,
         step.merges,
         step.stories,
         step.rewrites,
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        step.rewrite_secs
     ));
     // Entities, quotes and figures of the new articles.
     let b = bar("facts");

@@ -21,8 +21,9 @@ pub struct StepSummary {
     pub opened: usize,
     pub merges: usize,
     pub stories: usize,
-    /// Rewrite relations found among story members.
+    /// Rewrite relations found among story members, and the time that took.
     pub rewrites: usize,
+    pub rewrite_secs: f64,
 }
 
 /// Assigns every stored article that has no story yet, batch by batch; each batch is one
@@ -59,8 +60,10 @@ pub fn story_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
         for (gone, keep) in &out.merges {
             absorbed.entry(StoryId(keep.clone())).or_default().push(StoryId(gone.clone()));
         }
+        let started = std::time::Instant::now();
         let rewrites = crate::copies::rewrites_in_stories(store, &batch, &out.assignments, &absorbed, &related)?;
         summary.rewrites += rewrites.len();
+        summary.rewrite_secs += started.elapsed().as_secs_f64();
         let update = StoryUpdate {
             stories: out.changed.iter().map(|s| (describe(&engine, s), state::encode(s))).collect(),
             members: out.assignments,

@@ -312,7 +312,8 @@ pub fn run(bench: &Path) -> Result<Figures, String> {
                 entry.0 += 1;
                 *entry.2.entry(format!("{rel:?}")).or_default() += 1;
             } else if std::env::var_os("SHOW_MISSED").is_some() {
-                println!("  missed {kind:?}: {} from {} {}", d.id, docs[o].id, d.passage.replace('\n', " / "));
+                let direct = storyline_dedup::compare_pair(&inputs[o], &inputs[j], &DedupConfig::default()).map(|r| r.relation);
+                println!("  missed {kind:?}: {} from {} (pair alone: {direct:?}) {}", d.id, docs[o].id, d.passage.replace('\n', " / "));
             }
         }
     }

@@ -396,10 +396,28 @@ fn align(pa: &Prepared, pb: &Prepared, k: usize) -> Vec<Run> {
     let mut used_b = vec![false; pb.words.len()];
     let mut out = Vec::new();
     for (i, j, len) in runs {
-        let words = len + k - 1;
-        if (i..i + words).any(|x| used_a[x]) || (j..j + words).any(|y| used_b[y]) {
+        // A run that overlaps a longer one already taken keeps its longest free stretch (a
+        // sentence that follows a shared sentence elsewhere must not sink the whole run).
+        let total = len + k - 1;
+        let free = |x: usize| !used_a[i + x] && !used_b[j + x];
+        let (mut best, mut start) = ((0, 0), None);
+        for x in 0..=total {
+            match (x < total && free(x), start) {
+                (true, None) => start = Some(x),
+                (false, Some(s)) => {
+                    if x - s > best.1 - best.0 {
+                        best = (s, x);
+                    }
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        let words = best.1 - best.0;
+        if words < k {
             continue;
         }
+        let (i, j) = (i + best.0, j + best.0);
         (i..i + words).for_each(|x| used_a[x] = true);
         (j..j + words).for_each(|y| used_b[y] = true);
         let unquoted_a = pa.words[i..i + words].iter().filter(|w| !w.quoted).count();
@@ -522,6 +540,26 @@ mod tests {
         let b_text: String = local.chars().skip(span.b_start).take(span.b_end - span.b_start).collect();
         assert!(b_text.starts_with("The central bank raised"), "{b_text}");
         assert!(b_text.ends_with("after the announcement"), "{b_text}");
+    }
+
+    #[test]
+    fn a_run_touching_a_longer_one_keeps_its_own_words() {
+        // The pasted passage leaves out a short sentence of the original, so its first sentence
+        // runs on into a word ("He") that the longer second run needs: it must still count.
+        let ids = ids(2);
+        let original = format!(
+            "{OTHER}\nMeanwhile a volunteer at the station ran to help the driver and his frightened wife on the pavement.\nHe was shaken.\n\
+             He tried to give first aid to her and tried to comfort her until the ambulance arrived from the hospital, the sergeant said.\n\
+             The volunteer was back at work the next morning.\n{WIRE}"
+        );
+        let host = "The school board met on Thursday to discuss the new timetable for the autumn term and the cost of the buses.\n\
+             Meanwhile a volunteer at the station ran to help the driver and his frightened wife on the pavement.\n\
+             He tried to give first aid to her and tried to comfort her until the ambulance arrived from the hospital, the sergeant said.\n\
+             The volunteer was back at work the next morning.\nThe board will vote on the plan next month after hearing from parents.";
+        let rels = find_copies(&[input(&ids[0], &original), input(&ids[1], host)], &DedupConfig::default());
+        assert_eq!(rels.len(), 1, "{rels:?}");
+        assert_eq!(rels[0].relation, CopyKind::Partial);
+        assert_eq!(rels[0].shared.len(), 2, "{:?}", rels[0].shared);
     }
 
     #[test]

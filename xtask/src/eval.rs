@@ -395,6 +395,17 @@ fn bench_copies(o: &Opts, sizes: &[usize]) -> Result<(), String> {
 
 /// `cargo xtask bench`: speed of extraction beside Python trafilatura, in one run, one core.
 pub fn bench(args: &[String]) -> Result<(), String> {
+    // The copy and story benches time our code inside this process: an unoptimised xtask (the
+    // `cargo xtask` alias builds the dev profile) would time a debug build, so they run again
+    // from a release build of xtask.
+    if cfg!(debug_assertions) && matches!(args.first().map(String::as_str), Some("copies" | "stories")) {
+        let status = Command::new("cargo")
+            .args(["run", "--release", "--quiet", "--package", "xtask", "--", "bench"])
+            .args(args)
+            .status()
+            .map_err(|e| format!("cargo run --release: {e}"))?;
+        return if status.success() { Ok(()) } else { Err("the release build of the bench failed".to_owned()) };
+    }
     if args.first().map(String::as_str) == Some("copies") {
         let sizes: Vec<usize> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();
         let o = opts(&args[1..].iter().filter(|a| a.parse::<usize>().is_err()).cloned().collect::<Vec<_>>())?;

@@ -396,28 +396,26 @@ fn align(pa: &Prepared, pb: &Prepared, k: usize) -> Vec<Run> {
     let mut used_b = vec![false; pb.words.len()];
     let mut out = Vec::new();
     for (i, j, len) in runs {
-        // A run that overlaps a longer one already taken keeps its longest free stretch (a
-        // sentence that follows a shared sentence elsewhere must not sink the whole run).
+        // A run that overlaps a longer one already taken at one end keeps its free stretch at the
+        // other (a sentence that runs on into a word of a longer shared run must not sink the
+        // whole run). Only the ends are walked, so runs inside taken text cost one lookup.
         let total = len + k - 1;
         let free = |x: usize| !used_a[i + x] && !used_b[j + x];
-        let (mut best, mut start) = ((0, 0), None);
-        for x in 0..=total {
-            match (x < total && free(x), start) {
-                (true, None) => start = Some(x),
-                (false, Some(s)) => {
-                    if x - s > best.1 - best.0 {
-                        best = (s, x);
-                    }
-                    start = None;
-                }
-                _ => {}
+        let head = (0..total).take_while(|&x| free(x)).count();
+        let (offset, words) = if head == total {
+            (0, total)
+        } else {
+            let tail = (0..total).rev().take_while(|&x| free(x)).count();
+            if head >= tail {
+                (0, head)
+            } else {
+                (total - tail, tail)
             }
-        }
-        let words = best.1 - best.0;
+        };
         if words < k {
             continue;
         }
-        let (i, j) = (i + best.0, j + best.0);
+        let (i, j) = (i + offset, j + offset);
         (i..i + words).for_each(|x| used_a[x] = true);
         (j..j + words).for_each(|y| used_b[y] = true);
         let unquoted_a = pa.words[i..i + words].iter().filter(|w| !w.quoted).count();

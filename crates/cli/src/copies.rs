@@ -83,19 +83,21 @@ const REWRITE_PEERS: usize = 64;
 
 /// Rewrites among the members of the stories a batch joined: each new article that is not a
 /// copy against the earlier members of its story (stored ones, and those before it in the
-/// batch), less pairs already related. `absorbed` maps a surviving story to the stories merged
-/// into it by this batch, whose stored members are peers too.
+/// batch), less pairs already related. `copies` are the batch's exact and near-duplicate copies
+/// (a rewrite of their original is found through the original); `absorbed` maps a surviving
+/// story to the stories merged into it by this batch, whose stored members are peers too.
 pub fn rewrites_in_stories(
     store: &dyn Store,
     batch: &[StoredArticle],
     assignments: &[StoryMember],
+    copies: &HashSet<&ArticleId>,
     absorbed: &HashMap<StoryId, Vec<StoryId>>,
     related: &HashSet<(ArticleId, ArticleId)>,
 ) -> Result<Vec<CopyRelation>> {
     let config = RewriteConfig::default();
     let by_id: HashMap<&ArticleId, &StoredArticle> = batch.iter().map(|a| (&a.article.id, a)).collect();
     let mut by_story: HashMap<&StoryId, Vec<&ArticleId>> = HashMap::new();
-    for m in assignments.iter().filter(|m| !m.note.starts_with("copy of")) {
+    for m in assignments.iter().filter(|m| !copies.contains(&m.article)) {
         by_story.entry(&m.story).or_default().push(&m.article);
     }
     // (new article, its peers); peers loaded once.
@@ -122,10 +124,11 @@ pub fn rewrites_in_stories(
             checks.push((article, mine.split_off(start)));
         }
     }
-    let profile = |a: &StoredArticle| RewriteProfile::new(&a.article.text, &config);
-    let profiles: HashMap<&ArticleId, RewriteProfile> =
-        batch.par_iter().map(|a| (&a.article.id, profile(a))).chain(stored.par_iter().map(|(id, a)| (id, profile(a)))).collect();
     let article_of = |id: &ArticleId| by_id.get(id).copied().or_else(|| stored.get(id));
+    // Profiles of the articles some check needs, each made once.
+    let needed: HashSet<&ArticleId> = checks.iter().flat_map(|(a, peers)| std::iter::once(&a.article.id).chain(peers)).collect();
+    let profiles: HashMap<&ArticleId, RewriteProfile> =
+        needed.into_par_iter().filter_map(|id| Some((id, RewriteProfile::new(&article_of(id)?.article.text, &config)))).collect();
     let mut found: Vec<CopyRelation> = checks
         .par_iter()
         .flat_map_iter(|(article, peers)| {

@@ -61,7 +61,8 @@ pub fn story_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
             absorbed.entry(StoryId(keep.clone())).or_default().push(StoryId(gone.clone()));
         }
         let started = std::time::Instant::now();
-        let rewrites = crate::copies::rewrites_in_stories(store, &batch, &out.assignments, &absorbed, &related)?;
+        let copies: HashSet<&ArticleId> = copy_of.keys().collect();
+        let rewrites = crate::copies::rewrites_in_stories(store, &batch, &out.assignments, &copies, &absorbed, &related)?;
         summary.rewrites += rewrites.len();
         summary.rewrite_secs += started.elapsed().as_secs_f64();
         let update = StoryUpdate {

@@ -2,7 +2,7 @@
 //! articles in ../shared/bench/stories), with realistic edits applied, and independent reports of
 //! the same event as negatives. Built in memory each run; nothing is written to the repository.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use serde_json::Value;
@@ -60,6 +60,39 @@ struct Doc {
     origin: usize,
     /// The pasted passage, for an embedded copy.
     passage: String,
+}
+
+impl Edit {
+    fn is_rewrite(self) -> bool {
+        matches!(self, Edit::RewriteLight | Edit::RewriteHeavy)
+    }
+}
+
+impl Doc {
+    /// The ECB+ topic (the gold story id before its `-`).
+    fn topic(&self) -> &str {
+        self.story.split('-').next().unwrap_or_default()
+    }
+
+    /// In the half of the set the rewrite thresholds were chosen on (odd topics), or in the
+    /// held-out half (even topics).
+    fn in_tuning_half(&self, tuning: bool) -> bool {
+        self.topic().parse::<usize>().is_ok_and(|t| (t % 2 == 1) == tuning)
+    }
+
+    fn is_rewrite(&self) -> bool {
+        self.edit.is_some_and(Edit::is_rewrite)
+    }
+}
+
+/// An unordered pair of texts as a key.
+fn key(a: usize, b: usize) -> (usize, usize) {
+    (a.min(b), a.max(b))
+}
+
+/// Whether two texts descend from originals that share wire copy.
+fn wire_linked(linked: &HashSet<(usize, usize)>, fa: &BTreeSet<usize>, fb: &BTreeSet<usize>) -> bool {
+    fa.iter().any(|&x| fb.iter().any(|&y| linked.contains(&key(x, y))))
 }
 
 fn edit(lines: &[&str], kind: Edit, rng: &mut Rng) -> Vec<String> {
@@ -227,18 +260,17 @@ pub fn run(bench: &Path) -> Result<Figures, String> {
     let index: HashMap<&ArticleId, usize> = docs.iter().enumerate().map(|(i, d)| (&d.id, i)).collect();
     // Rewrite candidates: every pair of one ECB+ topic (at ingest they are the members of one
     // story, a narrower set), less the pairs already found as copies.
-    let copied: std::collections::HashSet<(usize, usize)> = relations.iter().map(|r| (index[&r.a].min(index[&r.b]), index[&r.a].max(index[&r.b]))).collect();
-    let topic = |d: &Doc| d.story.split('-').next().unwrap_or_default().to_owned();
-    let mut by_topic: HashMap<String, Vec<usize>> = HashMap::new();
+    let copied: HashSet<(usize, usize)> = relations.iter().map(|r| key(index[&r.a], index[&r.b])).collect();
+    let mut by_topic: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, d) in docs.iter().enumerate() {
-        by_topic.entry(topic(d)).or_default().push(i);
+        by_topic.entry(d.topic()).or_default().push(i);
     }
     let mut candidates: Vec<(usize, usize)> = Vec::new();
     for members in by_topic.values() {
         for (x, &a) in members.iter().enumerate() {
             for &b in &members[x + 1..] {
-                if !copied.contains(&(a.min(b), a.max(b))) {
-                    candidates.push((a.min(b), a.max(b)));
+                if !copied.contains(&key(a, b)) {
+                    candidates.push(key(a, b));
                 }
             }
         }
@@ -247,8 +279,7 @@ pub fn run(bench: &Path) -> Result<Figures, String> {
     let start = std::time::Instant::now();
     let rewrites = if with_rewrites { find_rewrites(&inputs, &candidates, &RewriteConfig::default()) } else { Vec::new() };
     let rewrite_secs = start.elapsed().as_secs_f64();
-    let rewrite_pairs: std::collections::HashSet<(usize, usize)> =
-        rewrites.iter().map(|r| (index[&r.a].min(index[&r.b]), index[&r.a].max(index[&r.b]))).collect();
+    let rewrite_pairs: HashSet<(usize, usize)> = rewrites.iter().map(|r| key(index[&r.a], index[&r.b])).collect();
     relations.extend(rewrites);
 
     // ECB+ itself holds real copies: outlets of one event often print the same wire sentences.
@@ -263,15 +294,14 @@ pub fn run(bench: &Path) -> Result<Figures, String> {
             by_gram.entry(g).or_default().push(i);
         }
     }
-    let mut linked: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
+    let mut linked: HashSet<(usize, usize)> = HashSet::new();
     for holders in by_gram.values() {
         for (x, &a) in holders.iter().enumerate() {
             for &b in &holders[x + 1..] {
-                linked.insert((a.min(b), a.max(b)));
+                linked.insert(key(a, b));
             }
         }
     }
-    let wire_linked = |fa: &BTreeSet<usize>, fb: &BTreeSet<usize>| fa.iter().any(|&x| fb.iter().any(|&y| linked.contains(&(x.min(y), x.max(y)))));
     // Precision: a predicted pair is right when the two texts share an origin, wrong when they
     // are neither related nor wire-linked.
     let mut correct = 0;
@@ -286,7 +316,7 @@ pub fn run(bench: &Path) -> Result<Figures, String> {
         if !docs[a].families.is_disjoint(&docs[b].families) {
             correct += 1;
             rewrite_judged.0 += usize::from(is_rewrite);
-        } else if !wire_linked(&docs[a].families, &docs[b].families) {
+        } else if !wire_linked(&linked, &docs[a].families, &docs[b].families) {
             wrong += 1;
             rewrite_judged.1 += usize::from(is_rewrite);
             if wrong <= show_wrong {
@@ -298,7 +328,7 @@ pub fn run(bench: &Path) -> Result<Figures, String> {
                 }
             }
         }
-        found.insert((a.min(b), a.max(b)), r.relation);
+        found.insert(key(a, b), r.relation);
     }
     // Recall: each edited text against the article(s) it came from.
     let mut by_edit: HashMap<Edit, (usize, usize, HashMap<String, usize>)> = HashMap::new();
@@ -308,7 +338,7 @@ pub fn run(bench: &Path) -> Result<Figures, String> {
             let o = d.origin;
             let entry = by_edit.entry(kind).or_default();
             entry.1 += 1;
-            if let Some(rel) = found.get(&(o.min(j), o.max(j))) {
+            if let Some(rel) = found.get(&key(o, j)) {
                 entry.0 += 1;
                 *entry.2.entry(format!("{rel:?}")).or_default() += 1;
             } else if std::env::var_os("SHOW_MISSED").is_some() {
@@ -328,12 +358,12 @@ pub fn run(bench: &Path) -> Result<Figures, String> {
     for members in by_story.values() {
         for (x, &a) in members.iter().enumerate() {
             for &b in &members[x + 1..] {
-                if linked.contains(&(a.min(b), a.max(b))) {
+                if linked.contains(&key(a, b)) {
                     wire_linked_pairs += 1;
                     continue;
                 }
                 same_event_pairs += 1;
-                if found.contains_key(&(a.min(b), a.max(b))) {
+                if found.contains_key(&key(a, b)) {
                     same_event_flagged += 1;
                 }
             }
@@ -344,10 +374,9 @@ pub fn run(bench: &Path) -> Result<Figures, String> {
     let (copy_right, copy_wrong) = (correct - rewrite_judged.0, wrong - rewrite_judged.1);
     let precision = copy_right as f64 / (copy_right + copy_wrong).max(1) as f64;
     let rewrite_precision = rewrite_judged.0 as f64 / (rewrite_judged.0 + rewrite_judged.1).max(1) as f64;
-    let is_rewrite_edit = |k: &Edit| matches!(k, Edit::RewriteLight | Edit::RewriteHeavy);
-    let (hit, total) = by_edit.iter().filter(|(k, _)| !is_rewrite_edit(k)).fold((0, 0), |(h, t), (_, (a, b, _))| (h + a, t + b));
+    let (hit, total) = by_edit.iter().filter(|(k, _)| !k.is_rewrite()).fold((0, 0), |(h, t), (_, (a, b, _))| (h + a, t + b));
     let recall = hit as f64 / total.max(1) as f64;
-    let (rw_hit, rw_total) = by_edit.iter().filter(|(k, _)| is_rewrite_edit(k)).fold((0, 0), |(h, t), (_, (a, b, _))| (h + a, t + b));
+    let (rw_hit, rw_total) = by_edit.iter().filter(|(k, _)| k.is_rewrite()).fold((0, 0), |(h, t), (_, (a, b, _))| (h + a, t + b));
     let rewrite_recall = rw_hit as f64 / rw_total.max(1) as f64;
     let false_rate = same_event_flagged as f64 / same_event_pairs.max(1) as f64;
     println!(
@@ -377,12 +406,12 @@ pub fn run(bench: &Path) -> Result<Figures, String> {
     );
     // The rewrite rule by half of the set: odd topics were used to choose its thresholds, even
     // topics were not.
-    for (half, parity) in [("dev (odd topics)", 1), ("test (even topics)", 0)] {
-        let in_half = |d: &Doc| topic(d).parse::<usize>().is_ok_and(|t| t % 2 == parity);
+    for (half, tuning) in [("dev (odd topics)", true), ("test (even topics)", false)] {
+        let in_half = |d: &Doc| d.in_tuning_half(tuning);
         let (mut hit, mut total) = (0, 0);
-        for (j, d) in docs.iter().enumerate().skip(originals).filter(|(_, d)| in_half(d) && d.edit.as_ref().is_some_and(is_rewrite_edit)) {
+        for (j, d) in docs.iter().enumerate().skip(originals).filter(|(_, d)| in_half(d) && d.is_rewrite()) {
             total += 1;
-            if found.contains_key(&(d.origin.min(j), d.origin.max(j))) {
+            if found.contains_key(&key(d.origin, j)) {
                 hit += 1;
             }
         }
@@ -390,9 +419,9 @@ pub fn run(bench: &Path) -> Result<Figures, String> {
         for members in by_story.values() {
             for (x, &a) in members.iter().enumerate().filter(|(_, &a)| in_half(&docs[a])) {
                 for &b in &members[x + 1..] {
-                    if !linked.contains(&(a.min(b), a.max(b))) {
+                    if !linked.contains(&key(a, b)) {
                         pairs += 1;
-                        flagged += usize::from(rewrite_pairs.contains(&(a.min(b), a.max(b))));
+                        flagged += usize::from(rewrite_pairs.contains(&key(a, b)));
                     }
                 }
             }
@@ -423,16 +452,14 @@ fn rewrite_grid(
     docs: &[Doc],
     inputs: &[CopyInput<'_>],
     candidates: &[(usize, usize)],
-    linked: &std::collections::HashSet<(usize, usize)>,
-    copied: &std::collections::HashSet<(usize, usize)>,
+    linked: &HashSet<(usize, usize)>,
+    copied: &HashSet<(usize, usize)>,
     originals: usize,
 ) {
-    let dev = |d: &Doc| d.story.split('-').next().and_then(|t| t.parse::<usize>().ok()).is_some_and(|t| t % 2 == 1);
-    let pairs: Vec<(usize, usize)> = candidates.iter().copied().filter(|&(a, _)| dev(&docs[a])).collect();
-    let rewritten: Vec<(usize, &Doc)> =
-        docs.iter().enumerate().skip(originals).filter(|(_, d)| dev(d) && matches!(d.edit, Some(Edit::RewriteLight | Edit::RewriteHeavy))).collect();
+    let pairs: Vec<(usize, usize)> = candidates.iter().copied().filter(|&(a, _)| docs[a].in_tuning_half(true)).collect();
+    let rewritten: Vec<(usize, &Doc)> = docs.iter().enumerate().skip(originals).filter(|(_, d)| d.in_tuning_half(true) && d.is_rewrite()).collect();
     let positives = rewritten.len();
-    let by_copies = rewritten.iter().filter(|(j, d)| copied.contains(&(d.origin.min(*j), d.origin.max(*j)))).count();
+    let by_copies = rewritten.iter().filter(|(j, d)| copied.contains(&key(d.origin, *j))).count();
     for similarity in [0.35f32, 0.4, 0.45, 0.5, 0.55] {
         let base = RewriteConfig { sentence_similarity: similarity, ..RewriteConfig::default() };
         let profiles: Vec<RewriteProfile> = inputs.iter().map(|d| RewriteProfile::new(d.text, &base)).collect();
@@ -448,11 +475,10 @@ fn rewrite_grid(
                         }
                         let (da, db) = (&docs[a], &docs[b]);
                         if !da.families.is_disjoint(&db.families) {
-                            let rewrite = |d: &Doc| matches!(d.edit, Some(Edit::RewriteLight | Edit::RewriteHeavy));
-                            if (rewrite(db) && db.origin == a) || (rewrite(da) && da.origin == b) {
+                            if (db.is_rewrite() && db.origin == a) || (da.is_rewrite() && da.origin == b) {
                                 hit += 1;
                             }
-                        } else if !da.families.iter().any(|&x| db.families.iter().any(|&y| linked.contains(&(x.min(y), x.max(y))))) {
+                        } else if !wire_linked(linked, &da.families, &db.families) {
                             wrong += 1;
                             if a < originals && b < originals && da.story == db.story {
                                 same_event += 1;

@@ -126,6 +126,7 @@ const DROPPABLE: &[&str] = &["the", "a", "an", "that", "very", "also", "just"];
 /// another verb of saying; a quarter of the sentences swap their clauses around a comma; one in
 /// ten (never the first) is dropped. From `rate` 80 up, articles and fillers are dropped too.
 pub fn spin(text: &str, synonyms: &Synonyms, rate: usize, rng: &mut Rng) -> String {
+    let heavy = rate >= 80;
     let mut out = Vec::new();
     for (n, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
         if n > 0 && rng.below(10) == 0 {
@@ -149,7 +150,6 @@ pub fn spin(text: &str, synonyms: &Synonyms, rate: usize, rng: &mut Rng) -> Stri
             let core: &str = token.trim_matches(|c: char| !c.is_alphanumeric());
             let has_quote = token.contains(['"', '\u{201c}', '\u{201d}']);
             let eligible = !quoted && !has_quote && core.len() >= 3 && core.chars().all(|c| c.is_ascii_lowercase()) && !KEEP.contains(&core);
-            let heavy = rate >= 80;
             if heavy && !quoted && !has_quote && DROPPABLE.contains(&core) && token == core && rng.below(3) == 0 {
                 continue;
             }

@@ -48,16 +48,21 @@ pub fn tag(model: Option<&Path>, conll: bool, paths: &[std::path::PathBuf]) -> R
             }
         };
         if conll {
-            for s in ner::read_conll(&text) {
-                let words: Vec<&str> = s.words.iter().map(String::as_str).collect();
+            // Documents (`-DOCSTART-`) are tagged whole: a name's other mentions inform it.
+            let data = ner::read_conll(&text);
+            for d in ner::documents(&data) {
+                let words: Vec<Vec<&str>> = data[d].iter().map(|s| s.words.iter().map(String::as_str).collect()).collect();
+                let refs: Vec<&[&str]> = words.iter().map(Vec::as_slice).collect();
                 let t = Instant::now();
-                let tags = tagger.tag(&words);
+                let tags = tagger.tag_document(&refs);
                 secs += t.elapsed().as_secs_f64();
-                tokens += words.len();
-                for (w, t) in words.iter().zip(tags) {
-                    writeln!(out, "{w}\t{t}")?;
+                for (words, tags) in words.iter().zip(tags) {
+                    tokens += words.len();
+                    for (w, t) in words.iter().zip(tags) {
+                        writeln!(out, "{w}\t{t}")?;
+                    }
+                    writeln!(out)?;
                 }
-                writeln!(out)?;
             }
         } else {
             let t = Instant::now();
@@ -77,17 +82,35 @@ pub fn tag(model: Option<&Path>, conll: bool, paths: &[std::path::PathBuf]) -> R
 }
 
 /// Trains the tagger and writes the model file.
-pub fn train_ner(train: &[std::path::PathBuf], dev: Option<&Path>, gazetteer: Option<&Path>, out: &Path, epochs: usize, min_count: u32) -> Result<ExitCode> {
+pub struct TrainNerArgs<'a> {
+    pub train: &'a [std::path::PathBuf],
+    pub dev: Option<&'a Path>,
+    pub gazetteer: Option<&'a Path>,
+    pub clusters: Option<&'a Path>,
+    pub out: &'a Path,
+    pub epochs: usize,
+    pub min_count: u32,
+    pub folds: usize,
+}
+
+pub fn train_ner(args: TrainNerArgs<'_>) -> Result<ExitCode> {
+    let TrainNerArgs { train, dev, gazetteer, clusters, out, epochs, min_count, folds } = args;
     let mut data = Vec::new();
     for t in train {
-        data.extend(ner::read_conll(&read_text(t)?));
+        // Document numbers go on across files.
+        let base = data.last().map_or(0, |s: &ner::Sentence| s.doc + 1);
+        data.extend(ner::read_conll(&read_text(t)?).into_iter().map(|mut s| {
+            s.doc += base;
+            s
+        }));
     }
     let gazetteer = gazetteer.map(|g| read_text(g).map(|t| ner::read_gazetteer(&t))).transpose()?.unwrap_or_default();
+    let clusters = clusters.map(|c| read_text(c).map(|t| ner::read_clusters(&t))).transpose()?.unwrap_or_default();
     let dev = dev.map(|d| read_text(d).map(|t| ner::read_conll(&t))).transpose()?;
     anyhow::ensure!(!data.is_empty(), "no sentences in the training files");
-    eprintln!("training on {} sentences, {epochs} epochs, {} gazetteer phrases", data.len(), gazetteer.len());
+    eprintln!("training on {} sentences, {epochs} epochs, {} gazetteer phrases, {} clustered words", data.len(), gazetteer.len(), clusters.len());
     let t = Instant::now();
-    let tagger = ner::train(&data, gazetteer, TrainConfig { epochs, min_count, ..TrainConfig::default() }, |epoch, errors, model| {
+    let tagger = ner::train(&data, ner::Lexicon { gazetteer, clusters }, TrainConfig { epochs, min_count, folds, ..TrainConfig::default() }, |epoch, errors, model| {
         let dev = dev.as_ref().map(|d| ner::evaluate(model, d)).map(|(p, r, f)| format!(", dev P {p:.3} R {r:.3} F1 {f:.4}")).unwrap_or_default();
         eprintln!("epoch {epoch:>2}: {errors} token errors{dev} ({:.0} s)", t.elapsed().as_secs_f64());
     });

@@ -144,6 +144,9 @@ enum Command {
         /// Place and name lists, `TYPE<TAB>name` per line (see scripts/gazetteer.py).
         #[arg(long)]
         gazetteer: Option<PathBuf>,
+        /// Word clusters, `word<TAB>id<TAB>id...` per line (see scripts/word_clusters.py).
+        #[arg(long)]
+        clusters: Option<PathBuf>,
         /// Scored after every epoch (progress only; the epoch count is fixed).
         #[arg(long)]
         dev: Option<PathBuf>,
@@ -153,6 +156,9 @@ enum Command {
         epochs: usize,
         #[arg(long, default_value_t = storyline_enrich::ner::TrainConfig::default().min_count)]
         min_count: u32,
+        /// Document folds for the second pass (below 2: one pass only).
+        #[arg(long, default_value_t = storyline_enrich::ner::TrainConfig::default().folds)]
+        folds: usize,
     },
     /// A story's page as a report: summary with citations, outlets, conflicts, quote variants,
     /// copies, timeline and the outlet-by-fact comparison.
@@ -279,9 +285,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Tag { conll, model, paths } => enrich::tag(model.as_deref(), conll, &paths),
-        Command::TrainNer { train, dev, gazetteer, out, epochs, min_count } => {
-            enrich::train_ner(&train, dev.as_deref(), gazetteer.as_deref(), &out, epochs, min_count)
-        }
+        Command::TrainNer { train, dev, gazetteer, clusters, out, epochs, min_count, folds } => enrich::train_ner(enrich::TrainNerArgs {
+            train: &train,
+            dev: dev.as_deref(),
+            gazetteer: gazetteer.as_deref(),
+            clusters: clusters.as_deref(),
+            out: &out,
+            epochs,
+            min_count,
+            folds,
+        }),
         Command::Stories { db, sort, since, limit, json } => {
             if let Some(d) = since.as_deref().filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()) {
                 eprintln!("error: --since wants a date like 2021-05-12, not `{d}`");

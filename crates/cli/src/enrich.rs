@@ -110,10 +110,11 @@ pub fn train_ner(args: TrainNerArgs<'_>) -> Result<ExitCode> {
     anyhow::ensure!(!data.is_empty(), "no sentences in the training files");
     eprintln!("training on {} sentences, {epochs} epochs, {} gazetteer phrases, {} clustered words", data.len(), gazetteer.len(), clusters.len());
     let t = Instant::now();
-    let tagger = ner::train(&data, ner::Lexicon { gazetteer, clusters }, TrainConfig { epochs, min_count, folds, ..TrainConfig::default() }, |epoch, errors, model| {
-        let dev = dev.as_ref().map(|d| ner::evaluate(model, d)).map(|(p, r, f)| format!(", dev P {p:.3} R {r:.3} F1 {f:.4}")).unwrap_or_default();
-        eprintln!("epoch {epoch:>2}: {errors} token errors{dev} ({:.0} s)", t.elapsed().as_secs_f64());
-    });
+    let tagger =
+        ner::train(&data, ner::Lexicon { gazetteer, clusters }, TrainConfig { epochs, min_count, folds, ..TrainConfig::default() }, |epoch, errors, model| {
+            let dev = dev.as_ref().map(|d| ner::evaluate(model, d)).map(|(p, r, f)| format!(", dev P {p:.3} R {r:.3} F1 {f:.4}")).unwrap_or_default();
+            eprintln!("epoch {epoch:>2}: {errors} token errors{dev} ({:.0} s)", t.elapsed().as_secs_f64());
+        });
     let f = std::fs::File::create(out).with_context(|| format!("cannot write {}", out.display()))?;
     tagger.save(BufWriter::new(f)).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!("wrote {} ({} features, {} bytes)", out.display(), tagger.len(), std::fs::metadata(out).map(|m| m.len()).unwrap_or(0));

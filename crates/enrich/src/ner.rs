@@ -727,7 +727,7 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> TrainConfig {
-        TrainConfig { epochs: 12, min_count: 2, seed: 17, folds: 5 }
+        TrainConfig { epochs: 12, min_count: 3, seed: 17, folds: 5 }
     }
 }
 

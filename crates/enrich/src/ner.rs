@@ -533,6 +533,9 @@ impl Tagger {
             add_document_features(&contexts, &tags, &mut statics, &mut fx);
             tags = contexts.iter().zip(&statics).map(|(c, st)| second.decode(c, st, &mut fx)).collect();
         }
+        for (w, t) in words.iter().zip(&mut tags) {
+            trim_punctuation(w, t);
+        }
         tags.into_iter().map(|s| s.into_iter().map(|t| TAGS[t]).collect()).collect()
     }
 
@@ -635,6 +638,37 @@ impl Tagger {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A name neither starts nor ends with a token that is only punctuation ("Gaza ." -> "Gaza"):
+/// such tokens at the edges of an entity become O, and the entity's first word B-.
+fn trim_punctuation(words: &[&str], tags: &mut [usize]) {
+    let bare = |i: usize| !words[i].chars().any(char::is_alphanumeric);
+    let mut i = 0;
+    while i < tags.len() {
+        if tags[i] == 0 {
+            i += 1;
+            continue;
+        }
+        // The entity starting here: B-X or a stray I-X, then I-X.
+        let inside = if tags[i] % 2 == 1 { tags[i] + 1 } else { tags[i] };
+        let (mut s, mut e) = (i, i + 1);
+        while e < tags.len() && tags[e] == inside {
+            e += 1;
+        }
+        i = e;
+        while e > s && bare(e - 1) {
+            tags[e - 1] = 0;
+            e -= 1;
+        }
+        while s < e && bare(s) {
+            tags[s] = 0;
+            s += 1;
+        }
+        if s < e {
+            tags[s] = inside - 1;
+        }
     }
 }
 
@@ -930,6 +964,15 @@ mod tests {
     #[test]
     fn spans_follow_conlleval() {
         assert_eq!(spans(&["B-PER", "I-PER", "O", "I-LOC", "B-LOC"]), vec![(0, 2, "PER".into()), (3, 4, "LOC".into()), (4, 5, "LOC".into())]);
+    }
+
+    #[test]
+    fn entities_do_not_start_or_end_with_punctuation() {
+        let words = ["in", "Gaza", ".", "(", "Vicenza", ")", "Steel", "Co", "."];
+        let mut tags: Vec<usize> = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "I-ORG", "B-ORG", "I-ORG", "O"].iter().map(|t| tag_index(t)).collect();
+        trim_punctuation(&words, &mut tags);
+        let got: Vec<&str> = tags.iter().map(|&t| TAGS[t]).collect();
+        assert_eq!(got, ["O", "B-LOC", "O", "O", "B-ORG", "O", "B-ORG", "I-ORG", "O"]);
     }
 
     #[test]

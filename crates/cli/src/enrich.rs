@@ -22,6 +22,16 @@ fn load_tagger(model: Option<&Path>) -> Result<Tagger> {
     }
 }
 
+/// The bundled model, loaded once per process (a server ingests many times).
+fn bundled_tagger() -> Result<&'static Tagger> {
+    static TAGGER: std::sync::OnceLock<Tagger> = std::sync::OnceLock::new();
+    if let Some(t) = TAGGER.get() {
+        return Ok(t);
+    }
+    let t = Tagger::bundled().context("the bundled NER model is unreadable")?;
+    Ok(TAGGER.get_or_init(|| t))
+}
+
 fn read_text(p: &Path) -> Result<String> {
     let bytes = if p.as_os_str() == "-" {
         let mut b = Vec::new();
@@ -125,7 +135,7 @@ const FACTS_BATCH: usize = 1024;
 
 /// Finds the facts of every article that has none yet, in batches (resumable).
 pub fn facts_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> Result<usize> {
-    let tagger = Tagger::bundled().context("the bundled NER model is unreadable")?;
+    let tagger = bundled_tagger()?;
     let mut done = 0;
     loop {
         let batch = store.articles_needing_facts(FACTS_BATCH)?;
@@ -136,7 +146,7 @@ pub fn facts_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
             .par_iter()
             .map(|a| {
                 let published = a.article.published.as_deref().and_then(|p| chrono::NaiveDate::parse_from_str(p.get(..10).unwrap_or(p), "%Y-%m-%d").ok());
-                (a.article.id.clone(), storyline_enrich::facts(&tagger, &a.article.id, &a.article.text, published))
+                (a.article.id.clone(), storyline_enrich::facts(tagger, &a.article.id, &a.article.text, published))
             })
             .collect();
         store.record_facts(&found)?;

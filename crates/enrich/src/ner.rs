@@ -526,8 +526,7 @@ impl Tagger {
         let words: Vec<Vec<&str>> = normal.iter().map(|s| s.iter().map(|w| w.as_ref()).collect()).collect();
         let contexts: Vec<Context<'_>> = words.iter().map(|w| Context::new(w, Some(&self.lower_vocab), &self.lexicon)).collect();
         let mut fx = Features::new();
-        let statics: Vec<Vec<Vec<u64>>> = contexts.iter().map(|c| (0..c.words.len()).map(|i| fx.token(c, i)).collect()).collect();
-        let mut statics = statics;
+        let mut statics: Vec<Vec<Vec<u64>>> = contexts.iter().map(|c| (0..c.words.len()).map(|i| fx.token(c, i)).collect()).collect();
         let mut tags: Vec<Vec<usize>> = contexts.iter().zip(&statics).map(|(c, st)| self.first.decode(c, st, &mut fx)).collect();
         if let Some(second) = &self.second {
             add_document_features(&contexts, &tags, &mut statics, &mut fx);

@@ -164,6 +164,16 @@ pub fn run(bench: &Path) -> Result<f64, String> {
                     let said = words(&[q.speaker_mention.clone().unwrap_or_default(), q.speaker.clone().unwrap_or_default()].join(" "));
                     if !said.is_empty() && !said.is_disjoint(&words(&gold[gi].source)) {
                         t.speaker_right += 1;
+                    } else if split == "dev" && std::env::var_os("SHOW_WRONG_SPEAKERS").is_some() {
+                        let around: String = chars[q.start.saturating_sub(120)..(q.end + 80).min(chars.len())].iter().collect();
+                        println!(
+                            "{stem}: ours {:?} / {:?} (cue {:?}); gold {:?}\n    {}",
+                            q.speaker_mention,
+                            q.speaker,
+                            q.cue,
+                            gold[gi].source,
+                            around.replace('\n', " ")
+                        );
                     }
                 }
             }

@@ -91,6 +91,7 @@ const ROLE_WORDS: &[&str] = &[
 ];
 const HONORIFICS: &[&str] = &["Mr.", "Mrs.", "Ms.", "Dr.", "Mr", "Mrs", "Ms", "Dr", "Miss", "Sir", "Dame", "Prof."];
 const CONNECTORS: &[&str] = &["of", "for", "and", "the", "on", "'s", "’s", "-"];
+/// Verbs of saying, in every form a report uses them ("says", "said", "saying").
 const CUES: &[&str] = &[
     "said",
     "says",
@@ -101,22 +102,32 @@ const CUES: &[&str] = &[
     "adds",
     "stated",
     "asked",
+    "asks",
     "wrote",
     "writes",
     "noted",
     "explained",
+    "explains",
     "declared",
+    "declares",
     "urged",
+    "urges",
     "warned",
+    "warns",
     "argued",
+    "argues",
     "insisted",
+    "insists",
     "announced",
+    "announces",
     "tweeted",
     "acknowledged",
+    "acknowledges",
     "claimed",
     "continued",
     "replied",
     "responded",
+    "responds",
     "remarked",
     "affirmed",
     "stressed",
@@ -126,15 +137,20 @@ const CUES: &[&str] = &[
     "posted",
     "concluded",
     "suggested",
+    "suggests",
     "admitted",
+    "admits",
     "vowed",
     "promised",
     "pledged",
     "cautioned",
     "complained",
+    "complains",
     "conceded",
     "confirmed",
+    "confirms",
     "predicted",
+    "predicts",
     "reiterated",
     "repeated",
     "observed",
@@ -145,6 +161,18 @@ const CUES: &[&str] = &[
     "estimated",
     "according",
     "expressed",
+    "described",
+    "describes",
+    "cited",
+    "cites",
+    "called",
+    "accused",
+    "accuses",
+    "quipped",
+    "joked",
+    "boasted",
+    "countered",
+    "charged",
     "saying",
     "stating",
     "noting",
@@ -154,10 +182,57 @@ const CUES: &[&str] = &[
     "telling",
     "warning",
     "insisting",
+    "claiming",
+    "arguing",
+    "asking",
+    "explaining",
+    "accusing",
+    "citing",
+    "tweeting",
+    "writing",
+    "declaring",
+    "announcing",
+    "complaining",
+    "promising",
+    "vowing",
 ];
 /// Participle cues: their subject is the clause's subject, any distance back in the sentence.
-const PARTICIPLES: &[&str] = &["saying", "stating", "noting", "adding", "calling", "describing", "telling", "warning", "insisting"];
+const PARTICIPLES: &[&str] = &[
+    "saying",
+    "stating",
+    "noting",
+    "adding",
+    "calling",
+    "describing",
+    "telling",
+    "warning",
+    "insisting",
+    "claiming",
+    "arguing",
+    "asking",
+    "explaining",
+    "accusing",
+    "citing",
+    "tweeting",
+    "writing",
+    "declaring",
+    "announcing",
+    "complaining",
+    "promising",
+    "vowing",
+];
+/// Pronouns that stand for one person (resolved to the nearest person named before).
 const PRONOUNS: &[&str] = &["he", "she", "He", "She"];
+/// Pronouns that stand for a group or an organisation: kept as the speaker as written.
+const GROUP_PRONOUNS: &[&str] = &["they", "They", "it", "It", "we", "We"];
+/// Words that open a noun phrase ("the commission says").
+const DETERMINERS: &[&str] = &["the", "The", "a", "A", "an", "An", "this", "This", "its", "Its", "their", "Their", "his", "His", "her", "Her"];
+/// Function words that end a noun phrase rather than belong to it.
+const NOT_IN_NOUN_PHRASE: &[&str] = &[
+    "and", "or", "but", "who", "which", "that", "whom", "whose", "to", "of", "in", "on", "for", "with", "by", "at", "from", "as", "not", "also", "then", "has",
+    "have", "had", "is", "was", "were", "be", "been", "will", "would", "could", "should", "can", "may", "might", "did", "do", "does", "it", "he", "she",
+    "they",
+];
 const QUALIFIERS: &[&str] = &[
     "more than",
     "less than",
@@ -220,13 +295,29 @@ const WHAT_STOP: &[&str] = &[
     "it",
 ];
 
+/// A verb of saying as written in running text: lower case ("United States" holds no cue),
+/// except "According" opening a sentence.
 fn is_cue(w: &str) -> bool {
-    CUES.contains(&w.to_lowercase().as_str())
+    w == "According" || (w.chars().next().is_some_and(char::is_lowercase) && CUES.contains(&w))
 }
 
 fn is_role_word(w: &str) -> bool {
     let l = w.to_lowercase();
     ROLE_WORDS.contains(&l.as_str()) || ROLE_WORDS.iter().any(|r| l.ends_with(r) && l.len() > r.len() + 1 && l.as_bytes()[l.len() - r.len() - 1] == b'-')
+}
+
+/// A lower-case word (letters and hyphens): part of a plain noun phrase.
+fn plain_word(w: &str) -> bool {
+    w.chars().next().is_some_and(char::is_lowercase)
+        && w.chars().all(|c| c.is_alphabetic() || c == '-')
+        && !is_cue(w)
+        && !w.ends_with("ly")
+        && !NOT_IN_NOUN_PHRASE.contains(&w)
+}
+
+/// Punctuation after which a capitalised word may be capitalised only for starting a sentence.
+fn sentence_start(w: &str) -> bool {
+    matches!(w, "." | "!" | "?" | "\"" | "“" | ":")
 }
 
 fn capitalised(w: &str) -> bool {
@@ -578,8 +669,24 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
         if let Some(f) = person_at(t) {
             return Some(Speaker::named(text, f, cue));
         }
-        if PRONOUNS.contains(&toks[t].text) {
+        if PRONOUNS.contains(&toks[t].text) || (GROUP_PRONOUNS.contains(&toks[t].text) && cue_pos - j <= 2) {
             return Some(Speaker { at: toks[t].start, mention: Some(toks[t].text.to_string()), name: None, cue: Some(cue) });
+        }
+        // A noun phrase right before the cue: "the commission says", "Politifact then ruled".
+        if DETERMINERS.contains(&toks[t].text) && j + 1 < cue_pos && cue_pos - j <= 4 && win[j + 1..cue_pos].iter().all(|&u| plain_word(toks[u].text)) {
+            return Some(Speaker { at: toks[t].start, mention: Some(text[toks[t].start..toks[win[cue_pos - 1]].end].to_string()), name: None, cue: Some(cue) });
+        }
+        if j + 1 == cue_pos
+            && !PARTICIPLES.contains(&toks[cue_tok].text)
+            && capitalised(toks[t].text)
+            && toks[t].text.chars().all(|c| c.is_alphabetic() || c == '-')
+            && (j == 0 || !sentence_start(toks[win[j - 1]].text))
+        {
+            let mut s = j;
+            while s > 0 && capitalised(toks[win[s - 1]].text) && !sentence_start(toks[win[s - 1]].text) && j - s < 3 {
+                s -= 1;
+            }
+            return Some(Speaker { at: toks[win[s]].start, mention: Some(text[toks[win[s]].start..toks[t].end].to_string()), name: None, cue: Some(cue) });
         }
         if is_role_word(toks[t].text) {
             let mut s = j;
@@ -846,6 +953,17 @@ mod tests {
         assert_eq!(number("twenty-five"), Some(25.0));
         assert_eq!(number("15-member"), None);
         assert_eq!(number("Nine"), Some(9.0));
+    }
+
+    #[test]
+    fn speakers_as_noun_phrases_pronouns_and_verb_forms() {
+        let tagger = Tagger::bundled().unwrap();
+        let text = "The commission says on its website that “there were issues with the sound in the hall.” \
+                    Maria Lopez spoke in Denver on Friday. She’s claiming that the plan is “a big, big problem for the city.” \
+                    Officials in the United States expect “a long and difficult winter ahead.”";
+        let f = facts(&tagger, &ArticleId("a".into()), text, None);
+        let speakers: Vec<(Option<&str>, Option<&str>)> = f.quotes.iter().map(|q| (q.speaker_mention.as_deref(), q.speaker.as_deref())).collect();
+        assert_eq!(speakers, [(Some("The commission"), None), (Some("She"), Some("Maria Lopez")), (None, None)]);
     }
 
     #[test]

@@ -91,7 +91,8 @@ const ROLE_WORDS: &[&str] = &[
 ];
 const HONORIFICS: &[&str] = &["Mr.", "Mrs.", "Ms.", "Dr.", "Mr", "Mrs", "Ms", "Dr", "Miss", "Sir", "Dame", "Prof."];
 const CONNECTORS: &[&str] = &["of", "for", "and", "the", "on", "'s", "’s", "-"];
-/// Verbs of saying, in every form a report uses them ("says", "said", "saying").
+/// Verbs of saying, in every form a report uses them ("says", "said"; the "-ing" forms are
+/// [`PARTICIPLES`]).
 const CUES: &[&str] = &[
     "said",
     "says",
@@ -173,28 +174,6 @@ const CUES: &[&str] = &[
     "boasted",
     "countered",
     "charged",
-    "saying",
-    "stating",
-    "noting",
-    "adding",
-    "calling",
-    "describing",
-    "telling",
-    "warning",
-    "insisting",
-    "claiming",
-    "arguing",
-    "asking",
-    "explaining",
-    "accusing",
-    "citing",
-    "tweeting",
-    "writing",
-    "declaring",
-    "announcing",
-    "complaining",
-    "promising",
-    "vowing",
 ];
 /// Participle cues: their subject is the clause's subject, any distance back in the sentence.
 const PARTICIPLES: &[&str] = &[
@@ -298,7 +277,7 @@ const WHAT_STOP: &[&str] = &[
 /// A verb of saying as written in running text: lower case ("United States" holds no cue),
 /// except "According" opening a sentence.
 fn is_cue(w: &str) -> bool {
-    w == "According" || (w.chars().next().is_some_and(char::is_lowercase) && CUES.contains(&w))
+    w == "According" || (w.chars().next().is_some_and(char::is_lowercase) && (CUES.contains(&w) || PARTICIPLES.contains(&w)))
 }
 
 fn is_role_word(w: &str) -> bool {

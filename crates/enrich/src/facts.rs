@@ -582,7 +582,9 @@ fn quotes(
         let s_close = sents.get(sentence_of.get(close_tok.min(toks.len().saturating_sub(1))).copied().unwrap_or(0)).map_or(toks.len(), |r| r.end);
         let before: Vec<usize> = (s_open..open_tok.saturating_sub(1)).filter(|&t| toks[t].start >= prev_end).collect();
         let after: Vec<usize> = (close_tok + 1..s_close.max(close_tok + 1).min(toks.len())).filter(|&t| toks[t].end <= next_start).collect();
-        let speaker = attribute(text, toks, &after, true, found).or_else(|| attribute(text, toks, &before, false, found));
+        let speaker = attribute(text, toks, &after, true, found)
+            .or_else(|| attribute(text, toks, &before, false, found))
+            .or_else(|| signed(text, toks, qe, &after, found));
         let (at, mention, name, cue) = match speaker {
             Some(s) => (s.at, s.mention, s.name, s.cue),
             None if continues || (before.is_empty() && after.len() <= 1) => {
@@ -611,6 +613,35 @@ fn quotes(
         });
     }
     out
+}
+
+/// A quote signed after a dash ("“...” ― Jane Doe") or followed at once by a person's name
+/// with no verb near ("“...,” Jane Doe, the city's mayor, in a statement ...").
+fn signed(text: &str, toks: &[Token<'_>], quote_end: usize, after: &[usize], found: &[&Found]) -> Option<Speaker> {
+    let mut rest = after.iter().copied().skip_while(|&t| matches!(toks[t].text, "―" | "—" | "–" | "-" | "--"));
+    let first = rest.next()?;
+    let gap = &text[quote_end..toks[first].start];
+    let dashed = gap.contains(['―', '—', '–']) || gap.contains(" - ") || gap.contains("--");
+    if !gap.chars().all(|c| c.is_whitespace() || matches!(c, '―' | '—' | '–' | '-' | '"' | '”' | '’' | '\'' | ',')) {
+        return None;
+    }
+    if let Some(f) = found.iter().find(|f| f.first_token == first && f.kind == EntityType::Person) {
+        let mut s = Speaker::named(text, f, "―".into());
+        if !dashed {
+            s.cue = None;
+        }
+        return Some(s);
+    }
+    if dashed && capitalised(toks[first].text) {
+        let mut last = first;
+        while last + 1 < toks.len() && after.contains(&(last + 1)) && capitalised(toks[last + 1].text) && last - first < 3 {
+            last += 1;
+        }
+        return Some(Speaker {
+            at: toks[first].start, mention: Some(text[toks[first].start..toks[last].end].to_string()), name: None, cue: Some("―".into())
+        });
+    }
+    None
 }
 
 fn nearest_person_before(text: &str, found: &[&Found], at: usize, mention: &str) -> Option<String> {
@@ -943,6 +974,11 @@ mod tests {
         let f = facts(&tagger, &ArticleId("a".into()), text, None);
         let speakers: Vec<(Option<&str>, Option<&str>)> = f.quotes.iter().map(|q| (q.speaker_mention.as_deref(), q.speaker.as_deref())).collect();
         assert_eq!(speakers, [(Some("The commission"), None), (Some("She"), Some("Maria Lopez")), (None, None)]);
+        let text = "“The best meal I have had in years, and the staff were kind.” ― Jane Okafor\n\n\
+                    “It is an invasion of the state’s own domain,” Scott Pruitt, the attorney general of Oklahoma, one of the states suing, wrote.";
+        let f = facts(&tagger, &ArticleId("b".into()), text, None);
+        let speakers: Vec<(Option<&str>, Option<&str>)> = f.quotes.iter().map(|q| (q.speaker.as_deref(), q.cue.as_deref())).collect();
+        assert_eq!(speakers, [(Some("Jane Okafor"), Some("―")), (Some("Scott Pruitt"), None)]);
     }
 
     #[test]

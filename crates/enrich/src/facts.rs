@@ -625,7 +625,10 @@ fn signed(text: &str, toks: &[Token<'_>], quote_end: usize, after: &[usize], fou
     if !gap.chars().all(|c| c.is_whitespace() || matches!(c, '―' | '—' | '–' | '-' | '"' | '”' | '’' | '\'' | ',')) {
         return None;
     }
-    if let Some(f) = found.iter().find(|f| f.first_token == first && f.kind == EntityType::Person) {
+    // Without a dash, only a quote that ends on a comma hands over to a name ("“...,” Jane Doe");
+    // a partial quote followed by a name ("“to mock” Jane Doe") is about that person.
+    let comma = text[..quote_end].trim_end().ends_with(',');
+    if let Some(f) = found.iter().find(|f| f.first_token == first && f.kind == EntityType::Person).filter(|_| dashed || comma) {
         let mut s = Speaker::named(text, f, "―".into());
         if !dashed {
             s.cue = None;

@@ -205,12 +205,15 @@ const PRONOUNS: &[&str] = &["he", "she", "He", "She"];
 /// Pronouns that stand for a group or an organisation: kept as the speaker as written.
 const GROUP_PRONOUNS: &[&str] = &["they", "They", "it", "It", "we", "We"];
 /// Words that open a noun phrase ("the commission says").
-const DETERMINERS: &[&str] = &["the", "The", "a", "A", "an", "An", "this", "This", "its", "Its", "their", "Their", "his", "His", "her", "Her"];
+const DETERMINERS: &[&str] =
+    &["the", "The", "a", "A", "an", "An", "this", "This", "its", "Its", "their", "Their", "his", "His", "her", "Her", "my", "My", "our", "Our"];
+/// Adverbs that stand between a subject and its verb ("often said", "later told").
+const ADVERBS: &[&str] = &["often", "later", "again", "still", "never", "always", "once", "now", "also", "then", "already", "just", "even", "first", "soon"];
 /// Function words that end a noun phrase rather than belong to it.
 const NOT_IN_NOUN_PHRASE: &[&str] = &[
     "and", "or", "but", "who", "which", "that", "whom", "whose", "to", "of", "in", "on", "for", "with", "by", "at", "from", "as", "not", "also", "then", "has",
     "have", "had", "is", "was", "were", "be", "been", "will", "would", "could", "should", "can", "may", "might", "did", "do", "does", "it", "he", "she",
-    "they",
+    "they", "often", "later", "again", "still", "never", "always", "once", "now", "already", "just", "even", "soon",
 ];
 const QUALIFIERS: &[&str] = &[
     "more than",
@@ -292,6 +295,10 @@ fn plain_word(w: &str) -> bool {
         && !is_cue(w)
         && !w.ends_with("ly")
         && !NOT_IN_NOUN_PHRASE.contains(&w)
+}
+
+fn adverb(w: &str) -> bool {
+    ADVERBS.contains(&w) || (w.len() > 4 && w.ends_with("ly") && w.chars().all(|c| c.is_ascii_lowercase()))
 }
 
 /// Punctuation after which a capitalised word may be capitalised only for starting a sentence.
@@ -686,8 +693,13 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
             return Some(Speaker { at: toks[t].start, mention: Some(toks[t].text.to_string()), name: None, cue: Some(cue) });
         }
         // A noun phrase right before the cue: "the commission says", "Politifact then ruled".
-        if DETERMINERS.contains(&toks[t].text) && j + 1 < cue_pos && cue_pos - j <= 4 && win[j + 1..cue_pos].iter().all(|&u| plain_word(toks[u].text)) {
-            return Some(Speaker { at: toks[t].start, mention: Some(text[toks[t].start..toks[win[cue_pos - 1]].end].to_string()), name: None, cue: Some(cue) });
+        if DETERMINERS.contains(&toks[t].text) && cue_pos - j <= 5 {
+            // The noun phrase, then at most adverbs up to the cue ("my father often said").
+            let nouns = win[j + 1..cue_pos].iter().take_while(|&&u| plain_word(toks[u].text)).count();
+            if nouns > 0 && nouns <= 3 && win[j + 1 + nouns..cue_pos].iter().all(|&u| adverb(toks[u].text)) {
+                let last = win[j + nouns];
+                return Some(Speaker { at: toks[t].start, mention: Some(text[toks[t].start..toks[last].end].to_string()), name: None, cue: Some(cue) });
+            }
         }
         if j + 1 == cue_pos
             && !PARTICIPLES.contains(&toks[cue_tok].text)
@@ -982,6 +994,11 @@ mod tests {
         let f = facts(&tagger, &ArticleId("b".into()), text, None);
         let speakers: Vec<(Option<&str>, Option<&str>)> = f.quotes.iter().map(|q| (q.speaker.as_deref(), q.cue.as_deref())).collect();
         assert_eq!(speakers, [(Some("Jane Okafor"), Some("―")), (Some("Scott Pruitt"), None)]);
+        // A noun phrase with an adverb before the cue; a straight-quoted follow-up sentence.
+        let text = "\"We live in a hard world,\" my father often said. \"Nobody will help us, so we help each other.\"";
+        let f = facts(&tagger, &ArticleId("c".into()), text, None);
+        let speakers: Vec<Option<&str>> = f.quotes.iter().map(|q| q.speaker_mention.as_deref()).collect();
+        assert_eq!(speakers, [Some("my father"), Some("my father")]);
     }
 
     #[test]

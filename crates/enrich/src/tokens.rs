@@ -96,10 +96,16 @@ pub fn sentences(text: &str, tokens: &[Token<'_>]) -> Vec<std::ops::Range<usize>
     for i in 0..tokens.len() {
         let next = tokens.get(i + 1);
         let end_mark = matches!(tokens[i].text, "." | "!" | "?" | "…")
-            || (matches!(tokens[i].text, "\"" | "”" | "’" | "'" | ")") && i > 0 && matches!(tokens[i - 1].text, "." | "!" | "?"));
+            || (matches!(tokens[i].text, "\"" | "”" | "’" | "'" | ")")
+                && i > 0
+                && matches!(tokens[i - 1].text, "." | "!" | "?")
+                && !(matches!(tokens[i].text, "\"" | "'") && text[tokens[i].end..].chars().next().is_some_and(char::is_alphanumeric)));
         let blank = next.is_some_and(|n| text[tokens[i].end..n.start].matches('\n').count() >= 1);
         let starts_new = next.is_some_and(|n| n.text.chars().next().is_some_and(|c| c.is_uppercase() || c.is_ascii_digit() || is_open(c)));
-        let closing_quote_follows = next.is_some_and(|n| matches!(n.text, "\"" | "”" | "’" | ")"));
+        // A straight quote is closing unless a word follows it at once (`said. "If ...`).
+        let closing_quote_follows = next.is_some_and(|n| {
+            matches!(n.text, "”" | "’" | ")") || (matches!(n.text, "\"" | "'") && !text[n.end..].chars().next().is_some_and(char::is_alphanumeric))
+        });
         if blank || (end_mark && starts_new && !closing_quote_follows) || next.is_none() {
             out.push(start..i + 1);
             start = i + 1;
@@ -134,5 +140,10 @@ mod tests {
         let t = tokenize(text);
         let s: Vec<String> = sentences(text, &t).into_iter().map(|r| t[r].iter().map(|x| x.text).collect::<Vec<_>>().join(" ")).collect();
         assert_eq!(s, ["Mr. Blinken spoke .", "He said \" yes . \"", "Then", "A new one"]);
+        // A straight quote that opens the next sentence starts it.
+        let text = "\"Yes,\" Ann said. \"No.\" Bob left.";
+        let t = tokenize(text);
+        let s: Vec<String> = sentences(text, &t).into_iter().map(|r| t[r].iter().map(|x| x.text).collect::<Vec<_>>().join(" ")).collect();
+        assert_eq!(s, ["\" Yes , \" Ann said .", "\" No . \"", "Bob left ."]);
     }
 }

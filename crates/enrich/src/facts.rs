@@ -657,11 +657,19 @@ fn signed(text: &str, toks: &[Token<'_>], quote_end: usize, after: &[usize], fou
 fn nearest_person_before(text: &str, found: &[&Found], at: usize, mention: &str) -> Option<String> {
     let noun = mention.trim_start_matches("the ").trim_start_matches("The ").to_lowercase();
     let role_noun = !PRONOUNS.contains(&mention);
-    found
+    let candidates: Vec<&&Found> = found
         .iter()
         .filter(|f| f.kind == EntityType::Person && f.end <= at)
         .filter(|f| !role_noun || f.role.as_deref().is_some_and(|r| r.to_lowercase().contains(noun.split_whitespace().last().unwrap_or(""))))
+        .collect();
+    // A possessive ("Clinton's campaign") is seldom what a later "he" or "she" stands for: the
+    // nearest other person goes first when there is one.
+    let possessive = |f: &Found| text[f.end..].starts_with("'s") || text[f.end..].starts_with("’s");
+    candidates
+        .iter()
+        .filter(|f| !possessive(f))
         .max_by_key(|f| f.end)
+        .or_else(|| candidates.iter().max_by_key(|f| f.end))
         .map(|f| text[f.start..f.end].to_string())
 }
 
@@ -681,8 +689,9 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
             return Some(Speaker::named(text, f, cue));
         }
     }
-    // Subject before the cue: the nearest mention, pronoun or role noun phrase.
-    let mut j = cue_pos;
+    // Subject before the cue: the nearest mention, pronoun or role noun phrase ("X did Y,
+    // according to Z" names its source after the cue only).
+    let mut j = if cue == "according to" { 0 } else { cue_pos };
     while j > 0 {
         j -= 1;
         let t = win[j];
@@ -734,6 +743,12 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
     }
     while j < win.len() && cue_pos + 6 > j {
         let t = win[j];
+        // "says of Clinton", "told reporters that": what follows a preposition is not the speaker.
+        if matches!(toks[t].text, "of" | "about" | "to" | "in" | "on" | "at" | "that" | "with" | "for" | "by" | "," | ":" | ".") && j > cue_pos + 1
+            || matches!(toks[t].text, "of" | "about" | "to" | "in" | "on" | "at" | "that" | "with" | "for" | "by") && cue != "according to"
+        {
+            break;
+        }
         if let Some(f) = person_at(t) {
             return Some(Speaker::named(text, f, cue));
         }

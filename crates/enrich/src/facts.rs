@@ -632,9 +632,10 @@ fn signed(text: &str, toks: &[Token<'_>], quote_end: usize, after: &[usize], fou
     if !gap.chars().all(|c| c.is_whitespace() || matches!(c, '―' | '—' | '–' | '-' | '"' | '”' | '’' | '\'' | ',')) {
         return None;
     }
-    // Without a dash, only a quote that ends on a comma hands over to a name ("“...,” Jane Doe");
-    // a partial quote followed by a name ("“to mock” Jane Doe") is about that person.
-    let comma = text[..quote_end].trim_end().ends_with(',');
+    // Without a dash, only a quote that ends on a comma hands over to a name ("“...,” Jane Doe"),
+    // and only when no verb of saying is in reach (that verb's own reading came first); a partial
+    // quote followed by a name ("“to mock” Jane Doe") is about that person.
+    let comma = text[..quote_end].trim_end().ends_with(',') && !after.iter().take(14).any(|&t| is_cue(toks[t].text));
     if let Some(f) = found.iter().find(|f| f.first_token == first && f.kind == EntityType::Person).filter(|_| dashed || comma) {
         let mut s = Speaker::named(text, f, "―".into());
         if !dashed {
@@ -1014,6 +1015,11 @@ mod tests {
         let f = facts(&tagger, &ArticleId("c".into()), text, None);
         let speakers: Vec<Option<&str>> = f.quotes.iter().map(|q| q.speaker_mention.as_deref()).collect();
         assert_eq!(speakers, [Some("my father"), Some("my father")]);
+        // "according to" names its source after the cue, never the subject before it.
+        let text = "As host of “The Big Show,” Tom Baker demeaned his staff, according to three former employees.";
+        let f = facts(&tagger, &ArticleId("d".into()), text, None);
+        assert_eq!(f.quotes.len(), 1);
+        assert_ne!(f.quotes[0].speaker.as_deref(), Some("Tom Baker"));
     }
 
     #[test]

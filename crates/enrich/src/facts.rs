@@ -297,6 +297,12 @@ fn plain_word(w: &str) -> bool {
         && !NOT_IN_NOUN_PHRASE.contains(&w)
 }
 
+/// Day and month names: capitalised, never a speaker ("on Wednesday expressed").
+fn is_calendar_word(w: &str) -> bool {
+    let l = w.to_lowercase();
+    MONTHS.contains(&l.as_str()) || WEEKDAYS.iter().any(|(d, _)| *d == l)
+}
+
 fn adverb(w: &str) -> bool {
     ADVERBS.contains(&w) || (w.len() > 4 && w.ends_with("ly") && w.chars().all(|c| c.is_ascii_lowercase()))
 }
@@ -589,9 +595,16 @@ fn quotes(
         let s_close = sents.get(sentence_of.get(close_tok.min(toks.len().saturating_sub(1))).copied().unwrap_or(0)).map_or(toks.len(), |r| r.end);
         let before: Vec<usize> = (s_open..open_tok.saturating_sub(1)).filter(|&t| toks[t].start >= prev_end).collect();
         let after: Vec<usize> = (close_tok + 1..s_close.max(close_tok + 1).min(toks.len())).filter(|&t| toks[t].end <= next_start).collect();
-        let speaker = attribute(text, toks, &after, true, found)
-            .or_else(|| attribute(text, toks, &before, false, found))
-            .or_else(|| signed(text, toks, qe, &after, found));
+        // A quote that ends its own clause ("“...,” she said") looks for its verb after it first;
+        // a few words quoted inside a sentence ("says Israel bears an “extra burden” to ...")
+        // belong to the verb before them.
+        let embedded = !content.trim_end().ends_with([',', '.', '!', '?', '…', ':', ';']);
+        let speaker = if embedded {
+            attribute(text, toks, &before, false, found).or_else(|| attribute(text, toks, &after, true, found))
+        } else {
+            attribute(text, toks, &after, true, found).or_else(|| attribute(text, toks, &before, false, found))
+        }
+        .or_else(|| signed(text, toks, qe, &after, found));
         let (at, mention, name, cue) = match speaker {
             Some(s) => (s.at, s.mention, s.name, s.cue),
             None if continues || (before.is_empty() && after.len() <= 1) => {
@@ -714,6 +727,7 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
         if j + 1 == cue_pos
             && !PARTICIPLES.contains(&toks[cue_tok].text)
             && capitalised(toks[t].text)
+            && !is_calendar_word(toks[t].text)
             && toks[t].text.chars().all(|c| c.is_alphabetic() || c == '-')
             && (j == 0 || !sentence_start(toks[win[j - 1]].text))
         {

@@ -1034,6 +1034,12 @@ mod tests {
         let f = facts(&tagger, &ArticleId("d".into()), text, None);
         assert_eq!(f.quotes.len(), 1);
         assert_ne!(f.quotes[0].speaker.as_deref(), Some("Tom Baker"));
+        // A weekday is not a speaker; words quoted inside a sentence belong to the verb before.
+        let text = "The envoy, Maria Lopez, on Wednesday expressed “deep concern” over the clashes. \
+                    Mr. Okafor says the city bears an “extra burden” to avoid harm as it responds to the flood.";
+        let f = facts(&tagger, &ArticleId("e".into()), text, None);
+        let speakers: Vec<Option<&str>> = f.quotes.iter().map(|q| q.speaker.as_deref()).collect();
+        assert_eq!(speakers, [Some("Maria Lopez"), Some("Okafor")]);
     }
 
     #[test]

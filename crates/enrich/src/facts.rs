@@ -696,9 +696,12 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
     let cue = if toks[cue_tok].text.eq_ignore_ascii_case("according") { "according to".to_string() } else { toks[cue_tok].text.to_string() };
     let person_at =
         |t: usize| found.iter().find(|f| (f.first_token..=f.last_token).contains(&t) && matches!(f.kind, EntityType::Person | EntityType::Organisation));
-    if PARTICIPLES.contains(&toks[cue_tok].text) && !after {
-        // "X called on Israel ..., saying it has ...": the clause's subject.
-        let subject = win[..cue_pos].iter().find_map(|&t| found.iter().find(|f| f.first_token == t && f.kind == EntityType::Person));
+    let coordinated = cue_pos > 0 && toks[win[cue_pos - 1]].text == "and";
+    if (PARTICIPLES.contains(&toks[cue_tok].text) || coordinated) && !after {
+        // "X called on Israel ..., saying it has ..." and "X attended ... and said ...": the
+        // clause's subject, from the start of the sentence.
+        let head = &window[..window.len() - (win.len() - cue_pos)];
+        let subject = head.iter().find_map(|&t| found.iter().find(|f| f.first_token == t && f.kind == EntityType::Person));
         if let Some(f) = subject {
             return Some(Speaker::named(text, f, cue));
         }
@@ -1040,6 +1043,12 @@ mod tests {
         let f = facts(&tagger, &ArticleId("e".into()), text, None);
         let speakers: Vec<Option<&str>> = f.quotes.iter().map(|q| q.speaker.as_deref()).collect();
         assert_eq!(speakers, [Some("Maria Lopez"), Some("Okafor")]);
+        // "..., saying" and "... and said": the subject of the sentence, however far back.
+        let text = "Tom Baker attacked Ann Lee over her record on taxes, schools and roads in a long speech to supporters in the city on Tuesday, \
+                    saying, “She is not ready for the job.” Maria Lopez attended a forum sponsored by NBC News and said she was “ready for the job.”";
+        let f = facts(&tagger, &ArticleId("f".into()), text, None);
+        let speakers: Vec<Option<&str>> = f.quotes.iter().map(|q| q.speaker.as_deref()).collect();
+        assert_eq!(speakers, [Some("Tom Baker"), Some("Maria Lopez")]);
     }
 
     #[test]

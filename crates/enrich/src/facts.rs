@@ -278,9 +278,9 @@ const WHAT_STOP: &[&str] = &[
 ];
 
 /// A verb of saying as written in running text: lower case ("United States" holds no cue),
-/// except "According" opening a sentence.
+/// except "According" and an inverted "Said" ("Said Ellis: ...") opening a sentence.
 fn is_cue(w: &str) -> bool {
-    w == "According" || (w.chars().next().is_some_and(char::is_lowercase) && (CUES.contains(&w) || PARTICIPLES.contains(&w)))
+    matches!(w, "According" | "Said" | "Says") || (w.chars().next().is_some_and(char::is_lowercase) && (CUES.contains(&w) || PARTICIPLES.contains(&w)))
 }
 
 fn is_role_word(w: &str) -> bool {

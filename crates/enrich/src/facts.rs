@@ -608,8 +608,20 @@ fn quotes(
         let (at, mention, name, cue) = match speaker {
             Some(s) => (s.at, s.mention, s.name, s.cue),
             None if continues || (before.is_empty() && after.len() <= 1) => {
-                let (m, n, c) = last_speaker.clone().unwrap_or((None, None, None));
-                (qs, m, n, c)
+                // A quote standing alone: the previous sentence's speaker when that sentence
+                // attributes without quoting ("..., said Jane Doe, a lawyer. “Next ...”"), else
+                // the previous quote's.
+                let prev = sentence_of.get(open_tok).copied().unwrap_or(0).checked_sub(1).and_then(|i| sents.get(i));
+                let introduced = prev
+                    .filter(|r| !continues && r.end > r.start && toks[r.start].start >= prev_end)
+                    .and_then(|r| attribute(text, toks, &(r.start..r.end).collect::<Vec<_>>(), false, found));
+                match introduced {
+                    Some(s) => (s.at, s.mention, s.name, s.cue),
+                    None => {
+                        let (m, n, c) = last_speaker.clone().unwrap_or((None, None, None));
+                        (qs, m, n, c)
+                    }
+                }
             }
             None => (qs, None, None, None),
         };
@@ -1049,6 +1061,10 @@ mod tests {
         let f = facts(&tagger, &ArticleId("f".into()), text, None);
         let speakers: Vec<Option<&str>> = f.quotes.iter().map(|q| q.speaker.as_deref()).collect();
         assert_eq!(speakers, [Some("Tom Baker"), Some("Maria Lopez")]);
+        // A quote standing alone after a sentence that attributes without quoting.
+        let text = "The plan will fail, said Peter Morgan, a lawyer for a local club. “I am skeptical he can pull it off.”";
+        let f = facts(&tagger, &ArticleId("g".into()), text, None);
+        assert_eq!(f.quotes.iter().map(|q| q.speaker.as_deref()).collect::<Vec<_>>(), [Some("Peter Morgan")]);
     }
 
     #[test]

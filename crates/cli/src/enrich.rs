@@ -91,7 +91,7 @@ pub fn tag(model: Option<&Path>, conll: bool, paths: &[std::path::PathBuf]) -> R
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Trains the tagger and writes the model file.
+/// What `storyline train-ner` was given.
 pub struct TrainNerArgs<'a> {
     pub train: &'a [std::path::PathBuf],
     pub dev: Option<&'a Path>,
@@ -103,6 +103,7 @@ pub struct TrainNerArgs<'a> {
     pub folds: usize,
 }
 
+/// Trains the tagger and writes the model file.
 pub fn train_ner(args: TrainNerArgs<'_>) -> Result<ExitCode> {
     let TrainNerArgs { train, dev, gazetteer, clusters, out, epochs, min_count, folds } = args;
     let mut data = Vec::new();

@@ -13,18 +13,19 @@ use xxhash_rust::xxh3::xxh3_64;
 /// The IOB2 tag set, in model order.
 pub const TAGS: [&str; 9] = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
 const NT: usize = TAGS.len();
-const MAGIC: &[u8; 8] = b"SLNER03\n";
+const MAGIC: &[u8; 8] = b"SLNER04\n";
 /// Word-cluster granularities stored per word (see scripts/word_clusters.py).
 pub const CLUSTER_LEVELS: usize = 4;
 /// Longest gazetteer phrase, in tokens.
 const GAZ_MAX: usize = 5;
 
-/// Feature keys are already hashes: no second hashing.
+/// Feature keys are already hashes: no second hashing, only one multiplication that spreads
+/// 32-bit keys ([`key32`]) over the high bits the hash table reads.
 #[derive(Default)]
 pub struct Identity(u64);
 impl Hasher for Identity {
     fn finish(&self) -> u64 {
-        self.0
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
     fn write(&mut self, _: &[u8]) {
         unreachable!("only u64 keys")
@@ -65,10 +66,65 @@ pub struct Lexicon {
     pub clusters: KeyMap<[u16; CLUSTER_LEVELS]>,
 }
 
-/// Key of a lower-case word in [`Lexicon::clusters`]: 32 bits of its hash (a few collisions
-/// among 200,000 words cost nothing; the model file stays small).
+/// Every key the model stores (features, words, phrases) is 32 bits of a hash: a few collisions
+/// among some 300,000 keys cost nothing, and sorted 32-bit keys are stored as small gaps, which
+/// keeps the model file small.
+fn key32(bytes: &[u8]) -> u64 {
+    xxh3_64(bytes) >> 32
+}
+
+/// Key of a lower-case word in [`Lexicon::clusters`].
 fn cluster_key(lower: &str) -> u64 {
-    xxh3_64(lower.as_bytes()) >> 32
+    key32(lower.as_bytes())
+}
+
+/// Writes `(key, payload)` entries sorted by key: the count, then each key as the gap from the
+/// previous one (LEB128) followed by its payload.
+fn write_keyed<T>(z: &mut impl Write, mut entries: Vec<(u64, T)>, mut payload: impl FnMut(&mut dyn Write, &T) -> std::io::Result<()>) -> std::io::Result<()> {
+    entries.sort_unstable_by_key(|e| e.0);
+    z.write_all(&(entries.len() as u64).to_le_bytes())?;
+    let mut prev = 0u64;
+    for (k, v) in &entries {
+        let mut gap = k - prev;
+        prev = *k;
+        loop {
+            let byte = (gap & 0x7f) as u8;
+            gap >>= 7;
+            if gap == 0 {
+                z.write_all(&[byte])?;
+                break;
+            }
+            z.write_all(&[byte | 0x80])?;
+        }
+        payload(z, v)?;
+    }
+    Ok(())
+}
+
+/// Reads what [`write_keyed`] wrote, handing each key and the reader to `entry`.
+fn read_keyed(z: &mut impl Read, mut entry: impl FnMut(u64, &mut dyn Read) -> std::io::Result<()>) -> std::io::Result<()> {
+    let mut b8 = [0u8; 8];
+    z.read_exact(&mut b8)?;
+    let n = u64::from_le_bytes(b8) as usize;
+    let mut key = 0u64;
+    for _ in 0..n {
+        let (mut gap, mut shift) = (0u64, 0);
+        loop {
+            let mut b = [0u8; 1];
+            z.read_exact(&mut b)?;
+            if shift > 63 {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "key gap too long"));
+            }
+            gap |= u64::from(b[0] & 0x7f) << shift;
+            shift += 7;
+            if b[0] & 0x80 == 0 {
+                break;
+            }
+        }
+        key = key.wrapping_add(gap);
+        entry(key, z)?;
+    }
+    Ok(())
 }
 
 /// Reads `word<TAB>c1<TAB>c2...` lines (scripts/word_clusters.py) into cluster ids by word.
@@ -94,7 +150,7 @@ pub fn read_clusters(text: &str) -> KeyMap<[u16; CLUSTER_LEVELS]> {
 
 /// Hash of a phrase of words as the gazetteer stores it.
 fn phrase_hash(words: &[&str]) -> u64 {
-    xxh3_64(words.join(" ").as_bytes())
+    key32(words.join(" ").as_bytes())
 }
 
 /// Reads `TYPE<TAB>name` lines (TYPE one of PER, ORG, LOC, MISC) into phrase hashes, each name
@@ -163,7 +219,7 @@ impl Features {
         for id in ids {
             self.buf.extend_from_slice(&id.to_le_bytes());
         }
-        self.out.push(xxh3_64(&self.buf));
+        self.out.push(key32(&self.buf));
     }
 
     fn push(&mut self, template: u8, parts: &[&str]) {
@@ -173,7 +229,7 @@ impl Features {
             self.buf.push(0x1f);
             self.buf.extend_from_slice(p.as_bytes());
         }
-        self.out.push(xxh3_64(&self.buf));
+        self.out.push(key32(&self.buf));
     }
 
     /// Static features of every token (those that do not depend on tags).
@@ -196,11 +252,11 @@ impl Features {
         let first = i == 0;
         if first {
             self.push(15, &[&ctx.short[i]]);
-            let seen_lower = ctx.lower_vocab.is_some_and(|v| v.contains(&xxh3_64(l.as_bytes())));
+            let seen_lower = ctx.lower_vocab.is_some_and(|v| v.contains(&key32(l.as_bytes())));
             self.push(16, &[if seen_lower { "lower-seen" } else { "lower-unseen" }]);
         }
         if w.chars().next().is_some_and(char::is_uppercase) && !first {
-            let seen_lower = ctx.lower_vocab.is_some_and(|v| v.contains(&xxh3_64(l.as_bytes())));
+            let seen_lower = ctx.lower_vocab.is_some_and(|v| v.contains(&key32(l.as_bytes())));
             self.push(17, &[if seen_lower { "cap-lower-seen" } else { "cap-lower-unseen" }]);
         }
         let word = |k: isize| -> &str {
@@ -440,38 +496,30 @@ impl Weights {
     }
 
     fn write(&self, z: &mut impl Write) -> std::io::Result<()> {
-        let mut rows: Vec<(u64, u32)> = self.rows.iter().map(|(&k, &r)| (k, r)).collect();
-        rows.sort_unstable();
-        z.write_all(&(rows.len() as u64).to_le_bytes())?;
-        for (k, r) in rows {
+        let rows: Vec<(u64, u32)> = self.rows.iter().map(|(&k, &r)| (k, r)).collect();
+        write_keyed(z, rows, |z, &r| {
             // One scale per row: int8 weights relative to the row's largest.
             let row = &self.weights[r as usize * NT..r as usize * NT + NT];
             let scale = row.iter().fold(0f32, |m, w| m.max(w.abs())).max(1e-9) / 127.0;
-            z.write_all(&k.to_le_bytes())?;
             z.write_all(&scale.to_le_bytes())?;
             let q: Vec<u8> = row.iter().map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8 as u8).collect();
-            z.write_all(&q)?;
-        }
-        Ok(())
+            z.write_all(&q)
+        })
     }
 
     fn read(z: &mut impl Read) -> std::io::Result<Weights> {
-        let mut b4 = [0u8; 4];
-        let mut b8 = [0u8; 8];
-        z.read_exact(&mut b8)?;
-        let n = u64::from_le_bytes(b8) as usize;
-        let mut rows = KeyMap::with_capacity_and_hasher(n.min(1 << 24), Default::default());
-        let mut weights = Vec::with_capacity(n.min(1 << 24) * NT);
-        let mut q = [0u8; NT];
-        for r in 0..n {
-            z.read_exact(&mut b8)?;
+        let mut w = Weights::default();
+        read_keyed(z, |k, z| {
+            let mut b4 = [0u8; 4];
+            let mut q = [0u8; NT];
             z.read_exact(&mut b4)?;
             z.read_exact(&mut q)?;
             let scale = f32::from_le_bytes(b4);
-            rows.insert(u64::from_le_bytes(b8), r as u32);
-            weights.extend(q.iter().map(|&b| b as i8 as f32 * scale));
-        }
-        Ok(Weights { rows, weights })
+            w.rows.insert(k, w.rows.len() as u32);
+            w.weights.extend(q.iter().map(|&b| b as i8 as f32 * scale));
+            Ok(())
+        })?;
+        Ok(w)
     }
 }
 
@@ -542,28 +590,9 @@ impl Tagger {
     pub fn save(&self, w: impl Write) -> std::io::Result<()> {
         let mut z = flate2::write::GzEncoder::new(w, flate2::Compression::best());
         z.write_all(MAGIC)?;
-        let mut vocab: Vec<u64> = self.lower_vocab.iter().copied().collect();
-        vocab.sort_unstable();
-        z.write_all(&(vocab.len() as u64).to_le_bytes())?;
-        for v in vocab {
-            z.write_all(&v.to_le_bytes())?;
-        }
-        let mut gaz: Vec<(u64, u8)> = self.lexicon.gazetteer.iter().map(|(&k, &t)| (k, t)).collect();
-        gaz.sort_unstable();
-        z.write_all(&(gaz.len() as u64).to_le_bytes())?;
-        for (k, t) in gaz {
-            z.write_all(&k.to_le_bytes())?;
-            z.write_all(&[t])?;
-        }
-        let mut clusters: Vec<(u64, [u16; CLUSTER_LEVELS])> = self.lexicon.clusters.iter().map(|(&k, &c)| (k, c)).collect();
-        clusters.sort_unstable();
-        z.write_all(&(clusters.len() as u64).to_le_bytes())?;
-        for (k, c) in clusters {
-            z.write_all(&(k as u32).to_le_bytes())?;
-            for id in c {
-                z.write_all(&id.to_le_bytes())?;
-            }
-        }
+        write_keyed(&mut z, self.lower_vocab.iter().map(|&k| (k, ())).collect(), |_, _| Ok(()))?;
+        write_keyed(&mut z, self.lexicon.gazetteer.iter().map(|(&k, &t)| (k, t)).collect(), |z, &t| z.write_all(&[t]))?;
+        write_keyed(&mut z, self.lexicon.clusters.iter().map(|(&k, &c)| (k, c)).collect(), |z, c| c.iter().try_for_each(|id| z.write_all(&id.to_le_bytes())))?;
         self.first.write(&mut z)?;
         z.write_all(&[self.second.is_some() as u8])?;
         if let Some(second) = &self.second {
@@ -581,37 +610,29 @@ impl Tagger {
         if &magic != MAGIC {
             return Err(ModelError::BadHeader);
         }
-        let mut b4 = [0u8; 4];
-        let mut b8 = [0u8; 8];
-        z.read_exact(&mut b8)?;
-        let n = u64::from_le_bytes(b8) as usize;
-        let mut lower_vocab = HashSet::with_capacity_and_hasher(n.min(1 << 24), Default::default());
-        for _ in 0..n {
-            z.read_exact(&mut b8)?;
-            lower_vocab.insert(u64::from_le_bytes(b8));
-        }
-        z.read_exact(&mut b8)?;
-        let n = u64::from_le_bytes(b8) as usize;
-        let mut gazetteer = KeyMap::with_capacity_and_hasher(n.min(1 << 24), Default::default());
-        let mut b1 = [0u8; 1];
-        for _ in 0..n {
-            z.read_exact(&mut b8)?;
+        let mut lower_vocab: HashSet<u64, BuildHasherDefault<Identity>> = HashSet::default();
+        read_keyed(&mut z, |k, _| {
+            lower_vocab.insert(k);
+            Ok(())
+        })?;
+        let mut gazetteer = KeyMap::default();
+        read_keyed(&mut z, |k, z| {
+            let mut b1 = [0u8; 1];
             z.read_exact(&mut b1)?;
-            gazetteer.insert(u64::from_le_bytes(b8), b1[0].min(NT as u8 - 1));
-        }
-        z.read_exact(&mut b8)?;
-        let n = u64::from_le_bytes(b8) as usize;
-        let mut clusters = KeyMap::with_capacity_and_hasher(n.min(1 << 24), Default::default());
-        let mut b2 = [0u8; 2];
-        for _ in 0..n {
-            z.read_exact(&mut b4)?;
+            gazetteer.insert(k, b1[0].min(NT as u8 - 1));
+            Ok(())
+        })?;
+        let mut clusters = KeyMap::default();
+        read_keyed(&mut z, |k, z| {
             let mut ids = [0u16; CLUSTER_LEVELS];
             for id in &mut ids {
+                let mut b2 = [0u8; 2];
                 z.read_exact(&mut b2)?;
                 *id = u16::from_le_bytes(b2);
             }
-            clusters.insert(u32::from_le_bytes(b4) as u64, ids);
-        }
+            clusters.insert(k, ids);
+            Ok(())
+        })?;
         let first = Weights::read(&mut z)?;
         let mut flag = [0u8; 1];
         z.read_exact(&mut flag)?;
@@ -627,7 +648,7 @@ impl Tagger {
     /// Whether the word was seen lower-case inside sentences of the training text (an ordinary
     /// word rather than a name).
     pub fn seen_lowercase(&self, word: &str) -> bool {
-        self.lower_vocab.contains(&xxh3_64(word.to_lowercase().as_bytes()))
+        self.lower_vocab.contains(&key32(word.to_lowercase().as_bytes()))
     }
 
     /// Features with weights (both passes).
@@ -775,7 +796,7 @@ pub fn train(data: &[Sentence], lexicon: Lexicon, cfg: TrainConfig, mut progress
     for s in data {
         for w in s.words.iter().skip(1) {
             if w.chars().next().is_some_and(char::is_lowercase) {
-                lower_vocab.insert(xxh3_64(w.as_bytes()));
+                lower_vocab.insert(key32(w.as_bytes()));
             }
         }
     }

@@ -650,11 +650,12 @@ fn quotes(
 /// A quote signed after a dash ("“...” ― Jane Doe") or followed at once by a person's name
 /// with no verb near ("“...,” Jane Doe, the city's mayor, in a statement ...").
 fn signed(text: &str, toks: &[Token<'_>], quote_end: usize, after: &[usize], found: &[&Found]) -> Option<Speaker> {
+    const DASHES: [char; 3] = ['―', '—', '–'];
     let mut rest = after.iter().copied().skip_while(|&t| matches!(toks[t].text, "―" | "—" | "–" | "-" | "--"));
     let first = rest.next()?;
     let gap = &text[quote_end..toks[first].start];
-    let dashed = gap.contains(['―', '—', '–']) || gap.contains(" - ") || gap.contains("--");
-    if !gap.chars().all(|c| c.is_whitespace() || matches!(c, '―' | '—' | '–' | '-' | '"' | '”' | '’' | '\'' | ',')) {
+    let dashed = gap.contains(DASHES) || gap.contains(" - ") || gap.contains("--");
+    if !gap.chars().all(|c| c.is_whitespace() || DASHES.contains(&c) || matches!(c, '-' | '"' | '”' | '’' | '\'' | ',')) {
         return None;
     }
     // Without a dash, only a quote that ends on a comma hands over to a name ("“...,” Jane Doe"),

@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::Value;
 use storyline_cluster::{Engine, Input, Params};
 use storyline_extract::CorpusStats;
-use storyline_model::{Article, Body, Hints, InputFormat, RawDocument};
+use storyline_model::{Article, ArticleId, Body, Hints, InputFormat, RawDocument};
 
 pub struct Scores {
     pub bcubed_p: f64,
@@ -59,28 +59,50 @@ pub fn load(bench: &Path) -> Result<Vec<(Article, String)>, String> {
 }
 
 /// Runs the engine over `batches` (indices into `docs`) and returns each article's story.
+/// Each batch reopens the stored stories it comes close to, as `ingest` does.
 pub fn cluster(docs: &[(Article, String)], params: Params, batches: &[Vec<usize>]) -> Vec<String> {
     let mut engine = Engine::new(params, vec![], HashMap::new(), 0);
+    let profiles: Vec<storyline_cluster::Profile> = docs.iter().map(|(a, _)| storyline_cluster::profile(a)).collect();
+    let input = |i: usize| Input { article: docs[i].0.id.clone(), profile: profiles[i].clone(), copy_of: None };
     let mut story: HashMap<String, String> = HashMap::new();
     let mut merged: HashMap<String, String> = HashMap::new();
+    let index: HashMap<&str, usize> = docs.iter().enumerate().map(|(i, (a, _))| (a.id.0.as_str(), i)).collect();
     for batch in batches {
-        let inputs: Vec<Input> =
-            batch.iter().map(|&i| Input { article: docs[i].0.id.clone(), profile: storyline_cluster::profile(&docs[i].0), copy_of: None }).collect();
-        let out = engine.add_batch(inputs);
+        let inputs: Vec<Input> = batch.iter().map(|&i| input(i)).collect();
+        let reopen = engine.stories_to_reopen(&inputs);
+        let mut members: HashMap<&str, Vec<Input>> = reopen.iter().map(|id| (id.as_str(), Vec::new())).collect();
+        for (a, s) in &story {
+            let s = resolve(&merged, s.clone());
+            if let Some(m) = members.get_mut(s.as_str()) {
+                m.push(input(index[a.as_str()]));
+            }
+        }
+        let reopened = reopen.iter().map(|id| (id.clone(), members.remove(id.as_str()).unwrap_or_default())).collect();
+        let out = engine.add_batch_reopening(inputs, reopened);
         for a in out.assignments {
             story.insert(a.article.0, a.story.0);
         }
         for (gone, keep) in out.merges {
             merged.insert(gone, keep);
         }
-    }
-    let resolve = |mut s: String| {
-        while let Some(n) = merged.get(&s) {
-            s = n.clone();
+        // An id given back to a live story is no longer merged.
+        for s in out.changed {
+            merged.remove(&s.id);
         }
-        s
-    };
-    docs.iter().map(|(a, _)| resolve(story.get(&a.id.0).cloned().unwrap_or_default())).collect()
+    }
+    docs.iter().map(|(a, _)| resolve(&merged, story.get(&a.id.0).cloned().unwrap_or_default())).collect()
+}
+
+fn resolve(merged: &HashMap<String, String>, mut s: String) -> String {
+    let mut hops = 0;
+    while let Some(n) = merged.get(&s) {
+        s = n.clone();
+        hops += 1;
+        if hops > merged.len() {
+            break;
+        }
+    }
+    s
 }
 
 /// B-cubed precision/recall (per item, averaged) and pairwise precision/recall.
@@ -227,6 +249,9 @@ pub fn bench(bench: &Path, sizes: &[usize]) -> Result<(), String> {
         let start = Instant::now();
         let mut engine = Engine::new(Params::default(), vec![], HashMap::new(), 0);
         let mut assigned = 0usize;
+        let (mut reopened_stories, mut reopened_members) = (0usize, 0usize);
+        // Members of each story (as ingest reads them from the store), to reopen stories.
+        let mut members: HashMap<String, Vec<Input>> = HashMap::new();
         let mut k = 0usize;
         while k < n {
             let end = (k + 4096).min(n);
@@ -242,13 +267,29 @@ pub fn bench(bench: &Path, sizes: &[usize]) -> Result<(), String> {
                 })
                 .collect();
             let inputs: Vec<Input> = batch.iter().map(|a| Input { article: a.id.clone(), profile: storyline_cluster::profile(a), copy_of: None }).collect();
-            assigned += engine.add_batch(inputs).assignments.len();
+            let reopen = engine.stories_to_reopen(&inputs);
+            let reopened: Vec<(String, Vec<Input>)> = reopen.into_iter().map(|id| (id.clone(), members.remove(&id).unwrap_or_default())).collect();
+            reopened_stories += reopened.len();
+            reopened_members += reopened.iter().map(|(_, m)| m.len()).sum::<usize>();
+            let mut by_article: HashMap<ArticleId, Input> =
+                inputs.iter().chain(reopened.iter().flat_map(|(_, m)| m)).map(|i| (i.article.clone(), i.clone())).collect();
+            let out = engine.add_batch_reopening(inputs, reopened);
+            assigned += batch.len();
+            for (gone, keep) in &out.merges {
+                let moved = members.remove(gone).unwrap_or_default();
+                members.entry(keep.clone()).or_default().extend(moved);
+            }
+            for a in out.assignments {
+                if let Some(i) = by_article.remove(&a.article) {
+                    members.entry(a.story.0).or_default().push(i);
+                }
+            }
             k = end;
         }
         let secs = start.elapsed().as_secs_f64();
         let after = crate::copies_eval::peak_rss_mib().unwrap_or(0.0);
         println!(
-            "stories {n:>8} articles: {secs:.1} s = {:.0} articles/s, {} stories, {assigned} assigned, peak RSS {after:.0} MiB (before {before:.0} MiB)",
+            "stories {n:>8} articles: {secs:.1} s = {:.0} articles/s, {} stories, {assigned} assigned, {reopened_stories} stories reopened with {reopened_members} members, peak RSS {after:.0} MiB (before {before:.0} MiB)",
             n as f64 / secs,
             engine.stories()
         );

@@ -450,10 +450,12 @@ fn ingest_into(store: &mut dyn Store, read: &ReadArgs, paths: &[PathBuf], report
     let step = stories::story_step(store, &mut |n| b.set_position(n as u64)).context("grouping stories")?;
     b.finish_and_clear();
     say(format!(
-        "stories: {} articles assigned, {} new stories, {} merges; {} stories in all; {} rewrites among story members ({:.1} s, of which rewrites {:.1} s)",
+        "stories: {} articles assigned, {} new stories, {} merges, {} stored articles moved ({} splits); {} stories in all; {} rewrites among story members ({:.1} s, of which rewrites {:.1} s)",
         step.assigned,
         step.opened,
         step.merges,
+        step.moved,
+        step.splits,
         step.stories,
         step.rewrites,
         started.elapsed().as_secs_f64(),
@@ -467,7 +469,7 @@ fn ingest_into(store: &mut dyn Store, read: &ReadArgs, paths: &[PathBuf], report
     say(format!("facts: entities, quotes and figures of {n} articles ({:.1} s)", started.elapsed().as_secs_f64()));
     Ok(serde_json::json!({
         "documents": tally.documents, "added": added, "already_stored": existing, "warnings": tally.warnings, "errors": tally.errors,
-        "articles": total, "copy_relations": relations, "stories_opened": step.opened, "story_merges": step.merges, "stories": step.stories, "rewrites": step.rewrites,
+        "articles": total, "copy_relations": relations, "stories_opened": step.opened, "story_merges": step.merges, "articles_moved": step.moved, "story_splits": step.splits, "stories": step.stories, "rewrites": step.rewrites,
     }))
 }
 

@@ -7,7 +7,7 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use storyline_cluster::features::day_date;
-use storyline_cluster::{state, CopyOf, Engine, Input, Params, StoryState};
+use storyline_cluster::{state, CopyOf, Engine, Input, Params, Reopened, StoryState};
 use storyline_model::{ArticleId, CopyKind, Story, StoryId, Thread};
 use storyline_store::{Store, StorySort, StoryUpdate};
 
@@ -20,6 +20,10 @@ pub struct StepSummary {
     pub assigned: usize,
     pub opened: usize,
     pub merges: usize,
+    /// Stored articles that moved to another story when their story was reopened, and the
+    /// splits that made.
+    pub moved: usize,
+    pub splits: usize,
     pub stories: usize,
     /// Rewrite relations found among story members, and the time that took.
     pub rewrites: usize,
@@ -46,8 +50,12 @@ pub fn story_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
             .map(|a| Input { article: a.article.id.clone(), profile: storyline_cluster::profile(&a.article), copy_of: copy_of.get(&a.article.id).cloned() })
             .collect();
         let counted = inputs.iter().filter(|i| i.copy_of.is_none()).count() as u64;
-        let out = engine.add_batch(inputs);
-        summary.assigned += out.assignments.len();
+        let reopen = engine.stories_to_reopen(&inputs);
+        let (reopened, was) = reopened_members(store, &reopen)?;
+        let out = engine.add_batch_reopening(inputs, reopened);
+        summary.assigned += batch.len();
+        summary.moved += out.assignments.iter().filter(|a| was.get(&a.article).is_some_and(|s| *s != a.story.0)).count();
+        summary.splits += out.splits.len();
         summary.merges += out.merges.len();
         summary.opened += out.opened;
         let changed_threads: HashSet<String> = out.changed.iter().map(|s| s.thread.clone()).collect();
@@ -62,13 +70,15 @@ pub fn story_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
         }
         let started = std::time::Instant::now();
         let copies: HashSet<&ArticleId> = copy_of.keys().collect();
-        let rewrites = crate::copies::rewrites_in_stories(store, &batch, &out.assignments, &copies, &absorbed, &related)?;
+        let fresh: Vec<_> = out.assignments.iter().filter(|a| !was.contains_key(&a.article)).cloned().collect();
+        let rewrites = crate::copies::rewrites_in_stories(store, &batch, &fresh, &copies, &absorbed, &related)?;
         summary.rewrites += rewrites.len();
         summary.rewrite_secs += started.elapsed().as_secs_f64();
         let update = StoryUpdate {
             stories: out.changed.iter().map(|s| (describe(&engine, s), state::encode(s))).collect(),
             members: out.assignments,
             merges: out.merges,
+            splits: out.splits,
             thread_merges: out.thread_merges,
             threads,
             df_delta: out.df_delta,
@@ -81,6 +91,43 @@ pub fn story_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
     }
     summary.stories = engine.stories();
     Ok(summary)
+}
+
+/// The members of stories the engine reopens, as engine inputs, and each member's story. A
+/// member that is an exact or near-duplicate copy of an earlier member (by id) follows it.
+fn reopened_members(store: &dyn Store, ids: &[String]) -> Result<(Reopened, HashMap<ArticleId, String>)> {
+    let mut out = Vec::new();
+    let mut was = HashMap::new();
+    for id in ids {
+        let members = store.story_members(&StoryId(id.clone()))?;
+        let mut articles = Vec::with_capacity(members.len());
+        for m in &members {
+            if let Some(a) = store.get_article(&m.article)? {
+                articles.push(a.article);
+            }
+        }
+        let mine: HashSet<&ArticleId> = articles.iter().map(|a| &a.id).collect();
+        let mut copy_of: HashMap<ArticleId, ArticleId> = HashMap::new();
+        for a in &articles {
+            store.for_each_copy_relation(Some(&a.id), &mut |r| {
+                let other = if r.a == a.id { r.b } else { r.a };
+                if matches!(r.relation, CopyKind::Exact | CopyKind::NearDuplicate) && other < a.id && mine.contains(&other) {
+                    let e = copy_of.entry(a.id.clone()).or_insert_with(|| other.clone());
+                    if other < *e {
+                        *e = other;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        let inputs: Vec<Input> = articles
+            .par_iter()
+            .map(|a| Input { article: a.id.clone(), profile: storyline_cluster::profile(a), copy_of: copy_of.get(&a.id).cloned().map(CopyOf::InBatch) })
+            .collect();
+        was.extend(inputs.iter().map(|i| (i.article.clone(), id.clone())));
+        out.push((id.clone(), inputs));
+    }
+    Ok((out, was))
 }
 
 /// For each article that is an exact or near-duplicate copy: the article it follows. A stored
@@ -161,7 +208,10 @@ pub fn list(store: &dyn Store, sort: StorySort, since: Option<&str>, limit: usiz
 pub fn show(store: &dyn Store, id: &str, mut out: impl Write) -> Result<bool> {
     let Some((story, events)) = store.get_story(id)? else { return Ok(false) };
     for e in &events {
-        writeln!(out, "({} was merged into {} on {})", e.from, e.to, e.at)?;
+        match e.kind.as_str() {
+            "story_split" => writeln!(out, "(articles of {} moved to {} on {})", e.from, e.to, e.at)?,
+            _ => writeln!(out, "({} was merged into {} on {})", e.from, e.to, e.at)?,
+        }
     }
     writeln!(out, "{}\n{}", story.id.0, if story.title.is_empty() { "(no title)" } else { &story.title })?;
     writeln!(

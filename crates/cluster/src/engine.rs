@@ -63,6 +63,10 @@ const LABELLED: usize = 12;
 const HEADLINES: usize = 16;
 /// Postings longer than this are common words: not used to find candidates.
 const MAX_POSTING: usize = 5_000;
+/// A stored story this close to a new article (as a share of the join threshold) is reopened.
+const REOPEN: f32 = 0.7;
+/// Stories with more counted members than this are settled: never reopened.
+const REOPEN_MAX_MEMBERS: usize = 256;
 
 /// A new article for the engine.
 #[derive(Debug, Clone)]
@@ -81,6 +85,9 @@ pub enum CopyOf {
     /// Another article of the same batch.
     InBatch(ArticleId),
 }
+
+/// Reopened stories, each with its members (see [`Engine::stories_to_reopen`]).
+pub type Reopened = Vec<(String, Vec<Input>)>;
 
 /// Why an article is in its story.
 pub type Assignment = StoryMember;
@@ -108,6 +115,8 @@ pub struct BatchOutcome {
     pub assignments: Vec<Assignment>,
     /// `(absorbed, survivor)` story merges among stories that existed before the batch.
     pub merges: Vec<(String, String)>,
+    /// `(story, other)`: members of a reopened story that went to another story.
+    pub splits: Vec<(String, String)>,
     /// `(absorbed, survivor)` thread merges.
     pub thread_merges: Vec<(String, String)>,
     /// Stories created or changed (their new state).
@@ -210,9 +219,75 @@ impl Engine {
         self.nodes.iter().filter(|n| n.alive).count()
     }
 
-    /// Clusters a batch of new articles into the stories.
-    pub fn add_batch(&mut self, mut inputs: Vec<Input>) -> BatchOutcome {
+    /// Clusters a batch of new articles into the stories, without reopening any.
+    pub fn add_batch(&mut self, inputs: Vec<Input>) -> BatchOutcome {
+        self.add_batch_reopening(inputs, Vec::new())
+    }
+
+    /// Stored stories that a batch should reopen: those an article of the batch comes close to
+    /// (a similarity of at least `REOPEN` x the join threshold), up to `REOPEN_MAX_MEMBERS`
+    /// counted members each. Their members are clustered again together with the batch, so an
+    /// article placed by an earlier batch can move once later articles show where it belongs:
+    /// the stories then depend little on how the input was split into batches.
+    pub fn stories_to_reopen(&mut self, inputs: &[Input]) -> Vec<String> {
+        let mut out: HashSet<String> = HashSet::new();
+        for i in inputs.iter().filter(|i| i.copy_of.is_none()) {
+            let state = self.unit_singleton(&i.article, &i.profile);
+            // Any feature a stored story is indexed under can find it (the batch's own document
+            // frequencies are not counted yet).
+            let indexed = |fs: &[(u64, f32)], k: usize| {
+                let fs: Vec<(u64, f32)> = fs.iter().filter(|(key, _)| self.postings.contains_key(key)).copied().collect();
+                self.heaviest(&fs, k).into_iter().map(|&(key, w)| (key, w * self.idf(key) * self.idf(key))).collect::<Vec<_>>()
+            };
+            let query: Vec<(u64, f32)> = indexed(&state.terms, QUERY_TERMS).into_iter().chain(indexed(&state.names, QUERY_NAMES)).collect();
+            for m in self.candidates_of(usize::MAX, &query) {
+                let s = &self.nodes[m].state;
+                if s.counted as usize <= REOPEN_MAX_MEMBERS && self.similarity_of(&state, s) >= REOPEN * self.params.join {
+                    out.insert(s.id.clone());
+                }
+            }
+        }
+        let mut v: Vec<String> = out.into_iter().collect();
+        v.sort();
+        v
+    }
+
+    /// Clusters a batch of new articles into the stories, reopening the stored stories given
+    /// with their members (see [`Engine::stories_to_reopen`]): those stories are dissolved and
+    /// their members clustered again with the batch. A reopened story's id goes to the new
+    /// story holding most of its members; one that gets no story is recorded as merged into
+    /// the story that holds most of them, and members that leave a story are recorded as a
+    /// split, so a link to a story never dies.
+    pub fn add_batch_reopening(&mut self, mut inputs: Vec<Input>, reopened: Reopened) -> BatchOutcome {
         let mut out = BatchOutcome::default();
+        let fresh: HashSet<ArticleId> = inputs.iter().map(|i| i.article.clone()).collect();
+        // Dissolve the reopened stories; their members join the batch.
+        let mut old: Vec<StoryState> = Vec::new();
+        let mut origin: HashMap<ArticleId, usize> = HashMap::new();
+        for (id, members) in reopened {
+            let Some(&n) = self.by_id.get(&id) else { continue };
+            if members.is_empty() || !self.nodes[n].alive {
+                continue;
+            }
+            self.by_id.remove(&id);
+            self.nodes[n].alive = false;
+            old.push(std::mem::take(&mut self.nodes[n].state));
+            for m in members {
+                if !fresh.contains(&m.article) && !origin.contains_key(&m.article) {
+                    origin.insert(m.article.clone(), old.len() - 1);
+                    inputs.push(m);
+                }
+            }
+        }
+        let dissolved: HashSet<&str> = old.iter().map(|s| s.id.as_str()).collect();
+        for i in &mut inputs {
+            // A copy of a member of a dissolved story follows that member.
+            if let Some(CopyOf::Stored { article, story }) = &i.copy_of {
+                if dissolved.contains(story.as_str()) {
+                    i.copy_of = Some(CopyOf::InBatch(article.clone()));
+                }
+            }
+        }
         inputs.sort_by(|a, b| (a.profile.day.unwrap_or(i32::MAX), &a.article).cmp(&(b.profile.day.unwrap_or(i32::MAX), &b.article)));
         let batch_ids: HashSet<&ArticleId> = inputs.iter().map(|i| &i.article).collect();
         // Copies of articles that are neither stored with a story nor regular members of this
@@ -237,8 +312,9 @@ impl Engine {
         }
 
         // Document frequencies first, so every similarity in the batch sees the same weights.
+        // Members of reopened stories are counted already.
         let mut delta: HashMap<u64, u32> = HashMap::new();
-        for i in inputs.iter().filter(|i| resolved_regular.contains(&i.article)) {
+        for i in inputs.iter().filter(|i| resolved_regular.contains(&i.article) && !origin.contains_key(&i.article)) {
             for f in i.profile.terms.iter().chain(&i.profile.names) {
                 *delta.entry(f.key).or_default() += 1;
             }
@@ -256,14 +332,11 @@ impl Engine {
         let first_new = self.nodes.len();
         let mut node_of: HashMap<ArticleId, usize> = HashMap::new();
         for i in inputs.iter().filter(|i| resolved_regular.contains(&i.article)) {
-            let mut state = singleton(&i.article, &i.profile);
-            // Unit length under today's IDF: the centroid is then a sum of unit vectors, and the
-            // similarity of two centroids divided by their sizes is average linkage.
-            for v in [&mut state.terms, &mut state.names] {
-                let norm = v.iter().map(|&(k, w)| (w * self.idf(k)).powi(2)).sum::<f32>().sqrt();
-                if norm > 0.0 {
-                    v.iter_mut().for_each(|x| x.1 /= norm);
-                }
+            let mut state = self.unit_singleton(&i.article, &i.profile);
+            if let Some(&o) = origin.get(&i.article) {
+                // A provisional id; the reopened story's own goes to a story at the end.
+                state.id = format!("~{}", i.article.0);
+                state.thread = old[o].thread.clone();
             }
             let rank = (i.profile.day.unwrap_or(i32::MAX), i.article.0.clone());
             let n = self.push_node(state, false, rank);
@@ -302,6 +375,10 @@ impl Engine {
             }
             n
         };
+        if !old.is_empty() {
+            let placed: Vec<(usize, usize)> = inputs.iter().filter_map(|i| Some((*origin.get(&i.article)?, root(*node_of.get(&i.article)?)))).collect();
+            self.name_reopened(&old, &placed, &mut out);
+        }
 
         // Assignments of regular articles.
         for i in inputs.iter().filter(|i| resolved_regular.contains(&i.article)) {
@@ -350,6 +427,106 @@ impl Engine {
         out
     }
 
+    /// Gives the stories that hold members of reopened stories their ids, after clustering.
+    /// `placed` holds, per regular member, the reopened story it came from and the story it is
+    /// in now. Each reopened story's id goes to the story that holds most of its members (at
+    /// most one id per story, the largest share first); a story that existed before the batch
+    /// and absorbed members keeps its own id. A reopened story whose id found no story is
+    /// recorded as merged into the one holding most of its members; members that went to
+    /// another story than their old story's id are recorded as a split.
+    fn name_reopened(&mut self, old: &[StoryState], placed: &[(usize, usize)], out: &mut BatchOutcome) {
+        let mut share: HashMap<(usize, usize), u32> = HashMap::new();
+        for &(o, r) in placed {
+            *share.entry((o, r)).or_default() += 1;
+        }
+        let mut pairs: Vec<((usize, usize), u32)> = share.iter().map(|(&k, &v)| (k, v)).collect();
+        pairs.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then_with(|| old[b.0 .0].counted.cmp(&old[a.0 .0].counted))
+                .then_with(|| old[a.0 .0].id.cmp(&old[b.0 .0].id))
+                .then(a.0 .1.cmp(&b.0 .1))
+        });
+        let mut id_of: HashMap<usize, usize> = HashMap::new();
+        let mut root_of: HashMap<usize, usize> = HashMap::new();
+        for &((o, r), _) in &pairs {
+            if root_of.contains_key(&o) || id_of.contains_key(&r) || self.nodes[r].existed {
+                continue;
+            }
+            id_of.insert(r, o);
+            root_of.insert(o, r);
+        }
+        let mut roots: Vec<usize> = placed.iter().map(|&(_, r)| r).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let retired: HashSet<&str> = old.iter().map(|s| s.id.as_str()).collect();
+        for &r in &roots {
+            let id = match id_of.get(&r) {
+                Some(&o) => {
+                    let node = &mut self.nodes[r];
+                    if node.state.thread != old[o].thread {
+                        self.pending_threads.push((node.state.thread.clone(), old[o].thread.clone()));
+                        node.state.thread = old[o].thread.clone();
+                    }
+                    node.existed = true;
+                    old[o].id.clone()
+                }
+                None if self.nodes[r].existed => continue,
+                // A story split off: named after its first article, as a new story is.
+                None => {
+                    let base = format!("s{}", self.nodes[r].rank.1);
+                    let free = |id: &str| !retired.contains(id) && self.by_id.get(id).is_none_or(|&n| n == r);
+                    if free(&base) {
+                        base
+                    } else {
+                        (2..).map(|k| format!("{base}-{k}")).find(|id| free(id)).unwrap_or(base)
+                    }
+                }
+            };
+            let node = &mut self.nodes[r];
+            if node.state.id != id {
+                if self.by_id.get(&node.state.id) == Some(&r) {
+                    self.by_id.remove(&node.state.id);
+                }
+                node.state.id = id.clone();
+                self.by_id.insert(id, r);
+            }
+            node.dirty = true;
+        }
+        for (o, s) in old.iter().enumerate() {
+            let mut mine: Vec<(u32, usize)> = pairs.iter().filter(|p| p.0 .0 == o).map(|p| (p.1, p.0 .1)).collect();
+            mine.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            match root_of.get(&o) {
+                Some(&home) => {
+                    for &(_, r) in mine.iter().filter(|m| m.1 != home) {
+                        out.splits.push((s.id.clone(), self.nodes[r].state.id.clone()));
+                    }
+                }
+                None => {
+                    if let Some(&(_, r)) = mine.first() {
+                        out.merges.push((s.id.clone(), self.nodes[r].state.id.clone()));
+                        if self.nodes[r].state.thread != s.thread {
+                            self.pending_threads.push((s.thread.clone(), self.nodes[r].state.thread.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// An article as a story of its own, at unit length under today's IDF: a centroid is then a
+    /// sum of unit vectors, and the similarity of two centroids divided by their sizes is
+    /// average linkage.
+    fn unit_singleton(&self, article: &ArticleId, profile: &Profile) -> StoryState {
+        let mut state = singleton(article, profile);
+        for v in [&mut state.terms, &mut state.names] {
+            let norm = v.iter().map(|&(k, w)| (w * self.idf(k)).powi(2)).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                v.iter_mut().for_each(|x| x.1 /= norm);
+            }
+        }
+        state
+    }
+
     fn push_node(&mut self, state: StoryState, existed: bool, rank: (i32, String)) -> usize {
         let n = self.nodes.len();
         self.by_id.insert(state.id.clone(), n);
@@ -394,14 +571,17 @@ impl Engine {
         }
     }
 
-    fn push_candidates(&mut self, n: usize, heap: &mut BinaryHeap<Pair>) {
-        let s = &self.nodes[n].state;
-        let query: Vec<(u64, f32)> = self
-            .heaviest_shared(&s.terms, QUERY_TERMS)
+    /// The features a story looks up candidates with, weighted by IDF squared.
+    fn query_of(&self, s: &StoryState) -> Vec<(u64, f32)> {
+        self.heaviest_shared(&s.terms, QUERY_TERMS)
             .into_iter()
             .chain(self.heaviest_shared(&s.names, QUERY_NAMES))
             .map(|(k, w)| (k, w * self.idf(k) * self.idf(k)))
-            .collect();
+            .collect()
+    }
+
+    fn push_candidates(&mut self, n: usize, heap: &mut BinaryHeap<Pair>) {
+        let query = self.query_of(&self.nodes[n].state);
         for m in self.candidates_of(n, &query) {
             let sim = self.similarity(n, m);
             if sim >= self.params.join {
@@ -447,7 +627,10 @@ impl Engine {
     /// Similarity of two stories: average linkage (the mean cosine between their members) over
     /// IDF-weighted terms and names, mixed, and lowered when their time spans lie far apart.
     fn similarity(&mut self, a: usize, b: usize) -> f32 {
-        let (sa, sb) = (&self.nodes[a].state, &self.nodes[b].state);
+        self.similarity_of(&self.nodes[a].state, &self.nodes[b].state)
+    }
+
+    fn similarity_of(&self, sa: &StoryState, sb: &StoryState) -> f32 {
         let size = (sa.counted.max(1) * sb.counted.max(1)) as f32;
         let t = dot(&sa.terms, &sb.terms, |k| self.idf(k)) / size;
         let m = dot(&sa.names, &sb.names, |k| self.idf(k)) / size;
@@ -807,26 +990,44 @@ mod tests {
         ]
     }
 
-    fn run(articles: &[Article], batches: &[&[usize]]) -> HashMap<String, String> {
+    /// Each article's story after feeding `batches`; with `reopen`, every batch reopens the
+    /// stories it comes close to, as `ingest` does.
+    fn run_with(articles: &[Article], batches: &[&[usize]], reopen: bool) -> HashMap<String, String> {
         let mut e = Engine::new(Params::default(), vec![], HashMap::new(), 0);
-        let mut story = HashMap::new();
+        let input = |i: usize| Input { article: articles[i].id.clone(), profile: profile(&articles[i]), copy_of: None };
+        let index: HashMap<&ArticleId, usize> = articles.iter().enumerate().map(|(i, a)| (&a.id, i)).collect();
+        let mut story: HashMap<String, String> = HashMap::new();
         let mut merged: HashMap<String, String> = HashMap::new();
+        let resolve = |merged: &HashMap<String, String>, mut s: String| {
+            while let Some(n) = merged.get(&s) {
+                s = n.clone();
+            }
+            s
+        };
         for b in batches {
-            let out = e.add_batch(b.iter().map(|&i| Input { article: articles[i].id.clone(), profile: profile(&articles[i]), copy_of: None }).collect());
+            let inputs: Vec<Input> = b.iter().map(|&i| input(i)).collect();
+            let ids = if reopen { e.stories_to_reopen(&inputs) } else { vec![] };
+            let reopened = ids
+                .iter()
+                .map(|id| {
+                    let members = articles.iter().filter(|a| story.get(&a.id.0).is_some_and(|s| resolve(&merged, s.clone()) == *id));
+                    (id.clone(), members.map(|a| input(index[&a.id])).collect())
+                })
+                .collect();
+            let out = e.add_batch_reopening(inputs, reopened);
             for a in out.assignments {
                 story.insert(a.article.0, a.story.0);
             }
             merged.extend(out.merges);
+            for s in &out.changed {
+                merged.remove(&s.id);
+            }
         }
-        story
-            .into_iter()
-            .map(|(a, mut s)| {
-                while let Some(n) = merged.get(&s) {
-                    s = n.clone();
-                }
-                (a, s)
-            })
-            .collect()
+        story.into_iter().map(|(a, s)| (a, resolve(&merged, s))).collect()
+    }
+
+    fn run(articles: &[Article], batches: &[&[usize]]) -> HashMap<String, String> {
+        run_with(articles, batches, true)
     }
 
     fn partition(story: &HashMap<String, String>) -> Vec<Vec<String>> {
@@ -888,5 +1089,85 @@ mod tests {
         // State survives the store's round trip.
         let saved: Vec<StoryState> = second.changed.iter().map(|s| crate::state::decode(&crate::state::encode(s)).unwrap()).collect();
         assert!(saved.iter().any(|s| s.id == id.0 && s.members == 3));
+    }
+
+    /// A short report in the words every quake report uses, naming Orvieto once: alone with
+    /// an Orvieto report it joins it; beside the Kandor reports it is theirs.
+    fn with_ambiguous() -> Vec<Article> {
+        let mut c = corpus();
+        c.push(article(
+            "x",
+            "Quake: tremor kills dozens, rescuers dig through rubble",
+            "A strong earthquake struck before dawn and rescuers dug through rubble with bare hands as a tremor flattened homes and dozens died, the governor told reporters. Orvieto residents slept in cars.",
+            None,
+        ));
+        c
+    }
+
+    #[test]
+    fn a_reopened_story_lets_an_early_article_move() {
+        let c = with_ambiguous();
+        let one = partition(&run_with(&c, &[&[0, 1, 2, 3, 4, 5, 6, 7, 8]], false));
+        assert!(one.contains(&vec!["b1".into(), "b2".into(), "b3".into(), "x".into()]), "{one:?}");
+        // One article at a time, x first: without reopening, the early merges stick.
+        let order = [8, 7, 2, 5, 6, 1, 3, 4, 0];
+        let batches: Vec<&[usize]> = order.iter().map(std::slice::from_ref).collect();
+        assert_ne!(partition(&run_with(&c, &batches, false)), one);
+        assert_eq!(partition(&run_with(&c, &batches, true)), one);
+    }
+
+    #[test]
+    fn a_link_to_a_reopened_story_never_dies() {
+        let c = with_ambiguous();
+        let mut e = Engine::new(Params::default(), vec![], HashMap::new(), 0);
+        let input = |i: usize| Input { article: c[i].id.clone(), profile: profile(&c[i]), copy_of: None };
+        let mut story: HashMap<String, String> = HashMap::new();
+        let mut merged: HashMap<String, String> = HashMap::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let (mut splits, mut moved) = (0, 0);
+        // x first, then an Orvieto report (they share a story), then the rest.
+        let batches: [&[usize]; 3] = [&[8], &[1, 6], &[0, 2, 3, 4, 5, 7]];
+        for batch in batches {
+            let inputs: Vec<Input> = batch.iter().map(|&i| input(i)).collect();
+            let ids = e.stories_to_reopen(&inputs);
+            let reopened = ids.iter().map(|id| (id.clone(), (0..c.len()).filter(|&k| story.get(&c[k].id.0) == Some(id)).map(input).collect())).collect();
+            let out = e.add_batch_reopening(inputs, reopened);
+            for a in &out.assignments {
+                moved += usize::from(story.get(&a.article.0).is_some_and(|s| *s != a.story.0));
+                story.insert(a.article.0.clone(), a.story.0.clone());
+                seen.insert(a.story.0.clone());
+            }
+            for (gone, keep) in &out.merges {
+                merged.insert(gone.clone(), keep.clone());
+                story.values_mut().filter(|s| *s == gone).for_each(|s| *s = keep.clone());
+            }
+            for s in &out.changed {
+                merged.remove(&s.id);
+            }
+            splits += out.splits.len();
+        }
+        assert!(moved > 0 && splits + merged.len() > 0, "moved {moved}, splits {splits}, merges {merged:?}");
+        let live: HashSet<&String> = story.values().collect();
+        for id in &seen {
+            let mut s = id;
+            while let Some(n) = merged.get(s) {
+                s = n;
+            }
+            assert!(live.contains(s), "{id} leads to {s}, which holds no article");
+        }
+        // Every story is one of the one-batch stories, under a stable id.
+        let mut groups: HashMap<&String, Vec<String>> = HashMap::new();
+        for (a, s) in &story {
+            groups.entry(s).or_default().push(a.clone());
+        }
+        let mut got: Vec<Vec<String>> = groups
+            .into_values()
+            .map(|mut g| {
+                g.sort();
+                g
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, partition(&run_with(&c, &[&[0, 1, 2, 3, 4, 5, 6, 7, 8]], false)));
     }
 }

@@ -6,5 +6,5 @@ pub mod engine;
 pub mod features;
 pub mod state;
 
-pub use engine::{Assignment, BatchOutcome, CopyOf, Engine, Input, Params, StoryState};
+pub use engine::{Assignment, BatchOutcome, CopyOf, Engine, Input, Params, Reopened, StoryState};
 pub use features::{profile, Profile};

@@ -86,6 +86,8 @@ pub struct StoryUpdate {
     pub stories: Vec<(Story, Vec<u8>)>,
     /// `(absorbed, survivor)` story merges.
     pub merges: Vec<(String, String)>,
+    /// `(story, other)`: members of a story that moved to another when it was reopened.
+    pub splits: Vec<(String, String)>,
     /// `(absorbed, survivor)` thread merges.
     pub thread_merges: Vec<(String, String)>,
     pub threads: Vec<Thread>,

@@ -54,6 +54,9 @@ pub fn record(conn: &mut Connection, u: &StoryUpdate) -> Sql<()> {
             tx.execute("UPDATE stories SET merged_into = ?2, state = NULL WHERE id = ?1", params![gone, keep])?;
             event.execute(params!["story_merge", gone, keep, u.at])?;
         }
+        for (from, to) in &u.splits {
+            event.execute(params!["story_split", from, to, u.at])?;
+        }
         for (gone, keep) in &u.thread_merges {
             tx.execute("UPDATE threads SET merged_into = ?2 WHERE id = ?1", params![gone, keep])?;
             event.execute(params!["thread_merge", gone, keep, u.at])?;
@@ -112,7 +115,16 @@ pub fn get(conn: &Connection, id: &str) -> Sql<Option<(Story, Vec<StoryEvent>)>>
             conn.query_row("SELECT json, merged_into FROM stories WHERE id = ?1", [&current], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
         match row {
             None => return Ok(None),
-            Some((json, None)) => return Ok(Some((from_json(&json)?, events))),
+            Some((json, None)) => {
+                // Members that left this story for another, or came to it from one.
+                let mut stmt =
+                    conn.prepare_cached("SELECT from_id, to_id, at FROM story_events WHERE kind='story_split' AND (from_id = ?1 OR to_id = ?1) ORDER BY seq")?;
+                for row in stmt.query_map([&current], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))? {
+                    let (from, to, at) = row?;
+                    events.push(StoryEvent { kind: "story_split".into(), from, to, at });
+                }
+                return Ok(Some((from_json(&json)?, events)));
+            }
             Some((_, Some(next))) => {
                 let at: String = conn
                     .query_row("SELECT at FROM story_events WHERE kind='story_merge' AND from_id = ?1 ORDER BY seq DESC LIMIT 1", [&current], |r| r.get(0))

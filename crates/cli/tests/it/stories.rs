@@ -1,6 +1,7 @@
 //! Stories and threads: assigned at ingest, explained, listed, exported; ids survive growth.
 
 use super::*;
+use std::collections::{HashMap, HashSet};
 
 #[test]
 fn samples_make_stories_in_one_thread_with_explanations() {
@@ -103,4 +104,70 @@ fn story_ids_survive_growth_and_copies_join_their_original() {
     assert!(shown.contains("why: copy of"), "{shown}");
     assert!(shown.contains("4 articles"), "{shown}");
     assert!(!run(&db, &["story", &story("Marlowe-4")]).contains("Schools closed"));
+}
+
+/// Two quakes of one kind, three reports each, and a short report in the words every quake
+/// report uses that names one of the places once.
+fn quake_reports() -> Vec<Value> {
+    let a = |id: &str, extra: &str| serde_json::json!({"id": id, "title": "Magnitude 6.1 earthquake strikes Orvieto", "text": format!("A magnitude 6.1 earthquake struck near Orvieto on Monday, shaking medieval buildings across the Umbrian hills. {extra} Residents of Orvieto slept in their cars as aftershocks continued, the Orvieto fire brigade said.")});
+    let b = |id: &str, extra: &str| serde_json::json!({"id": id, "title": "Kandor quake: 7.4 tremor kills dozens", "text": format!("Dozens died when a 7.4 tremor hit Kandor province before dawn, flattening mud-brick homes in mountain villages. {extra} Rescuers in Kandor dug through rubble with bare hands, the Kandor governor told reporters.")});
+    vec![
+        a("a1", "Two churches in Orvieto collapsed."),
+        a("a2", "The old Orvieto bridge cracked."),
+        a("a3", "Schools in Orvieto closed."),
+        b("b1", "A dam near Kandor was inspected."),
+        b("b2", "Kandor airport shut its runway."),
+        b("b3", "Power failed across Kandor."),
+        serde_json::json!({"id": "c1", "title": "Parliament passes budget", "text": "The parliament passed the annual budget after a long debate about taxes and pensions."}),
+        serde_json::json!({"id": "x", "title": "Quake: tremor kills dozens, rescuers dig through rubble", "text": "A strong earthquake struck before dawn and rescuers dug through rubble with bare hands as a tremor flattened homes and dozens died, the governor told reporters. Orvieto residents slept in cars."}),
+    ]
+}
+
+#[test]
+fn a_later_ingest_moves_an_article_and_old_story_links_still_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = quake_reports();
+    let write = |name: &str, ids: &[&str]| {
+        let path = tmp.path().join(name);
+        let lines: Vec<String> = ids.iter().map(|id| rows.iter().find(|r| r["id"] == *id).unwrap().to_string()).collect();
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        path
+    };
+    let story_of = |db: &Path| -> HashMap<String, String> {
+        jsonl(&run(db, &["export", "articles"]))
+            .iter()
+            .map(|a| (a["external_id"].as_str().unwrap().to_string(), a["story"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let all = ["a1", "a2", "a3", "b1", "b2", "b3", "c1", "x"];
+    let one_db = tmp.path().join("one");
+    run(&one_db, &["ingest", write("all.jsonl", &all).to_str().unwrap()]);
+    let one = story_of(&one_db);
+    assert_eq!(one["x"], one["b1"], "{one:?}");
+
+    // x first, then an Orvieto report, then the rest: x first shares a story with a2.
+    let db = tmp.path().join("db");
+    run(&db, &["ingest", write("1.jsonl", &["x"]).to_str().unwrap()]);
+    run(&db, &["ingest", write("2.jsonl", &["a2", "c1"]).to_str().unwrap()]);
+    let early = story_of(&db);
+    assert_eq!(early["x"], early["a2"], "{early:?}");
+    let out = run(&db, &["ingest", write("3.jsonl", &["a1", "a3", "b1", "b2", "b3"]).to_str().unwrap()]);
+    let late = story_of(&db);
+    // The same stories as one batch makes.
+    let same = |m: &HashMap<String, String>, p: &str, q: &str| m[p] == m[q];
+    for p in all {
+        for q in all {
+            assert_eq!(same(&late, p, q), same(&one, p, q), "{p} {q}: {late:?} vs {one:?}");
+        }
+    }
+    // The early story's id still leads somewhere, and says what moved.
+    let shown = run(&db, &["story", &early["x"]]);
+    assert!(shown.contains("moved to") || shown.contains("was merged into"), "{shown}\n{out}");
+    let stories = jsonl(&run(&db, &["export", "stories"]));
+    let live: HashSet<&str> = late.values().map(String::as_str).collect();
+    assert_eq!(stories.len(), live.len(), "{stories:?}");
+    for s in &stories {
+        let id = s["id"].as_str().unwrap();
+        assert_eq!(s["articles"].as_u64().unwrap() as usize, late.values().filter(|v| *v == id).count(), "{s}");
+    }
 }

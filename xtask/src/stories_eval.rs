@@ -239,57 +239,62 @@ pub fn analyse(bench: &Path, params: Params) -> Result<(), String> {
 pub fn bench(bench: &Path, sizes: &[usize]) -> Result<(), String> {
     let docs = load(bench)?;
     let vocabulary: Vec<String> = docs.iter().flat_map(|(a, _)| a.text.split_whitespace().map(String::from).collect::<Vec<_>>()).collect();
-    for &n in sizes {
-        let mut state = 0x5eed_u64;
+    // Article `i` of the scale-up; the same every time it is made (a reopened story's members
+    // are made again, as ingest reads them back from the store and profiles them again).
+    let synthetic = |i: usize| {
+        let mut state = 0x5eed_u64 ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut next = move |m: usize| {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (state >> 33) as usize % m
         };
+        let (src, _) = &docs[i % docs.len()];
+        let mut a = src.clone();
+        a.id = ArticleId(format!("{i:016x}"));
+        a.text = a.text.split(' ').map(|w| if next(4) == 0 { vocabulary[next(vocabulary.len())].as_str() } else { w }).collect::<Vec<_>>().join(" ");
+        a.published = storyline_cluster::features::day_date(15_000 + (i / docs.len()) as i32 * 20);
+        Input { article: a.id.clone(), profile: storyline_cluster::profile(&a), copy_of: None }
+    };
+    for &n in sizes {
         let before = crate::copies_eval::peak_rss_mib().unwrap_or(0.0);
         let start = Instant::now();
         let mut engine = Engine::new(Params::default(), vec![], HashMap::new(), 0);
-        let mut assigned = 0usize;
         let (mut reopened_stories, mut reopened_members) = (0usize, 0usize);
-        // Members of each story (as ingest reads them from the store), to reopen stories.
-        let mut members: HashMap<String, Vec<Input>> = HashMap::new();
+        // The members of each story, as the store keeps them.
+        let mut members: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut story_of: HashMap<usize, String> = HashMap::new();
         let mut k = 0usize;
         while k < n {
             let end = (k + 4096).min(n);
-            let batch: Vec<Article> = (k..end)
-                .map(|i| {
-                    let (src, _) = &docs[i % docs.len()];
-                    let mut a = src.clone();
-                    a.id = storyline_model::ArticleId(format!("{i:016x}"));
-                    a.text =
-                        a.text.split(' ').map(|w| if next(4) == 0 { vocabulary[next(vocabulary.len())].as_str() } else { w }).collect::<Vec<_>>().join(" ");
-                    a.published = storyline_cluster::features::day_date(15_000 + (i / docs.len()) as i32 * 20);
-                    a
-                })
-                .collect();
-            let inputs: Vec<Input> = batch.iter().map(|a| Input { article: a.id.clone(), profile: storyline_cluster::profile(a), copy_of: None }).collect();
+            let inputs: Vec<Input> = (k..end).map(synthetic).collect();
             let reopen = engine.stories_to_reopen(&inputs);
-            let reopened: Vec<(String, Vec<Input>)> = reopen.into_iter().map(|id| (id.clone(), members.remove(&id).unwrap_or_default())).collect();
+            let reopened: Vec<(String, Vec<Input>)> =
+                reopen.into_iter().map(|id| (id.clone(), members.get(&id).into_iter().flatten().map(|&i| synthetic(i)).collect())).collect();
             reopened_stories += reopened.len();
             reopened_members += reopened.iter().map(|(_, m)| m.len()).sum::<usize>();
-            let mut by_article: HashMap<ArticleId, Input> =
-                inputs.iter().chain(reopened.iter().flat_map(|(_, m)| m)).map(|i| (i.article.clone(), i.clone())).collect();
             let out = engine.add_batch_reopening(inputs, reopened);
-            assigned += batch.len();
             for (gone, keep) in &out.merges {
                 let moved = members.remove(gone).unwrap_or_default();
+                for &i in &moved {
+                    story_of.insert(i, keep.clone());
+                }
                 members.entry(keep.clone()).or_default().extend(moved);
             }
-            for a in out.assignments {
-                if let Some(i) = by_article.remove(&a.article) {
-                    members.entry(a.story.0).or_default().push(i);
+            for a in &out.assignments {
+                let i = usize::from_str_radix(&a.article.0, 16).unwrap_or(0);
+                if let Some(old) = story_of.insert(i, a.story.0.clone()) {
+                    // A reopened member: it leaves its old story.
+                    if let Some(m) = members.get_mut(&old) {
+                        m.retain(|&x| x != i);
+                    }
                 }
+                members.entry(a.story.0.clone()).or_default().push(i);
             }
             k = end;
         }
         let secs = start.elapsed().as_secs_f64();
         let after = crate::copies_eval::peak_rss_mib().unwrap_or(0.0);
         println!(
-            "stories {n:>8} articles: {secs:.1} s = {:.0} articles/s, {} stories, {assigned} assigned, {reopened_stories} stories reopened with {reopened_members} members, peak RSS {after:.0} MiB (before {before:.0} MiB)",
+            "stories {n:>8} articles: {secs:.1} s = {:.0} articles/s, {} stories, {reopened_stories} stories reopened with {reopened_members} members, peak RSS {after:.0} MiB (before {before:.0} MiB)",
             n as f64 / secs,
             engine.stories()
         );

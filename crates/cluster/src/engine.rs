@@ -240,7 +240,7 @@ impl Engine {
                 self.heaviest(&fs, k).into_iter().map(|&(key, w)| (key, w * self.idf(key) * self.idf(key))).collect::<Vec<_>>()
             };
             let query: Vec<(u64, f32)> = indexed(&state.terms, QUERY_TERMS).into_iter().chain(indexed(&state.names, QUERY_NAMES)).collect();
-            for m in self.candidates_of(usize::MAX, &query) {
+            for m in self.candidates_of(usize::MAX, &query, Some((&state, REOPEN * self.params.join))) {
                 let s = &self.nodes[m].state;
                 if s.counted as usize <= REOPEN_MAX_MEMBERS && self.similarity_of(&state, s) >= REOPEN * self.params.join {
                     out.insert(s.id.clone());
@@ -582,7 +582,7 @@ impl Engine {
 
     fn push_candidates(&mut self, n: usize, heap: &mut BinaryHeap<Pair>) {
         let query = self.query_of(&self.nodes[n].state);
-        for m in self.candidates_of(n, &query) {
+        for m in self.candidates_of(n, &query, Some((&self.nodes[n].state, self.params.join))) {
             let sim = self.similarity(n, m);
             if sim >= self.params.join {
                 let (a, b) = if n < m { (n, m) } else { (m, n) };
@@ -594,7 +594,9 @@ impl Engine {
     /// Live stories other than `n` found through the postings of the query's features, by the
     /// summed query weight, best first, at most `params.candidates`. Features whose postings
     /// pass `MAX_POSTING` are too common to find anything and are skipped.
-    fn candidates_of(&self, n: usize, query: &[(u64, f32)]) -> Vec<usize> {
+    /// With `near`, stories too far in time from that story to reach the similarity given
+    /// are left out before the cut (similarity is at most the time factor).
+    fn candidates_of(&self, n: usize, query: &[(u64, f32)], near: Option<(&StoryState, f32)>) -> Vec<usize> {
         let mut acc: HashMap<usize, f32> = HashMap::new();
         for &(k, w) in query {
             let Some(p) = self.postings.get(&k).filter(|p| p.len() <= MAX_POSTING) else { continue };
@@ -605,7 +607,7 @@ impl Engine {
                 }
             }
         }
-        let mut cands: Vec<(usize, f32)> = acc.into_iter().collect();
+        let mut cands: Vec<(usize, f32)> = acc.into_iter().filter(|&(m, _)| near.is_none_or(|(s, min)| self.time_factor(s, &self.nodes[m].state) >= min)).collect();
         cands.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         cands.truncate(self.params.candidates);
         cands.into_iter().map(|(m, _)| m).collect()
@@ -757,7 +759,7 @@ impl Engine {
                 continue;
             }
             let query: Vec<(u64, f32)> = self.heaviest_shared(&self.nodes[n].state.names, QUERY_NAMES).into_iter().map(|(k, w)| (k, w * self.idf(k))).collect();
-            for m in self.candidates_of(n, &query) {
+            for m in self.candidates_of(n, &query, None) {
                 let (_, nm) = self.norms(m);
                 let sim = cosine(&self.nodes[n].state.names, &self.nodes[m].state.names, nn, nm, |k| self.idf(k));
                 if sim >= self.params.thread && self.nodes[n].state.thread != self.nodes[m].state.thread {

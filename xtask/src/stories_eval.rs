@@ -159,13 +159,17 @@ pub fn run(bench: &Path, tune: bool) -> Result<(f64, f64), String> {
         let powers: Vec<f32> = std::env::var("POWERS").unwrap_or("1".into()).split(',').filter_map(|x| x.parse().ok()).collect();
         let backgrounds: Vec<f32> = std::env::var("BACKGROUND").unwrap_or("0".into()).split(',').filter_map(|x| x.parse().ok()).collect();
         let names: Vec<f32> = std::env::var("NAMES").unwrap_or("0,0.3,0.6".into()).split(',').filter_map(|x| x.parse().ok()).collect();
+        let links: Vec<f32> = std::env::var("LINKS").unwrap_or("0.15".into()).split(',').filter_map(|x| x.parse().ok()).collect();
+        let seconds: Vec<f32> = std::env::var("SECONDS").unwrap_or("0.8".into()).split(',').filter_map(|x| x.parse().ok()).collect();
         for (join, idf_power) in grid.iter().flat_map(|&j| powers.iter().map(move |&p| (j, p))) {
-            for (&name_weight, &background_docs) in names.iter().flat_map(|n| backgrounds.iter().map(move |b| (n, b))) {
-                let p = Params { join, name_weight, idf_power, background_docs, ..Params::default() };
+            let combos = names.iter().flat_map(|n| backgrounds.iter().map(move |b| (n, b))).flat_map(|(n, b)| links.iter().map(move |l| (n, b, l)));
+            let combos = combos.flat_map(|(n, b, l)| seconds.iter().map(move |s| (n, b, l, s)));
+            for (&name_weight, &background_docs, &link, &second) in combos {
+                let p = Params { join, link, second, name_weight, idf_power, background_docs, ..Params::default() };
                 let one = score(&gold, &cluster(&docs, p, &[(0..docs.len()).collect()]));
                 let ten = score(&gold, &cluster(&docs, p, &shuffled_batches(docs.len(), 10, 7)));
                 println!(
-                    "join {join:.2} names {name_weight:.1} idf^{idf_power} background {background_docs}: one batch B3 F1 {:.3} (P {:.3} R {:.3}, {} stories)  10 batches {:.3}",
+                    "join {join:.2} link {link:.2} second {second:.2} names {name_weight:.1} idf^{idf_power} background {background_docs}: one batch B3 F1 {:.3} (P {:.3} R {:.3}, {} stories)  10 batches {:.3}",
                     one.bcubed_f1(),
                     one.bcubed_p,
                     one.bcubed_r,

@@ -242,10 +242,11 @@ pub fn show(store: &dyn Store, id: &str, mut out: impl Write) -> Result<bool> {
             a.and_then(|a| a.outlet.as_deref()).unwrap_or("-"),
             a.and_then(|a| a.title.as_deref()).unwrap_or("(no title)")
         )?;
-        if !m.note.is_empty() {
-            writeln!(out, "  why: {}", m.note)?;
-        } else {
-            writeln!(out, "  why: similarity {:.3}; shared terms: {}; shared names: {}", m.score, m.shared_terms.join(", "), m.shared_names.join(", "))?;
+        let similarity = format!("similarity {:.3}; shared terms: {}; shared names: {}", m.score, m.shared_terms.join(", "), m.shared_names.join(", "));
+        match (m.note.as_str(), m.score == 0.0 && m.shared_terms.is_empty() && m.shared_names.is_empty()) {
+            ("", _) => writeln!(out, "  why: {similarity}")?,
+            (note, true) => writeln!(out, "  why: {note}")?,
+            (note, false) => writeln!(out, "  why: {note}; {similarity}")?,
         }
     }
     out.flush()?;

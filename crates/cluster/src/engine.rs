@@ -2,12 +2,20 @@
 //!
 //! The engine holds every live story as a *centroid*: the sum of its members' term and name
 //! weights (raw, without IDF, so that the weights stay right as document frequencies grow), its
-//! time span and outlets. A batch of new articles is clustered together with the stored stories
-//! by agglomerative merging in order of similarity (centroid linkage): every new article starts
-//! as its own story, candidate pairs come from an inverted index over the heaviest terms and names
-//! of each story (never from comparing all stories), and the most similar pair above the
-//! threshold is merged first. Because the batch is merged by similarity and not in arrival order,
-//! the result hardly depends on how the input is ordered or split into batches.
+//! time span and outlets. A batch of new articles is clustered together with the stored stories:
+//! every new article starts as its own story, and candidate stories come from an inverted index
+//! over the heaviest terms and names of each story (never from comparing all stories).
+//!
+//! First, *nearest-neighbour links*: each article joins the story most like it when that
+//! similarity reaches `Params::link`, below the merge threshold (an article's nearest neighbour is
+//! almost always of its own event, even when its average similarity to the rest of that event is
+//! low). Then stories are merged by *average linkage* (the similarity of two centroids divided by
+//! their sizes), the most similar pair above `Params::join` first; a second-nearest story lowers
+//! that threshold to `Params::link` for the pair. Time counts against every merge: stories far
+//! apart in time are not joined, and an undated article close to two stories far apart in time
+//! goes with the one it is closer to as a whole. Because everything goes by similarity and not by
+//! arrival order, and stored stories near a batch are reopened and clustered again with it, the
+//! result hardly depends on how the input is ordered or split into batches.
 //!
 //! Stories keep their ids: a story that existed before the batch always survives a merge with a
 //! new one; when two stored stories merge, the larger survives and the merge is recorded.
@@ -24,6 +32,12 @@ use storyline_model::{ArticleId, StoryId, StoryMember};
 pub struct Params {
     /// Similarity at which two stories are merged (an article joins a story).
     pub join: f32,
+    /// Similarity at which an article joins its nearest story before stories are merged by
+    /// `join` (at `join` or above, no such links are made).
+    pub link: f32,
+    /// An article also joins its second nearest story when that is at least this share as
+    /// similar as the nearest.
+    pub second: f32,
     /// Share of the similarity that comes from names (the rest from terms).
     pub name_weight: f32,
     /// Days apart at which time starts to count against a merge.
@@ -45,7 +59,18 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Params {
-        Params { join: 0.24, name_weight: 0.3, window_days: 3.0, decay_days: 7.0, thread: 0.2, candidates: 48, idf_power: 1.0, background_docs: 0.0 }
+        Params {
+            join: 0.32,
+            link: 0.22,
+            second: 0.4,
+            name_weight: 0.2,
+            window_days: 3.0,
+            decay_days: 30.0,
+            thread: 0.2,
+            candidates: 48,
+            idf_power: 1.0,
+            background_docs: 0.0,
+        }
     }
 }
 
@@ -180,6 +205,20 @@ struct Pair {
     b: usize,
     va: u32,
     vb: u32,
+}
+/// An `f32` ordered by `total_cmp`, for heaps.
+#[derive(PartialEq, Clone, Copy)]
+struct OrdF32(f32);
+impl Eq for OrdF32 {}
+impl Ord for OrdF32 {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+impl PartialOrd for OrdF32 {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
 }
 impl Eq for Pair {}
 impl Ord for Pair {
@@ -343,12 +382,107 @@ impl Engine {
             node_of.insert(i.article.clone(), n);
         }
 
-        // Agglomerate by similarity.
+        // Nearest-neighbour links: an article's nearest neighbours are almost always of its own
+        // event, even where its average similarity to the rest of that event is low. So each
+        // article first joins the stories most like it (see `nearest`). Links between two dated
+        // or two undated articles go first, strongest first, so the order of articles does not
+        // matter. Then links between a dated and an undated article, the pair of stories most
+        // alike on average first: an undated article may lie next to two stories far apart in
+        // time, and goes with the one it is closer to as a whole, never with both.
+        let mut parent: HashMap<usize, usize> = HashMap::new();
+        fn find(parent: &HashMap<usize, usize>, mut n: usize) -> usize {
+            while let Some(&p) = parent.get(&n) {
+                n = p;
+            }
+            n
+        }
+        // (similarity without the time factor, from, to)
+        let mut links: Vec<(f32, usize, usize)> = Vec::new();
+        let mut mixed: Vec<(f32, usize, usize)> = Vec::new();
+        // What each link points to and how similar, and the articles placed by a link.
+        let mut notes: HashMap<(usize, usize), (String, f32)> = HashMap::new();
+        let mut via: HashMap<usize, (String, f32)> = HashMap::new();
+        // Per story (as first created), the stories its second links point to.
+        let mut linked: HashMap<usize, Vec<usize>> = HashMap::new();
+        if self.params.link < self.params.join {
+            for n in first_new..self.nodes.len() {
+                for (k, (sim, m)) in self.nearest(n).into_iter().enumerate() {
+                    if k > 0 {
+                        linked.entry(n).or_default().push(m);
+                        linked.entry(m).or_default().push(n);
+                        continue;
+                    }
+                    // Kept without its time factor: that is taken again between the stories the
+                    // two are in when the link is made.
+                    let link = (sim / self.time_factor(&self.nodes[n].state, &self.nodes[m].state), n, m);
+                    let to = if self.nodes[m].existed { format!("in story {}", self.nodes[m].state.id) } else { self.nodes[m].rank.1.clone() };
+                    notes.insert((n, m), (to, sim));
+                    if self.nodes[n].state.first_day.is_some() == self.nodes[m].state.first_day.is_some() {
+                        links.push(link);
+                    } else {
+                        mixed.push(link);
+                    }
+                }
+            }
+        }
+        links.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        for (sim, a, b) in links {
+            let (ra, rb) = (find(&parent, a), find(&parent, b));
+            if ra != rb && sim * self.time_factor(&self.nodes[ra].state, &self.nodes[rb].state) >= self.params.link {
+                via.insert(a, notes[&(a, b)].clone());
+                self.join_nodes(ra, rb, &mut parent, &mut out);
+            }
+        }
+        // (average similarity of the two stories, link, their versions then)
+        let mut pending: BinaryHeap<(OrdF32, std::cmp::Reverse<usize>, u32, u32)> = BinaryHeap::new();
+        for (i, &(_, a, b)) in mixed.iter().enumerate() {
+            let (ra, rb) = (find(&parent, a), find(&parent, b));
+            pending.push((OrdF32(self.similarity(ra, rb)), std::cmp::Reverse(i), self.nodes[ra].version, self.nodes[rb].version));
+        }
+        while let Some((_, std::cmp::Reverse(i), va, vb)) = pending.pop() {
+            let (sim, a, b) = mixed[i];
+            let (ra, rb) = (find(&parent, a), find(&parent, b));
+            if ra == rb {
+                continue;
+            }
+            if self.nodes[ra].version != va || self.nodes[rb].version != vb {
+                pending.push((OrdF32(self.similarity(ra, rb)), std::cmp::Reverse(i), self.nodes[ra].version, self.nodes[rb].version));
+                continue;
+            }
+            if sim * self.time_factor(&self.nodes[ra].state, &self.nodes[rb].state) >= self.params.link {
+                via.insert(a, notes[&(a, b)].clone());
+                self.join_nodes(ra, rb, &mut parent, &mut out);
+            }
+        }
+
+        // Then agglomerate by average similarity, strongest pair first.
         let mut heap = BinaryHeap::new();
-        for n in first_new..self.nodes.len() {
+        let mut starts: Vec<usize> = (first_new..self.nodes.len()).map(|n| find(&parent, n)).collect();
+        starts.sort_unstable();
+        starts.dedup();
+        for n in starts {
             self.push_candidates(n, &mut heap);
         }
-        let mut parent: HashMap<usize, usize> = HashMap::new();
+        // Second links lower the threshold to `params.link` for the two stories they join.
+        let mut second: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (n, ms) in linked {
+            second.entry(find(&parent, n)).or_default().extend(ms);
+        }
+        let is_second = |second: &HashMap<usize, Vec<usize>>, parent: &HashMap<usize, usize>, a: usize, b: usize| {
+            second.get(&a).is_some_and(|v| v.iter().any(|&m| find(parent, m) == b))
+        };
+        let mut seconds: Vec<(usize, usize)> = second.iter().flat_map(|(&a, v)| v.iter().map(move |&m| (a, m))).collect();
+        seconds.sort_unstable();
+        for (a, m) in seconds {
+            let b = find(&parent, m);
+            if a != b {
+                let sim = self.similarity(a, b);
+                if sim >= self.params.link {
+                    let (a, b) = if a < b { (a, b) } else { (b, a) };
+                    heap.push(Pair { sim, a, b, va: self.nodes[a].version, vb: self.nodes[b].version });
+                }
+            }
+        }
         while let Some(p) = heap.pop() {
             let (a, b) = (p.a, p.b);
             if !self.nodes[a].alive || !self.nodes[b].alive {
@@ -356,25 +490,31 @@ impl Engine {
             }
             if self.nodes[a].version != p.va || self.nodes[b].version != p.vb {
                 let sim = self.similarity(a, b);
-                if sim >= self.params.join {
+                let floor = if is_second(&second, &parent, a, b) || is_second(&second, &parent, b, a) { self.params.link } else { self.params.join };
+                if sim >= floor {
                     heap.push(Pair { sim, a, b, va: self.nodes[a].version, vb: self.nodes[b].version });
                 }
                 continue;
             }
-            let (keep, gone) = self.survivor(a, b);
-            if self.nodes[keep].existed && self.nodes[gone].existed {
-                out.merges.push((self.nodes[gone].state.id.clone(), self.nodes[keep].state.id.clone()));
+            let keep = self.join_nodes(a, b, &mut parent, &mut out);
+            let gone = if keep == a { b } else { a };
+            let moved = second.remove(&gone).unwrap_or_default();
+            let mine = second.entry(keep).or_default();
+            mine.extend(moved);
+            mine.retain(|&m| find(&parent, m) != keep);
+            let mut partners: Vec<usize> = mine.iter().map(|&m| find(&parent, m)).collect();
+            partners.sort_unstable();
+            partners.dedup();
+            for m in partners {
+                let sim = self.similarity(keep, m);
+                if sim >= self.params.link {
+                    let (a, b) = if keep < m { (keep, m) } else { (m, keep) };
+                    heap.push(Pair { sim, a, b, va: self.nodes[a].version, vb: self.nodes[b].version });
+                }
             }
-            self.merge(keep, gone);
-            parent.insert(gone, keep);
             self.push_candidates(keep, &mut heap);
         }
-        let root = |mut n: usize| {
-            while let Some(&p) = parent.get(&n) {
-                n = p;
-            }
-            n
-        };
+        let root = |n: usize| find(&parent, n);
         if !old.is_empty() {
             let placed: Vec<(usize, usize)> = inputs.iter().filter_map(|i| Some((*origin.get(&i.article)?, root(*node_of.get(&i.article)?)))).collect();
             self.name_reopened(&old, &placed, &mut out);
@@ -383,7 +523,11 @@ impl Engine {
         // Assignments of regular articles.
         for i in inputs.iter().filter(|i| resolved_regular.contains(&i.article)) {
             let r = root(node_of[&i.article]);
-            out.assignments.push(self.explain(&i.article, &i.profile, r, true));
+            let mut a = self.explain(&i.article, &i.profile, r, true);
+            if let Some((to, sim)) = via.get(&node_of[&i.article]).filter(|_| a.score < self.params.join) {
+                a.note = format!("nearest neighbour {to} (similarity {sim:.3})");
+            }
+            out.assignments.push(a);
         }
         // Copies join the story of what they copy.
         for i in inputs.iter().filter(|i| !resolved_regular.contains(&i.article)) {
@@ -425,6 +569,17 @@ impl Engine {
             n.existed = n.alive;
         }
         out
+    }
+
+    /// Merges two live stories; returns the one that stays.
+    fn join_nodes(&mut self, a: usize, b: usize, parent: &mut HashMap<usize, usize>, out: &mut BatchOutcome) -> usize {
+        let (keep, gone) = self.survivor(a, b);
+        if self.nodes[keep].existed && self.nodes[gone].existed {
+            out.merges.push((self.nodes[gone].state.id.clone(), self.nodes[keep].state.id.clone()));
+        }
+        self.merge(keep, gone);
+        parent.insert(gone, keep);
+        keep
     }
 
     /// Gives the stories that hold members of reopened stories their ids, after clustering.
@@ -591,6 +746,25 @@ impl Engine {
         }
     }
 
+    /// The stories most similar to story `n` that reach `params.link`: the nearest, and the
+    /// second nearest when it comes within `params.second` of the nearest (an article between two
+    /// close neighbours is the bridge between them). Ties go to the earlier story.
+    fn nearest(&mut self, n: usize) -> Vec<(f32, usize)> {
+        let query = self.query_of(&self.nodes[n].state);
+        let mut scored: Vec<(f32, usize)> = Vec::new();
+        for m in self.candidates_of(n, &query, Some((&self.nodes[n].state, self.params.link))) {
+            let sim = self.similarity(n, m);
+            if sim >= self.params.link {
+                scored.push((sim, m));
+            }
+        }
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| self.nodes[a.1].rank.cmp(&self.nodes[b.1].rank)));
+        let best = scored.first().map_or(0.0, |b| b.0);
+        scored.truncate(2);
+        scored.retain(|&(sim, _)| sim >= self.params.second * best);
+        scored
+    }
+
     /// Live stories other than `n` found through the postings of the query's features, by the
     /// summed query weight, best first, at most `params.candidates`. Features whose postings
     /// pass `MAX_POSTING` are too common to find anything and are skipped.
@@ -607,7 +781,8 @@ impl Engine {
                 }
             }
         }
-        let mut cands: Vec<(usize, f32)> = acc.into_iter().filter(|&(m, _)| near.is_none_or(|(s, min)| self.time_factor(s, &self.nodes[m].state) >= min)).collect();
+        let mut cands: Vec<(usize, f32)> =
+            acc.into_iter().filter(|&(m, _)| near.is_none_or(|(s, min)| self.time_factor(s, &self.nodes[m].state) >= min)).collect();
         cands.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         cands.truncate(self.params.candidates);
         cands.into_iter().map(|(m, _)| m).collect()
@@ -1074,6 +1249,62 @@ mod tests {
         let s = run(&c, &[&[0, 1, 2, 3, 4, 5]]);
         assert_eq!(s["a1"], s["a2"]);
         assert_ne!(s["a1"], s["a3"]);
+    }
+
+    fn partition_with(articles: &[Article], params: Params) -> Vec<Vec<String>> {
+        let mut e = Engine::new(params, vec![], HashMap::new(), 0);
+        let out = e.add_batch(articles.iter().map(|a| Input { article: a.id.clone(), profile: profile(a), copy_of: None }).collect());
+        partition(&out.assignments.into_iter().map(|a| (a.article.0, a.story.0)).collect())
+    }
+
+    /// A later report on one detail of the Orvieto quake: close to the report that told of
+    /// it, far from the story as a whole.
+    fn with_follow_up() -> Vec<Article> {
+        let mut c = corpus();
+        c.push(article(
+            "a4",
+            "Restorers count the cost of the lost churches",
+            "Restorers inspected the two churches that collapsed, and said the frescoes of both churches were lost. The diocese asked for help to rebuild the churches in Orvieto.",
+            None,
+        ));
+        c
+    }
+
+    #[test]
+    fn an_article_joins_the_story_of_its_nearest_neighbour() {
+        let c = with_follow_up();
+        let without = partition_with(&c, Params { link: 1.0, ..Params::default() });
+        assert!(without.contains(&vec!["a4".to_string()]), "{without:?}");
+        let with = partition_with(&c, Params::default());
+        assert!(with.contains(&vec!["a1".into(), "a2".into(), "a3".into(), "a4".into()]), "{with:?}");
+        // Its explanation names the neighbour.
+        let mut e = Engine::new(Params::default(), vec![], HashMap::new(), 0);
+        let out = e.add_batch(c.iter().map(|a| Input { article: a.id.clone(), profile: profile(a), copy_of: None }).collect());
+        let a4 = out.assignments.iter().find(|a| a.article.0 == "a4").unwrap();
+        assert!(a4.note.starts_with("nearest neighbour a1 (similarity 0.3"), "{a4:?}");
+        assert!(a4.score < Params::default().join, "{a4:?}");
+    }
+
+    #[test]
+    fn undated_articles_between_two_stories_years_apart_join_the_closer_one() {
+        // Two Orvieto reports in 2019 and one in nearly the same words in 2024, which adds the
+        // frescoes; two undated follow-ups on the churches. The follow-ups' single nearest
+        // dated report is a1 (2019), but they are closer to the 2024 report as a whole: they go
+        // with it, and the two dated stories stay apart.
+        let mut c = with_follow_up();
+        for (i, day) in [(0, "2019-04-01"), (1, "2019-04-01"), (2, "2024-09-30")] {
+            c[i].published = Some(day.into());
+        }
+        c[2].text = c[2].text.replace("Schools in Orvieto closed.", "Restorers fear the frescoes of both churches are lost.");
+        c.push(article(
+            "a5",
+            "The churches lost in the Orvieto earthquake",
+            "The two churches that collapsed in the Orvieto earthquake on Monday were medieval, and the diocese asked for help to rebuild the churches.",
+            None,
+        ));
+        let p = partition_with(&c, Params::default());
+        assert!(p.contains(&vec!["a1".into(), "a2".into()]), "{p:?}");
+        assert!(p.contains(&vec!["a3".into(), "a4".into(), "a5".into()]), "{p:?}");
     }
 
     #[test]

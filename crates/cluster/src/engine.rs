@@ -91,7 +91,7 @@ const MAX_POSTING: usize = 5_000;
 /// A stored story this close to a new article (as a share of the join threshold) is reopened.
 const REOPEN: f32 = 0.7;
 /// Stories with more counted members than this are settled: never reopened.
-const REOPEN_MAX_MEMBERS: usize = 256;
+const REOPEN_MAX_MEMBERS: usize = 64;
 
 /// A new article for the engine.
 #[derive(Debug, Clone)]
@@ -402,11 +402,15 @@ impl Engine {
         // What each link points to and how similar, and the articles placed by a link.
         let mut notes: HashMap<(usize, usize), (String, f32)> = HashMap::new();
         let mut via: HashMap<usize, (String, f32)> = HashMap::new();
+        // Each new story's candidates with their similarity and versions, as scored for the
+        // links: the merging below starts from them instead of scoring them again.
+        let mut scored: HashMap<usize, Vec<(f32, usize, u32, u32)>> = HashMap::new();
         // Per story (as first created), the stories its second links point to.
         let mut linked: HashMap<usize, Vec<usize>> = HashMap::new();
         if self.params.link < self.params.join {
             for n in first_new..self.nodes.len() {
-                for (k, (sim, m)) in self.nearest(n).into_iter().enumerate() {
+                let near = self.nearest(n, &mut scored);
+                for (k, (sim, m)) in near.into_iter().enumerate() {
                     if k > 0 {
                         linked.entry(n).or_default().push(m);
                         linked.entry(m).or_default().push(n);
@@ -461,7 +465,26 @@ impl Engine {
         starts.sort_unstable();
         starts.dedup();
         for n in starts {
-            self.push_candidates(n, &mut heap);
+            let Some(cands) = scored.remove(&n).filter(|c| c.first().is_none_or(|x| x.2 == self.nodes[n].version)) else {
+                self.push_candidates(n, &mut heap);
+                continue;
+            };
+            for (sim, m, vn, vm) in cands {
+                let r = find(&parent, m);
+                if r == n {
+                    continue;
+                }
+                let pair = if r == m {
+                    Pair { sim, a: n, b: m, va: vn, vb: vm }
+                } else {
+                    let sim = self.similarity(n, r);
+                    Pair { sim, a: n, b: r, va: self.nodes[n].version, vb: self.nodes[r].version }
+                };
+                if pair.sim >= self.params.join {
+                    let Pair { sim, a, b, va, vb } = pair;
+                    heap.push(if a < b { Pair { sim, a, b, va, vb } } else { Pair { sim, a: b, b: a, va: vb, vb: va } });
+                }
+            }
         }
         // Second links lower the threshold to `params.link` for the two stories they join.
         let mut second: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -749,20 +772,23 @@ impl Engine {
     /// The stories most similar to story `n` that reach `params.link`: the nearest, and the
     /// second nearest when it comes within `params.second` of the nearest (an article between two
     /// close neighbours is the bridge between them). Ties go to the earlier story.
-    fn nearest(&mut self, n: usize) -> Vec<(f32, usize)> {
+    /// Every candidate scored is kept in `scored` (with the two stories' versions), so that
+    /// merging can start from them.
+    fn nearest(&mut self, n: usize, scored: &mut HashMap<usize, Vec<(f32, usize, u32, u32)>>) -> Vec<(f32, usize)> {
         let query = self.query_of(&self.nodes[n].state);
-        let mut scored: Vec<(f32, usize)> = Vec::new();
-        for m in self.candidates_of(n, &query, Some((&self.nodes[n].state, self.params.link))) {
+        let floor = self.params.link.min(self.params.join);
+        let mut all: Vec<(f32, usize, u32, u32)> = Vec::new();
+        for m in self.candidates_of(n, &query, Some((&self.nodes[n].state, floor))) {
             let sim = self.similarity(n, m);
-            if sim >= self.params.link {
-                scored.push((sim, m));
+            if sim >= floor {
+                all.push((sim, m, self.nodes[n].version, self.nodes[m].version));
             }
         }
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| self.nodes[a.1].rank.cmp(&self.nodes[b.1].rank)));
-        let best = scored.first().map_or(0.0, |b| b.0);
-        scored.truncate(2);
-        scored.retain(|&(sim, _)| sim >= self.params.second * best);
-        scored
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| self.nodes[a.1].rank.cmp(&self.nodes[b.1].rank)));
+        let best = all.first().map_or(0.0, |b| b.0);
+        let near: Vec<(f32, usize)> = all.iter().take(2).filter(|x| x.0 >= self.params.second * best).map(|x| (x.0, x.1)).collect();
+        scored.insert(n, all);
+        near
     }
 
     /// Live stories other than `n` found through the postings of the query's features, by the

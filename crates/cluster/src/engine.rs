@@ -44,6 +44,8 @@ pub struct Params {
     pub window_days: f32,
     /// Past the window, similarity decays by e every this many days.
     pub decay_days: f32,
+    /// Days one story may cover before time counts against it growing longer.
+    pub max_span_days: f32,
     /// Name similarity at which two stories are linked into one thread.
     pub thread: f32,
     /// Candidate stories scored exactly per story.
@@ -66,6 +68,7 @@ impl Default for Params {
             name_weight: 0.2,
             window_days: 3.0,
             decay_days: 30.0,
+            max_span_days: 30.0,
             thread: 0.2,
             candidates: 48,
             idf_power: 1.0,
@@ -842,14 +845,16 @@ impl Engine {
         base * self.time_factor(sa, sb)
     }
 
+    /// How much time lets two stories be one: 1 within `window_days` of each other, then
+    /// decaying by e every `decay_days`; and the same decay past `max_span_days` for the time the
+    /// two would cover together, so that a chain of reports a few weeks apart does not grow into
+    /// one story of a year (a long-running topic is a thread of stories).
     fn time_factor(&self, a: &StoryState, b: &StoryState) -> f32 {
         let (Some(a0), Some(a1), Some(b0), Some(b1)) = (a.first_day, a.last_day, b.first_day, b.last_day) else { return 1.0 };
         let gap = (b0 - a1).max(a0 - b1).max(0) as f32;
-        if gap <= self.params.window_days {
-            1.0
-        } else {
-            (-(gap - self.params.window_days) / self.params.decay_days).exp()
-        }
+        let span = (a1.max(b1) - a0.min(b0)) as f32;
+        let past = (gap - self.params.window_days).max(0.0) + (span - self.params.max_span_days).max(0.0);
+        (-past / self.params.decay_days).exp()
     }
 
     /// Which of two merging stories keeps its id: a stored story over a new one, then the larger,
@@ -1331,6 +1336,24 @@ mod tests {
         let p = partition_with(&c, Params::default());
         assert!(p.contains(&vec!["a1".into(), "a2".into()]), "{p:?}");
         assert!(p.contains(&vec!["a3".into(), "a4".into(), "a5".into()]), "{p:?}");
+    }
+
+    #[test]
+    fn a_chain_of_reports_weeks_apart_does_not_become_a_story_of_a_year() {
+        // The same report every 20 days for a year: neighbours are close, the ends are not one
+        // event.
+        let c: Vec<Article> = (0..19)
+            .map(|k| {
+                let mut a = corpus()[k % 3].clone();
+                a.id = ArticleId(format!("r{k:02}"));
+                a.published = crate::features::day_date(18_000 + 20 * k as i32);
+                a
+            })
+            .collect();
+        let p = partition_with(&c, Params::default());
+        let story_of = |id: &str| p.iter().position(|g| g.iter().any(|a| a == id));
+        assert_ne!(story_of("r00"), story_of("r18"), "{p:?}");
+        assert!(p.iter().all(|g| g.len() <= 4), "{p:?}");
     }
 
     #[test]

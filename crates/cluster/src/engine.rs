@@ -35,8 +35,9 @@ pub struct Params {
     /// Similarity at which an article joins its nearest story before stories are merged by
     /// `join` (at `join` or above, no such links are made).
     pub link: f32,
-    /// An article also joins its second nearest story when that is at least this share as
-    /// similar as the nearest.
+    /// An article's second nearest story, when at least this share as similar as the nearest,
+    /// may merge with the article's story at `link` instead of `join` (on their average
+    /// similarity: one vague article does not glue two events together).
     pub second: f32,
     /// Share of the similarity that comes from names (the rest from terms).
     pub name_weight: f32,
@@ -773,10 +774,9 @@ impl Engine {
     }
 
     /// The stories most similar to story `n` that reach `params.link`: the nearest, and the
-    /// second nearest when it comes within `params.second` of the nearest (an article between two
-    /// close neighbours is the bridge between them). Ties go to the earlier story.
-    /// Every candidate scored is kept in `scored` (with the two stories' versions), so that
-    /// merging can start from them.
+    /// second nearest when it comes within `params.second` of the nearest. Ties go to the earlier
+    /// story. Every candidate scored is kept in `scored` (with the two stories' versions), so
+    /// that merging can start from them.
     fn nearest(&mut self, n: usize, scored: &mut HashMap<usize, Vec<(f32, usize, u32, u32)>>) -> Vec<(f32, usize)> {
         let query = self.query_of(&self.nodes[n].state);
         let floor = self.params.link.min(self.params.join);

@@ -200,6 +200,8 @@ pub struct Engine {
     epoch: u64,
     /// Threads to join because two of their stories merged in this batch.
     pending_threads: Vec<(String, String)>,
+    /// Candidate search's score per story and the stories it touched (kept between calls).
+    scratch: RefCell<(Vec<f32>, Vec<u32>)>,
 }
 
 #[derive(PartialEq)]
@@ -249,6 +251,7 @@ impl Engine {
             postings: KeyMap::default(),
             epoch: 1,
             pending_threads: Vec::new(),
+            scratch: RefCell::default(),
         };
         for s in stories {
             let rank = (s.first_day.unwrap_or(i32::MAX), s.id.clone());
@@ -800,20 +803,40 @@ impl Engine {
     /// With `near`, stories too far in time from that story to reach the similarity given
     /// are left out before the cut (similarity is at most the time factor).
     fn candidates_of(&self, n: usize, query: &[(u64, f32)], near: Option<(&StoryState, f32)>) -> Vec<usize> {
-        let mut acc: HashMap<usize, f32> = HashMap::new();
-        for &(k, w) in query {
+        // Summed in a dense buffer over story numbers (no hashing); `touched` lists what to read
+        // and reset.
+        let mut scratch = self.scratch.borrow_mut();
+        let (acc, touched) = &mut *scratch;
+        if acc.len() < self.nodes.len() {
+            acc.resize(self.nodes.len(), 0.0);
+        }
+        for &(k, w) in query.iter().filter(|q| q.1 > 0.0) {
             let Some(p) = self.postings.get(&k).filter(|p| p.len() <= MAX_POSTING) else { continue };
             for &m in p {
                 let m = m as usize;
                 if m != n && self.nodes[m].alive {
-                    *acc.entry(m).or_default() += w;
+                    if acc[m] == 0.0 {
+                        touched.push(m as u32);
+                    }
+                    acc[m] += w;
                 }
             }
         }
-        let mut cands: Vec<(usize, f32)> =
-            acc.into_iter().filter(|&(m, _)| near.is_none_or(|(s, min)| self.time_factor(s, &self.nodes[m].state) >= min)).collect();
-        cands.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        cands.truncate(self.params.candidates);
+        let mut cands: Vec<(usize, f32)> = Vec::with_capacity(touched.len());
+        for &m in touched.iter() {
+            let m = m as usize;
+            if near.is_none_or(|(s, min)| self.time_factor(s, &self.nodes[m].state) >= min) {
+                cands.push((m, acc[m]));
+            }
+            acc[m] = 0.0;
+        }
+        touched.clear();
+        let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if cands.len() > self.params.candidates {
+            cands.select_nth_unstable_by(self.params.candidates, order);
+            cands.truncate(self.params.candidates);
+        }
+        cands.sort_by(order);
         cands.into_iter().map(|(m, _)| m).collect()
     }
 

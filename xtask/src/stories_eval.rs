@@ -155,12 +155,12 @@ pub fn run(bench: &Path, tune: bool) -> Result<(f64, f64), String> {
     let gold: Vec<&str> = docs.iter().map(|(_, s)| s.as_str()).collect();
     eprintln!("stories: {} articles extracted in {:.1} s", docs.len(), t.elapsed().as_secs_f64());
     if tune {
-        let grid: Vec<f32> = std::env::var("GRID").unwrap_or("0.12,0.15,0.18,0.22".into()).split(',').filter_map(|x| x.parse().ok()).collect();
+        let grid: Vec<f32> = std::env::var("GRID").unwrap_or("0.29,0.32,0.35".into()).split(',').filter_map(|x| x.parse().ok()).collect();
         let powers: Vec<f32> = std::env::var("POWERS").unwrap_or("1".into()).split(',').filter_map(|x| x.parse().ok()).collect();
         let backgrounds: Vec<f32> = std::env::var("BACKGROUND").unwrap_or("0".into()).split(',').filter_map(|x| x.parse().ok()).collect();
-        let names: Vec<f32> = std::env::var("NAMES").unwrap_or("0,0.3,0.6".into()).split(',').filter_map(|x| x.parse().ok()).collect();
-        let links: Vec<f32> = std::env::var("LINKS").unwrap_or("0.15".into()).split(',').filter_map(|x| x.parse().ok()).collect();
-        let seconds: Vec<f32> = std::env::var("SECONDS").unwrap_or("0.8".into()).split(',').filter_map(|x| x.parse().ok()).collect();
+        let names: Vec<f32> = std::env::var("NAMES").unwrap_or("0.2".into()).split(',').filter_map(|x| x.parse().ok()).collect();
+        let links: Vec<f32> = std::env::var("LINKS").unwrap_or("0.22".into()).split(',').filter_map(|x| x.parse().ok()).collect();
+        let seconds: Vec<f32> = std::env::var("SECONDS").unwrap_or("0.4".into()).split(',').filter_map(|x| x.parse().ok()).collect();
         for (join, idf_power) in grid.iter().flat_map(|&j| powers.iter().map(move |&p| (j, p))) {
             let combos = names.iter().flat_map(|n| backgrounds.iter().map(move |b| (n, b))).flat_map(|(n, b)| links.iter().map(move |l| (n, b, l)));
             let combos = combos.flat_map(|(n, b, l)| seconds.iter().map(move |s| (n, b, l, s)));

@@ -212,6 +212,17 @@ struct Pair {
     va: u32,
     vb: u32,
 }
+impl Pair {
+    /// The pair of stories `a` and `b` (at versions `va`, `vb`), the lower number first.
+    fn ordered(sim: f32, (a, va): (usize, u32), (b, vb): (usize, u32)) -> Pair {
+        if a < b {
+            Pair { sim, a, b, va, vb }
+        } else {
+            Pair { sim, a: b, b: a, va: vb, vb: va }
+        }
+    }
+}
+
 /// An `f32` ordered by `total_cmp`, for heaps.
 #[derive(PartialEq, Clone, Copy)]
 struct OrdF32(f32);
@@ -406,8 +417,8 @@ impl Engine {
         // (similarity without the time factor, from, to)
         let mut links: Vec<(f32, usize, usize)> = Vec::new();
         let mut mixed: Vec<(f32, usize, usize)> = Vec::new();
-        // What each link points to and how similar, and the articles placed by a link.
-        let mut notes: HashMap<(usize, usize), (String, f32)> = HashMap::new();
+        // What each article's first link points to and how similar, and the articles it placed.
+        let mut notes: HashMap<usize, (String, f32)> = HashMap::new();
         let mut via: HashMap<usize, (String, f32)> = HashMap::new();
         // Each new story's candidates with their similarity and versions, as scored for the
         // links: the merging below starts from them instead of scoring them again.
@@ -427,7 +438,7 @@ impl Engine {
                     // two are in when the link is made.
                     let link = (sim / self.time_factor(&self.nodes[n].state, &self.nodes[m].state), n, m);
                     let to = if self.nodes[m].existed { format!("in story {}", self.nodes[m].state.id) } else { self.nodes[m].rank.1.clone() };
-                    notes.insert((n, m), (to, sim));
+                    notes.insert(n, (to, sim));
                     if self.nodes[n].state.first_day.is_some() == self.nodes[m].state.first_day.is_some() {
                         links.push(link);
                     } else {
@@ -440,7 +451,7 @@ impl Engine {
         for (sim, a, b) in links {
             let (ra, rb) = (find(&parent, a), find(&parent, b));
             if ra != rb && sim * self.time_factor(&self.nodes[ra].state, &self.nodes[rb].state) >= self.params.link {
-                via.insert(a, notes[&(a, b)].clone());
+                via.insert(a, notes[&a].clone());
                 self.join_nodes(ra, rb, &mut parent, &mut out);
             }
         }
@@ -461,7 +472,7 @@ impl Engine {
                 continue;
             }
             if sim * self.time_factor(&self.nodes[ra].state, &self.nodes[rb].state) >= self.params.link {
-                via.insert(a, notes[&(a, b)].clone());
+                via.insert(a, notes[&a].clone());
                 self.join_nodes(ra, rb, &mut parent, &mut out);
             }
         }
@@ -481,15 +492,9 @@ impl Engine {
                 if r == n {
                     continue;
                 }
-                let pair = if r == m {
-                    Pair { sim, a: n, b: m, va: vn, vb: vm }
-                } else {
-                    let sim = self.similarity(n, r);
-                    Pair { sim, a: n, b: r, va: self.nodes[n].version, vb: self.nodes[r].version }
-                };
+                let pair = if r == m { Pair::ordered(sim, (n, vn), (m, vm)) } else { self.pair(n, r) };
                 if pair.sim >= self.params.join {
-                    let Pair { sim, a, b, va, vb } = pair;
-                    heap.push(if a < b { Pair { sim, a, b, va, vb } } else { Pair { sim, a: b, b: a, va: vb, vb: va } });
+                    heap.push(pair);
                 }
             }
         }
@@ -501,17 +506,25 @@ impl Engine {
         let is_second = |second: &HashMap<usize, Vec<usize>>, parent: &HashMap<usize, usize>, a: usize, b: usize| {
             second.get(&a).is_some_and(|v| v.iter().any(|&m| find(parent, m) == b))
         };
-        let mut seconds: Vec<(usize, usize)> = second.iter().flat_map(|(&a, v)| v.iter().map(move |&m| (a, m))).collect();
-        seconds.sort_unstable();
-        for (a, m) in seconds {
-            let b = find(&parent, m);
-            if a != b {
-                let sim = self.similarity(a, b);
-                if sim >= self.params.link {
-                    let (a, b) = if a < b { (a, b) } else { (b, a) };
-                    heap.push(Pair { sim, a, b, va: self.nodes[a].version, vb: self.nodes[b].version });
+        // Each story's second-link partners, as pairs to merge at `params.link`.
+        let push_seconds =
+            |engine: &mut Engine, a: usize, second: &mut HashMap<usize, Vec<usize>>, parent: &HashMap<usize, usize>, heap: &mut BinaryHeap<Pair>| {
+                let Some(mine) = second.get_mut(&a) else { return };
+                mine.retain(|&m| find(parent, m) != a);
+                let mut partners: Vec<usize> = mine.iter().map(|&m| find(parent, m)).collect();
+                partners.sort_unstable();
+                partners.dedup();
+                for m in partners {
+                    let pair = engine.pair(a, m);
+                    if pair.sim >= engine.params.link {
+                        heap.push(pair);
+                    }
                 }
-            }
+            };
+        let mut roots: Vec<usize> = second.keys().copied().collect();
+        roots.sort_unstable();
+        for a in roots {
+            push_seconds(self, a, &mut second, &parent, &mut heap);
         }
         while let Some(p) = heap.pop() {
             let (a, b) = (p.a, p.b);
@@ -528,20 +541,10 @@ impl Engine {
             }
             let keep = self.join_nodes(a, b, &mut parent, &mut out);
             let gone = if keep == a { b } else { a };
-            let moved = second.remove(&gone).unwrap_or_default();
-            let mine = second.entry(keep).or_default();
-            mine.extend(moved);
-            mine.retain(|&m| find(&parent, m) != keep);
-            let mut partners: Vec<usize> = mine.iter().map(|&m| find(&parent, m)).collect();
-            partners.sort_unstable();
-            partners.dedup();
-            for m in partners {
-                let sim = self.similarity(keep, m);
-                if sim >= self.params.link {
-                    let (a, b) = if keep < m { (keep, m) } else { (m, keep) };
-                    heap.push(Pair { sim, a, b, va: self.nodes[a].version, vb: self.nodes[b].version });
-                }
+            if let Some(moved) = second.remove(&gone) {
+                second.entry(keep).or_default().extend(moved);
             }
+            push_seconds(self, keep, &mut second, &parent, &mut heap);
             self.push_candidates(keep, &mut heap);
         }
         let root = |n: usize| find(&parent, n);
@@ -768,12 +771,16 @@ impl Engine {
     fn push_candidates(&mut self, n: usize, heap: &mut BinaryHeap<Pair>) {
         let query = self.query_of(&self.nodes[n].state);
         for m in self.candidates_of(n, &query, Some((&self.nodes[n].state, self.params.join))) {
-            let sim = self.similarity(n, m);
-            if sim >= self.params.join {
-                let (a, b) = if n < m { (n, m) } else { (m, n) };
-                heap.push(Pair { sim, a, b, va: self.nodes[a].version, vb: self.nodes[b].version });
+            let pair = self.pair(n, m);
+            if pair.sim >= self.params.join {
+                heap.push(pair);
             }
         }
+    }
+
+    /// Stories `a` and `b` as a pair to merge, with their similarity and versions now.
+    fn pair(&mut self, a: usize, b: usize) -> Pair {
+        Pair::ordered(self.similarity(a, b), (a, self.nodes[a].version), (b, self.nodes[b].version))
     }
 
     /// The stories most similar to story `n` that reach `params.link`: the nearest, and the

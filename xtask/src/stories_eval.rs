@@ -233,6 +233,14 @@ pub fn analyse(bench: &Path, params: Params) -> Result<(), String> {
     let mut v: Vec<_> = gold_split.into_iter().filter(|(_, n)| *n > 1).collect();
     v.sort();
     println!("gold stories split over clusters: {v:?}");
+    if let Ok(path) = std::env::var("DUMP") {
+        let lines: Vec<String> = docs
+            .iter()
+            .zip(&pred)
+            .map(|((a, g), p)| format!("{}\t{g}\t{p}\t{}", a.id.0, a.published.as_ref().map(|d| d.to_string()).unwrap_or_default()))
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").map_err(|e| format!("{path}: {e}"))?;
+    }
     Ok(())
 }
 

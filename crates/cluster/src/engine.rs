@@ -47,6 +47,10 @@ pub struct Params {
     pub decay_days: f32,
     /// Days one story may cover before time counts against it growing longer.
     pub max_span_days: f32,
+    /// Two dated stories within `window_days` of each other: their similarity is multiplied by
+    /// this. Reports of one event in the same days are worded apart more often than two
+    /// different events of one kind fall in the same days.
+    pub near_bonus: f32,
     /// Name similarity at which two stories are linked into one thread.
     pub thread: f32,
     /// Candidate stories scored exactly per story.
@@ -70,6 +74,7 @@ impl Default for Params {
             window_days: 3.0,
             decay_days: 30.0,
             max_span_days: 30.0,
+            near_bonus: 1.25,
             thread: 0.2,
             candidates: 48,
             idf_power: 1.0,
@@ -875,8 +880,8 @@ impl Engine {
         base * self.time_factor(sa, sb)
     }
 
-    /// How much time lets two stories be one: 1 within `window_days` of each other, then
-    /// decaying by e every `decay_days`; and the same decay past `max_span_days` for the time the
+    /// How much time lets two stories be one: `near_bonus` when both are dated within
+    /// `window_days` of each other, then decaying from 1 by e every `decay_days`; and the same decay past `max_span_days` for the time the
     /// two would cover together, so that a chain of reports a few weeks apart does not grow into
     /// one story of a year (a long-running topic is a thread of stories).
     fn time_factor(&self, a: &StoryState, b: &StoryState) -> f32 {
@@ -884,6 +889,9 @@ impl Engine {
         let gap = (b0 - a1).max(a0 - b1).max(0) as f32;
         let span = (a1.max(b1) - a0.min(b0)) as f32;
         let past = (gap - self.params.window_days).max(0.0) + (span - self.params.max_span_days).max(0.0);
+        if past == 0.0 {
+            return self.params.near_bonus;
+        }
         (-past / self.params.decay_days).exp()
     }
 
@@ -1366,6 +1374,46 @@ mod tests {
         let p = partition_with(&c, Params::default());
         assert!(p.contains(&vec!["a1".into(), "a2".into()]), "{p:?}");
         assert!(p.contains(&vec!["a3".into(), "a4".into(), "a5".into()]), "{p:?}");
+    }
+
+    /// Two reports of one rehab check-in in the words of one agency and two in another's: the
+    /// two pairs share the event's names and a few words, not their wording.
+    fn two_wordings() -> Vec<Article> {
+        let a = |id: &str, extra: &str| {
+            article(id, "Singer Mara Vell checks into Harbor Springs rehab", &format!("Singer Mara Vell checked into the Harbor Springs treatment centre on Thursday, her lawyer said, days before a court hearing on her probation. {extra}"), None)
+        };
+        let b = |id: &str, extra: &str| {
+            article(id, "Mara Vell enters Harbor Springs clinic", &format!("Pop star Mara Vell is now at Harbor Springs, a clinic where judges send stars for ninety days, the spokesman of the clinic confirmed. {extra}"), None)
+        };
+        vec![
+            a("a1", "The judge had ordered treatment in March."),
+            a("a2", "She arrived late at night."),
+            b("b1", "Fans gathered at the gate."),
+            b("b2", "Photographers waited outside."),
+            article("c1", "Parliament passes budget", "The parliament passed the annual budget after a long debate about taxes and pensions.", None),
+        ]
+    }
+
+    #[test]
+    fn reports_of_one_event_in_the_same_days_join_at_a_lower_similarity() {
+        let c = two_wordings();
+        let together = vec!["a1".to_string(), "a2".into(), "b1".into(), "b2".into()];
+        let dated = |days: [&str; 4]| {
+            let mut c = c.clone();
+            for (a, d) in c.iter_mut().zip(days) {
+                a.published = Some(d.into());
+            }
+            c
+        };
+        let same_days = dated(["2013-05-02", "2013-05-03", "2013-05-02", "2013-05-03"]);
+        // Undated, or without the bonus, the two wordings stay two stories.
+        assert!(!partition_with(&c, Params::default()).contains(&together));
+        assert!(!partition_with(&same_days, Params { near_bonus: 1.0, ..Params::default() }).contains(&together));
+        // In the same days they are one.
+        assert!(partition_with(&same_days, Params::default()).contains(&together), "{:?}", partition_with(&same_days, Params::default()));
+        // A month apart they are not.
+        let apart = dated(["2013-05-02", "2013-05-03", "2013-06-02", "2013-06-03"]);
+        assert!(!partition_with(&apart, Params::default()).contains(&together));
     }
 
     #[test]

@@ -429,30 +429,38 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     println!("storyline extract   : {n} pages in {ours_secs:.2} s = {:.1} pages/s (one core), F1 {:.3}", n / ours_secs, ours["all"].f1());
     if python.exists() {
         let dir = o.bench.join("extraction/trafilatura-eval");
-        let out = Command::new("taskset")
-            .args(["-c", "0"])
-            .arg(&python)
-            .arg("scripts/peer_trafilatura.py")
-            .arg(&dir)
-            .output()
-            .map_err(|e| format!("running the peer: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("peer failed: {}", String::from_utf8_lossy(&out.stderr)));
-        }
-        let mut texts = HashMap::new();
-        let mut secs = 0.0;
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-            if let Some(s) = v.get("seconds").and_then(Value::as_f64) {
-                secs = s;
-            } else {
-                texts.insert(v["file"].as_str().unwrap_or_default().to_owned(), squash(v["text"].as_str().unwrap_or_default()));
+        // Text only (trafilatura's default), then with the metadata ours extracts too.
+        for (label, extra) in [("python trafilatura  ", None), ("  with metadata     ", Some("--metadata"))] {
+            let out = Command::new("taskset")
+                .args(["-c", "0"])
+                .arg(&python)
+                .arg("scripts/peer_trafilatura.py")
+                .arg(&dir)
+                .args(extra)
+                .output()
+                .map_err(|e| format!("running the peer: {e}"))?;
+            if !out.status.success() {
+                return Err(format!("peer failed: {}", String::from_utf8_lossy(&out.stderr)));
             }
+            let mut texts = HashMap::new();
+            let mut secs = 0.0;
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+                if let Some(s) = v.get("seconds").and_then(Value::as_f64) {
+                    secs = s;
+                } else {
+                    texts.insert(v["file"].as_str().unwrap_or_default().to_owned(), squash(v["text"].as_str().unwrap_or_default()));
+                }
+            }
+            let gold = read_gold(&dir.join("gold.json"))?;
+            let peer = score_snippets(&gold, &dir, &texts);
+            println!(
+                "{label}: {n} pages in {secs:.2} s = {:.1} pages/s (one core), F1 {:.3}, speed ratio (ours / it) {:.2}x",
+                n / secs,
+                peer["all"].f1(),
+                secs / ours_secs
+            );
         }
-        let gold = read_gold(&dir.join("gold.json"))?;
-        let peer = score_snippets(&gold, &dir, &texts);
-        println!("python trafilatura  : {n} pages in {secs:.2} s = {:.1} pages/s (one core), F1 {:.3}", n / secs, peer["all"].f1());
-        println!("speed ratio (ours / trafilatura): {:.2}x", secs / ours_secs);
     } else {
         println!("python trafilatura  : skipped ({} missing: run scripts/setup-peers.sh)", python.display());
     }

@@ -1,4 +1,5 @@
-//! HTML pages: the main text comes from the `trafilatura` crate; paragraphs, publication date,
+//! HTML pages: the main text comes from the `trafilatura` crate, with the article's lead put
+//! back when the crate dropped it; paragraphs, publication date,
 //! canonical URL, authors and site name are then taken from the page's own markup (JSON-LD,
 //! meta tags, `<time>` elements, the URL), which is more reliable than text heuristics.
 
@@ -142,6 +143,9 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
             if out.paragraphs.is_empty() && !result.content_text.trim().is_empty() {
                 out.paragraphs = vec![collapse(&result.content_text)];
             }
+            if let Some(lead) = missing_lead(&page, &out.paragraphs).or_else(|| classed_lead(&page, &out.paragraphs)) {
+                out.paragraphs.insert(0, lead);
+            }
             let meta = result.metadata;
             out.title = non_empty(meta.title);
             out.outlet = non_empty(meta.sitename);
@@ -241,6 +245,88 @@ fn flush(current: &mut String, paragraphs: &mut Vec<String>) {
 
 fn collapse(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Characters of the page's description that identify the lead paragraph carrying it.
+const LEAD_PROBE_CHARS: usize = 40;
+
+/// The article's lead when the main-text extractor dropped it. Many sites put the lead (intro,
+/// teaser, standfirst) in an element of its own that main-text extractors score as furniture,
+/// and repeat it as the page's description meta. A body element whose text holds the start of
+/// that description, and is no longer than a lead, is the lead; it is taken only when no
+/// extracted paragraph already holds it. The description alone, with no such element in the
+/// body, is never used: it may be written for search engines only.
+fn missing_lead(page: &Document, paragraphs: &[String]) -> Option<String> {
+    if paragraphs.is_empty() {
+        return None;
+    }
+    let description = ["meta[property='og:description']", "meta[name=description]", "meta[name='twitter:description']"]
+        .iter()
+        .find_map(|sel| select_attr(page, sel, "content"))
+        .map(|d| collapse(&d))?;
+    let probe: String = description.chars().take(LEAD_PROBE_CHARS).collect();
+    if probe.chars().count() < LEAD_PROBE_CHARS || paragraphs.iter().any(|p| p.contains(&probe)) {
+        return None;
+    }
+    // One pass over the page's text first: most descriptions appear nowhere in the body.
+    if !collapse(&page.text_content(page.root())).contains(&probe) {
+        return None;
+    }
+    let longest = description.len() * 3 / 2 + 200;
+    // A photo caption that repeats the description is not the lead.
+    let in_caption = |mut e| {
+        while let Some(p) = page.parent(e) {
+            if matches!(page.tag_name(p), "figure" | "figcaption" | "script" | "noscript" | "template") {
+                return true;
+            }
+            e = p;
+        }
+        false
+    };
+    let (e, lead) = page
+        .query_selector_all(page.root(), "p, div, section, span, h2, strong")
+        .into_iter()
+        .map(|e| (e, collapse(&page.text_content(e))))
+        .filter(|(_, t)| t.len() <= longest && t.contains(&probe))
+        .min_by_key(|(_, t)| t.len())?;
+    (!in_caption(e)).then_some(lead)
+}
+
+/// Parts of a class name (split at `-` and `_`) that mark an article's lead.
+const LEAD_CLASSES: &[&str] = &["intro", "lead", "leadin", "excerpt", "standfirst", "dek", "deck", "abstract"];
+
+/// The article's lead from its markup, when the extractor dropped it and the description meta
+/// did not find it: the first element whose class says lead (`article-intro`, `excerpt`,
+/// `standfirst`, ...), outside navigation, lists, links and captions, of a lead's length, and
+/// placed before the extracted text on the page.
+fn classed_lead(page: &Document, paragraphs: &[String]) -> Option<String> {
+    let first = paragraphs.first()?;
+    let is_lead = |e| {
+        page.get_attribute(e, "class")
+            .is_some_and(|c| c.split_whitespace().any(|token| token.to_ascii_lowercase().split(['-', '_']).any(|part| LEAD_CLASSES.contains(&part))))
+    };
+    let furniture = |mut e| {
+        while let Some(p) = page.parent(e) {
+            if matches!(page.tag_name(p), "nav" | "aside" | "footer" | "li" | "a" | "figure" | "figcaption" | "script" | "noscript" | "template") {
+                return true;
+            }
+            e = p;
+        }
+        false
+    };
+    let e = page.query_selector_all(page.root(), "p").into_iter().find(|&e| (is_lead(e) || page.parent(e).is_some_and(is_lead)) && !furniture(e))?;
+    let lead = collapse(&page.text_content(e));
+    let probe: String = lead.chars().take(LEAD_PROBE_CHARS).collect();
+    if !(60..=1500).contains(&lead.len()) || paragraphs.iter().any(|p| p.contains(&probe)) {
+        return None;
+    }
+    // Before the extracted text: the lead opens the article.
+    let body = collapse(&page.text_content(page.root()));
+    let start: String = first.chars().take(LEAD_PROBE_CHARS).collect();
+    match (body.find(&probe), body.find(&start)) {
+        (Some(l), Some(f)) if l < f => Some(lead),
+        _ => None,
+    }
 }
 
 /// Fallback when extraction fails: all `<p>` texts of the page.
@@ -471,6 +557,41 @@ fn date_in_text(page: &Document) -> Option<FoundDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LEAD: &str = "The regional council agreed on Tuesday to rebuild the old harbour bridge by 2027, after two years of debate.";
+
+    fn page_with(head: &str, body: &str) -> Document {
+        Document::parse(&format!("<html><head>{head}</head><body><h1>Bridge to be rebuilt</h1>{body}<p>The vote was 31 to 12.</p></body></html>"))
+    }
+
+    #[test]
+    fn a_dropped_lead_is_taken_back_from_the_element_that_carries_the_description() {
+        let meta = format!("<meta property=\"og:description\" content=\"{LEAD}\">");
+        let body = vec!["The vote was 31 to 12.".to_string()];
+        let page = page_with(&meta, &format!("<div class=\"teaser\"><span>{LEAD} Read on.</span></div>"));
+        assert_eq!(missing_lead(&page, &body).as_deref(), Some(format!("{LEAD} Read on.").as_str()));
+        // Already extracted: nothing to add.
+        assert_eq!(missing_lead(&page, &[LEAD.to_string()]), None);
+        // The description alone, with no element in the body, is never used.
+        assert_eq!(missing_lead(&page_with(&meta, ""), &body), None);
+        // Nor is a photo caption that repeats it.
+        assert_eq!(missing_lead(&page_with(&meta, &format!("<figure><figcaption>{LEAD}</figcaption></figure>")), &body), None);
+    }
+
+    #[test]
+    fn a_dropped_lead_is_taken_back_from_its_class() {
+        let body = vec!["The vote was 31 to 12.".to_string()];
+        let lead = |html: &str| classed_lead(&page_with("", html), &body);
+        assert_eq!(lead(&format!("<p class=\"article-excerpt\">{LEAD}</p>")).as_deref(), Some(LEAD));
+        assert_eq!(lead(&format!("<div class=\"story_intro\"><p>{LEAD}</p></div>")).as_deref(), Some(LEAD));
+        // Not a lead class, inside a list of links, or too short.
+        assert_eq!(lead(&format!("<p class=\"related\">{LEAD}</p>")), None);
+        assert_eq!(lead(&format!("<ul><li><p class=\"lead\">{LEAD}</p></li></ul>")), None);
+        assert_eq!(lead("<p class=\"lead\">Short.</p>"), None);
+        // After the article text, it is not the lead.
+        let page = Document::parse(&format!("<html><body><p>The vote was 31 to 12.</p><p class=\"lead\">{LEAD}</p></body></html>"));
+        assert_eq!(classed_lead(&page, &body), None);
+    }
 
     #[test]
     fn deep_markup_is_measured_and_read_flat() {

@@ -881,9 +881,11 @@ impl Engine {
     }
 
     /// How much time lets two stories be one: `near_bonus` when both are dated within
-    /// `window_days` of each other, then decaying from 1 by e every `decay_days`; and the same decay past `max_span_days` for the time the
-    /// two would cover together, so that a chain of reports a few weeks apart does not grow into
-    /// one story of a year (a long-running topic is a thread of stories).
+    /// `window_days` of each other (and would cover no more than `max_span_days` together), then
+    /// decaying from 1 by e every `decay_days`; and the same decay past `max_span_days` for the
+    /// time the two would cover together, so that a chain of reports a few weeks apart does not
+    /// grow into one story of a year (a long-running topic is a thread of stories). Undated
+    /// stories: 1.
     fn time_factor(&self, a: &StoryState, b: &StoryState) -> f32 {
         let (Some(a0), Some(a1), Some(b0), Some(b1)) = (a.first_day, a.last_day, b.first_day, b.last_day) else { return 1.0 };
         let gap = (b0 - a1).max(a0 - b1).max(0) as f32;

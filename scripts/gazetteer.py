@@ -78,7 +78,7 @@ if z:
         names = pickle.loads(gzip.decompress(z.read(f"names_dataset/v3/{member}.pkl.gz")))
         for name, attrs in names.items():
             ranks = (attrs or {}).get("rank") or {}
-            if ranks and min(r for r in ranks.values() if r is not None) <= top and re.fullmatch(r"[^\W\d_][^\W\d_'-]*(['-][^\W\d_]+)?", name) and len(name) > 1 and latin(name):
+            if min((r for r in ranks.values() if r is not None), default=top + 1) <= top and re.fullmatch(r"[^\W\d_][^\W\d_'-]*(['-][^\W\d_]+)?", name) and len(name) > 1 and latin(name):
                 add(kind, name)
 
 z = wheel("pytickersymbols")

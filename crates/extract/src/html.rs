@@ -143,7 +143,9 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
             if out.paragraphs.is_empty() && !result.content_text.trim().is_empty() {
                 out.paragraphs = vec![collapse(&result.content_text)];
             }
-            if let Some(lead) = missing_lead(&page, &out.paragraphs).or_else(|| classed_lead(&page, &out.paragraphs)) {
+            // The page's whole text, read once for either lead rule when one needs it.
+            let body = std::cell::OnceCell::new();
+            if let Some(lead) = missing_lead(&page, &out.paragraphs, &body).or_else(|| classed_lead(&page, &out.paragraphs, &body)) {
                 out.paragraphs.insert(0, lead);
             }
             let meta = result.metadata;
@@ -250,13 +252,34 @@ fn collapse(s: &str) -> String {
 /// Characters of the page's description that identify the lead paragraph carrying it.
 const LEAD_PROBE_CHARS: usize = 40;
 
+/// The first [`LEAD_PROBE_CHARS`] characters of `text`, by which a lead is recognised.
+fn probe_of(text: &str) -> String {
+    text.chars().take(LEAD_PROBE_CHARS).collect()
+}
+
+/// The page's text, collapsed, computed once into `body`.
+fn page_text<'a>(page: &Document, body: &'a std::cell::OnceCell<String>) -> &'a str {
+    body.get_or_init(|| collapse(&page.text_content(page.root())))
+}
+
+/// Whether an element lies inside one of the `tags`.
+fn inside(page: &Document, mut e: trafilatura::dom::NodeId, tags: &[&str]) -> bool {
+    while let Some(p) = page.parent(e) {
+        if tags.contains(&page.tag_name(p)) {
+            return true;
+        }
+        e = p;
+    }
+    false
+}
+
 /// The article's lead when the main-text extractor dropped it. Many sites put the lead (intro,
 /// teaser, standfirst) in an element of its own that main-text extractors score as furniture,
 /// and repeat it as the page's description meta. A body element whose text holds the start of
 /// that description, and is no longer than a lead, is the lead; it is taken only when no
 /// extracted paragraph already holds it. The description alone, with no such element in the
 /// body, is never used: it may be written for search engines only.
-fn missing_lead(page: &Document, paragraphs: &[String]) -> Option<String> {
+fn missing_lead(page: &Document, paragraphs: &[String], body: &std::cell::OnceCell<String>) -> Option<String> {
     if paragraphs.is_empty() {
         return None;
     }
@@ -264,32 +287,23 @@ fn missing_lead(page: &Document, paragraphs: &[String]) -> Option<String> {
         .iter()
         .find_map(|sel| select_attr(page, sel, "content"))
         .map(|d| collapse(&d))?;
-    let probe: String = description.chars().take(LEAD_PROBE_CHARS).collect();
+    let probe = probe_of(&description);
     if probe.chars().count() < LEAD_PROBE_CHARS || paragraphs.iter().any(|p| p.contains(&probe)) {
         return None;
     }
     // One pass over the page's text first: most descriptions appear nowhere in the body.
-    if !collapse(&page.text_content(page.root())).contains(&probe) {
+    if !page_text(page, body).contains(&probe) {
         return None;
     }
     let longest = description.len() * 3 / 2 + 200;
-    // A photo caption that repeats the description is not the lead.
-    let in_caption = |mut e| {
-        while let Some(p) = page.parent(e) {
-            if matches!(page.tag_name(p), "figure" | "figcaption" | "script" | "noscript" | "template") {
-                return true;
-            }
-            e = p;
-        }
-        false
-    };
     let (e, lead) = page
         .query_selector_all(page.root(), "p, div, section, span, h2, strong")
         .into_iter()
         .map(|e| (e, collapse(&page.text_content(e))))
         .filter(|(_, t)| t.len() <= longest && t.contains(&probe))
         .min_by_key(|(_, t)| t.len())?;
-    (!in_caption(e)).then_some(lead)
+    // A photo caption that repeats the description is not the lead.
+    (!inside(page, e, &["figure", "figcaption", "script", "noscript", "template"])).then_some(lead)
 }
 
 /// Parts of a class name (split at `-` and `_`) that mark an article's lead.
@@ -299,31 +313,22 @@ const LEAD_CLASSES: &[&str] = &["intro", "lead", "leadin", "excerpt", "standfirs
 /// did not find it: the first element whose class says lead (`article-intro`, `excerpt`,
 /// `standfirst`, ...), outside navigation, lists, links and captions, of a lead's length, and
 /// placed before the extracted text on the page.
-fn classed_lead(page: &Document, paragraphs: &[String]) -> Option<String> {
+fn classed_lead(page: &Document, paragraphs: &[String], body: &std::cell::OnceCell<String>) -> Option<String> {
     let first = paragraphs.first()?;
     let is_lead = |e| {
         page.get_attribute(e, "class")
             .is_some_and(|c| c.split_whitespace().any(|token| token.to_ascii_lowercase().split(['-', '_']).any(|part| LEAD_CLASSES.contains(&part))))
     };
-    let furniture = |mut e| {
-        while let Some(p) = page.parent(e) {
-            if matches!(page.tag_name(p), "nav" | "aside" | "footer" | "li" | "a" | "figure" | "figcaption" | "script" | "noscript" | "template") {
-                return true;
-            }
-            e = p;
-        }
-        false
-    };
+    let furniture = |e| inside(page, e, &["nav", "aside", "footer", "li", "a", "figure", "figcaption", "script", "noscript", "template"]);
     let e = page.query_selector_all(page.root(), "p").into_iter().find(|&e| (is_lead(e) || page.parent(e).is_some_and(is_lead)) && !furniture(e))?;
     let lead = collapse(&page.text_content(e));
-    let probe: String = lead.chars().take(LEAD_PROBE_CHARS).collect();
+    let probe = probe_of(&lead);
     if !(60..=1500).contains(&lead.len()) || paragraphs.iter().any(|p| p.contains(&probe)) {
         return None;
     }
     // Before the extracted text: the lead opens the article.
-    let body = collapse(&page.text_content(page.root()));
-    let start: String = first.chars().take(LEAD_PROBE_CHARS).collect();
-    match (body.find(&probe), body.find(&start)) {
+    let body = page_text(page, body);
+    match (body.find(&probe), body.find(&probe_of(first))) {
         (Some(l), Some(f)) if l < f => Some(lead),
         _ => None,
     }
@@ -569,19 +574,19 @@ mod tests {
         let meta = format!("<meta property=\"og:description\" content=\"{LEAD}\">");
         let body = vec!["The vote was 31 to 12.".to_string()];
         let page = page_with(&meta, &format!("<div class=\"teaser\"><span>{LEAD} Read on.</span></div>"));
-        assert_eq!(missing_lead(&page, &body).as_deref(), Some(format!("{LEAD} Read on.").as_str()));
+        assert_eq!(missing_lead(&page, &body, &Default::default()).as_deref(), Some(format!("{LEAD} Read on.").as_str()));
         // Already extracted: nothing to add.
-        assert_eq!(missing_lead(&page, &[LEAD.to_string()]), None);
+        assert_eq!(missing_lead(&page, &[LEAD.to_string()], &Default::default()), None);
         // The description alone, with no element in the body, is never used.
-        assert_eq!(missing_lead(&page_with(&meta, ""), &body), None);
+        assert_eq!(missing_lead(&page_with(&meta, ""), &body, &Default::default()), None);
         // Nor is a photo caption that repeats it.
-        assert_eq!(missing_lead(&page_with(&meta, &format!("<figure><figcaption>{LEAD}</figcaption></figure>")), &body), None);
+        assert_eq!(missing_lead(&page_with(&meta, &format!("<figure><figcaption>{LEAD}</figcaption></figure>")), &body, &Default::default()), None);
     }
 
     #[test]
     fn a_dropped_lead_is_taken_back_from_its_class() {
         let body = vec!["The vote was 31 to 12.".to_string()];
-        let lead = |html: &str| classed_lead(&page_with("", html), &body);
+        let lead = |html: &str| classed_lead(&page_with("", html), &body, &Default::default());
         assert_eq!(lead(&format!("<p class=\"article-excerpt\">{LEAD}</p>")).as_deref(), Some(LEAD));
         assert_eq!(lead(&format!("<div class=\"story_intro\"><p>{LEAD}</p></div>")).as_deref(), Some(LEAD));
         // Not a lead class, inside a list of links, or too short.
@@ -590,7 +595,7 @@ mod tests {
         assert_eq!(lead("<p class=\"lead\">Short.</p>"), None);
         // After the article text, it is not the lead.
         let page = Document::parse(&format!("<html><body><p>The vote was 31 to 12.</p><p class=\"lead\">{LEAD}</p></body></html>"));
-        assert_eq!(classed_lead(&page, &body), None);
+        assert_eq!(classed_lead(&page, &body, &Default::default()), None);
     }
 
     #[test]

@@ -74,7 +74,7 @@ def latin(name):
 z = wheel("names_dataset")
 if z:
     # Ranks are per country; a name counts when it is among the most common somewhere.
-    for member, kind, top in (("first_names", "FIRST", 1000), ("last_names", "LAST", 2000)):
+    for member, kind, top in (("first_names", "FIRST", 500), ("last_names", "LAST", 1000)):
         names = pickle.loads(gzip.decompress(z.read(f"names_dataset/v3/{member}.pkl.gz")))
         for name, attrs in names.items():
             ranks = (attrs or {}).get("rank") or {}

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use storyline_model::contain::contain;
 
 use anyhow::Result;
 use rayon::prelude::*;
@@ -50,7 +51,13 @@ pub fn copy_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> R
                 }
             }
             let mut relations = Vec::new();
-            let mut compare_with = |other: &StoredArticle| relations.extend(compare_pair(&input(article), &input(other), &config));
+            // A library panic on one pair loses that pair's relation, not the batch.
+            let mut compare_with = |other: &StoredArticle| match contain(|| compare_pair(&input(article), &input(other), &config)) {
+                Ok(found) => relations.extend(found),
+                Err(panic) => {
+                    eprintln!("error: articles {} and {}: copy check failed inside a library ({panic}); pair skipped", article.article.id, other.article.id)
+                }
+            };
             for (j, n) in shared_in_batch {
                 if n >= config.min_shared_anchors {
                     compare_with(&batch[j]);

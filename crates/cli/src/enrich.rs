@@ -5,6 +5,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
+use storyline_model::contain::contain;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -147,7 +148,15 @@ pub fn facts_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
             .par_iter()
             .map(|a| {
                 let published = a.article.published.as_deref().and_then(|p| chrono::NaiveDate::parse_from_str(p.get(..10).unwrap_or(p), "%Y-%m-%d").ok());
-                (a.article.id.clone(), storyline_enrich::facts(tagger, &a.article.id, &a.article.text, published))
+                // A library panic on one article leaves it without facts (recorded, so not retried).
+                let facts = contain(|| storyline_enrich::facts(tagger, &a.article.id, &a.article.text, published)).unwrap_or_else(|panic| {
+                    eprintln!(
+                        "error: {} ({}): facts step failed inside a library ({panic}); no entities, quotes or figures for it",
+                        a.article.id, a.article.source
+                    );
+                    Facts::default()
+                });
+                (a.article.id.clone(), facts)
             })
             .collect();
         store.record_facts(&found)?;

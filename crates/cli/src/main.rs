@@ -216,6 +216,7 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    storyline_model::contain::install_panic_hook();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -227,9 +228,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The reader of our output went away (`storyline export ... | head`): not an error.
+/// The reader of our output went away (`storyline export ... | head`): not an error. The write
+/// error may come wrapped by the JSON or CSV writer.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+    e.chain().any(|cause| {
+        cause.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || cause.downcast_ref::<serde_json::Error>().and_then(|j| j.io_error_kind()) == Some(io::ErrorKind::BrokenPipe)
+            || cause.downcast_ref::<csv::Error>().is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::BrokenPipe))
+    })
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -321,7 +327,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let store = open(&db.db)?;
             match store.get_article(&ArticleId(id.clone()))? {
                 Some(a) => {
-                    println!("{}", serde_json::to_string_pretty(&a)?);
+                    let mut out = io::stdout().lock();
+                    serde_json::to_writer_pretty(&mut out, &a)?;
+                    out.write_all(b"\n")?;
+                    out.flush()?;
                     Ok(ExitCode::SUCCESS)
                 }
                 None => {

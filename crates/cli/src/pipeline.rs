@@ -10,7 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use storyline_extract::CorpusStats;
 use storyline_ingest::{expand_inputs, read_stream, Input, InputWarning, Item, ReadConfig, Severity};
-use storyline_model::{Article, RawDocument};
+use storyline_model::contain::contain;
+use storyline_model::{Article, Body, RawDocument};
 
 /// The pipeline's steps, for progress reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,11 +107,25 @@ pub fn run(inputs: &Inputs, config: &ReadConfig, jobs: usize, progress: bool, si
     // Pass 2: extraction, in parallel over small batches; articles come out in input order.
     start_stage(&bar, Stage::Extract);
     let mut pending: Vec<RawDocument> = Vec::with_capacity(EXTRACT_BATCH);
-    let flush = |pending: &mut Vec<RawDocument>, sink: &mut dyn FnMut(Article, &ProgressBar)| {
-        let articles: Vec<Article> = pool.install(|| pending.par_iter().map(|doc| storyline_extract::extract(doc, &stats)).collect());
-        pending.clear();
-        for article in articles {
-            sink(article, &bar);
+    let flush = |pending: &mut Vec<RawDocument>, tally: &mut Tally, sink: &mut dyn FnMut(Article, &ProgressBar)| {
+        let articles: Vec<Result<Article, String>> =
+            pool.install(|| pending.par_iter().map(|doc| contain(|| storyline_extract::extract(doc, &stats))).collect());
+        for (doc, article) in pending.drain(..).zip(articles) {
+            match article {
+                Ok(article) => sink(article, &bar),
+                Err(panic) => {
+                    // The page is kept, read as plain text, when that works.
+                    let flat = matches!(doc.body, Body::Html(_))
+                        .then(|| contain(|| storyline_extract::extract_flat(&doc, &stats, "the HTML parser failed on this page")).ok())
+                        .flatten();
+                    let outcome = if flat.is_some() { "kept as plain text" } else { "document skipped" };
+                    let message = format!("extraction failed inside a library ({panic}); {outcome}");
+                    report(&bar, &InputWarning { input: doc.source.clone(), message, severity: Severity::Error }, tally);
+                    if let Some(article) = flat {
+                        sink(article, &bar);
+                    }
+                }
+            }
         }
     };
     for source in &inputs.sources {
@@ -119,13 +134,13 @@ pub fn run(inputs: &Inputs, config: &ReadConfig, jobs: usize, progress: bool, si
                 tally.documents += 1;
                 pending.push(doc);
                 if pending.len() >= EXTRACT_BATCH {
-                    flush(&mut pending, sink);
+                    flush(&mut pending, &mut tally, sink);
                 }
             }
             Item::Warning(w) => report(&bar, &w, &mut tally),
         });
     }
-    flush(&mut pending, sink);
+    flush(&mut pending, &mut tally, sink);
     bar.finish_and_clear();
     tally
 }
@@ -134,9 +149,16 @@ pub fn run(inputs: &Inputs, config: &ReadConfig, jobs: usize, progress: bool, si
 /// threads busy.
 const EXTRACT_BATCH: usize = 64;
 
+/// Reads one source; a panic inside a reader library ends that source with an error naming it
+/// (what it emitted before is kept) and the next source is read.
 fn read_source(source: &Source, config: &ReadConfig, bar: &ProgressBar, emit: &mut dyn FnMut(Item)) {
     match File::open(&source.path) {
-        Ok(file) => read_stream(&source.name, bar.wrap_read(file), config, emit),
+        Ok(file) => {
+            if let Err(panic) = contain(|| read_stream(&source.name, bar.wrap_read(file), config, emit)) {
+                let message = format!("reading failed inside a library ({panic}); the rest of this input is skipped");
+                emit(Item::Warning(InputWarning { input: source.name.clone(), message, severity: Severity::Error }));
+            }
+        }
         Err(e) => emit(Item::Warning(InputWarning { input: source.name.clone(), message: format!("cannot open: {e}"), severity: Severity::Error })),
     }
 }

@@ -24,55 +24,6 @@ pub struct HtmlExtract {
     pub fallback_note: Option<String>,
 }
 
-/// Pages whose markup nests deeper than this are read as plain text: the HTML libraries
-/// recurse over the tree and would exhaust the stack on adversarial nesting.
-pub const MAX_NESTING: usize = 1000;
-
-/// Elements that never nest (void), and those whose end tag may be left out (counting them would
-/// inflate the estimate on valid pages).
-const NOT_COUNTED: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th",
-    "option", "optgroup", "thead", "tbody", "tfoot", "colgroup", "rb", "rt", "rp", "html", "head", "body",
-];
-
-/// Estimated element nesting depth of raw markup (open tags minus close tags), without parsing.
-pub fn nesting_depth(html: &str) -> usize {
-    let bytes = html.as_bytes();
-    let (mut depth, mut max) = (0usize, 0usize);
-    let mut i = 0;
-    while let Some(rel) = bytes[i..].iter().position(|&b| b == b'<') {
-        let start = i + rel + 1;
-        let end = bytes[start..].iter().position(|&b| b == b'>').map_or(bytes.len(), |e| start + e);
-        let tag = &bytes[start..end];
-        let closing = tag.first() == Some(&b'/');
-        let tag = if closing { &tag[1..] } else { tag };
-        if tag.first().is_some_and(u8::is_ascii_alphabetic) && !tag.ends_with(b"/") {
-            let name_len = tag.iter().position(|b| !b.is_ascii_alphanumeric()).unwrap_or(tag.len());
-            let name = &tag[..name_len];
-            let raw_text = [b"script".as_slice(), b"style", b"textarea", b"template"].into_iter().find(|r| r.eq_ignore_ascii_case(name));
-            if let (Some(raw), false) = (raw_text, closing) {
-                // Markup-like strings inside scripts do not nest: jump past the element.
-                let close = [b"</".as_slice(), raw].concat();
-                i = bytes[end..].windows(close.len()).position(|w| w.eq_ignore_ascii_case(&close)).map_or(bytes.len(), |p| end + p);
-                continue;
-            }
-            if !NOT_COUNTED.iter().any(|v| v.as_bytes().eq_ignore_ascii_case(name)) {
-                if closing {
-                    depth = depth.saturating_sub(1);
-                } else {
-                    depth += 1;
-                    max = max.max(depth);
-                }
-            }
-        }
-        i = end.min(bytes.len());
-        if i >= bytes.len() {
-            break;
-        }
-    }
-    max
-}
-
 /// Plain-text lines of raw markup without building a tree: tags are dropped (block tags end a
 /// line), script and style contents skipped, common entities decoded.
 pub fn markup_to_lines(html: &str) -> Vec<String> {
@@ -599,11 +550,8 @@ mod tests {
     }
 
     #[test]
-    fn deep_markup_is_measured_and_read_flat() {
-        assert_eq!(nesting_depth("<html><body><div><p>a<br>b<img src=x></p><div><span>c</span></div></div></body></html>"), 3);
+    fn deep_markup_is_read_flat() {
         let deep = format!("<body>{}<p>Deep &amp; safe</p>{}<script>if (a < b) {{}}</script></body>", "<div>".repeat(5000), "</div>".repeat(5000));
-        assert!(nesting_depth(&deep) > MAX_NESTING);
-        assert_eq!(nesting_depth(&format!("<div><script>var s = '{}';</script></div>", "<span>".repeat(5000))), 1);
         assert_eq!(markup_to_lines(&deep), ["Deep & safe"]);
     }
 

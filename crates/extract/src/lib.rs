@@ -5,6 +5,7 @@
 //! corpus statistics and returns an [`Article`]; it does no IO and cannot fail: problems are
 //! reported in `Article::warnings`.
 
+pub mod budget;
 pub mod clean;
 pub mod corpus;
 pub mod dates;
@@ -19,16 +20,30 @@ pub use dates::FoundDate;
 
 /// Turns one raw document into a clean article.
 pub fn extract(doc: &RawDocument, stats: &CorpusStats) -> Article {
+    let over_budget = match &doc.body {
+        Body::Html(markup) => budget::PARSE_BUDGET.exceeded(&budget::measure(markup, &budget::PARSE_BUDGET)),
+        Body::Text(_) => None,
+    };
+    extract_with(doc, stats, over_budget)
+}
+
+/// Like [`extract`], with an HTML page's markup read as plain text, never parsed as HTML: for
+/// a page the HTML libraries could not handle. `why` goes into the warnings.
+pub fn extract_flat(doc: &RawDocument, stats: &CorpusStats, why: &str) -> Article {
+    extract_with(doc, stats, Some(why.to_owned()))
+}
+
+fn extract_with(doc: &RawDocument, stats: &CorpusStats, over_budget: Option<String>) -> Article {
     let mut warnings = doc.warnings.clone();
     let boilerplate = |line: &str| stats.is_boilerplate(doc, line);
-    let (mut cleaned, page) = match &doc.body {
-        Body::Html(markup) if html::nesting_depth(markup) > html::MAX_NESTING => {
-            warnings.push(format!("{}: markup nested more than {} elements deep; read as plain text", doc.source, html::MAX_NESTING));
+    let (mut cleaned, page) = match (&doc.body, over_budget) {
+        (Body::Html(markup), Some(why)) => {
+            warnings.push(format!("{}: {why}; read as plain text", doc.source));
             let text = html::markup_to_lines(markup);
             let lines: Vec<&str> = text.iter().map(String::as_str).collect();
             (clean_lines(&lines, Mode::ScrapedText, &boilerplate), None)
         }
-        Body::Html(markup) => {
+        (Body::Html(markup), None) => {
             let page = html::extract_html(markup, doc.hints.url.as_deref());
             if let Some(note) = &page.fallback_note {
                 warnings.push(format!("{}: {note}", doc.source));
@@ -38,7 +53,7 @@ pub fn extract(doc: &RawDocument, stats: &CorpusStats) -> Article {
             drop_repeated_title(&mut cleaned, page.title.as_deref().or(doc.hints.title.as_deref()));
             (cleaned, Some(page))
         }
-        Body::Text(text) => {
+        (Body::Text(text), _) => {
             let lines: Vec<&str> = text.lines().collect();
             let mut cleaned = clean_lines(&lines, Mode::ScrapedText, &boilerplate);
             if let Some(title) = &doc.hints.title {

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod contain;
 mod later;
 mod report;
 pub use later::*;

@@ -3,6 +3,7 @@
 mod bad_input;
 mod copies;
 mod facts;
+mod hardening;
 mod samples;
 mod serve;
 mod store;

@@ -173,8 +173,11 @@ enum Command {
     Serve {
         #[command(flatten)]
         db: DbArg,
+        /// Address to listen on; beyond loopback it needs --token.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Print one stored article (by id or external id) as JSON.
     Show {
@@ -182,6 +185,42 @@ enum Command {
         db: DbArg,
         id: String,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeLimits {
+    /// Bearer token that writes (`POST /articles`) must carry as `Authorization: Bearer TOKEN`.
+    #[arg(long, env = "STORYLINE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Seconds a client has to send a request's headers, or to start its next request on an idle
+    /// connection.
+    #[arg(long, default_value_t = storyline_serve::Limits::default().header_timeout.as_secs())]
+    header_timeout: u64,
+    /// Seconds a request may take, its body included.
+    #[arg(long, default_value_t = storyline_serve::Limits::default().request_timeout.as_secs())]
+    request_timeout: u64,
+    /// Connections served at once.
+    #[arg(long, default_value_t = storyline_serve::Limits::default().max_connections)]
+    max_connections: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = storyline_serve::Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+}
+
+impl ServeLimits {
+    fn limits(&self) -> Result<storyline_serve::Limits> {
+        let token = self.token.clone().filter(|t| !t.is_empty());
+        if token.as_ref().is_some_and(|t| t.len() < 16) {
+            anyhow::bail!("the token is too short to be a secret: use at least 16 characters (for example `openssl rand -hex 32`)");
+        }
+        Ok(storyline_serve::Limits {
+            token,
+            header_timeout: std::time::Duration::from_secs(self.header_timeout.max(1)),
+            request_timeout: std::time::Duration::from_secs(self.request_timeout.max(1)),
+            max_connections: self.max_connections.max(1),
+            max_body_bytes: self.max_body_bytes,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -269,7 +308,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { db, addr } => serve(&db.db, addr),
+        Command::Serve { db, addr, limits } => serve(&db.db, addr, limits.limits()?),
         Command::Copies { db, id } => {
             let store = open(&db.db)?;
             let out = BufWriter::new(io::stdout().lock());
@@ -352,7 +391,11 @@ fn export_any(store: &dyn Store, what: &str, csv: bool, out: impl Write) -> Resu
     }
 }
 
-fn serve(db: &std::path::Path, addr: std::net::SocketAddr) -> Result<ExitCode> {
+fn serve(db: &std::path::Path, addr: std::net::SocketAddr, limits: storyline_serve::Limits) -> Result<ExitCode> {
+    // Said before the catalog is loaded, which can take a while.
+    if !addr.ip().is_loopback() && limits.token.is_none() {
+        return Err(storyline_serve::Error::NoToken(addr).into());
+    }
     let store = open(db)?;
     eprintln!("loading the catalog of {} ...", db.display());
     let started = std::time::Instant::now();
@@ -365,7 +408,7 @@ fn serve(db: &std::path::Path, addr: std::net::SocketAddr) -> Result<ExitCode> {
             export_any(store, what, csv, out).map_err(|e| format!("{e:#}"))
         }),
     };
-    let state = storyline_serve::AppState::new(Box::new(store), hooks).with_context(|| format!("reading {}", db.display()))?;
+    let state = storyline_serve::AppState::new(Box::new(store), hooks, limits).with_context(|| format!("reading {}", db.display()))?;
     let c = state.catalog();
     eprintln!("{} articles, {} stories, {} entities ({:.1} s)", c.articles, c.stories.len(), c.entities.len(), started.elapsed().as_secs_f64());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the server runtime")?;

@@ -343,13 +343,8 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult<J
     .await
 }
 
-/// Largest request body accepted by `POST /articles`.
-const MAX_POST: usize = 64 << 20;
-
-async fn post_articles(State(s): State<Shared>, body: Bytes) -> ApiResult<Response> {
-    if body.len() > MAX_POST {
-        return Err(ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, code: "too_large", message: format!("at most {MAX_POST} bytes per request") });
-    }
+async fn post_articles(State(s): State<Shared>, body: Body) -> ApiResult<Response> {
+    let body = crate::guard::read_body(&s, body).await?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
     let items = match value {
         Value::Array(items) => items,
@@ -372,16 +367,12 @@ async fn post_articles(State(s): State<Shared>, body: Bytes) -> ApiResult<Respon
         jsonl.push('\n');
     }
     blocking(&s, move |app| {
-        let dir = std::env::temp_dir().join(format!(
-            "storyline-post-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
-        let file = dir.join("request.jsonl");
-        let result = std::fs::write(&file, jsonl).map_err(ApiError::internal).and_then(|_| app.0.ingest(&file).map_err(ApiError::internal));
-        let _ = std::fs::remove_dir_all(&dir);
-        Ok((StatusCode::CREATED, Json(result?)).into_response())
+        // The directory goes away when this closure ends, however it ends.
+        let dir = tempfile::Builder::new().prefix("storyline-post-").tempdir().map_err(ApiError::internal)?;
+        let file = dir.path().join("request.jsonl");
+        std::fs::write(&file, jsonl).map_err(ApiError::internal)?;
+        let summary = app.0.ingest(&file).map_err(ApiError::internal)?;
+        Ok((StatusCode::CREATED, Json(summary)).into_response())
     })
     .await
 }

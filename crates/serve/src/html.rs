@@ -43,7 +43,7 @@ pub fn entity_link(entity: Option<&str>, name: &str) -> String {
     }
 }
 
-const CSS: &str = r#"
+pub const CSS: &str = r#"
 :root{--fg:#1d1d1f;--muted:#6b6b73;--line:#e3e3e8;--bg:#fff;--accent:#0b57d0;--warn:#b3261e;--ok:#146c2e}
 *{box-sizing:border-box}body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--fg);background:var(--bg);margin:0}
 header.top{display:flex;gap:1.5rem;align-items:center;padding:.6rem 1.5rem;border-bottom:1px solid var(--line);background:#fafafa}
@@ -71,19 +71,32 @@ q.quote{background:#fff6bf;quotes:none}span.fig{border-bottom:2px solid #e07b00}
 .copy{margin-left:1.5rem}.pager{margin:1rem 0;display:flex;gap:1rem}
 "#;
 
-const JS: &str = r#"
-document.addEventListener('change', e => { if (e.target.matches('form.filters select')) e.target.form.submit(); });
+pub const JS: &str = r#"
+document.addEventListener('change', e => {
+  if (e.target.matches('form.filters select')) e.target.form.submit();
+  if (e.target.matches('input.only-diffs')) onlyDiffs(e.target);
+});
 function onlyDiffs(box){document.querySelectorAll('.matrix tr.row').forEach(r=>{const all=!r.querySelector('td.no');r.style.display=(box.checked&&all)?'none':'';});}
 "#;
 
-/// A whole page.
+/// A whole page that stands alone (a report written to a file): style and script inline.
 pub fn page(title: &str, body: &str) -> String {
+    layout(title, body, &format!("<style>{CSS}</style>"), &format!("<script>{JS}</script>"))
+}
+
+/// A page of the server: style and script come from `/assets/`, so that the
+/// Content-Security-Policy can forbid anything inline.
+pub fn served_page(title: &str, body: &str) -> String {
+    layout(title, body, "<link rel=\"stylesheet\" href=\"/assets/storyline.css\">", "<script src=\"/assets/storyline.js\"></script>")
+}
+
+fn layout(title: &str, body: &str, style: &str, script: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{} · Storyline</title><style>{CSS}</style></head><body>\
+         <title>{} · Storyline</title>{style}</head><body>\
          <header class=\"top\"><a class=\"brand\" href=\"/\">Storyline</a><a href=\"/\">Stories</a><a href=\"/ui/entities\">Entities</a>\
          <form action=\"/\" method=\"get\"><input name=\"q\" placeholder=\"search: blinken AND published:2021-05\" size=\"36\" aria-label=\"search\"></form></header>\
-         <main>{body}</main><script>{JS}</script></body></html>",
+         <main>{body}</main>{script}</body></html>",
         esc(title)
     )
 }
@@ -245,7 +258,7 @@ pub fn story_body(r: &StoryReport) -> String {
     }
     h.push_str("</table></section>");
 
-    let _ = write!(h, "<section id=\"matrix\"><h2>Comparison</h2><label class=\"small\"><input type=\"checkbox\" onchange=\"onlyDiffs(this)\"> only facts some outlets leave out</label><div class=\"matrix\"><table><tr><th>fact</th>");
+    let _ = write!(h, "<section id=\"matrix\"><h2>Comparison</h2><label class=\"small\"><input type=\"checkbox\" class=\"only-diffs\"> only facts some outlets leave out</label><div class=\"matrix\"><table><tr><th>fact</th>");
     for (i, x) in r.sources.iter().enumerate() {
         let _ = write!(h, "<th title=\"{}\">[{}] {}</th>", esc(x.title.as_deref().unwrap_or("")), i + 1, esc(&x.outlet));
     }

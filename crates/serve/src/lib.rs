@@ -9,6 +9,7 @@
 
 mod api;
 pub mod catalog;
+pub mod guard;
 pub mod html;
 mod ui;
 
@@ -21,6 +22,7 @@ use storyline_model::StoryReport;
 use storyline_store::Store;
 
 pub use catalog::Catalog;
+pub use guard::Limits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -28,6 +30,12 @@ pub enum Error {
     Store(#[from] storyline_store::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(
+        "refusing to listen on {0} without a token: anyone who can reach it could write into the store. \
+         Set one with --token or STORYLINE_TOKEN (for example `export STORYLINE_TOKEN=$(openssl rand -hex 32)`), \
+         or listen on a loopback address such as 127.0.0.1"
+    )]
+    NoToken(SocketAddr),
 }
 
 /// Ingests a JSON Lines file into the store (the binary's pipeline); returns a JSON summary.
@@ -51,14 +59,19 @@ pub struct AppState {
     catalog: RwLock<Arc<Catalog>>,
     reports: Mutex<HashMap<String, Arc<StoryReport>>>,
     hooks: Hooks,
+    limits: Limits,
 }
 
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    pub fn new(store: Box<dyn Store + Send>, hooks: Hooks) -> Result<Shared, Error> {
+    pub fn new(store: Box<dyn Store + Send>, hooks: Hooks, limits: Limits) -> Result<Shared, Error> {
         let catalog = Catalog::load(store.as_ref())?;
-        Ok(Arc::new(AppState { store: Mutex::new(store), catalog: RwLock::new(Arc::new(catalog)), reports: Mutex::new(HashMap::new()), hooks }))
+        Ok(Arc::new(AppState { store: Mutex::new(store), catalog: RwLock::new(Arc::new(catalog)), reports: Mutex::new(HashMap::new()), hooks, limits }))
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {
@@ -98,16 +111,78 @@ impl AppState {
     }
 }
 
-/// All routes: the JSON API and the web UI.
+/// All routes: the JSON API and the web UI, behind the guards of [`guard`].
 pub fn router(state: Shared) -> axum::Router {
-    api::routes().merge(ui::routes()).with_state(state)
+    use axum::middleware::{from_fn, from_fn_with_state};
+    api::routes()
+        .merge(ui::routes())
+        .method_not_allowed_fallback(|| async {
+            api::ApiError {
+                status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                code: "method_not_allowed",
+                message: "this endpoint does not take that method (see openapi.yaml)".into(),
+            }
+        })
+        .layer(from_fn_with_state(state.clone(), guard::time_limit))
+        .layer(from_fn_with_state(state.clone(), guard::protect_writes))
+        .layer(from_fn(guard::headers))
+        .layer(from_fn(guard::json_errors))
+        .with_state(state)
 }
 
-/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight. Refuses an address
+/// beyond loopback when no token is set. Each connection has the header and idle timeout of
+/// [`Limits`], and at most `max_connections` are served at once.
 pub async fn serve(state: Shared, addr: SocketAddr, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Error> {
+    if !addr.ip().is_loopback() && state.limits.token.is_none() {
+        return Err(Error::NoToken(addr));
+    }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     on_ready(listener.local_addr()?);
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown()).await?;
+    let limits = state.limits.clone();
+    let app = router(state);
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = shutdown();
+    tokio::pin!(stop);
+    loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = &mut stop => break,
+        };
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of file descriptors and the like: wait a little rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut stop_rx = stop_rx.clone();
+        let header_timeout = limits.header_timeout;
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop_rx.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    // Let the connections finish their requests in flight.
+    let _ = stop_tx.send(true);
+    let all = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(limits.request_timeout, connections.acquire_many(all)).await;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use axum::Router;
 use crate::api::{self, blocking, list_stories, params, ApiError, Params, StoryFilter};
 use storyline_compare::day;
 
-use crate::html::{entity_link, esc, highlighted, page, story_body, url};
+use crate::html::{entity_link, esc, highlighted, served_page, story_body, url};
 use crate::Shared;
 
 pub fn routes() -> Router<Shared> {
@@ -23,6 +23,12 @@ pub fn routes() -> Router<Shared> {
         .route("/ui/entities", get(entities))
         .route("/ui/entities/{id}", get(entity))
         .route("/ui/threads/{id}", get(thread))
+        .route("/assets/storyline.css", get(|| async { asset("text/css; charset=utf-8", crate::html::CSS) }))
+        .route("/assets/storyline.js", get(|| async { asset("text/javascript; charset=utf-8", crate::html::JS) }))
+}
+
+fn asset(kind: &'static str, text: &'static str) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, kind), (axum::http::header::CACHE_CONTROL, "max-age=3600")], text).into_response()
 }
 
 /// UI errors are pages, with the API's status.
@@ -37,7 +43,7 @@ impl From<ApiError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let body = format!("<h1>{}</h1><p>{}</p><p><a href=\"/\">All stories</a></p>", self.0.status, esc(&self.0.message));
-        (self.0.status, Html(page("Error", &body))).into_response()
+        (self.0.status, Html(served_page("Error", &body))).into_response()
     }
 }
 
@@ -99,7 +105,7 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
         Ok(h)
     })
     .await?;
-    Ok(Html(page("Stories", &body)))
+    Ok(Html(served_page("Stories", &body)))
 }
 
 async fn story(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
@@ -136,7 +142,7 @@ async fn story(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
         Ok((r.story.title.clone(), body))
     })
     .await?;
-    Ok(Html(page(&title, &body)))
+    Ok(Html(served_page(&title, &body)))
 }
 
 async fn article(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
@@ -213,7 +219,7 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> PageResult 
         Ok((title, h))
     })
     .await?;
-    Ok(Html(page(&title, &body)))
+    Ok(Html(served_page(&title, &body)))
 }
 
 async fn entities(State(s): State<Shared>, p: Params) -> PageResult {
@@ -239,7 +245,7 @@ async fn entities(State(s): State<Shared>, p: Params) -> PageResult {
         );
     }
     h.push_str("</table>");
-    Ok(Html(page("Entities", &h)))
+    Ok(Html(served_page("Entities", &h)))
 }
 
 async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
@@ -283,7 +289,7 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
         Ok((e.name.clone(), h))
     })
     .await?;
-    Ok(Html(page(&title, &body)))
+    Ok(Html(served_page(&title, &body)))
 }
 
 async fn thread(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
@@ -307,5 +313,5 @@ async fn thread(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
         Ok((t.title, h))
     })
     .await?;
-    Ok(Html(page(&title, &body)))
+    Ok(Html(served_page(&title, &body)))
 }

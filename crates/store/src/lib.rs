@@ -20,7 +20,7 @@ use tantivy::schema::{DateOptions, DateTimePrecision, Field, Schema, Value, INDE
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-pub use query::rewrite_dates;
+pub use query::{check_shape, rewrite_dates, MAX_QUERY_BYTES, MAX_QUERY_DEPTH};
 
 /// Errors of the store. The caller's mistakes (a bad query) are told apart from ours.
 #[derive(Debug, thiserror::Error)]
@@ -658,10 +658,21 @@ impl Store for EmbeddedStore {
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.text]);
         parser.set_field_boost(f.title, 2.0);
         parser.set_conjunction_by_default();
+        query::check_shape(query).map_err(Error::Query)?;
         let rewritten = rewrite_dates(query).map_err(Error::Query)?;
-        let parsed = parser.parse_query(&rewritten).map_err(|e| Error::Query(format!("{e} (in `{query}`)")))?;
+        let parsed = parser.parse_query(&rewritten).map_err(|e| {
+            // The parser's message may repeat the whole query: keep its first words.
+            let message = e.to_string();
+            let message = message.char_indices().nth(60).map_or(message.as_str(), |(cut, _)| &message[..cut]).trim_end();
+            Error::Query(format!("{message} (in {})", query::quoted(query)))
+        })?;
         let searcher = self.reader.searcher();
-        let (top, total) = searcher.search(&parsed, &(TopDocs::with_limit(limit.max(1)).order_by_score(), Count)).map_err(|e| self.index_err(e))?;
+        let (top, total) = searcher.search(&parsed, &(TopDocs::with_limit(limit.max(1)).order_by_score(), Count)).map_err(|e| match e {
+            // A well-formed query the index cannot answer (`title:*` on a field without a fast
+            // column) is the asker's mistake, not a broken index.
+            tantivy::TantivyError::SchemaError(m) | tantivy::TantivyError::InvalidArgument(m) => Error::Query(format!("{m} (in {})", query::quoted(query))),
+            e => self.index_err(e),
+        })?;
         let snippets = SnippetGenerator::create(&searcher, &*parsed, f.text).map_err(|e| self.index_err(e))?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top.into_iter().take(limit) {

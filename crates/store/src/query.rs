@@ -14,6 +14,45 @@ static COMPARE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"published:(>=|<=
 static NOT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:\bAND\s+)?\bNOT\s+").unwrap());
 static SINGLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"published:"?(\d{4}(?:-\d{2}(?:-\d{2})?)?)"?(?:\s|$|\))"#).unwrap());
 
+/// Deepest nesting of parentheses a query may have. The query parser and the query tree it
+/// builds recurse once per level, so user input must not choose the depth.
+pub const MAX_QUERY_DEPTH: usize = 32;
+/// Longest query accepted, in bytes.
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+
+/// Checks what the parser must not be handed: a query longer than [`MAX_QUERY_BYTES`] or nested
+/// deeper than [`MAX_QUERY_DEPTH`] (parentheses outside quoted phrases, balanced or not).
+pub fn check_shape(query: &str) -> Result<(), String> {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(format!("query is {} bytes long; at most {MAX_QUERY_BYTES} are accepted", query.len()));
+    }
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for c in query.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => quoted = !quoted,
+            '(' if !quoted => {
+                depth += 1;
+                if depth > MAX_QUERY_DEPTH {
+                    return Err(format!("query nests parentheses more than {MAX_QUERY_DEPTH} deep"));
+                }
+            }
+            ')' if !quoted => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A query as quoted in an error message: cut to its first 80 characters.
+pub fn quoted(query: &str) -> String {
+    match query.char_indices().nth(80) {
+        Some((cut, _)) => format!("`{}...` ({} bytes)", &query[..cut], query.len()),
+        None => format!("`{query}`"),
+    }
+}
+
 /// Rewrites aliases and date syntax; errors name the value that is not a date.
 pub fn rewrite_dates(query: &str) -> Result<String, String> {
     // tantivy reads `a AND NOT b` as a conjunction with an empty clause; `-b` is what it means.
@@ -142,5 +181,20 @@ mod tests {
         check("\"source link\" OR title:blinken", "\"source link\" OR title:blinken");
         check("gaza AND NOT hamas NOT israel", "gaza -hamas -israel");
         assert!(rewrite_dates("published:[2021-13-01 TO *]").is_err());
+    }
+
+    #[test]
+    fn depth_and_length_are_checked_before_parsing() {
+        assert_eq!(check_shape("gaza AND (hamas OR (israel -\"cease (fire\"))"), Ok(()));
+        assert_eq!(check_shape(&format!("{}a{}", "(".repeat(32), ")".repeat(32))), Ok(()));
+        for deep in [format!("{}a{}", "(".repeat(33), ")".repeat(33)), "+(".repeat(5000), format!("({}", "a)(".repeat(40))] {
+            let err = check_shape(&deep).unwrap_err();
+            assert!(err.contains("more than 32 deep") || err.contains("bytes long"), "{err}");
+        }
+        // Parentheses in a phrase or escaped are words, not nesting.
+        assert_eq!(check_shape(&format!("\"{}\"", "(".repeat(100))), Ok(()));
+        assert_eq!(check_shape(&"\\(".repeat(100)), Ok(()));
+        assert!(check_shape(&"a ".repeat(5000)).unwrap_err().contains("at most 8192"));
+        assert_eq!(quoted(&"x".repeat(100)), format!("`{}...` (100 bytes)", "x".repeat(80)));
     }
 }

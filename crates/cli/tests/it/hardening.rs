@@ -2,14 +2,14 @@
 //! down, lose data or leak resources.
 
 use std::io::Write;
-use std::process::Stdio;
 
 use super::*;
 
 const ARTICLE: &str = "Bridge reopens after repairs\n\nThe old bridge over the river reopened on Friday after two years of repairs, the city said in a statement.\n\nTraffic is expected to be heavy during the first week, officials said.\n";
 
 /// A page that panicked inside html5ever (a `charset` attribute word with no value).
-const PANICKING_PAGE: &str = r#"<!DOCTYPE html><html><head><meta http-equiv="Content-Type" content="text/html; charset"><title>t</title></head><body><p>x</p></body></html>"#;
+const PANICKING_PAGE: &str =
+    r#"<!DOCTYPE html><html><head><meta http-equiv="Content-Type" content="text/html; charset"><title>t</title></head><body><p>x</p></body></html>"#;
 
 #[test]
 fn a_library_panic_costs_one_document_not_the_batch() {
@@ -58,4 +58,124 @@ fn markup_cannot_slip_past_the_parse_budget() {
         assert!(warnings.contains("read as plain text"), "{}: {warnings}", doc["source"]);
         assert!(doc["text"].as_str().unwrap().contains("rebuild the bridge"), "{doc}");
     }
+}
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+fn error_code(body: &str) -> String {
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("not the JSON error ({e}): {body:?}"));
+    v["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code: {body}")).to_owned()
+}
+
+#[test]
+fn no_query_takes_the_server_down() {
+    let db = crate::serve::sample_store();
+    let server = crate::serve::Server::start(db.path());
+    let deep = format!("{}gaza{}", "(".repeat(3000), ")".repeat(3000));
+    for path in ["/search?q=", "/stories?q="] {
+        let (status, body) = server.request("GET", &format!("{path}{deep}"), "");
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(error_code(&body), "bad_query");
+        assert!(body.contains("more than 32 deep"), "{body}");
+    }
+    // The UI answers with an error page, and the server is still up.
+    let (status, head, body) = server.send("GET", &format!("/?q={deep}"), &[], "");
+    assert_eq!(status, 400, "{body}");
+    assert!(head.contains("content-type: text/html") && body.contains("more than 32 deep"));
+    let (status, body) = server.request("GET", "/search?q=title:*", "");
+    assert_eq!((status, error_code(&body).as_str()), (400, "bad_query"), "{body}");
+    assert_eq!(server.json("/healthz").0, 200);
+    // The CLI says the same, and exits 2.
+    let out = bin().args(["search", "--db"]).arg(db.path()).arg(&deep).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("more than 32 deep"));
+}
+
+#[test]
+fn writes_need_the_token_json_and_the_same_origin() {
+    let db = crate::serve::sample_store();
+    let server = crate::serve::Server::start_with(db.path(), &["--token", TOKEN]);
+    let article = r#"{"text": "The harbour authority said on Monday that 42 fishing boats were stranded by ice in the north of the bay.", "title": "Boats stranded by ice"}"#;
+    let bearer = format!("Bearer {TOKEN}");
+    let json = ("Content-Type", "application/json");
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Headers, u16, &str); 6] = [
+        (&[json], 401, "unauthorized"),
+        (&[json, ("Authorization", "Bearer wrong-token-0123456789")], 401, "unauthorized"),
+        (&[("Content-Type", "text/plain"), ("Authorization", &bearer)], 415, "unsupported_media_type"),
+        (&[json, ("Authorization", &bearer), ("Origin", "https://evil.example")], 403, "forbidden"),
+        (&[json, ("Authorization", &bearer), ("Sec-Fetch-Site", "cross-site")], 403, "forbidden"),
+        (&[("Authorization", &bearer)], 415, "unsupported_media_type"),
+    ];
+    for (headers, status, code) in cases {
+        let (got, head, body) = server.send("POST", "/articles", headers, article);
+        assert_eq!((got, error_code(&body).as_str()), (status, code), "{headers:?}: {body}");
+        if status == 401 {
+            assert!(head.contains("www-authenticate: bearer"), "{head}");
+        }
+    }
+    let before = server.json("/healthz").1["articles"].as_u64().unwrap();
+    let (status, _, body) = server.send("POST", "/articles", &[json, ("Authorization", &bearer)], article);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(server.json("/healthz").1["articles"].as_u64().unwrap(), before + 1, "only the authorised write was stored");
+}
+
+#[test]
+fn listening_beyond_loopback_needs_a_token() {
+    let db = tempfile::tempdir().unwrap();
+    let out = bin().args(["serve", "--addr", "0.0.0.0:0", "--db"]).arg(db.path()).env_remove("STORYLINE_TOKEN").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("refusing to listen on 0.0.0.0:0 without a token") && err.contains("--token or STORYLINE_TOKEN"), "{err}");
+    let out = bin().args(["serve", "--addr", "0.0.0.0:0", "--token", "short", "--db"]).arg(db.path()).output().unwrap();
+    assert!(stderr(&out).contains("too short"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_error_is_the_json_error_and_pages_carry_security_headers() {
+    let db = crate::serve::sample_store();
+    let server = crate::serve::Server::start_with(db.path(), &["--max-body-bytes", "1000"]);
+    let big = format!("{{\"text\": \"{}\"}}", "word ".repeat(400));
+    for (method, path, body, status, code) in [
+        ("DELETE", "/stories", "", 405, "method_not_allowed"),
+        ("GET", "/no/such/route", "", 404, "not_found"),
+        ("POST", "/articles", big.as_str(), 413, "too_large"),
+        ("POST", "/articles", "{not json", 400, "bad_request"),
+        ("GET", "/articles/%FF%FE", "", 400, "bad_request"),
+        ("GET", "/stories?limit=100000", "", 400, "bad_request"),
+    ] {
+        let (got, head, text) = server.send(method, path, &[("Content-Type", "application/json")], body);
+        assert_eq!((got, error_code(&text).as_str()), (status, code), "{method} {path}: {text}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+    }
+    let (status, head, _) = server.send("GET", "/", &[], "");
+    assert_eq!(status, 200);
+    assert!(head.contains("content-security-policy: default-src 'none'") && head.contains("frame-ancestors 'none'"), "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    let (status, head, js) = server.send("GET", "/assets/storyline.js", &[], "");
+    assert!(status == 200 && head.contains("text/javascript") && js.contains("onlyDiffs"));
+}
+
+#[test]
+fn slow_and_idle_connections_are_closed_and_capped() {
+    use std::io::Read;
+    let db = crate::serve::sample_store();
+    let server = crate::serve::Server::start_with(db.path(), &["--header-timeout", "1", "--max-connections", "2"]);
+    let started = std::time::Instant::now();
+    // Two clients hold every connection: one sends half a header, one sends nothing.
+    let mut slow = std::net::TcpStream::connect(&server.addr).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let mut idle = std::net::TcpStream::connect(&server.addr).unwrap();
+    for s in [&mut slow, &mut idle] {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    }
+    // A third client is served once the header timeout closed them.
+    assert_eq!(server.json("/healthz").0, 200);
+    for s in [&mut slow, &mut idle] {
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+        assert!(!String::from_utf8_lossy(&rest).contains("\"status\":\"ok\""), "no answer to an incomplete request");
+    }
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(15), "connections were held for {waited:?}");
 }

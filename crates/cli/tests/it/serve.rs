@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::{bin, examples_dir, run};
 
-fn sample_store() -> tempfile::TempDir {
+pub fn sample_store() -> tempfile::TempDir {
     let db = tempfile::tempdir().unwrap();
     run(db.path(), &["ingest", "--no-progress", examples_dir().to_str().unwrap()]);
     db
@@ -57,14 +57,19 @@ fn report_shows_the_title_conflict_the_quote_variants_and_a_cited_summary() {
     assert!(!out.status.success() && crate::stderr(&out).contains("no story `nope`"));
 }
 
-struct Server {
+pub struct Server {
     child: Child,
-    addr: String,
+    pub addr: String,
 }
 
 impl Server {
-    fn start(db: &std::path::Path) -> Server {
-        let mut child = bin().args(["serve", "--addr", "127.0.0.1:0", "--db"]).arg(db).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    pub fn start(db: &std::path::Path) -> Server {
+        Server::start_with(db, &[])
+    }
+
+    /// A server on a free loopback port, with more flags.
+    pub fn start_with(db: &std::path::Path, args: &[&str]) -> Server {
+        let mut child = bin().args(["serve", "--addr", "127.0.0.1:0", "--db"]).arg(db).args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let addr = line.split("http://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
@@ -72,25 +77,29 @@ impl Server {
     }
 
     /// One HTTP/1.1 request; returns status and body.
-    fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+    pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let (status, _, body) = self.send(method, path, &[("Content-Type", "application/json")], body);
+        (status, body)
+    }
+
+    /// One HTTP/1.1 request with these headers (besides Host and Content-Length); returns
+    /// status, the header block (lowercase) and body.
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
         let mut s = TcpStream::connect(&self.addr).unwrap();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        )
-        .unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+        let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+        write!(s, "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n{body}", self.addr, body.len()).unwrap();
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).unwrap();
         let raw = String::from_utf8_lossy(&raw).into_owned();
         let status: u16 = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
         let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        let body = if head.to_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
-        (status, body)
+        let head = head.to_lowercase();
+        let body = if head.contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+        (status, head, body)
     }
 
-    fn json(&self, path: &str) -> (u16, Value) {
+    pub fn json(&self, path: &str) -> (u16, Value) {
         let (status, body) = self.request("GET", path, "");
         (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")))
     }

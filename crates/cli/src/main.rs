@@ -43,6 +43,9 @@ struct ReadArgs {
     /// Documents extracted in parallel (default: all cores; 1 for one-core measurements).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
+    /// Most bytes read from standard input (`-`); it is spooled to an unlinked temporary file.
+    #[arg(long, default_value_t = 1 << 30)]
+    max_stdin_bytes: u64,
 }
 
 impl ReadArgs {
@@ -270,11 +273,14 @@ fn main() -> ExitCode {
 /// The reader of our output went away (`storyline export ... | head`): not an error. The write
 /// error may come wrapped by the JSON or CSV writer.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| {
-        cause.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-            || cause.downcast_ref::<serde_json::Error>().and_then(|j| j.io_error_kind()) == Some(io::ErrorKind::BrokenPipe)
-            || cause.downcast_ref::<csv::Error>().is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::BrokenPipe))
-    })
+    fn closed(e: &(dyn std::error::Error + 'static)) -> bool {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return io.kind() == io::ErrorKind::BrokenPipe || io.get_ref().is_some_and(|inner| closed(inner));
+        }
+        e.downcast_ref::<serde_json::Error>().and_then(|j| j.io_error_kind()) == Some(io::ErrorKind::BrokenPipe)
+            || e.downcast_ref::<csv::Error>().is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::BrokenPipe))
+    }
+    e.chain().any(closed)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -401,7 +407,7 @@ fn serve(db: &std::path::Path, addr: std::net::SocketAddr, limits: storyline_ser
     let started = std::time::Instant::now();
     let hooks = storyline_serve::Hooks {
         ingest: std::sync::Arc::new(|store: &mut dyn Store, path: &std::path::Path| {
-            let read = ReadArgs { max_document_bytes: ReadConfig::default().max_document_bytes, no_progress: true, jobs: None };
+            let read = ReadArgs { max_document_bytes: ReadConfig::default().max_document_bytes, no_progress: true, jobs: None, max_stdin_bytes: 0 };
             ingest_into(store, &read, &[path.to_path_buf()], false).map_err(|e| format!("{e:#}"))
         }),
         export: std::sync::Arc::new(|store: &dyn Store, what: &str, csv: bool, out: &mut dyn Write| {
@@ -442,7 +448,7 @@ fn ingest(db: &std::path::Path, read: &ReadArgs, paths: &[PathBuf]) -> Result<Ex
 /// Reads, cleans and stores the inputs, then runs the copy, story and facts steps on what is
 /// new. Returns a JSON summary; `report` prints each stage's line on stderr.
 fn ingest_into(store: &mut dyn Store, read: &ReadArgs, paths: &[PathBuf], report: bool) -> Result<serde_json::Value> {
-    let inputs = pipeline::prepare(paths).context("reading standard input")?;
+    let inputs = pipeline::prepare(paths, read.max_stdin_bytes).context("reading standard input")?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut batch = Vec::with_capacity(BATCH);
     let mut added = 0usize;
@@ -526,7 +532,7 @@ fn ingest_into(store: &mut dyn Store, read: &ReadArgs, paths: &[PathBuf], report
 }
 
 fn extract(read: &ReadArgs, paths: &[PathBuf]) -> Result<ExitCode> {
-    let inputs = pipeline::prepare(paths).context("reading standard input")?;
+    let inputs = pipeline::prepare(paths, read.max_stdin_bytes).context("reading standard input")?;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut write_error = None;
     let progress = !read.no_progress && io::stderr().is_terminal();

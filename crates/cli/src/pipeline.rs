@@ -3,7 +3,7 @@
 //! evidence, the second extracts, so that the result does not depend on input order.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -29,19 +29,38 @@ impl Stage {
     }
 }
 
-/// One readable input: a file, or standard input spooled to a temporary file so that it can be
-/// read twice.
+/// One readable input: a file, or standard input spooled to an unlinked temporary file so that
+/// it can be read twice.
 pub struct Source {
     pub name: String,
-    pub path: PathBuf,
     pub len: u64,
+    origin: Origin,
+}
+
+enum Origin {
+    Path(PathBuf),
+    /// Already unlinked: nothing is left on disk however the process ends.
+    Spool(File),
+}
+
+impl Source {
+    /// A reader from the start of the input.
+    fn open(&self) -> io::Result<File> {
+        match &self.origin {
+            Origin::Path(path) => File::open(path),
+            Origin::Spool(file) => {
+                let mut f = file.try_clone()?;
+                f.seek(SeekFrom::Start(0))?;
+                Ok(f)
+            }
+        }
+    }
 }
 
 /// Inputs ready to read, and what went wrong finding them.
 pub struct Inputs {
     pub sources: Vec<Source>,
     pub warnings: Vec<InputWarning>,
-    _spool: Option<tempfile::NamedTempFile>,
 }
 
 impl Inputs {
@@ -50,29 +69,35 @@ impl Inputs {
     }
 }
 
-/// Expands paths; spools stdin (`-`) to a temporary file.
-pub fn prepare(paths: &[PathBuf]) -> io::Result<Inputs> {
-    let (inputs, warnings) = expand_inputs(paths);
+/// Expands paths; spools stdin (`-`) to an unlinked temporary file, at most `max_stdin_bytes`
+/// of it (the rest is not read, with an error).
+pub fn prepare(paths: &[PathBuf], max_stdin_bytes: u64) -> io::Result<Inputs> {
+    let (inputs, mut warnings) = expand_inputs(paths);
     let mut sources = Vec::with_capacity(inputs.len());
-    let mut spool = None;
+    let mut spooled = false;
     for input in inputs {
         match input {
             Input::File(path) => {
                 let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                sources.push(Source { name: path.display().to_string(), path, len });
+                sources.push(Source { name: path.display().to_string(), len, origin: Origin::Path(path) });
             }
             Input::Stdin => {
-                if spool.is_some() {
+                if std::mem::replace(&mut spooled, true) {
                     continue;
                 }
-                let mut tmp = tempfile::NamedTempFile::new()?;
-                let len = io::copy(&mut io::stdin().lock(), tmp.as_file_mut())?;
-                sources.push(Source { name: "-".to_owned(), path: tmp.path().to_path_buf(), len });
-                spool = Some(tmp);
+                let mut spool = tempfile::tempfile()?;
+                let mut len = io::copy(&mut io::stdin().lock().take(max_stdin_bytes.saturating_add(1)), &mut spool)?;
+                if len > max_stdin_bytes {
+                    spool.set_len(max_stdin_bytes)?;
+                    len = max_stdin_bytes;
+                    let message = format!("standard input is larger than {max_stdin_bytes} bytes (--max-stdin-bytes); the rest was not read: write it to a file and ingest the file");
+                    warnings.push(InputWarning { input: "-".to_owned(), message, severity: Severity::Error });
+                }
+                sources.push(Source { name: "-".to_owned(), len, origin: Origin::Spool(spool) });
             }
         }
     }
-    Ok(Inputs { sources, warnings, _spool: spool })
+    Ok(Inputs { sources, warnings })
 }
 
 /// Counts of what a run did.
@@ -152,7 +177,7 @@ const EXTRACT_BATCH: usize = 64;
 /// Reads one source; a panic inside a reader library ends that source with an error naming it
 /// (what it emitted before is kept) and the next source is read.
 fn read_source(source: &Source, config: &ReadConfig, bar: &ProgressBar, emit: &mut dyn FnMut(Item)) {
-    match File::open(&source.path) {
+    match source.open() {
         Ok(file) => {
             if let Err(panic) = contain(|| read_stream(&source.name, bar.wrap_read(file), config, emit)) {
                 let message = format!("reading failed inside a library ({panic}); the rest of this input is skipped");

@@ -43,7 +43,20 @@ pub(crate) fn read(name: &str, mut reader: impl BufRead, config: &ReadConfig, em
             warn(emit, record.clone(), Severity::Warning, note.clone());
             warnings.push(format!("{record}: {note}"));
         }
-        let object = match serde_json::from_str::<Value>(decoded.text.trim()) {
+        let mut parsed = serde_json::from_str::<Value>(decoded.text.trim());
+        if parsed.is_err() {
+            // Dumps written by JavaScript or Python carry `\ud800` halves of broken emoji: they
+            // become U+FFFD and the line is kept.
+            if let Some(repaired) = replace_lone_surrogates(decoded.text.trim()) {
+                parsed = serde_json::from_str::<Value>(&repaired);
+                if parsed.is_ok() {
+                    let note = "lone UTF-16 surrogate escapes replaced by U+FFFD".to_owned();
+                    warn(emit, record.clone(), Severity::Warning, note.clone());
+                    warnings.push(format!("{record}: {note}"));
+                }
+            }
+        }
+        let object = match parsed {
             Ok(Value::Object(object)) => object,
             Ok(_) => {
                 warn(emit, record, Severity::Error, "not a JSON object; skipped".to_owned());
@@ -64,6 +77,43 @@ pub(crate) fn read(name: &str, mut reader: impl BufRead, config: &ReadConfig, em
             ),
         }
     }
+}
+
+/// JSON text with every `\uD800`-`\uDFFF` escape that is not half of a pair replaced by
+/// `\uFFFD`; `None` when there is none.
+fn replace_lone_surrogates(json: &str) -> Option<String> {
+    let b = json.as_bytes();
+    let hex = |at: usize| -> Option<u16> { b.get(at..at + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u16::from_str_radix(h, 16).ok()) };
+    let escape_at = |at: usize| -> Option<u16> { (b.get(at) == Some(&b'\\') && b.get(at + 1) == Some(&b'u')).then(|| hex(at + 2)).flatten() };
+    let mut out = String::with_capacity(json.len());
+    let (mut i, mut last, mut changed) = (0, 0, false);
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let Some(unit) = escape_at(i) else {
+            // Any other escape: skip the escaped character (`\\` must not start a `\u`).
+            i += 2;
+            continue;
+        };
+        let paired_high = (0xd800..0xdc00).contains(&unit) && escape_at(i + 6).is_some_and(|low| (0xdc00..0xe000).contains(&low));
+        if paired_high {
+            i += 12;
+        } else if (0xd800..0xe000).contains(&unit) {
+            out.push_str(&json[last..i]);
+            out.push_str("\\ufffd");
+            i += 6;
+            last = i;
+            changed = true;
+        } else {
+            i += 6;
+        }
+    }
+    changed.then(|| {
+        out.push_str(&json[last..]);
+        out
+    })
 }
 
 /// Maps one JSON object to a body and the metadata it carries.
@@ -149,5 +199,24 @@ fn read_line_capped(reader: &mut impl BufRead, line: &mut Vec<u8>, cap: usize) -
         if done {
             return Ok((consumed, overflow));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        assert_eq!(replace_lone_surrogates(r#"{"text": "a\ud800b"}"#).as_deref(), Some(r#"{"text": "a\ufffdb"}"#));
+        assert_eq!(replace_lone_surrogates(r#"{"text": "\udc00 and \ud83d\ude00"}"#).as_deref(), Some(r#"{"text": "\ufffd and \ud83d\ude00"}"#));
+        // A pair, an escaped backslash before `ud800`, and nothing to replace.
+        assert_eq!(replace_lone_surrogates(r#"{"text": "\ud83d\ude00 \\ud800"}"#), None);
+        let mut items = Vec::new();
+        let line = "{\"title\": \"Emoji cut in half\", \"text\": \"The council met on Monday \\ud83d and agreed.\"}\n";
+        read("dump.jsonl", line.as_bytes(), &ReadConfig::default(), &mut |item| items.push(item));
+        assert!(matches!(&items[0], Item::Warning(w) if w.message.contains("surrogate")), "{items:?}");
+        let Some(Item::Document(doc)) = items.get(1) else { panic!("{items:?}") };
+        assert!(matches!(&doc.body, Body::Text(t) if t.contains("Monday \u{fffd} and")), "{:?}", doc.body);
     }
 }

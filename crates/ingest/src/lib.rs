@@ -135,6 +135,10 @@ pub fn read_stream(name: &str, reader: impl Read, config: &ReadConfig, emit: &mu
         return warn(emit, Severity::Error, format!("cannot read: {e}"));
     }
     let is_gzip = head.starts_with(&[0x1f, 0x8b]);
+    let named_gzip = [".gz", ".gzip", ".tgz"].iter().any(|ext| name.to_ascii_lowercase().ends_with(ext));
+    if named_gzip && !is_gzip && !head.is_empty() {
+        warn(emit, Severity::Warning, "named like a gzip file but not gzip-compressed; read as it is".to_owned());
+    }
     let stream: Box<dyn Read> = if is_gzip {
         Box::new(GzipErrors(flate2::read::MultiGzDecoder::new(Cursor::new(head).chain(reader))))
     } else {

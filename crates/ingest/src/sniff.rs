@@ -70,23 +70,31 @@ fn count_tags(s: &str) -> usize {
     ["<p>", "<p ", "<div", "<a ", "<br", "<span", "<meta", "<title", "<script", "<table"].iter().map(|tag| s.matches(tag).count()).sum()
 }
 
-/// The first line parses as a JSON object (or is cut off by the sniff window while still
-/// looking like one).
+/// A line of the window parses as a JSON object (the first may be broken: its neighbours still
+/// tell the format), or the first line is cut off by the sniff window while still looking like
+/// one.
 fn first_line_is_json_object(s: &str, window_full: bool) -> bool {
+    let is_object = |line: &str| matches!(serde_json::from_str::<serde_json::Value>(line.trim()), Ok(serde_json::Value::Object(_)));
     match s.split_once('\n') {
-        Some((line, _)) => matches!(serde_json::from_str::<serde_json::Value>(line.trim()), Ok(serde_json::Value::Object(_))),
+        Some(_) => {
+            let mut lines: Vec<&str> = s.split('\n').collect();
+            if window_full {
+                // The last line may be cut by the window.
+                lines.pop();
+            }
+            lines.iter().filter(|l| !l.trim().is_empty()).take(8).any(|l| l.trim_start().starts_with('{') && is_object(l))
+        }
         None if window_full => true,
-        None => matches!(serde_json::from_str::<serde_json::Value>(s.trim()), Ok(serde_json::Value::Object(_))),
+        None => is_object(s),
     }
 }
 
-/// NUL bytes, or many control bytes, mean this is not text in any ASCII-compatible encoding.
+/// Many NUL bytes, or many control bytes, mean this is not text in any ASCII-compatible
+/// encoding. A stray NUL or two in text (a broken line of a dump) is still text.
 fn looks_binary(head: &[u8]) -> bool {
-    if head.contains(&0) {
-        return true;
-    }
+    let nul = head.iter().filter(|&&b| b == 0).count();
     let control = head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b)).count();
-    control * 20 > head.len()
+    nul * 200 > head.len() || control * 20 > head.len()
 }
 
 #[cfg(test)]
@@ -111,5 +119,8 @@ mod tests {
         check(b"\xef\xbb\xbf<html lang=en>", Sniffed::Html);
         check(b"<div><p>one</p><p>two</p></div>", Sniffed::Html);
         check(b"US sending official to the region\n\nUS Secretary of State said", Sniffed::Text);
+        // A NUL in the first line of a dump does not make the file binary, nor hide its format.
+        let dump = format!("{{\"text\": \"a\0b\"}}\n{}", "{\"title\": \"t\", \"text\": \"some article text\"}\n".repeat(20));
+        check(dump.as_bytes(), Sniffed::Jsonl);
     }
 }

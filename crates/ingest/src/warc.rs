@@ -6,38 +6,68 @@ use std::io::{self, BufRead, Read};
 use std::rc::Rc;
 
 use storyline_model::{Body, Hints, InputFormat, RawDocument};
-use warc::{WarcHeader, WarcReader};
+use warc::{RecordType, WarcHeader, WarcReader};
 
 use crate::decode::content_type_charset;
 use crate::{decode, warn, Item, ReadConfig, Severity};
 
+/// Room for the HTTP status line and headers in front of a record's document.
+const HTTP_HEAD_BYTES: usize = 64 * 1024;
+/// Longest header line accepted: the WARC parser buffers a header block whole.
+const MAX_HEADER_LINE: usize = 1 << 20;
+
 pub(crate) fn read(name: &str, reader: impl BufRead, config: &ReadConfig, emit: &mut dyn FnMut(Item)) {
     let position = Rc::new(Cell::new(0u64));
-    let counted = Counting { inner: reader, position: position.clone() };
+    let counted = Counting { inner: reader, position: position.clone(), line_run: 0, newline_at: None };
+    let mut warc = WarcReader::new(counted);
+    let mut records = warc.stream_records();
+    // Where the last record read ends (after its body and the blank lines that close it).
     let mut record_end = 0u64;
     let mut record_no = 0usize;
-    for result in WarcReader::new(counted).iter_raw_records() {
+    let cap = config.max_document_bytes.saturating_add(HTTP_HEAD_BYTES);
+    while let Some(result) = records.next_item() {
         record_no += 1;
-        let record = format!("{name}#{record_no}");
-        let (header, body) = match result {
-            Ok(parts) => parts,
+        let record_name = format!("{name}#{record_no}");
+        let mut record = match result {
+            Ok(record) => record,
+            Err(e @ (warc::Error::MissingHeader(_) | warc::Error::MalformedHeader(..))) => {
+                // The header block was read whole: the reader can go on with the next record.
+                warn(emit, record_name, Severity::Error, format!("unusable record header ({e}); skipped"));
+                continue;
+            }
             Err(e) => {
                 let message = match e {
                     warc::Error::UnexpectedEOB => "truncated record (the file ends inside it); skipped".to_owned(),
                     other => format!("unreadable record ({other}); the rest of the file is skipped"),
                 };
-                warn(emit, record, Severity::Error, message);
+                warn(emit, record_name, Severity::Error, message);
                 return;
             }
         };
-        record_end = position.get();
-        let get = |h: WarcHeader| header.headers.get(&h).map(|v| String::from_utf8_lossy(v).trim().to_owned());
-        let kind = get(WarcHeader::WarcType).unwrap_or_default();
-        if kind != "response" && kind != "resource" {
+        let length = record.content_length();
+        record_end = position.get() + length + 4;
+        if !matches!(record.warc_type(), RecordType::Response | RecordType::Resource) {
             continue;
         }
-        let url = get(WarcHeader::TargetURI).map(|u| u.trim_matches(['<', '>']).to_owned());
-        let content_type = get(WarcHeader::ContentType).unwrap_or_default();
+        let url = record.header(WarcHeader::TargetURI).map(|u| u.trim().trim_matches(['<', '>']).to_owned());
+        let content_type = record.header(WarcHeader::ContentType).map(|c| c.trim().to_owned()).unwrap_or_default();
+        // Read at most the document limit (plus room for HTTP headers); the rest is skipped
+        // unread by the next step of the reader.
+        let (body, cut, error) = crate::read_capped(&mut record, cap);
+        if let Some(e) = error {
+            warn(emit, record_name, Severity::Error, format!("read failed inside the record ({e}); the rest of the file is skipped"));
+            return;
+        }
+        if (body.len() as u64) < length.min(cap as u64) {
+            warn(emit, record_name, Severity::Error, "truncated record (the file ends inside it); skipped".to_owned());
+            return;
+        }
+        let mut warnings = Vec::new();
+        if cut {
+            let message = format!("record larger than {} bytes (--max-document-bytes); the rest was not read", config.max_document_bytes);
+            warn(emit, record_name.clone(), Severity::Error, message);
+            warnings.push(format!("{record_name}: truncated at {} bytes", config.max_document_bytes));
+        }
         let (payload_type, payload) = if content_type.starts_with("application/http") || looks_like_http(&body) {
             match split_http(&body) {
                 Some((status, headers, payload)) => {
@@ -47,7 +77,7 @@ pub(crate) fn read(name: &str, reader: impl BufRead, config: &ReadConfig, emit: 
                     (header_value(headers, "content-type").unwrap_or_default(), payload)
                 }
                 None => {
-                    warn(emit, record, Severity::Error, "malformed HTTP response in record; skipped".to_owned());
+                    warn(emit, record_name, Severity::Error, "malformed HTTP response in record; skipped".to_owned());
                     continue;
                 }
             }
@@ -58,12 +88,15 @@ pub(crate) fn read(name: &str, reader: impl BufRead, config: &ReadConfig, emit: 
         if !(lower_type.is_empty() || lower_type.contains("html")) {
             continue;
         }
-        let mut warnings = Vec::new();
         let payload = if payload.starts_with(&[0x1f, 0x8b]) {
-            let (bytes, _, error) = crate::read_capped(flate2::read::MultiGzDecoder::new(payload), config.max_document_bytes);
+            let (bytes, cut, error) = crate::read_capped(flate2::read::MultiGzDecoder::new(payload), config.max_document_bytes);
             if let Some(e) = error {
-                warn(emit, record.clone(), Severity::Error, format!("corrupt gzip body: {e}; skipped"));
+                warn(emit, record_name.clone(), Severity::Error, format!("corrupt gzip body: {e}; skipped"));
                 continue;
+            }
+            if cut {
+                let message = format!("decompressed body larger than {} bytes (--max-document-bytes); the rest was not read", config.max_document_bytes);
+                warn(emit, record_name.clone(), Severity::Error, message);
             }
             std::borrow::Cow::Owned(bytes)
         } else {
@@ -72,11 +105,11 @@ pub(crate) fn read(name: &str, reader: impl BufRead, config: &ReadConfig, emit: 
         let declared = content_type_charset(&payload_type);
         let decoded = decode(&payload, declared.as_deref(), true);
         if let Some(note) = decoded.note {
-            warn(emit, record.clone(), Severity::Warning, note.clone());
-            warnings.push(format!("{record}: {note}"));
+            warn(emit, record_name.clone(), Severity::Warning, note.clone());
+            warnings.push(format!("{record_name}: {note}"));
         }
         let hints = Hints { url, ..Hints::default() };
-        emit(Item::Document(RawDocument { source: record, format: InputFormat::Warc, body: Body::Html(decoded.text), hints, warnings }));
+        emit(Item::Document(RawDocument { source: record_name, format: InputFormat::Warc, body: Body::Html(decoded.text), hints, warnings }));
     }
     // The reader stops silently when the file ends inside a record's header block.
     if position.get() > record_end {
@@ -105,26 +138,43 @@ fn header_value(headers: &str, name: &str) -> Option<String> {
     })
 }
 
-/// Counts the bytes the WARC reader consumes, to tell a clean end of file from a truncated one.
+/// Counts the bytes the WARC reader consumes, to tell a clean end of file from a truncated one,
+/// and stops a header line (read through `fill_buf`/`consume`) that runs past
+/// [`MAX_HEADER_LINE`]. Bodies are read through `read`, which has no such limit.
 struct Counting<R> {
     inner: R,
     position: Rc<Cell<u64>>,
+    /// Bytes consumed since the last line break, by `consume`.
+    line_run: usize,
+    /// Where the buffer `fill_buf` last returned has its first line break.
+    newline_at: Option<usize>,
 }
 
 impl<R: BufRead> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.position.set(self.position.get() + n as u64);
+        self.line_run = 0;
         Ok(n)
     }
 }
 
 impl<R: BufRead> BufRead for Counting<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
+        if self.line_run > MAX_HEADER_LINE {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("a header line is longer than {MAX_HEADER_LINE} bytes")));
+        }
+        let buf = self.inner.fill_buf()?;
+        self.newline_at = buf.iter().position(|&b| b == b'\n');
+        Ok(buf)
     }
 
     fn consume(&mut self, amount: usize) {
+        self.line_run = match self.newline_at {
+            Some(p) if p < amount => amount - p - 1,
+            _ => self.line_run + amount,
+        };
+        self.newline_at = None;
         self.position.set(self.position.get() + amount as u64);
         self.inner.consume(amount);
     }

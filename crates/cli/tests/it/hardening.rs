@@ -179,3 +179,114 @@ fn slow_and_idle_connections_are_closed_and_capped() {
     let waited = started.elapsed();
     assert!(waited < std::time::Duration::from_secs(15), "connections were held for {waited:?}");
 }
+
+fn warc_record(uri: &str, html: &str) -> Vec<u8> {
+    let http = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}");
+    let mut rec = format!(
+        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: {uri}\r\nWARC-Date: 2021-05-13T00:00:00Z\r\nWARC-Record-ID: <urn:uuid:{}>\r\nContent-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n",
+        uri.len(),
+        http.len()
+    )
+    .into_bytes();
+    rec.extend_from_slice(http.as_bytes());
+    rec.extend_from_slice(b"\r\n\r\n");
+    rec
+}
+
+#[test]
+fn a_huge_warc_record_is_cut_with_an_error_and_the_next_one_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let para = "<p>The council met on Monday and agreed to rebuild the old bridge over the river by next spring.</p>";
+    let mut warc = warc_record("https://news.example.org/2021/05/12/huge", &format!("<html><body>{}</body></html>", para.repeat(50_000)));
+    warc.extend(warc_record("https://news.example.org/2021/05/12/next", &format!("<html><body><h1>Next</h1>{para}</body></html>")));
+    let path = dir.path().join("crawl.warc");
+    std::fs::write(&path, warc).unwrap();
+    let out = bin().args(["extract", "--max-document-bytes", "100000"]).arg(&path).output().unwrap();
+    let err = stderr(&out);
+    assert!(err.contains("crawl.warc#1: record larger than 100000 bytes"), "{err}");
+    let docs = jsonl(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(docs.len(), 2, "{err}");
+    assert!(docs[0]["text"].as_str().unwrap().len() < 100_000);
+    assert!(docs[0]["warnings"].to_string().contains("truncated"));
+    assert_eq!(docs[1]["url"], "https://news.example.org/2021/05/12/next");
+}
+
+#[test]
+fn stdin_is_spooled_up_to_its_limit_and_never_left_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let db = dir.path().join("db");
+    // Over the limit: what fits is read, with an error.
+    let mut child = bin()
+        .args(["ingest", "--no-progress", "--max-stdin-bytes", "2000", "--db"])
+        .arg(&db)
+        .arg("-")
+        .env("TMPDIR", &tmp)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(ARTICLE.repeat(100).as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("standard input is larger than 2000 bytes"), "{}", stderr(&out));
+    // Killed while spooling: nothing is left in the temporary directory, before or after.
+    let mut child =
+        bin().args(["ingest", "--no-progress", "--db"]).arg(&db).arg("-").env("TMPDIR", &tmp).stdin(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for _ in 0..200 {
+        stdin.write_all(ARTICLE.as_bytes()).unwrap();
+    }
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the spool has no name on disk");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+}
+
+#[test]
+fn no_input_is_lost_for_a_stray_byte_or_a_broken_escape() {
+    let dir = tempfile::tempdir().unwrap();
+    let line =
+        |title: &str| serde_json::json!({"title": title, "text": format!("{title}: the council met on Monday and agreed to rebuild the bridge.")}).to_string();
+    // A NUL in the first line; a lone surrogate escape in the third.
+    let dump = format!(
+        "{{\"title\": \"nul\", \"text\": \"a\0b\"}}\n{}\n{{\"title\": \"emoji\", \"text\": \"Half an emoji \\ud83d here, the council said on Monday.\"}}\n{}\n",
+        line("second"),
+        line("fourth")
+    );
+    let path = dir.path().join("dump.jsonl");
+    std::fs::write(&path, dump).unwrap();
+    // A file named .gz that is not gzip.
+    let fake = dir.path().join("article.txt.gz");
+    std::fs::write(&fake, ARTICLE).unwrap();
+    let (docs, out) = extract(&[&path, &fake]);
+    let err = stderr(&out);
+    let titles: Vec<&str> = docs.iter().filter_map(|d| d["title"].as_str()).collect();
+    assert_eq!(titles, ["second", "emoji", "fourth", "Bridge reopens after repairs"], "{err}");
+    assert!(err.contains("dump.jsonl#1: not valid JSON"), "{err}");
+    assert!(err.contains("dump.jsonl#3: lone UTF-16 surrogate"), "{err}");
+    assert!(err.contains("article.txt.gz: named like a gzip file but not gzip-compressed"), "{err}");
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    let db = crate::serve::sample_store();
+    let id = jsonl(&run(db.path(), &["export", "articles"]))[0]["id"].as_str().unwrap().to_owned();
+    let story = jsonl(&run(db.path(), &["stories", "--json"]))[0]["id"].as_str().unwrap().to_owned();
+    for args in [
+        vec!["show", id.as_str()],
+        vec!["report", story.as_str()],
+        vec!["report", story.as_str(), "--format", "json"],
+        vec!["export", "articles", "--format", "csv"],
+    ] {
+        // The pipe's reading end is closed before the command writes.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = bin().args(&args).arg("--db").arg(db.path()).stdout(writer).stderr(Stdio::piped()).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).is_empty(), "{args:?}: {}", stderr(&out));
+    }
+}

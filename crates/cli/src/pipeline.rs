@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use storyline_extract::CorpusStats;
+use storyline_extract::{CorpusStats, Guarded};
 use storyline_ingest::{expand_inputs, read_stream, Input, InputWarning, Item, ReadConfig, Severity};
 use storyline_model::contain::contain;
-use storyline_model::{Article, Body, RawDocument};
+use storyline_model::{Article, RawDocument};
 
 /// The pipeline's steps, for progress reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,20 +133,15 @@ pub fn run(inputs: &Inputs, config: &ReadConfig, jobs: usize, progress: bool, si
     start_stage(&bar, Stage::Extract);
     let mut pending: Vec<RawDocument> = Vec::with_capacity(EXTRACT_BATCH);
     let flush = |pending: &mut Vec<RawDocument>, tally: &mut Tally, sink: &mut dyn FnMut(Article, &ProgressBar)| {
-        let articles: Vec<Result<Article, String>> =
-            pool.install(|| pending.par_iter().map(|doc| contain(|| storyline_extract::extract(doc, &stats))).collect());
+        let articles: Vec<Guarded> = pool.install(|| pending.par_iter().map(|doc| storyline_extract::extract_guarded(doc, &stats)).collect());
         for (doc, article) in pending.drain(..).zip(articles) {
             match article {
-                Ok(article) => sink(article, &bar),
-                Err(panic) => {
-                    // The page is kept, read as plain text, when that works.
-                    let flat = matches!(doc.body, Body::Html(_))
-                        .then(|| contain(|| storyline_extract::extract_flat(&doc, &stats, "the HTML parser failed on this page")).ok())
-                        .flatten();
-                    let outcome = if flat.is_some() { "kept as plain text" } else { "document skipped" };
+                Guarded::Extracted(article) => sink(article, &bar),
+                Guarded::Recovered { panic, article } => {
+                    let outcome = if article.is_some() { "kept as plain text" } else { "document skipped" };
                     let message = format!("extraction failed inside a library ({panic}); {outcome}");
                     report(&bar, &InputWarning { input: doc.source.clone(), message, severity: Severity::Error }, tally);
-                    if let Some(article) = flat {
+                    if let Some(article) = article {
                         sink(article, &bar);
                     }
                 }

@@ -33,6 +33,31 @@ pub fn extract_flat(doc: &RawDocument, stats: &CorpusStats, why: &str) -> Articl
     extract_with(doc, stats, Some(why.to_owned()))
 }
 
+/// What [`extract_guarded`] made of a document.
+pub enum Guarded {
+    Extracted(Article),
+    /// A library panicked on the document (the message says what and where); an HTML page is
+    /// then read as plain text when that works.
+    Recovered {
+        panic: String,
+        article: Option<Article>,
+    },
+}
+
+/// [`extract`] with panics contained: what every entry point runs, so that a bug in a
+/// dependency costs one document, never the batch.
+pub fn extract_guarded(doc: &RawDocument, stats: &CorpusStats) -> Guarded {
+    match storyline_model::contain::contain(|| extract(doc, stats)) {
+        Ok(article) => Guarded::Extracted(article),
+        Err(panic) => {
+            let article = matches!(doc.body, Body::Html(_))
+                .then(|| storyline_model::contain::contain(|| extract_flat(doc, stats, "the HTML parser failed on this page")).ok())
+                .flatten();
+            Guarded::Recovered { panic, article }
+        }
+    }
+}
+
 fn extract_with(doc: &RawDocument, stats: &CorpusStats, over_budget: Option<String>) -> Article {
     let mut warnings = doc.warnings.clone();
     let boilerplate = |line: &str| stats.is_boilerplate(doc, line);

@@ -13,7 +13,7 @@ mod sniff;
 mod warc;
 
 use std::collections::HashSet;
-use std::io::{self, BufReader, Cursor, Read};
+use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use storyline_model::{Body, Hints, InputFormat, RawDocument};
@@ -157,8 +157,18 @@ pub fn read_stream(name: &str, reader: impl Read, config: &ReadConfig, emit: &mu
     };
     let kind = sniff(&head);
     let stream = BufReader::with_capacity(64 * 1024, Cursor::new(head).chain(stream));
+    if kind == Sniffed::Empty {
+        return warn(emit, Severity::Error, if is_gzip { "empty gzip stream; nothing to read".into() } else { "empty file; nothing to read".into() });
+    }
+    read_as(kind, name, stream, config, emit);
+}
+
+/// Reads a (decompressed) stream as the given format: what [`read_stream`] does after sniffing,
+/// and what the fuzz targets call for each reader.
+pub fn read_as(kind: Sniffed, name: &str, stream: impl BufRead, config: &ReadConfig, emit: &mut dyn FnMut(Item)) {
+    let warn = |emit: &mut dyn FnMut(Item), severity, message: String| emit(Item::Warning(InputWarning { input: name.to_owned(), message, severity }));
     match kind {
-        Sniffed::Empty => warn(emit, Severity::Error, if is_gzip { "empty gzip stream; nothing to read".into() } else { "empty file; nothing to read".into() }),
+        Sniffed::Empty => warn(emit, Severity::Error, "empty file; nothing to read".into()),
         Sniffed::Binary => warn(emit, Severity::Error, "binary content (not text, HTML, JSONL, WARC or a feed); skipped".to_owned()),
         Sniffed::Warc | Sniffed::Html if config.text_only => {}
         Sniffed::Warc => warc::read(name, stream, config, emit),

@@ -690,6 +690,17 @@ impl Store for EmbeddedStore {
     }
 }
 
+/// Checks a search query without a store: its shape, its dates and the parser's syntax. What
+/// [`Store::search`] would refuse as `Error::Query` (a query the index cannot answer, like
+/// `title:*`, passes here).
+pub fn check_query(query: &str) -> Result<()> {
+    query::check_shape(query).map_err(Error::Query)?;
+    let rewritten = rewrite_dates(query).map_err(Error::Query)?;
+    let (schema, f) = schema();
+    let parser = QueryParser::new(schema, vec![f.title, f.text], tantivy::tokenizer::TokenizerManager::default());
+    parser.parse_query(&rewritten).map(|_| ()).map_err(|e| Error::Query(e.to_string()))
+}
+
 /// Anchors found in more stored articles than this are ignored when looking for candidates.
 const MAX_ANCHOR_POSTINGS: usize = 1000;
 

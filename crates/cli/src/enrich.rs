@@ -148,6 +148,14 @@ pub fn facts_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> 
             .par_iter()
             .map(|a| {
                 let published = a.article.published.as_deref().and_then(|p| chrono::NaiveDate::parse_from_str(p.get(..10).unwrap_or(p), "%Y-%m-%d").ok());
+                if a.article.text.len() > storyline_enrich::MAX_FACTS_BYTES {
+                    eprintln!(
+                        "warning: {} ({}): text longer than {} bytes; entities, quotes and figures come from its beginning only",
+                        a.article.id,
+                        a.article.source,
+                        storyline_enrich::MAX_FACTS_BYTES
+                    );
+                }
                 // A library panic on one article leaves it without facts (recorded, so not retried).
                 let facts = contain(|| storyline_enrich::facts(tagger, &a.article.id, &a.article.text, published)).unwrap_or_else(|panic| {
                     eprintln!(

@@ -436,8 +436,10 @@ fn read_config(read: &ReadArgs) -> ReadConfig {
     ReadConfig { max_document_bytes: read.max_document_bytes, text_only: false }
 }
 
-/// Articles are stored in batches of this many; each batch is one transaction.
+/// Articles are stored in batches of this many, or of this many bytes of text; each batch is
+/// one transaction.
 const BATCH: usize = 256;
+const BATCH_BYTES: usize = 64 << 20;
 
 fn ingest(db: &std::path::Path, read: &ReadArgs, paths: &[PathBuf]) -> Result<ExitCode> {
     let mut store = open(db)?;
@@ -454,6 +456,7 @@ fn ingest_into(store: &mut dyn Store, read: &ReadArgs, paths: &[PathBuf], report
     let mut added = 0usize;
     let mut existing = 0usize;
     let mut failure: Option<anyhow::Error> = None;
+    let mut batch_bytes = 0usize;
     let progress = report && !read.no_progress && io::stderr().is_terminal();
     let say = |line: String| {
         if report {
@@ -464,8 +467,10 @@ fn ingest_into(store: &mut dyn Store, read: &ReadArgs, paths: &[PathBuf], report
         if failure.is_some() {
             return;
         }
+        batch_bytes += article.text.len();
         batch.push(article);
-        if batch.len() >= BATCH {
+        if batch.len() >= BATCH || batch_bytes >= BATCH_BYTES {
+            batch_bytes = 0;
             match store.put_articles(&batch, &now) {
                 Ok(s) => {
                     added += s.added;

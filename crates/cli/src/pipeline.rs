@@ -132,6 +132,7 @@ pub fn run(inputs: &Inputs, config: &ReadConfig, jobs: usize, progress: bool, si
     // Pass 2: extraction, in parallel over small batches; articles come out in input order.
     start_stage(&bar, Stage::Extract);
     let mut pending: Vec<RawDocument> = Vec::with_capacity(EXTRACT_BATCH);
+    let mut pending_bytes = 0usize;
     let flush = |pending: &mut Vec<RawDocument>, tally: &mut Tally, sink: &mut dyn FnMut(Article, &ProgressBar)| {
         let articles: Vec<Guarded> = pool.install(|| pending.par_iter().map(|doc| storyline_extract::extract_guarded(doc, &stats)).collect());
         for (doc, article) in pending.drain(..).zip(articles) {
@@ -152,8 +153,10 @@ pub fn run(inputs: &Inputs, config: &ReadConfig, jobs: usize, progress: bool, si
         read_source(source, config, &bar, &mut |item| match item {
             Item::Document(doc) => {
                 tally.documents += 1;
+                pending_bytes += doc.body.as_str().len();
                 pending.push(doc);
-                if pending.len() >= EXTRACT_BATCH {
+                if pending.len() >= EXTRACT_BATCH || pending_bytes >= EXTRACT_BATCH_BYTES {
+                    pending_bytes = 0;
                     flush(&mut pending, &mut tally, sink);
                 }
             }
@@ -168,6 +171,9 @@ pub fn run(inputs: &Inputs, config: &ReadConfig, jobs: usize, progress: bool, si
 /// Documents extracted together; small enough to keep memory flat, large enough to keep all
 /// threads busy.
 const EXTRACT_BATCH: usize = 64;
+/// Bytes of documents in flight at most (one document may pass it alone): the bound on
+/// extraction memory, whatever the documents' sizes.
+const EXTRACT_BATCH_BYTES: usize = 32 << 20;
 
 /// Reads one source; a panic inside a reader library ends that source with an error naming it
 /// (what it emitted before is kept) and the next source is read.

@@ -351,8 +351,21 @@ struct Found {
     role: Option<String>,
 }
 
+/// Text read for facts, at most; the rest of a longer article has none.
+pub const MAX_FACTS_BYTES: usize = 512 * 1024;
+
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    if at >= text.len() {
+        return text.len();
+    }
+    (0..=at).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)
+}
+
 /// Finds everything in one article's clean text.
 pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option<NaiveDate>) -> Facts {
+    // The tagger keeps every token's features for the document-level pass: memory grows with
+    // the text, so facts come from its first MAX_FACTS_BYTES (no news article is longer).
+    let text = &text[..floor_char_boundary(text, MAX_FACTS_BYTES)];
     let toks = tokenize(text);
     let sents = sentences(text, &toks);
     let mut found: Vec<Found> = Vec::new();

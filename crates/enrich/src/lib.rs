@@ -5,7 +5,7 @@ pub mod ner;
 pub mod resolve;
 pub mod tokens;
 
-pub use facts::facts;
+pub use facts::{facts, MAX_FACTS_BYTES};
 pub use ner::Tagger;
 pub use resolve::{apply, resolve, ArticleFacts};
 pub use tokens::{sentences, tokenize, Token};

@@ -60,8 +60,11 @@ pub type ApiResult<T> = Result<T, ApiError>;
 pub type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 /// Query parameters, or a JSON error for a malformed query string.
+/// An empty parameter (`cursor=`, `to=`) is the same as none, as openapi.yaml says.
 pub fn params(p: Params) -> ApiResult<HashMap<String, String>> {
-    p.map(|Query(q)| q).map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
+    let mut p = p.map(|Query(q)| q).map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))?;
+    p.retain(|_, v| !v.trim().is_empty());
+    Ok(p)
 }
 
 pub fn limit(p: &HashMap<String, String>, default: usize, max: usize) -> ApiResult<usize> {

@@ -299,11 +299,18 @@ impl EmbeddedStore {
 
     /// Up to `limit` articles matching an SQL condition, oldest first (the work queues of the
     /// copy and story steps).
+    /// At most [`WORK_BATCH_BYTES`] of stored JSON are read at once (always one article at least),
+    /// so that a queue of huge articles cannot hold all of them in memory.
     fn oldest_articles_where(&self, condition: &str, limit: usize) -> Result<Vec<StoredArticle>> {
-        let query = format!("SELECT seq, id, ingested_at, json FROM articles WHERE {condition} ORDER BY seq LIMIT ?1");
+        let query = format!(
+            "SELECT seq, id, ingested_at, json FROM (SELECT seq, id, ingested_at, json, SUM(LENGTH(json)) OVER (ORDER BY seq) - LENGTH(json) AS before \
+             FROM articles WHERE {condition} ORDER BY seq LIMIT ?1) WHERE before < ?2 ORDER BY seq"
+        );
         let mut stmt = self.conn.prepare_cached(&query).map_err(|e| self.sql_err(e))?;
         let rows = stmt
-            .query_map([limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))
+            .query_map([limit as i64, WORK_BATCH_BYTES as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+            })
             .map_err(|e| self.sql_err(e))?;
         let mut out = Vec::new();
         for row in rows {
@@ -700,6 +707,9 @@ pub fn check_query(query: &str) -> Result<()> {
     let parser = QueryParser::new(schema, vec![f.title, f.text], tantivy::tokenizer::TokenizerManager::default());
     parser.parse_query(&rewritten).map(|_| ()).map_err(|e| Error::Query(e.to_string()))
 }
+
+/// Most bytes of stored articles a work-queue read returns (see `oldest_articles_where`).
+pub const WORK_BATCH_BYTES: usize = 128 << 20;
 
 /// Anchors found in more stored articles than this are ignored when looking for candidates.
 const MAX_ANCHOR_POSTINGS: usize = 1000;

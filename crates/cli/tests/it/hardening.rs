@@ -290,3 +290,69 @@ fn a_reader_that_goes_away_is_not_an_error() {
         assert!(stderr(&out).is_empty(), "{args:?}: {}", stderr(&out));
     }
 }
+
+/// Exports that must come out the same however the ingest was interrupted (the time of
+/// storage left out).
+fn exports(db: &Path) -> Vec<String> {
+    ["articles", "copies", "stories"]
+        .iter()
+        .map(|what| {
+            let mut rows = jsonl(&run(db, &["export", what]));
+            for r in &mut rows {
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("ingested_at");
+                }
+            }
+            rows.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_at_random_points_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    let towns = ["Tromso", "Bergen", "Lyon", "Porto", "Graz", "Split", "Turku", "Ghent"];
+    let events = ["a bridge reopened", "a ferry strike ended", "schools closed for snow", "a fire destroyed a warehouse", "the council approved a budget"];
+    for k in 0..160 {
+        let (town, event) = (towns[k % towns.len()], events[(k / towns.len()) % events.len()]);
+        let text = format!(
+            "In {town}, {event}\n\nOfficials in {town} said on Monday that {event}, report number {k}. The mayor said the town would publish details this week.\n\nResidents of {town} said {event} after weeks of uncertainty, and local businesses welcomed the news.\n"
+        );
+        std::fs::write(inputs.join(format!("{k:03}.txt")), text).unwrap();
+    }
+    let clean = dir.path().join("clean");
+    run(&clean, &["ingest", "--no-progress", inputs.to_str().unwrap()]);
+    let expected = exports(&clean);
+    // Random kill points over the length of a clean run, from a seed the failure message shows.
+    let started = std::time::Instant::now();
+    run(&dir.path().join("timing"), &["ingest", "--no-progress", inputs.to_str().unwrap()]);
+    let span = started.elapsed().as_millis() as u64;
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let mut state = seed | 1;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let db = dir.path().join("killed");
+    let mut stored = 0;
+    for round in 0..5 {
+        let delay = next() % span.max(1);
+        let mut child = bin().args(["ingest", "--no-progress", "--db"]).arg(&db).arg(&inputs).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = child.kill();
+        child.wait().unwrap();
+        // The store opens and keeps everything stored before.
+        let now = run(&db, &["export", "articles"]).lines().count();
+        assert!(now >= stored, "seed {seed}, round {round} (kill after {delay} ms): {now} articles after {stored}");
+        stored = now;
+    }
+    run(&db, &["ingest", "--no-progress", inputs.to_str().unwrap()]);
+    let got = exports(&db);
+    for (what, (e, g)) in ["articles", "copies", "stories"].iter().zip(expected.iter().zip(&got)) {
+        assert!(e == g, "seed {seed}: the {what} export differs from a clean run's");
+    }
+}

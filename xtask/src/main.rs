@@ -17,12 +17,14 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("eval") => eval::run(&args[1..]),
         Some("bench") => eval::bench(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
+        Some("schemathesis") => schemathesis(),
         Some("train") if args.get(1).map(String::as_str) == Some("ner") => {
             ner_eval::train(std::path::Path::new(args.get(2).map_or("../shared/bench", String::as_str)))
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | eval [extraction|dates|cleaning|copies|stories|ner] [--bench DIR] | bench [copies|stories] | train ner [BENCH_DIR]>"
+                "usage: cargo xtask <ci | eval [extraction|dates|cleaning|copies|stories|ner] [--bench DIR] | bench [copies|stories] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
             );
             return ExitCode::from(2);
         }
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
 fn ci() -> Result<(), String> {
     run(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
     run(Command::new("cargo").args(["test", "--workspace", "--locked"]))?;
+    schemathesis()?;
     browser_tests()?;
     if std::path::Path::new("../shared/bench/README.md").exists() {
         eval::run(&[])
@@ -62,6 +65,84 @@ fn browser_tests() -> Result<(), String> {
     }
     let bin = std::fs::canonicalize("target/debug/storyline").map_err(|e| format!("target/debug/storyline: {e} (cargo test builds it)"))?;
     run(Command::new("node").args(["--test", "tests/browser/ui.test.mjs"]).env("STORYLINE_BIN", bin).env("CHROMIUM", chromium))
+}
+
+/// The pinned schemathesis, in a virtual environment under target/.
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+/// openapi.yaml against a live server (the debug binary the tests built, on loopback, over the
+/// bundled sample in a throwaway store): every check but `positive_data_acceptance`, which
+/// takes any string the schema allows as one the server must accept, and cannot know that an
+/// opaque cursor or a query in our syntax can be wrong. Bounded in time; a fixed seed makes a
+/// failure reproducible (`st replay`).
+fn schemathesis() -> Result<(), String> {
+    let venv = std::path::Path::new("target/schemathesis");
+    let st = venv.join("bin/st");
+    if !st.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
+        run(Command::new(venv.join("bin/pip")).args(["install", "-q", "--disable-pip-version-check", SCHEMATHESIS]))?;
+    }
+    let bin = std::fs::canonicalize("target/debug/storyline").map_err(|e| format!("target/debug/storyline: {e} (cargo test builds it)"))?;
+    let db = std::env::temp_dir().join(format!("storyline-schemathesis-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&db);
+    run(Command::new(&bin).args(["ingest", "--no-progress", "--db"]).arg(&db).arg("examples"))?;
+    let mut server = Command::new(&bin)
+        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting the server: {e}"))?;
+    let mut line = String::new();
+    let stdout = server.stdout.take().ok_or("no server output")?;
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map_err(|e| format!("reading the server's address: {e}"))?;
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).map(|u| u.trim_end_matches('/').to_string());
+    let result = match url {
+        None => Err(format!("the server did not say where it listens: {line:?}")),
+        Some(url) => run(Command::new(&st).args([
+            "run",
+            "openapi.yaml",
+            "--url",
+            &url,
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-examples",
+            "20",
+            "--workers",
+            "2",
+            "--seed",
+            "1",
+            "--max-time",
+            "90",
+        ])),
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&db);
+    result
+}
+
+/// Runs one fuzz target under libFuzzer for SECONDS (default 60) with cargo-fuzz (installed
+/// from crates.io when missing). New inputs go to fuzz/corpus/TARGET (not committed), crashes
+/// to fuzz/artifacts/TARGET (committed once fixed: `cargo test` replays them).
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let target = args.first().ok_or("usage: cargo xtask fuzz TARGET [SECONDS] (targets: text html jsonl warc feed sniffed extract query)")?;
+    let seconds = args.get(1).map_or("60", String::as_str);
+    if Command::new("cargo").args(["fuzz", "--version"]).output().map_or(true, |o| !o.status.success()) {
+        run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    let corpus = format!("fuzz/corpus/{target}");
+    std::fs::create_dir_all(&corpus).map_err(|e| format!("{corpus}: {e}"))?;
+    // libFuzzer's flags need a nightly compiler; RUSTC_BOOTSTRAP lets the stable one take them.
+    run(Command::new("cargo").env("RUSTC_BOOTSTRAP", "1").args(["fuzz", "run", "-s", "none", target, &corpus, &format!("fuzz/seeds/{target}"), "--"]).args([
+        format!("-max_total_time={seconds}"),
+        "-print_final_stats=1".into(),
+        "-rss_limit_mb=2048".into(),
+        "-timeout=20".into(),
+        "-max_len=65536".into(),
+    ]))
 }
 
 pub fn run(cmd: &mut Command) -> Result<(), String> {

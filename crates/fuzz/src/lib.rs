@@ -1,5 +1,5 @@
 //! Fuzz targets: what each one feeds its bytes to. `fuzz/fuzz_targets/*.rs` call [`run`] under
-//! libFuzzer (`cargo fuzz run TARGET`); the test below replays `fuzz/corpus/TARGET/*` and
+//! libFuzzer (`cargo xtask fuzz TARGET`); the test below replays `fuzz/seeds/TARGET/*` and
 //! `fuzz/artifacts/TARGET/*` (every crash found is kept there) on every `cargo test`.
 //!
 //! A target fails by panicking. The readers and extraction must turn any bytes into documents
@@ -106,7 +106,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
         let mut replayed = 0;
         for target in TARGETS {
-            for dir in ["corpus", "artifacts"] {
+            for dir in ["seeds", "artifacts"] {
                 let Ok(entries) = std::fs::read_dir(root.join(dir).join(target)) else { continue };
                 let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
                 files.sort();

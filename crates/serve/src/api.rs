@@ -60,10 +60,14 @@ pub type ApiResult<T> = Result<T, ApiError>;
 pub type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 /// Query parameters, or a JSON error for a malformed query string.
-/// An empty parameter (`cursor=`, `to=`) is the same as none, as openapi.yaml says.
+/// Parameters whose empty value (`cursor=`, `to=`, as a form with blank fields sends them) is
+/// the same as none, as openapi.yaml says. An empty `limit`, `sort`, `type` or `format` is not
+/// one of their values: a 400.
+const EMPTY_IS_NONE: &[&str] = &["cursor", "q", "from", "to", "outlet", "entity", "story", "speaker", "article"];
+
 pub fn params(p: Params) -> ApiResult<HashMap<String, String>> {
     let mut p = p.map(|Query(q)| q).map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))?;
-    p.retain(|_, v| !v.trim().is_empty());
+    p.retain(|k, v| !(EMPTY_IS_NONE.contains(&k.as_str()) && v.trim().is_empty()));
     Ok(p)
 }
 
@@ -131,8 +135,7 @@ fn date_param(p: &HashMap<String, String>, key: &str) -> ApiResult<Option<String
     match p.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => {
-            let ok = v.len() == 10 && v.as_bytes().iter().enumerate().all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() });
-            if ok {
+            if is_calendar_date(v) {
                 Ok(Some(v.to_string()))
             } else {
                 Err(ApiError::bad_request(format!("{key} wants a date like 2021-05-12, not `{v}`")))
@@ -141,10 +144,30 @@ fn date_param(p: &HashMap<String, String>, key: &str) -> ApiResult<Option<String
     }
 }
 
+/// `YYYY-MM-DD` naming a day that exists (not 2021-13-01, not 2021-02-30).
+fn is_calendar_date(v: &str) -> bool {
+    let b = v.as_bytes();
+    let shape = b.len() == 10 && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+    if !shape {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| v[r].parse::<u32>().unwrap_or(0);
+    let (year, month, day) = (num(0..4), num(5..7), num(8..10));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    (1..=days).contains(&day)
+}
+
 impl StoryFilter {
     pub fn parse(p: &HashMap<String, String>) -> ApiResult<StoryFilter> {
         let text = |k: &str| p.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let sort = text("sort").unwrap_or_else(|| "size".into());
+        let sort = p.get("sort").cloned().unwrap_or_else(|| "size".into());
         if !["size", "recent", "oldest"].contains(&sort.as_str()) {
             return Err(ApiError::bad_request(format!("sort must be size, recent or oldest, not `{sort}`")));
         }
@@ -346,7 +369,7 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult<J
     .await
 }
 
-async fn post_articles(State(s): State<Shared>, body: Body) -> ApiResult<Response> {
+async fn post_articles(State(s): State<Shared>, _: crate::guard::Authorized, body: Body) -> ApiResult<Response> {
     let body = crate::guard::read_body(&s, body).await?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
     let items = match value {
@@ -360,12 +383,7 @@ async fn post_articles(State(s): State<Shared>, body: Body) -> ApiResult<Respons
     let mut jsonl = String::new();
     for (i, item) in items.iter().enumerate() {
         let Value::Object(o) = item else { return Err(ApiError::bad_request(format!("item {i} is not an object"))) };
-        let has_body = ["maintext", "text", "body", "content", "article", "full_text", "html", "raw_html", "content_html"]
-            .iter()
-            .any(|k| o.get(*k).is_some_and(Value::is_string));
-        if !has_body {
-            return Err(ApiError::bad_request(format!("item {i} has no text or html field")));
-        }
+        check_article_input(o).map_err(|why| ApiError::bad_request(format!("item {i}: {why}")))?;
         jsonl.push_str(&item.to_string());
         jsonl.push('\n');
     }
@@ -378,6 +396,28 @@ async fn post_articles(State(s): State<Shared>, body: Body) -> ApiResult<Respons
         Ok((StatusCode::CREATED, Json(summary)).into_response())
     })
     .await
+}
+
+/// The fields of openapi.yaml's `ArticleInput` have its types, and some body field holds text.
+fn check_article_input(o: &serde_json::Map<String, Value>) -> Result<(), String> {
+    const BODIES: [&str; 9] = ["text", "html", "maintext", "body", "content", "article", "full_text", "raw_html", "content_html"];
+    for key in BODIES.iter().chain(&["url", "title", "published", "outlet", "language"]) {
+        if let Some(v) = o.get(*key).filter(|v| !v.is_null() && !v.is_string()) {
+            return Err(format!("`{key}` must be a string, not {v}"));
+        }
+    }
+    match o.get("authors") {
+        None | Some(Value::Null | Value::String(_)) => {}
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => {}
+        Some(v) => return Err(format!("`authors` must be a string or an array of strings, not {v}")),
+    }
+    if let Some(v) = o.get("id").filter(|v| !(v.is_null() || v.is_string() || v.is_i64() || v.is_u64())) {
+        return Err(format!("`id` must be a string or an integer, not {v}"));
+    }
+    if !BODIES.iter().any(|k| o.get(*k).and_then(Value::as_str).is_some_and(|t| !t.trim().is_empty())) {
+        return Err("no article text: `text` or `html` (or maintext, body, content, article, full_text, raw_html, content_html) must hold some".into());
+    }
+    Ok(())
 }
 
 fn entity_json(e: &Entity) -> Value {

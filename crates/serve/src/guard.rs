@@ -1,7 +1,7 @@
 //! What stands between the network and the handlers: who may write, what every response
 //! carries, the JSON shape of every error, and how long a request may take.
 //!
-//! Writes (any method but GET and HEAD) need, in this order: a same-origin request (a browser's
+//! Writes ([`Authorized`] handlers) need, in this order: a same-origin request (a browser's
 //! `Sec-Fetch-Site` and `Origin` say so; tools send neither), the bearer token when one is set,
 //! and a JSON content type (which a cross-site form or `fetch` without a preflight cannot send).
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -102,19 +102,23 @@ pub fn code_of(status: StatusCode) -> &'static str {
     }
 }
 
-/// Permission to write: same origin, the token, JSON.
-pub async fn protect_writes(State(state): State<Shared>, req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD) {
-        return next.run(req).await;
+/// Permission to write: same origin, the token, JSON. Every handler that writes takes it as an
+/// argument, so a write route cannot be added without it; other methods and paths are left to
+/// routing (an unknown method is a 405, not a 401).
+pub struct Authorized;
+
+impl axum::extract::FromRequestParts<Shared> for Authorized {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &Shared) -> Result<Authorized, Response> {
+        check_write(&parts.headers, state.limits.token.as_deref()).map(|()| Authorized).map_err(|e| {
+            let mut response = e.into_response();
+            if response.status() == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"storyline\""));
+            }
+            response
+        })
     }
-    if let Err(e) = check_write(req.headers(), state.limits.token.as_deref()) {
-        let mut response = e.into_response();
-        if response.status() == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"storyline\""));
-        }
-        return response;
-    }
-    next.run(req).await
 }
 
 fn check_write(headers: &HeaderMap, token: Option<&str>) -> Result<(), ApiError> {

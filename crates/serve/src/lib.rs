@@ -124,7 +124,6 @@ pub fn router(state: Shared) -> axum::Router {
             }
         })
         .layer(from_fn_with_state(state.clone(), guard::time_limit))
-        .layer(from_fn_with_state(state.clone(), guard::protect_writes))
         .layer(from_fn(guard::headers))
         .layer(from_fn(guard::json_errors))
         .with_state(state)

@@ -18,6 +18,8 @@ const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const shots = path.join(root, 'target/browser');
 
 let db, server, base, browser, page;
+// What the pages logged as errors (a style or script the Content-Security-Policy blocked, say).
+const consoleErrors = [];
 
 before(async () => {
   assert.ok(existsSync(bin), `${bin} is missing: build it with cargo build --release`);
@@ -44,6 +46,9 @@ before(async () => {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  // (HTTP errors the tests ask for on purpose, and the favicon, are not page errors.)
+  page.on('console', m => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) consoleErrors.push(m.text()); });
+  page.on('pageerror', e => consoleErrors.push(String(e)));
 });
 
 after(async () => {
@@ -145,4 +150,12 @@ test('the API answers JSON, errors included', async () => {
   const bad = await fetch(`${base}stories?limit=0`);
   assert.equal(bad.status, 400);
   assert.equal((await bad.json()).error.code, 'bad_request');
+});
+
+test('no page logged an error: the Content-Security-Policy blocked nothing the UI needs', async () => {
+  const res = await page.goto(base);
+  assert.match(res.headers()['content-security-policy'] ?? '', /frame-ancestors 'none'/);
+  assert.equal(await page.locator('link[rel=stylesheet]').count(), 1);
+  assert.notEqual(await page.evaluate(() => getComputedStyle(document.querySelector('header.top')).display), 'block', 'the stylesheet applied');
+  assert.deepEqual(consoleErrors, []);
 });

@@ -11,7 +11,7 @@ fn page(title: &str, body: &str) -> String {
     format!("<!DOCTYPE html><html><head><title>{title}</title></head><body><article><h1>{title}</h1><p>{body}</p><p>{body} It was the second such event this year, and the council promised a full report.</p><p>Residents said they welcomed the news after months of delays and detours through the town centre.</p></article></body></html>")
 }
 
-fn warc_record(uri: &str, html: &str) -> Vec<u8> {
+pub fn warc_record(uri: &str, html: &str) -> Vec<u8> {
     let http = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}");
     let mut rec = format!(
         "WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: {uri}\r\nWARC-Date: 2021-05-13T00:00:00Z\r\nWARC-Record-ID: <urn:uuid:{}>\r\nContent-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n",

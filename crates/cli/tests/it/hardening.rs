@@ -180,25 +180,12 @@ fn slow_and_idle_connections_are_closed_and_capped() {
     assert!(waited < std::time::Duration::from_secs(15), "connections were held for {waited:?}");
 }
 
-fn warc_record(uri: &str, html: &str) -> Vec<u8> {
-    let http = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}");
-    let mut rec = format!(
-        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: {uri}\r\nWARC-Date: 2021-05-13T00:00:00Z\r\nWARC-Record-ID: <urn:uuid:{}>\r\nContent-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n",
-        uri.len(),
-        http.len()
-    )
-    .into_bytes();
-    rec.extend_from_slice(http.as_bytes());
-    rec.extend_from_slice(b"\r\n\r\n");
-    rec
-}
-
 #[test]
 fn a_huge_warc_record_is_cut_with_an_error_and_the_next_one_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let para = "<p>The council met on Monday and agreed to rebuild the old bridge over the river by next spring.</p>";
-    let mut warc = warc_record("https://news.example.org/2021/05/12/huge", &format!("<html><body>{}</body></html>", para.repeat(50_000)));
-    warc.extend(warc_record("https://news.example.org/2021/05/12/next", &format!("<html><body><h1>Next</h1>{para}</body></html>")));
+    let mut warc = crate::bad_input::warc_record("https://news.example.org/2021/05/12/huge", &format!("<html><body>{}</body></html>", para.repeat(50_000)));
+    warc.extend(crate::bad_input::warc_record("https://news.example.org/2021/05/12/next", &format!("<html><body><h1>Next</h1>{para}</body></html>")));
     let path = dir.path().join("crawl.warc");
     std::fs::write(&path, warc).unwrap();
     let out = bin().args(["extract", "--max-document-bytes", "100000"]).arg(&path).output().unwrap();

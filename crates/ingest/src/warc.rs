@@ -38,6 +38,7 @@ pub(crate) fn read(name: &str, reader: impl BufRead, config: &ReadConfig, emit: 
             Err(e) => {
                 let message = match e {
                     warc::Error::UnexpectedEOB => "truncated record (the file ends inside it); skipped".to_owned(),
+                    warc::Error::ReadData(io) => format!("unreadable record ({io}); the rest of the file is skipped"),
                     other => format!("unreadable record ({other}); the rest of the file is skipped"),
                 };
                 warn(emit, record_name, Severity::Error, message);
@@ -177,5 +178,24 @@ impl<R: BufRead> BufRead for Counting<R> {
         self.newline_at = None;
         self.position.set(self.position.get() + amount as u64);
         self.inner.consume(amount);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(bytes: &[u8]) -> Vec<Item> {
+        let mut out = Vec::new();
+        read("x.warc", bytes, &ReadConfig::default(), &mut |i| out.push(i));
+        out
+    }
+
+    #[test]
+    fn a_header_line_without_end_is_an_error_not_a_buffer() {
+        let mut warc = b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: ".to_vec();
+        warc.extend(std::iter::repeat_n(b'x', 3 << 20));
+        let got = items(&warc);
+        assert!(matches!(&got[..], [Item::Warning(w)] if w.message.contains("longer than 1048576 bytes")), "{got:?}");
     }
 }

@@ -665,14 +665,7 @@ impl Store for EmbeddedStore {
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.text]);
         parser.set_field_boost(f.title, 2.0);
         parser.set_conjunction_by_default();
-        query::check_shape(query).map_err(Error::Query)?;
-        let rewritten = rewrite_dates(query).map_err(Error::Query)?;
-        let parsed = parser.parse_query(&rewritten).map_err(|e| {
-            // The parser's message may repeat the whole query: keep its first words.
-            let message = e.to_string();
-            let message = message.char_indices().nth(60).map_or(message.as_str(), |(cut, _)| &message[..cut]).trim_end();
-            Error::Query(format!("{message} (in {})", query::quoted(query)))
-        })?;
+        let parsed = parse_with(&parser, query)?;
         let searcher = self.reader.searcher();
         let (top, total) = searcher.search(&parsed, &(TopDocs::with_limit(limit.max(1)).order_by_score(), Count)).map_err(|e| match e {
             // A well-formed query the index cannot answer (`title:*` on a field without a fast
@@ -701,11 +694,22 @@ impl Store for EmbeddedStore {
 /// [`Store::search`] would refuse as `Error::Query` (a query the index cannot answer, like
 /// `title:*`, passes here).
 pub fn check_query(query: &str) -> Result<()> {
-    query::check_shape(query).map_err(Error::Query)?;
-    let rewritten = rewrite_dates(query).map_err(Error::Query)?;
     let (schema, f) = schema();
     let parser = QueryParser::new(schema, vec![f.title, f.text], tantivy::tokenizer::TokenizerManager::default());
-    parser.parse_query(&rewritten).map(|_| ()).map_err(|e| Error::Query(e.to_string()))
+    parse_with(&parser, query).map(|_| ())
+}
+
+/// The one way a user's query reaches the parser: its shape checked first (the parser
+/// recurses), dates and aliases rewritten, parse errors cut to their first words (the parser's
+/// message may repeat the whole query).
+fn parse_with(parser: &QueryParser, query: &str) -> Result<Box<dyn tantivy::query::Query>> {
+    query::check_shape(query).map_err(Error::Query)?;
+    let rewritten = rewrite_dates(query).map_err(Error::Query)?;
+    parser.parse_query(&rewritten).map_err(|e| {
+        let message = e.to_string();
+        let message = message.char_indices().nth(60).map_or(message.as_str(), |(cut, _)| &message[..cut]).trim_end();
+        Error::Query(format!("{message} (in {})", query::quoted(query)))
+    })
 }
 
 /// Most bytes of stored articles a work-queue read returns (see `oldest_articles_where`).

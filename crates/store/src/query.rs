@@ -14,6 +14,42 @@ static COMPARE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"published:(>=|<=
 static NOT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:\bAND\s+)?\bNOT\s+").unwrap());
 static SINGLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"published:"?(\d{4}(?:-\d{2}(?:-\d{2})?)?)"?(?:\s|$|\))"#).unwrap());
 
+/// A user's query, checked and parsed once: its shape (length, nesting), its dates and aliases,
+/// and the syntax. Every backend answers it through the same [`crate::SearchIndex`], so the
+/// syntax means the same everywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    text: String,
+    rewritten: String,
+}
+
+impl Query {
+    /// Parses a query; the error (always [`crate::Error::Query`]) names what is wrong.
+    pub fn parse(text: &str) -> crate::Result<Query> {
+        check_shape(text).map_err(crate::Error::Query)?;
+        let rewritten = rewrite_dates(text).map_err(crate::Error::Query)?;
+        crate::index::validate(&rewritten, text)?;
+        Ok(Query { text: text.to_owned(), rewritten })
+    }
+
+    /// The query as the user wrote it.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// In the index's own syntax (dates as RFC 3339 ranges, aliases resolved).
+    pub(crate) fn rewritten(&self) -> &str {
+        &self.rewritten
+    }
+}
+
+impl std::str::FromStr for Query {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Query> {
+        Query::parse(s)
+    }
+}
+
 /// Deepest nesting of parentheses a query may have. The query parser and the query tree it
 /// builds recurse once per level, so user input must not choose the depth.
 pub const MAX_QUERY_DEPTH: usize = 32;

@@ -1,4 +1,4 @@
-//! The story tables of the embedded store: stories (descriptors, engine state, merges),
+//! The story tables of the SQLite store: stories (descriptors, engine state, merges),
 //! memberships with their explanations, identity events, threads and feature frequencies.
 
 use std::collections::HashMap;
@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension};
 use storyline_model::{ArticleId, Story, StoryId, StoryMember, Thread};
 
-use crate::{ClusterState, StoryEvent, StorySort, StoryUpdate};
+use crate::{ClusterState, StoryEvent, StoryEventKind, StorySort, StoryUpdate};
 
 type Sql<T> = rusqlite::Result<T>;
 
@@ -34,8 +34,7 @@ pub fn cluster_state(conn: &Connection) -> Sql<ClusterState> {
     Ok(out)
 }
 
-pub fn record(conn: &mut Connection, u: &StoryUpdate) -> Sql<()> {
-    let tx = conn.transaction()?;
+pub fn record(tx: &rusqlite::Transaction<'_>, u: &StoryUpdate) -> Sql<()> {
     {
         let mut df = tx.prepare_cached("INSERT INTO cluster_df (key, df) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET df = df + excluded.df")?;
         for &(k, n) in &u.df_delta {
@@ -81,7 +80,7 @@ pub fn record(conn: &mut Connection, u: &StoryUpdate) -> Sql<()> {
             rewrite.execute(params![r.a.0, r.b.0, r.similarity as f64, to_json(r)?])?;
         }
     }
-    tx.commit()
+    Ok(())
 }
 
 pub fn stories_of(conn: &Connection, articles: &[ArticleId]) -> Sql<Vec<(ArticleId, StoryId)>> {
@@ -121,7 +120,7 @@ pub fn get(conn: &Connection, id: &str) -> Sql<Option<(Story, Vec<StoryEvent>)>>
                     conn.prepare_cached("SELECT from_id, to_id, at FROM story_events WHERE kind='story_split' AND (from_id = ?1 OR to_id = ?1) ORDER BY seq")?;
                 for row in stmt.query_map([&current], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))? {
                     let (from, to, at) = row?;
-                    events.push(StoryEvent { kind: "story_split".into(), from, to, at });
+                    events.push(StoryEvent { kind: StoryEventKind::StorySplit, from, to, at });
                 }
                 return Ok(Some((from_json(&json)?, events)));
             }
@@ -130,7 +129,7 @@ pub fn get(conn: &Connection, id: &str) -> Sql<Option<(Story, Vec<StoryEvent>)>>
                     .query_row("SELECT at FROM story_events WHERE kind='story_merge' AND from_id = ?1 ORDER BY seq DESC LIMIT 1", [&current], |r| r.get(0))
                     .optional()?
                     .unwrap_or_default();
-                events.push(StoryEvent { kind: "story_merge".into(), from: current.clone(), to: next.clone(), at });
+                events.push(StoryEvent { kind: StoryEventKind::StoryMerge, from: current.clone(), to: next.clone(), at });
                 current = next;
             }
         }

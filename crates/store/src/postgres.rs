@@ -1,0 +1,600 @@
+//! The PostgreSQL store: shared state for many processes on many machines. Every write is one
+//! transaction; article inserts take a transaction-scoped advisory lock, so that sequence
+//! numbers commit in order (a reader that saw N has seen everything before N). Step locks are
+//! session advisory locks on their own connection: a process that dies releases them.
+//!
+//! Full-text search is not in the database: each reader keeps a [`SearchIndex`] derived from
+//! the article sequence in a local directory (see ARCHITECTURE.md for why).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use postgres::{Client, NoTls, Transaction};
+use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, Story, StoryId, StoryMember, Thread};
+
+use crate::index::{SearchIndex, INDEX_WAIT};
+use crate::{
+    decode, from_json, relation_name, to_json, Articles, ChangeFeed, ClusterState, CopyCheck, Copies, Error, FactStore, Head, PutSummary, Query, Result, Search,
+    SearchResults, Step, StepLock, Stories, StoryEvent, StoryEventKind, StorySort, StoryUpdate, MAX_ANCHOR_POSTINGS, WORK_BATCH_BYTES,
+};
+
+pub const SCHEMA_VERSION: i64 = 2;
+/// Connections kept open for reuse.
+const POOL: usize = 8;
+/// Serialises article inserts (see the module comment).
+const ARTICLES_LOCK: i64 = 0x5354_4f52_4152;
+
+const TABLES: &str = r#"
+    CREATE TABLE IF NOT EXISTS meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS articles (
+        seq BIGSERIAL PRIMARY KEY,
+        id TEXT COLLATE "C" NOT NULL UNIQUE,
+        source TEXT COLLATE "C" NOT NULL,
+        external_id TEXT COLLATE "C",
+        url TEXT,
+        title TEXT,
+        published TEXT COLLATE "C",
+        outlet TEXT,
+        language TEXT,
+        ingested_at TEXT NOT NULL,
+        json TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+    CREATE INDEX IF NOT EXISTS articles_external_id ON articles(external_id);
+    CREATE TABLE IF NOT EXISTS anchors (hash BIGINT NOT NULL, article_seq BIGINT NOT NULL);
+    CREATE INDEX IF NOT EXISTS anchors_hash ON anchors(hash);
+    CREATE TABLE IF NOT EXISTS copy_checked (article_seq BIGINT PRIMARY KEY);
+    CREATE TABLE IF NOT EXISTS copies (
+        a TEXT COLLATE "C" NOT NULL,
+        b TEXT COLLATE "C" NOT NULL,
+        relation TEXT NOT NULL,
+        similarity DOUBLE PRECISION NOT NULL,
+        json TEXT NOT NULL,
+        PRIMARY KEY (a, b)
+    );
+    CREATE INDEX IF NOT EXISTS copies_b ON copies(b);
+    CREATE TABLE IF NOT EXISTS stories (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        title TEXT NOT NULL,
+        articles BIGINT NOT NULL,
+        first_published TEXT COLLATE "C",
+        last_published TEXT COLLATE "C",
+        thread TEXT COLLATE "C",
+        json TEXT NOT NULL,
+        state BYTEA,
+        merged_into TEXT COLLATE "C"
+    );
+    CREATE INDEX IF NOT EXISTS stories_thread ON stories(thread);
+    CREATE TABLE IF NOT EXISTS story_members (article TEXT COLLATE "C" PRIMARY KEY, story TEXT COLLATE "C" NOT NULL, json TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS story_members_story ON story_members(story);
+    CREATE TABLE IF NOT EXISTS story_events (seq BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, from_id TEXT COLLATE "C" NOT NULL, to_id TEXT COLLATE "C" NOT NULL, at TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS story_events_from ON story_events(from_id);
+    CREATE TABLE IF NOT EXISTS threads (id TEXT COLLATE "C" PRIMARY KEY, title TEXT NOT NULL, stories BIGINT NOT NULL, merged_into TEXT COLLATE "C");
+    CREATE TABLE IF NOT EXISTS cluster_df (key BIGINT PRIMARY KEY, df BIGINT NOT NULL);
+    CREATE TABLE IF NOT EXISTS facts (article TEXT COLLATE "C" PRIMARY KEY, json TEXT NOT NULL);
+"#;
+
+/// A PostgreSQL database as the store.
+pub struct PgStore {
+    url: String,
+    name: String,
+    pool: Mutex<Vec<Client>>,
+    index: SearchIndex,
+}
+
+type Pg<T> = std::result::Result<T, postgres::Error>;
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl PgStore {
+    /// Connects, creates or migrates the schema (refusing a newer one), and opens the local
+    /// search index: in `index_dir`, or under the user's cache directory, named after the
+    /// database's identity (so that a recreated database never meets a stale index).
+    pub fn open(url: &str, index_dir: Option<&Path>) -> Result<PgStore> {
+        let name = redact(url);
+        let err = |e: postgres::Error| Error::Database { store: name.clone(), message: error_text(&e) };
+        let mut client = Client::connect(url, NoTls).map_err(err)?;
+        let store_id: String = {
+            let mut tx = client.transaction().map_err(err)?;
+            // One process creates or migrates at a time.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ARTICLES_LOCK]).map_err(err)?;
+            tx.batch_execute(TABLES).map_err(err)?;
+            let version: Option<String> = tx.query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[]).map_err(err)?.map(|r| r.get(0));
+            let version: i64 = version.and_then(|v| v.parse().ok()).unwrap_or(0);
+            if version > SCHEMA_VERSION {
+                return Err(Error::Schema { store: name, found: version, known: SCHEMA_VERSION });
+            }
+            tx.execute("INSERT INTO meta (key, value) VALUES ('changes', '0') ON CONFLICT DO NOTHING", &[]).map_err(err)?;
+            tx.execute("INSERT INTO meta (key, value) VALUES ('store_id', md5(random()::text || clock_timestamp()::text)) ON CONFLICT DO NOTHING", &[])
+                .map_err(err)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&SCHEMA_VERSION.to_string()],
+            )
+            .map_err(err)?;
+            let id: String = tx.query_one("SELECT value FROM meta WHERE key = 'store_id'", &[]).map_err(err)?.get(0);
+            tx.commit().map_err(err)?;
+            id
+        };
+        let dir = match index_dir {
+            Some(d) => d.to_path_buf(),
+            None => default_index_dir(&store_id),
+        };
+        let index = SearchIndex::open(&dir)?;
+        Ok(PgStore { url: url.to_owned(), name, pool: Mutex::new(vec![client]), index })
+    }
+
+    fn err(&self, e: postgres::Error) -> Error {
+        Error::Database { store: self.name.clone(), message: error_text(&e) }
+    }
+
+    fn client(&self) -> Result<Client> {
+        let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match pooled {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => Client::connect(&self.url, NoTls).map_err(|e| self.err(e)),
+        }
+    }
+
+    fn give_back(&self, client: Client) {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOL && !client.is_closed() {
+            pool.push(client);
+        }
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&mut Client) -> Pg<T>) -> Result<T> {
+        let mut client = self.client()?;
+        let out = f(&mut client).map_err(|e| self.err(e));
+        self.give_back(client);
+        out
+    }
+
+    /// One write transaction that moves the change counter on. Transactions that conflict
+    /// (a serialisation failure or a deadlock the server broke) are retried.
+    fn write<T>(&self, f: impl Fn(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut client = self.client()?;
+        let mut attempt = 0;
+        let out = loop {
+            attempt += 1;
+            let result = (|| -> Result<T> {
+                let mut tx = client.transaction().map_err(|e| self.err(e))?;
+                let out = f(&mut tx)?;
+                tx.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'changes'", &[]).map_err(|e| self.err(e))?;
+                tx.commit().map_err(|e| self.err(e))?;
+                Ok(out)
+            })();
+            match result {
+                Err(Error::Database { message, .. }) if attempt < 20 && retryable(&message) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10 * attempt));
+                }
+                other => break other,
+            }
+        };
+        self.give_back(client);
+        out
+    }
+
+    fn oldest_articles_where(&self, condition: &str, limit: usize, arg: Option<i64>) -> Result<Vec<StoredArticle>> {
+        let query = format!(
+            "SELECT seq, id, ingested_at, json FROM (SELECT seq, id, ingested_at, json, SUM(octet_length(json)) OVER (ORDER BY seq) - octet_length(json) AS before \
+             FROM articles WHERE {condition} ORDER BY seq LIMIT $1) w WHERE before < $2 ORDER BY seq"
+        );
+        let rows = self.read(|c| match arg {
+            Some(a) => c.query(&query, &[&(limit as i64), &(WORK_BATCH_BYTES as i64), &a]),
+            None => c.query(&query, &[&(limit as i64), &(WORK_BATCH_BYTES as i64)]),
+        })?;
+        rows.iter().map(|r| decode(r.get(1), r.get(0), r.get(2), r.get::<_, &str>(3))).collect()
+    }
+
+    fn max_seq(&self) -> Result<i64> {
+        self.read(|c| c.query_one("SELECT COALESCE(MAX(seq), 0)::bigint FROM articles", &[]).map(|r| r.get(0)))
+    }
+}
+
+/// The database's own message (the client's `Display` says only "db error").
+fn error_text(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
+/// Serialisation failures, deadlocks and unique violations of concurrent upserts.
+fn retryable(message: &str) -> bool {
+    ["40001:", "40P01:", "23505:"].iter().any(|code| message.starts_with(code))
+}
+
+fn default_index_dir(store_id: &str) -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("storyline").join(format!("pg-index-{store_id}"))
+}
+
+impl Articles for PgStore {
+    fn put_articles(&self, articles: &[Article], ingested_at: &str) -> Result<PutSummary> {
+        self.write(|tx| {
+            let err = |e| self.err(e);
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ARTICLES_LOCK]).map_err(err)?;
+            let existing = tx.prepare("SELECT source FROM articles WHERE id = $1").map_err(err)?;
+            let insert = tx
+                .prepare(
+                    "INSERT INTO articles (id, source, external_id, url, title, published, outlet, language, ingested_at, json) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .map_err(err)?;
+            let relabel = tx.prepare("UPDATE articles SET source = $2, json = $3 WHERE id = $1").map_err(err)?;
+            let mut summary = PutSummary::default();
+            for a in articles {
+                let json = to_json(&a.id.0, a)?;
+                match tx.query_opt(&existing, &[&a.id.0]).map_err(err)? {
+                    None => {
+                        tx.execute(&insert, &[&a.id.0, &a.source, &a.external_id, &a.url, &a.title, &a.published, &a.outlet, &a.language, &ingested_at, &json])
+                            .map_err(err)?;
+                        summary.added += 1;
+                    }
+                    Some(row) => {
+                        let source: String = row.get(0);
+                        if a.source < source {
+                            tx.execute(&relabel, &[&a.id.0, &a.source, &json]).map_err(err)?;
+                        }
+                        summary.already_stored += 1;
+                    }
+                }
+            }
+            Ok(summary)
+        })
+    }
+
+    fn get_article(&self, id: &ArticleId) -> Result<Option<StoredArticle>> {
+        let row = self.read(|c| c.query_opt("SELECT seq, id, ingested_at, json FROM articles WHERE id = $1 OR external_id = $1 ORDER BY seq LIMIT 1", &[&id.0]))?;
+        row.map(|r| decode(r.get(1), r.get(0), r.get(2), r.get::<_, &str>(3))).transpose()
+    }
+
+    fn for_each_article(&self, visit: &mut dyn FnMut(StoredArticle) -> std::io::Result<()>) -> Result<()> {
+        let mut after = 0;
+        loop {
+            let page = self.articles_after(after, 1024)?;
+            let Some(last) = page.last() else { return Ok(()) };
+            after = last.seq;
+            for a in page {
+                visit(a).map_err(Error::Output)?;
+            }
+        }
+    }
+
+    fn count_articles(&self) -> Result<usize> {
+        self.read(|c| c.query_one("SELECT COUNT(*) FROM articles", &[]).map(|r| r.get::<_, i64>(0) as usize))
+    }
+
+    fn articles_after(&self, after: i64, limit: usize) -> Result<Vec<StoredArticle>> {
+        self.oldest_articles_where("seq > $3", limit, Some(after))
+    }
+
+    fn article_dates(&self) -> Result<std::collections::HashMap<ArticleId, String>> {
+        let rows = self.read(|c| c.query("SELECT id, published FROM articles WHERE published IS NOT NULL", &[]))?;
+        Ok(rows.iter().map(|r| (ArticleId(r.get(0)), r.get(1))).collect())
+    }
+}
+
+impl Search for PgStore {
+    fn search(&self, query: &Query, limit: usize) -> Result<SearchResults> {
+        self.sync_index(true)?;
+        self.index.search(query, limit)
+    }
+
+    fn sync_index(&self, wait: bool) -> Result<i64> {
+        let head = self.max_seq()?;
+        self.index.catch_up(head, wait.then_some(INDEX_WAIT), &|after| self.articles_after(after, 1024))
+    }
+}
+
+impl Copies for PgStore {
+    fn articles_needing_copy_check(&self, limit: usize) -> Result<Vec<StoredArticle>> {
+        self.oldest_articles_where("NOT EXISTS (SELECT 1 FROM copy_checked c WHERE c.article_seq = articles.seq)", limit, None)
+    }
+
+    fn copy_candidates(&self, anchors: &[u64], min_shared: usize) -> Result<Vec<ArticleId>> {
+        if anchors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hashes: Vec<i64> = anchors.iter().map(|&h| h as i64).collect();
+        let rows = self.read(|c| {
+            c.query(
+                "WITH wanted AS (SELECT DISTINCT h FROM unnest($1::bigint[]) AS h), \
+                 usable AS (SELECT an.hash FROM anchors an JOIN wanted w ON an.hash = w.h GROUP BY an.hash HAVING COUNT(*) <= $2), \
+                 counted AS (SELECT an.article_seq, COUNT(*) AS n FROM anchors an JOIN usable u ON an.hash = u.hash GROUP BY an.article_seq) \
+                 SELECT a.id FROM counted JOIN articles a ON a.seq = counted.article_seq WHERE counted.n >= $3 ORDER BY a.seq",
+                &[&hashes, &(MAX_ANCHOR_POSTINGS as i64), &(min_shared as i64)],
+            )
+        })?;
+        Ok(rows.iter().map(|r| ArticleId(r.get(0))).collect())
+    }
+
+    fn record_copy_checks(&self, checks: &[CopyCheck]) -> Result<()> {
+        self.write(|tx| {
+            let err = |e| self.err(e);
+            let seq_of = tx.prepare("SELECT seq FROM articles WHERE id = $1").map_err(err)?;
+            let checked = tx.prepare("INSERT INTO copy_checked (article_seq) VALUES ($1) ON CONFLICT DO NOTHING").map_err(err)?;
+            let copy = tx
+                .prepare(
+                    "INSERT INTO copies (a, b, relation, similarity, json) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (a, b) DO UPDATE SET relation = excluded.relation, similarity = excluded.similarity, json = excluded.json",
+                )
+                .map_err(err)?;
+            for check in checks {
+                let seq: i64 = tx.query_one(&seq_of, &[&check.article.0]).map_err(err)?.get(0);
+                if tx.execute(&checked, &[&seq]).map_err(err)? == 0 {
+                    continue;
+                }
+                let hashes: Vec<i64> = check.anchors.iter().map(|&h| h as i64).collect();
+                tx.execute("INSERT INTO anchors (hash, article_seq) SELECT h, $2 FROM unnest($1::bigint[]) AS h", &[&hashes, &seq]).map_err(err)?;
+                for r in &check.relations {
+                    tx.execute(&copy, &[&r.a.0, &r.b.0, &relation_name(r), &(r.similarity as f64), &to_json(&r.a.0, r)?]).map_err(err)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn for_each_copy_relation(&self, of: Option<&ArticleId>, visit: &mut dyn FnMut(CopyRelation) -> std::io::Result<()>) -> Result<()> {
+        let rows = self.read(|c| match of {
+            Some(id) => c.query("SELECT json FROM copies WHERE a = $1 OR b = $1 ORDER BY a, b", &[&id.0]),
+            None => c.query("SELECT json FROM copies ORDER BY a, b", &[]),
+        })?;
+        for r in rows {
+            visit(from_json("copy relation", r.get::<_, &str>(0))?).map_err(Error::Output)?;
+        }
+        Ok(())
+    }
+}
+
+impl Stories for PgStore {
+    fn articles_needing_story(&self, limit: usize) -> Result<Vec<StoredArticle>> {
+        self.oldest_articles_where("NOT EXISTS (SELECT 1 FROM story_members m WHERE m.article = articles.id)", limit, None)
+    }
+
+    fn cluster_state(&self) -> Result<ClusterState> {
+        let (stories, df, docs) = self.read(|c| {
+            let stories = c.query("SELECT state FROM stories WHERE merged_into IS NULL AND state IS NOT NULL ORDER BY id", &[])?;
+            let df = c.query("SELECT key, df FROM cluster_df", &[])?;
+            let docs = c.query_opt("SELECT value FROM meta WHERE key = 'cluster_docs'", &[])?;
+            Ok((stories, df, docs))
+        })?;
+        Ok(ClusterState {
+            stories: stories.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect(),
+            df: df.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u32)).collect(),
+            docs: docs.and_then(|r| r.get::<_, String>(0).parse().ok()).unwrap_or(0),
+        })
+    }
+
+    fn record_stories(&self, u: &StoryUpdate) -> Result<()> {
+        self.write(|tx| {
+            let err = |e| self.err(e);
+            let keys: Vec<i64> = u.df_delta.iter().map(|&(k, _)| k as i64).collect();
+            let counts: Vec<i64> = u.df_delta.iter().map(|&(_, n)| n as i64).collect();
+            tx.execute(
+                "INSERT INTO cluster_df (key, df) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT (key) DO UPDATE SET df = cluster_df.df + excluded.df",
+                &[&keys, &counts],
+            )
+            .map_err(err)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('cluster_docs', $1) ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + excluded.value::bigint)::text",
+                &[&u.docs_delta.to_string()],
+            )
+            .map_err(err)?;
+            let event = tx.prepare("INSERT INTO story_events (kind, from_id, to_id, at) VALUES ($1, $2, $3, $4)").map_err(err)?;
+            for (gone, keep) in &u.merges {
+                tx.execute("UPDATE story_members SET story = $2 WHERE story = $1", &[gone, keep]).map_err(err)?;
+                tx.execute("UPDATE stories SET merged_into = $2, state = NULL WHERE id = $1", &[gone, keep]).map_err(err)?;
+                tx.execute(&event, &[&StoryEventKind::StoryMerge.as_str(), gone, keep, &u.at]).map_err(err)?;
+            }
+            for (from, to) in &u.splits {
+                tx.execute(&event, &[&StoryEventKind::StorySplit.as_str(), from, to, &u.at]).map_err(err)?;
+            }
+            for (gone, keep) in &u.thread_merges {
+                tx.execute("UPDATE threads SET merged_into = $2 WHERE id = $1", &[gone, keep]).map_err(err)?;
+                tx.execute(&event, &[&StoryEventKind::ThreadMerge.as_str(), gone, keep, &u.at]).map_err(err)?;
+            }
+            let story = tx
+                .prepare(
+                    "INSERT INTO stories (id, title, articles, first_published, last_published, thread, json, state, merged_into) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL) ON CONFLICT (id) DO UPDATE SET title = excluded.title, articles = excluded.articles, \
+                     first_published = excluded.first_published, last_published = excluded.last_published, thread = excluded.thread, json = excluded.json, \
+                     state = excluded.state, merged_into = NULL",
+                )
+                .map_err(err)?;
+            for (s, state) in &u.stories {
+                tx.execute(&story, &[&s.id.0, &s.title, &(s.articles as i64), &s.first_published, &s.last_published, &s.thread, &to_json(&s.id.0, s)?, state])
+                    .map_err(err)?;
+            }
+            let thread = tx
+                .prepare(
+                    "INSERT INTO threads (id, title, stories, merged_into) VALUES ($1, $2, $3, NULL) \
+                     ON CONFLICT (id) DO UPDATE SET title = excluded.title, stories = excluded.stories, merged_into = NULL",
+                )
+                .map_err(err)?;
+            for t in &u.threads {
+                tx.execute(&thread, &[&t.id, &t.title, &(t.stories as i64)]).map_err(err)?;
+            }
+            let member = tx
+                .prepare("INSERT INTO story_members (article, story, json) VALUES ($1, $2, $3) ON CONFLICT (article) DO UPDATE SET story = excluded.story, json = excluded.json")
+                .map_err(err)?;
+            for m in &u.members {
+                tx.execute(&member, &[&m.article.0, &m.story.0, &to_json(&m.article.0, m)?]).map_err(err)?;
+            }
+            let rewrite =
+                tx.prepare("INSERT INTO copies (a, b, relation, similarity, json) VALUES ($1, $2, 'rewrite', $3, $4) ON CONFLICT DO NOTHING").map_err(err)?;
+            for r in &u.rewrites {
+                tx.execute(&rewrite, &[&r.a.0, &r.b.0, &(r.similarity as f64), &to_json(&r.a.0, r)?]).map_err(err)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn stories_of(&self, articles: &[ArticleId]) -> Result<Vec<(ArticleId, StoryId)>> {
+        let ids: Vec<&str> = articles.iter().map(|a| a.0.as_str()).collect();
+        let rows = self.read(|c| c.query("SELECT article, story FROM story_members WHERE article = ANY($1)", &[&ids]))?;
+        let found: std::collections::HashMap<String, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        Ok(articles.iter().filter_map(|a| Some((a.clone(), StoryId(found.get(&a.0)?.clone())))).collect())
+    }
+
+    fn list_stories(&self, sort: StorySort, since: Option<&str>, limit: usize) -> Result<Vec<Story>> {
+        // The order SQLite gives: absent dates sort as the smallest value.
+        let order = match sort {
+            StorySort::Size => "articles DESC, last_published DESC NULLS LAST, id",
+            StorySort::Recent => "last_published IS NULL, last_published DESC NULLS LAST, articles DESC, id",
+        };
+        let query = format!(
+            "SELECT id, json FROM stories WHERE merged_into IS NULL AND ($1::text IS NULL OR last_published >= $1::text) ORDER BY {order} LIMIT $2"
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.read(|c| c.query(&query, &[&since, &limit]))?;
+        rows.iter().map(|r| from_json(r.get::<_, &str>(0), r.get::<_, &str>(1))).collect()
+    }
+
+    fn get_story(&self, id: &str) -> Result<Option<(Story, Vec<StoryEvent>)>> {
+        let mut events = Vec::new();
+        let mut current = id.to_owned();
+        for _ in 0..1000 {
+            let row = self.read(|c| c.query_opt("SELECT json, merged_into FROM stories WHERE id = $1", &[&current]))?;
+            let Some(row) = row else { return Ok(None) };
+            match row.get::<_, Option<String>>(1) {
+                None => {
+                    let splits = self.read(|c| {
+                        c.query("SELECT from_id, to_id, at FROM story_events WHERE kind = 'story_split' AND (from_id = $1 OR to_id = $1) ORDER BY seq", &[&current])
+                    })?;
+                    events.extend(splits.iter().map(|r| StoryEvent { kind: StoryEventKind::StorySplit, from: r.get(0), to: r.get(1), at: r.get(2) }));
+                    return Ok(Some((from_json(&current, row.get::<_, &str>(0))?, events)));
+                }
+                Some(next) => {
+                    let at = self
+                        .read(|c| c.query_opt("SELECT at FROM story_events WHERE kind = 'story_merge' AND from_id = $1 ORDER BY seq DESC LIMIT 1", &[&current]))?
+                        .map(|r| r.get(0))
+                        .unwrap_or_default();
+                    events.push(StoryEvent { kind: StoryEventKind::StoryMerge, from: current.clone(), to: next.clone(), at });
+                    current = next;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn story_members(&self, id: &StoryId) -> Result<Vec<StoryMember>> {
+        let rows = self.read(|c| {
+            c.query(
+                "SELECT m.json, m.story FROM story_members m JOIN articles a ON a.id = m.article WHERE m.story = $1 ORDER BY a.published NULLS FIRST, a.seq",
+                &[&id.0],
+            )
+        })?;
+        rows.iter()
+            .map(|r| {
+                let mut m: StoryMember = from_json(&id.0, r.get::<_, &str>(0))?;
+                m.story = StoryId(r.get(1));
+                Ok(m)
+            })
+            .collect()
+    }
+
+    fn get_thread(&self, id: &str) -> Result<Option<Thread>> {
+        let mut current = id.to_owned();
+        for _ in 0..1000 {
+            let row = self.read(|c| c.query_opt("SELECT title, stories, merged_into FROM threads WHERE id = $1", &[&current]))?;
+            let Some(row) = row else { return Ok(None) };
+            match row.get::<_, Option<String>>(2) {
+                None => return Ok(Some(Thread { id: current, title: row.get(0), stories: row.get::<_, i64>(1) as usize })),
+                Some(next) => current = next,
+            }
+        }
+        Ok(None)
+    }
+
+    fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<String>)>> {
+        let rows = self.read(|c| c.query("SELECT m.article, m.story, s.thread FROM story_members m LEFT JOIN stories s ON s.id = m.story", &[]))?;
+        Ok(rows.iter().map(|r| (ArticleId(r.get(0)), (StoryId(r.get(1)), r.get(2)))).collect())
+    }
+}
+
+impl FactStore for PgStore {
+    fn articles_needing_facts(&self, limit: usize) -> Result<Vec<StoredArticle>> {
+        self.oldest_articles_where("NOT EXISTS (SELECT 1 FROM facts f WHERE f.article = articles.id)", limit, None)
+    }
+
+    fn record_facts(&self, facts: &[(ArticleId, Facts)]) -> Result<()> {
+        self.write(|tx| {
+            let stmt = tx
+                .prepare("INSERT INTO facts (article, json) VALUES ($1, $2) ON CONFLICT (article) DO UPDATE SET json = excluded.json")
+                .map_err(|e| self.err(e))?;
+            for (id, f) in facts {
+                tx.execute(&stmt, &[&id.0, &to_json(&id.0, f)?]).map_err(|e| self.err(e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn for_each_facts(&self, visit: &mut dyn FnMut(ArticleId, Facts) -> std::io::Result<()>) -> Result<()> {
+        let mut after = 0i64;
+        loop {
+            let rows = self.read(|c| {
+                c.query("SELECT a.seq, f.article, f.json FROM facts f JOIN articles a ON a.id = f.article WHERE a.seq > $1 ORDER BY a.seq LIMIT 1024", &[&after])
+            })?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            after = last.get(0);
+            for r in &rows {
+                let id: String = r.get(1);
+                let facts: Facts = from_json(&id, r.get::<_, &str>(2))?;
+                visit(ArticleId(id), facts).map_err(Error::Output)?;
+            }
+        }
+    }
+
+    fn facts_of(&self, articles: &[ArticleId]) -> Result<Vec<(ArticleId, Facts)>> {
+        let ids: Vec<&str> = articles.iter().map(|a| a.0.as_str()).collect();
+        let rows = self.read(|c| c.query("SELECT article, json FROM facts WHERE article = ANY($1)", &[&ids]))?;
+        let found: std::collections::HashMap<String, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        articles.iter().filter_map(|a| found.get(&a.0).map(|json| Ok((a.clone(), from_json(&a.0, json)?)))).collect()
+    }
+}
+
+/// A session advisory lock, held by its own connection.
+struct PgLock {
+    client: Client,
+    key: i64,
+}
+
+impl Drop for PgLock {
+    fn drop(&mut self) {
+        // Closing the connection would release it too; unlocking keeps that explicit.
+        let _ = self.client.execute("SELECT pg_advisory_unlock($1)", &[&self.key]);
+    }
+}
+
+impl ChangeFeed for PgStore {
+    fn head(&self) -> Result<Head> {
+        let row = self.read(|c| {
+            c.query_one("SELECT COALESCE((SELECT MAX(seq) FROM articles), 0)::bigint, (SELECT value::bigint FROM meta WHERE key = 'changes')", &[])
+        })?;
+        Ok(Head { articles: row.get(0), changes: row.get(1) })
+    }
+
+    fn lock_step(&self, step: Step) -> Result<StepLock> {
+        let mut client = Client::connect(&self.url, NoTls).map_err(|e| self.err(e))?;
+        client.execute("SELECT pg_advisory_lock($1)", &[&step.key()]).map_err(|e| self.err(e))?;
+        Ok(StepLock::new(PgLock { client, key: step.key() }))
+    }
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+}

@@ -5,10 +5,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
-use storyline_model::contain::contain;
 
 use anyhow::{Context, Result};
-use rayon::prelude::*;
 use storyline_enrich::ner::{self, Tagger, TrainConfig};
 use storyline_model::{ArticleId, Entity, Facts, Quote};
 use storyline_store::Store;
@@ -21,16 +19,6 @@ fn load_tagger(model: Option<&Path>) -> Result<Tagger> {
         }
         None => Tagger::bundled().context("the bundled NER model is unreadable (rebuild with `cargo xtask train ner`)"),
     }
-}
-
-/// The bundled model, loaded once per process (a server ingests many times).
-fn bundled_tagger() -> Result<&'static Tagger> {
-    static TAGGER: std::sync::OnceLock<Tagger> = std::sync::OnceLock::new();
-    if let Some(t) = TAGGER.get() {
-        return Ok(t);
-    }
-    let t = Tagger::bundled().context("the bundled NER model is unreadable")?;
-    Ok(TAGGER.get_or_init(|| t))
 }
 
 fn read_text(p: &Path) -> Result<String> {
@@ -131,46 +119,6 @@ pub fn train_ner(args: TrainNerArgs<'_>) -> Result<ExitCode> {
     tagger.save(BufWriter::new(f)).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!("wrote {} ({} features, {} bytes)", out.display(), tagger.len(), std::fs::metadata(out).map(|m| m.len()).unwrap_or(0));
     Ok(ExitCode::SUCCESS)
-}
-
-const FACTS_BATCH: usize = 1024;
-
-/// Finds the facts of every article that has none yet, in batches (resumable).
-pub fn facts_step(store: &mut dyn Store, on_progress: &mut dyn FnMut(usize)) -> Result<usize> {
-    let tagger = bundled_tagger()?;
-    let mut done = 0;
-    loop {
-        let batch = store.articles_needing_facts(FACTS_BATCH)?;
-        if batch.is_empty() {
-            return Ok(done);
-        }
-        let found: Vec<(ArticleId, Facts)> = batch
-            .par_iter()
-            .map(|a| {
-                let published = a.article.published.as_deref().and_then(|p| chrono::NaiveDate::parse_from_str(p.get(..10).unwrap_or(p), "%Y-%m-%d").ok());
-                if a.article.text.len() > storyline_enrich::MAX_FACTS_BYTES {
-                    eprintln!(
-                        "warning: {} ({}): text longer than {} bytes; entities, quotes and figures come from its beginning only",
-                        a.article.id,
-                        a.article.source,
-                        storyline_enrich::MAX_FACTS_BYTES
-                    );
-                }
-                // A library panic on one article leaves it without facts (recorded, so not retried).
-                let facts = contain(|| storyline_enrich::facts(tagger, &a.article.id, &a.article.text, published)).unwrap_or_else(|panic| {
-                    eprintln!(
-                        "error: {} ({}): facts step failed inside a library ({panic}); no entities, quotes or figures for it",
-                        a.article.id, a.article.source
-                    );
-                    Facts::default()
-                });
-                (a.article.id.clone(), facts)
-            })
-            .collect();
-        store.record_facts(&found)?;
-        done += found.len();
-        on_progress(done);
-    }
 }
 
 /// All stored facts with mentions and quote speakers resolved to entities.

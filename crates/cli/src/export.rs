@@ -6,8 +6,6 @@ use anyhow::Result;
 use storyline_model::{CopyRelation, StoredArticle};
 use storyline_store::Store;
 
-use crate::copies;
-
 /// Column order of the CSV export (the JSONL export has the same fields).
 const ARTICLE_COLUMNS: &[&str] = &[
     "id",
@@ -73,7 +71,7 @@ pub fn copy_relations(store: &dyn Store, csv_format: bool, mut out: impl Write) 
 
 /// Writes every stored article.
 pub fn articles(store: &dyn Store, csv_format: bool, mut out: impl Write) -> Result<()> {
-    let groups = copies::groups(&all_relations(store)?);
+    let groups = storyline_pipeline::copies::groups(&all_relations(store)?);
     let group_of = |a: &StoredArticle| groups.get(&a.article.id).cloned();
     let stories = store.article_stories()?;
     let story_of = |a: &StoredArticle| stories.get(&a.article.id).cloned();

@@ -3,7 +3,7 @@
 mod copies;
 mod enrich;
 mod export;
-mod pipeline;
+mod observe;
 mod stories;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -12,31 +12,41 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use storyline_ingest::ReadConfig;
+use std::sync::Arc;
+
 use storyline_model::ArticleId;
-use storyline_store::{EmbeddedStore, Store};
+use storyline_pipeline::{Config, Pipeline};
+use storyline_store::Store;
 
 /// Storyline: turns piles of news articles into stories: clean articles, their copies, the
 /// events they cover and the threads those events belong to.
 #[derive(Debug, Parser)]
 #[command(name = "storyline", version, about)]
 struct Cli {
+    /// Settings file (TOML; see storyline.example.toml). Default: ./storyline.toml when there is one.
+    #[arg(long, env = "STORYLINE_CONFIG", global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, clap::Args)]
 struct DbArg {
-    /// Store directory.
+    /// The store: a directory (embedded SQLite store), or a PostgreSQL URL
+    /// (`postgres://user@host:port/database`).
     #[arg(long, env = "STORYLINE_DB", default_value = "./storyline-data", global = true)]
-    db: PathBuf,
+    db: String,
+    /// Where this process keeps its search index of a PostgreSQL store (default: under
+    /// ~/.cache/storyline, named after the database).
+    #[arg(long, env = "STORYLINE_INDEX_DIR", global = true)]
+    index_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
 struct ReadArgs {
-    /// Largest document kept, in bytes; longer ones are cut (with a warning).
-    #[arg(long, default_value_t = ReadConfig::default().max_document_bytes)]
-    max_document_bytes: usize,
+    /// Largest document kept, in bytes; longer ones are cut (with a warning). [default: 64 MiB]
+    #[arg(long)]
+    max_document_bytes: Option<usize>,
     /// Never draw a progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -44,13 +54,23 @@ struct ReadArgs {
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
     /// Most bytes read from standard input (`-`); it is spooled to an unlinked temporary file.
-    #[arg(long, default_value_t = 1 << 30)]
-    max_stdin_bytes: u64,
+    /// [default: 1 GiB]
+    #[arg(long)]
+    max_stdin_bytes: Option<u64>,
 }
 
 impl ReadArgs {
-    fn jobs(&self) -> usize {
-        self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
+    /// The command line over the settings file.
+    fn apply(&self, config: &mut Config) {
+        if let Some(n) = self.max_document_bytes {
+            config.read.max_document_bytes = n;
+        }
+        if let Some(n) = self.max_stdin_bytes {
+            config.read.max_stdin_bytes = n;
+        }
+        if let Some(j) = self.jobs {
+            config.read.jobs = j.max(1);
+        }
     }
 }
 
@@ -196,32 +216,38 @@ struct ServeLimits {
     #[arg(long, env = "STORYLINE_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Seconds a client has to send a request's headers, or to start its next request on an idle
-    /// connection.
-    #[arg(long, default_value_t = storyline_serve::Limits::default().header_timeout.as_secs())]
-    header_timeout: u64,
-    /// Seconds a request may take, its body included.
-    #[arg(long, default_value_t = storyline_serve::Limits::default().request_timeout.as_secs())]
-    request_timeout: u64,
-    /// Connections served at once.
-    #[arg(long, default_value_t = storyline_serve::Limits::default().max_connections)]
-    max_connections: usize,
-    /// Largest request body, in bytes.
-    #[arg(long, default_value_t = storyline_serve::Limits::default().max_body_bytes)]
-    max_body_bytes: usize,
+    /// connection. [default: 10]
+    #[arg(long)]
+    header_timeout: Option<u64>,
+    /// Seconds a request may take, its body included. [default: 120]
+    #[arg(long)]
+    request_timeout: Option<u64>,
+    /// Connections served at once. [default: 256]
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Largest request body, in bytes. [default: 2 MiB]
+    #[arg(long)]
+    max_body_bytes: Option<usize>,
 }
 
 impl ServeLimits {
-    fn limits(&self) -> Result<storyline_serve::Limits> {
+    /// The command line over the settings file.
+    fn limits(&self, config: &mut Config) -> Result<storyline_serve::Limits> {
         let token = self.token.clone().filter(|t| !t.is_empty());
         if token.as_ref().is_some_and(|t| t.len() < 16) {
             anyhow::bail!("the token is too short to be a secret: use at least 16 characters (for example `openssl rand -hex 32`)");
         }
+        let c = &mut config.serve;
+        c.header_timeout_secs = self.header_timeout.unwrap_or(c.header_timeout_secs).max(1);
+        c.request_timeout_secs = self.request_timeout.unwrap_or(c.request_timeout_secs).max(1);
+        c.max_connections = self.max_connections.unwrap_or(c.max_connections).max(1);
+        c.max_body_bytes = self.max_body_bytes.unwrap_or(c.max_body_bytes);
         Ok(storyline_serve::Limits {
             token,
-            header_timeout: std::time::Duration::from_secs(self.header_timeout.max(1)),
-            request_timeout: std::time::Duration::from_secs(self.request_timeout.max(1)),
-            max_connections: self.max_connections.max(1),
-            max_body_bytes: self.max_body_bytes,
+            header_timeout: std::time::Duration::from_secs(c.header_timeout_secs),
+            request_timeout: std::time::Duration::from_secs(c.request_timeout_secs),
+            max_connections: c.max_connections,
+            max_body_bytes: c.max_body_bytes,
         })
     }
 }
@@ -284,20 +310,27 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Ingest { db, read, paths } => ingest(&db.db, &read, &paths),
-        Command::Extract { read, paths } => extract(&read, &paths),
+        Command::Ingest { db, read, paths } => {
+            read.apply(&mut config);
+            ingest(&db, &config, read.no_progress, &paths)
+        }
+        Command::Extract { read, paths } => {
+            read.apply(&mut config);
+            extract(&config, read.no_progress, &paths)
+        }
         Command::Export { db, what, format } => {
-            let store = open(&db.db)?;
+            let store = open(&db)?;
             let name = what.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
-            export_any(&store, &name, format == Format::Csv, BufWriter::new(io::stdout().lock()))?;
+            export_any(store.as_ref(), &name, format == Format::Csv, BufWriter::new(io::stdout().lock()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { db, story, format } => {
-            let store = open(&db.db)?;
-            let catalog = storyline_serve::Catalog::load(&store).context("reading the store")?;
-            let Some(report) = catalog.report(&store, &story)? else {
-                eprintln!("error: no story `{story}` in {} (`storyline stories` lists them)", db.db.display());
+            let store = open(&db)?;
+            let catalog = storyline_serve::Catalog::load(store.as_ref()).context("reading the store")?;
+            let Some(report) = catalog.report(store.as_ref(), &story)? else {
+                eprintln!("error: no story `{story}` in {} (`storyline stories` lists them)", store.describe());
                 return Ok(ExitCode::FAILURE);
             };
             let mut out = BufWriter::new(io::stdout().lock());
@@ -314,24 +347,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { db, addr, limits } => serve(&db.db, addr, limits.limits()?),
+        Command::Serve { db, addr, limits } => {
+            let limits = limits.limits(&mut config)?;
+            serve(&db, addr, limits, config)
+        }
         Command::Copies { db, id } => {
-            let store = open(&db.db)?;
+            let store = open(&db)?;
             let out = BufWriter::new(io::stdout().lock());
-            if copies::show(&store, &ArticleId(id.clone()), out)? {
+            if copies::show(store.as_ref(), &ArticleId(id.clone()), out)? {
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("error: no article with id or external id `{id}` in {}", db.db.display());
+                eprintln!("error: no article with id or external id `{id}` in {}", store.describe());
                 Ok(ExitCode::FAILURE)
             }
         }
-        Command::Search { db, query, limit, json } => search(&db.db, &query, limit, json),
+        Command::Search { db, query, limit, json } => search(&db, &query, limit, json),
         Command::Entity { db, name } => {
-            let store = open(&db.db)?;
-            if enrich::show_entity(&store, &name, BufWriter::new(io::stdout().lock()))? {
+            let store = open(&db)?;
+            if enrich::show_entity(store.as_ref(), &name, BufWriter::new(io::stdout().lock()))? {
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("error: no entity named `{name}` in {}", db.db.display());
+                eprintln!("error: no entity named `{name}` in {}", store.describe());
                 Ok(ExitCode::FAILURE)
             }
         }
@@ -351,25 +387,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("error: --since wants a date like 2021-05-12, not `{d}`");
                 return Ok(ExitCode::from(2));
             }
-            let store = open(&db.db)?;
+            let store = open(&db)?;
             let sort = match sort {
                 SortArg::Size => storyline_store::StorySort::Size,
                 SortArg::Recent => storyline_store::StorySort::Recent,
             };
-            let n = stories::list(&store, sort, since.as_deref(), limit, json, BufWriter::new(io::stdout().lock()))?;
+            let n = stories::list(store.as_ref(), sort, since.as_deref(), limit, json, BufWriter::new(io::stdout().lock()))?;
             Ok(if n > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Story { db, id } => {
-            let store = open(&db.db)?;
-            if stories::show(&store, &id, BufWriter::new(io::stdout().lock()))? {
+            let store = open(&db)?;
+            if stories::show(store.as_ref(), &id, BufWriter::new(io::stdout().lock()))? {
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("error: no story `{id}` in {}", db.db.display());
+                eprintln!("error: no story `{id}` in {}", store.describe());
                 Ok(ExitCode::FAILURE)
             }
         }
         Command::Show { db, id } => {
-            let store = open(&db.db)?;
+            let store = open(&db)?;
             match store.get_article(&ArticleId(id.clone()))? {
                 Some(a) => {
                     let mut out = io::stdout().lock();
@@ -379,7 +415,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 None => {
-                    eprintln!("error: no article with id or external id `{id}` in {}", db.db.display());
+                    eprintln!("error: no article with id or external id `{id}` in {}", store.describe());
                     Ok(ExitCode::FAILURE)
                 }
             }
@@ -397,30 +433,26 @@ fn export_any(store: &dyn Store, what: &str, csv: bool, out: impl Write) -> Resu
     }
 }
 
-fn serve(db: &std::path::Path, addr: std::net::SocketAddr, limits: storyline_serve::Limits) -> Result<ExitCode> {
+fn serve(db: &DbArg, addr: std::net::SocketAddr, limits: storyline_serve::Limits, config: Config) -> Result<ExitCode> {
     // Said before the catalog is loaded, which can take a while.
     if !addr.ip().is_loopback() && limits.token.is_none() {
         return Err(storyline_serve::Error::NoToken(addr).into());
     }
     let store = open(db)?;
-    eprintln!("loading the catalog of {} ...", db.display());
+    let name = store.describe();
+    eprintln!("loading the catalog of {name} ...");
     let started = std::time::Instant::now();
     let hooks = storyline_serve::Hooks {
-        ingest: std::sync::Arc::new(|store: &mut dyn Store, path: &std::path::Path| {
-            let read = ReadArgs { max_document_bytes: ReadConfig::default().max_document_bytes, no_progress: true, jobs: None, max_stdin_bytes: 0 };
-            ingest_into(store, &read, &[path.to_path_buf()], false).map_err(|e| format!("{e:#}"))
-        }),
-        export: std::sync::Arc::new(|store: &dyn Store, what: &str, csv: bool, out: &mut dyn Write| {
-            export_any(store, what, csv, out).map_err(|e| format!("{e:#}"))
-        }),
+        export: Arc::new(|store: &dyn Store, what: &str, csv: bool, out: &mut dyn Write| export_any(store, what, csv, out).map_err(|e| format!("{e:#}"))),
     };
-    let state = storyline_serve::AppState::new(Box::new(store), hooks, limits).with_context(|| format!("reading {}", db.display()))?;
+    let state = storyline_serve::AppState::new(store, hooks, limits, config).with_context(|| format!("reading {name}"))?;
     let c = state.catalog();
     eprintln!("{} articles, {} stories, {} entities ({:.1} s)", c.articles, c.stories.len(), c.entities.len(), started.elapsed().as_secs_f64());
+    state.follow();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the server runtime")?;
     runtime
         .block_on(storyline_serve::serve(state, addr, |bound| {
-            println!("Storyline is serving {} at http://{bound}/ (JSON API: http://{bound}/stories; Ctrl-C stops)", db.display());
+            println!("Storyline is serving {name} at http://{bound}/ (JSON API: http://{bound}/stories; Ctrl-C stops)");
             let _ = io::stdout().flush();
         }))
         .with_context(|| format!("serving on {addr}"))?;
@@ -428,120 +460,26 @@ fn serve(db: &std::path::Path, addr: std::net::SocketAddr, limits: storyline_ser
     Ok(ExitCode::SUCCESS)
 }
 
-fn open(dir: &std::path::Path) -> Result<EmbeddedStore> {
-    EmbeddedStore::open(dir).with_context(|| format!("opening the store at {}", dir.display()))
+/// Opens the store the locator names (a directory or a PostgreSQL URL).
+fn open(db: &DbArg) -> Result<Arc<dyn Store>> {
+    let store = storyline_store::open(&db.db, db.index_dir.as_deref()).with_context(|| format!("opening the store at {}", db.db))?;
+    Ok(Arc::from(store))
 }
 
-fn read_config(read: &ReadArgs) -> ReadConfig {
-    ReadConfig { max_document_bytes: read.max_document_bytes, text_only: false }
+fn ingest(db: &DbArg, config: &Config, no_progress: bool, paths: &[PathBuf]) -> Result<ExitCode> {
+    let store = open(db)?;
+    let inputs = storyline_pipeline::prepare(paths, config.read.max_stdin_bytes).context("reading standard input")?;
+    let observer = observe::Bars::new(!no_progress && io::stderr().is_terminal(), true);
+    let summary = Pipeline::new(config, &observer).ingest(store.as_ref(), &inputs).with_context(|| format!("ingesting into {}", store.describe()))?;
+    Ok(if summary.errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-/// Articles are stored in batches of this many, or of this many bytes of text; each batch is
-/// one transaction.
-const BATCH: usize = 256;
-const BATCH_BYTES: usize = 64 << 20;
-
-fn ingest(db: &std::path::Path, read: &ReadArgs, paths: &[PathBuf]) -> Result<ExitCode> {
-    let mut store = open(db)?;
-    let summary = ingest_into(&mut store, read, paths, true).with_context(|| format!("ingesting into {}", db.display()))?;
-    Ok(if summary["errors"].as_u64().unwrap_or(0) > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
-}
-
-/// Reads, cleans and stores the inputs, then runs the copy, story and facts steps on what is
-/// new. Returns a JSON summary; `report` prints each stage's line on stderr.
-fn ingest_into(store: &mut dyn Store, read: &ReadArgs, paths: &[PathBuf], report: bool) -> Result<serde_json::Value> {
-    let inputs = pipeline::prepare(paths, read.max_stdin_bytes).context("reading standard input")?;
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut added = 0usize;
-    let mut existing = 0usize;
-    let mut failure: Option<anyhow::Error> = None;
-    let mut batch_bytes = 0usize;
-    let progress = report && !read.no_progress && io::stderr().is_terminal();
-    let say = |line: String| {
-        if report {
-            eprintln!("{line}");
-        }
-    };
-    let tally = pipeline::run(&inputs, &read_config(read), read.jobs(), progress, &mut |article, bar| {
-        if failure.is_some() {
-            return;
-        }
-        batch_bytes += article.text.len();
-        batch.push(article);
-        if batch.len() >= BATCH || batch_bytes >= BATCH_BYTES {
-            batch_bytes = 0;
-            match store.put_articles(&batch, &now) {
-                Ok(s) => {
-                    added += s.added;
-                    existing += s.already_stored;
-                    bar.set_message(format!("{added} stored"));
-                }
-                Err(e) => failure = Some(e.into()),
-            }
-            batch.clear();
-        }
-    });
-    if let Some(e) = failure {
-        return Err(e.context("storing articles (batches already reported stored are kept)"));
-    }
-    let last = store.put_articles(&batch, &now).context("storing articles")?;
-    added += last.added;
-    existing += last.already_stored;
-    let total = store.count_articles()?;
-    say(format!(
-        "ingested {} documents from {} inputs: {added} added, {existing} already stored; {} warnings, {} errors; {total} articles in the store",
-        tally.documents,
-        inputs.sources.len(),
-        tally.warnings,
-        tally.errors,
-    ));
-    let bar = |prefix: &'static str| {
-        let bar = if progress { indicatif::ProgressBar::new(added as u64) } else { indicatif::ProgressBar::hidden() };
-        bar.set_prefix(prefix);
-        bar
-    };
-    // Copy relations of the new articles, against everything stored.
-    let b = bar("copies");
-    let started = std::time::Instant::now();
-    let relations = copies::copy_step(store, &mut |n| b.set_position(n as u64)).context("finding copies")?;
-    b.finish_and_clear();
-    say(format!("copies: {relations} new copy relations ({:.1} s)", started.elapsed().as_secs_f64()));
-    // Stories and threads of the new articles, online against the stored stories.
-    let b = bar("stories");
-    let started = std::time::Instant::now();
-    let step = stories::story_step(store, &mut |n| b.set_position(n as u64)).context("grouping stories")?;
-    b.finish_and_clear();
-    say(format!(
-        "stories: {} articles assigned, {} new stories, {} merges, {} stored articles moved ({} splits); {} stories in all; {} rewrites among story members ({:.1} s, of which rewrites {:.1} s)",
-        step.assigned,
-        step.opened,
-        step.merges,
-        step.moved,
-        step.splits,
-        step.stories,
-        step.rewrites,
-        started.elapsed().as_secs_f64(),
-        step.rewrite_secs
-    ));
-    // Entities, quotes and figures of the new articles.
-    let b = bar("facts");
-    let started = std::time::Instant::now();
-    let n = enrich::facts_step(store, &mut |n| b.set_position(n as u64)).context("finding entities, quotes and figures")?;
-    b.finish_and_clear();
-    say(format!("facts: entities, quotes and figures of {n} articles ({:.1} s)", started.elapsed().as_secs_f64()));
-    Ok(serde_json::json!({
-        "documents": tally.documents, "added": added, "already_stored": existing, "warnings": tally.warnings, "errors": tally.errors,
-        "articles": total, "copy_relations": relations, "stories_opened": step.opened, "story_merges": step.merges, "articles_moved": step.moved, "story_splits": step.splits, "stories": step.stories, "rewrites": step.rewrites,
-    }))
-}
-
-fn extract(read: &ReadArgs, paths: &[PathBuf]) -> Result<ExitCode> {
-    let inputs = pipeline::prepare(paths, read.max_stdin_bytes).context("reading standard input")?;
+fn extract(config: &Config, no_progress: bool, paths: &[PathBuf]) -> Result<ExitCode> {
+    let inputs = storyline_pipeline::prepare(paths, config.read.max_stdin_bytes).context("reading standard input")?;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut write_error = None;
-    let progress = !read.no_progress && io::stderr().is_terminal();
-    let tally = pipeline::run(&inputs, &read_config(read), read.jobs(), progress, &mut |article, _| {
+    let observer = observe::Bars::new(!no_progress && io::stderr().is_terminal(), false);
+    let tally = storyline_pipeline::read::run(&inputs, config, &observer, &mut |article| {
         if write_error.is_none() {
             if let Err(e) = serde_json::to_writer(&mut out, &article).map_err(io::Error::from).and_then(|_| out.write_all(b"\n")) {
                 write_error = Some(e);
@@ -558,9 +496,17 @@ fn extract(read: &ReadArgs, paths: &[PathBuf]) -> Result<ExitCode> {
     Ok(if tally.errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-fn search(db: &std::path::Path, query: &str, limit: usize, json: bool) -> Result<ExitCode> {
+fn search(db: &DbArg, query: &str, limit: usize, json: bool) -> Result<ExitCode> {
+    let parsed = match storyline_store::Query::parse(query) {
+        Ok(q) => q,
+        Err(storyline_store::Error::Query(message)) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let store = open(db)?;
-    let results = match store.search(query, limit) {
+    let results = match store.search(&parsed, limit) {
         Ok(r) => r,
         Err(storyline_store::Error::Query(message)) => {
             eprintln!("error: {message}");

@@ -33,7 +33,7 @@ pub fn run(name: &str, data: &[u8]) {
         "extract" => extract_page(data),
         "query" => {
             if let Ok(q) = std::str::from_utf8(data) {
-                let _ = storyline_store::check_query(q);
+                let _ = storyline_store::Query::parse(q);
             }
         }
         other => panic!("no fuzz target `{other}` (targets: {})", TARGETS.join(", ")),

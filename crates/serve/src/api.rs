@@ -92,8 +92,8 @@ pub async fn blocking<T: Send + 'static>(state: &Shared, f: impl FnOnce(&AppRef)
 pub struct AppRef(pub Shared);
 
 impl AppRef {
-    pub fn store<T>(&self, f: impl FnOnce(&mut dyn Store) -> T) -> T {
-        self.0.with_store(f)
+    pub fn store<T>(&self, f: impl FnOnce(&dyn Store) -> T) -> T {
+        f(self.0.store())
     }
 }
 
@@ -278,7 +278,7 @@ pub fn story_json(c: &Catalog, r: &StoryRow) -> Value {
 
 /// Full-text hits (article ids) of a query, or a JSON error for a bad query.
 pub fn search_articles(store: &dyn Store, q: &str, limit: usize) -> ApiResult<Vec<ArticleId>> {
-    Ok(store.search(q, limit)?.hits.into_iter().map(|h| h.id).collect())
+    Ok(store.search(&storyline_store::Query::parse(q)?, limit)?.hits.into_iter().map(|h| h.id).collect())
 }
 
 async fn stories(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
@@ -565,7 +565,7 @@ async fn search(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let q = p.get("q").cloned().filter(|q| !q.trim().is_empty()).ok_or_else(|| ApiError::bad_request("q is required (the CLI's query syntax)"))?;
     let n = limit(&p, 20, 1000)?;
     blocking(&s, move |app| {
-        let r = app.store(|st| st.search(&q, n))?;
+        let r = app.store(|st| st.search(&storyline_store::Query::parse(&q)?, n))?;
         let c = app.0.catalog();
         let hits: Vec<Value> = r
             .hits
@@ -577,7 +577,7 @@ async fn search(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     .await
 }
 
-/// Streams an export; the store is held while it is written.
+/// Streams an export.
 async fn export(State(s): State<Shared>, Path(what): Path<String>, p: Params) -> ApiResult<Response> {
     let p = params(p)?;
     let (name, ext) = what.rsplit_once('.').map(|(n, e)| (n.to_string(), Some(e.to_string()))).unwrap_or((what.clone(), None));
@@ -595,7 +595,7 @@ async fn export(State(s): State<Shared>, Path(what): Path<String>, p: Params) ->
     tokio::task::spawn_blocking(move || {
         let mut w = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
         let hook = state.hooks.export.clone();
-        let result = state.with_store(|st| hook(st, &name, csv, &mut w));
+        let result = hook(state.store(), &name, csv, &mut w);
         let _ = std::io::Write::flush(&mut w);
         if let Err(e) = result {
             let _ = tx.blocking_send(Err(std::io::Error::other(e)));

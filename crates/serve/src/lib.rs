@@ -1,11 +1,12 @@
 //! `storyline serve`: a JSON HTTP API (described by `openapi.yaml` at the repository root) and a
 //! server-rendered web UI, both over one [`Catalog`] and the store.
 //!
-//! The store is used behind one mutex (SQLite connections are not shared between threads);
-//! listings come from the in-memory catalog and story reports are cached, so the mutex is only
-//! taken for cache misses, article pages and writes. Ingesting (`POST /articles`) goes through
-//! a hook the binary provides (the same pipeline as `storyline ingest`), then the catalog is
-//! rebuilt and the report cache emptied.
+//! The read model follows the store: a follower thread looks at the store's change feed every
+//! `follow_interval_ms` and, when anything changed (an ingest by this server, the CLI, or any
+//! other process), builds a new catalog beside the old one and swaps it in. Requests never wait
+//! for that: they read whichever catalog is current. The store itself is shared by all request
+//! threads (its writes and reads are safe from any number of threads). `POST /articles` runs
+//! the same pipeline as `storyline ingest` and refreshes the catalog before it answers.
 
 mod api;
 pub mod catalog;
@@ -13,13 +14,15 @@ pub mod guard;
 pub mod html;
 mod ui;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
 
 use storyline_model::StoryReport;
-use storyline_store::Store;
+use storyline_pipeline::{Config, IngestSummary, Pipeline, Quiet};
+use storyline_store::{Head, Store};
 
 pub use catalog::Catalog;
 pub use guard::Limits;
@@ -28,6 +31,8 @@ pub use guard::Limits;
 pub enum Error {
     #[error(transparent)]
     Store(#[from] storyline_store::Error),
+    #[error(transparent)]
+    Pipeline(#[from] storyline_pipeline::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error(
@@ -38,8 +43,6 @@ pub enum Error {
     NoToken(SocketAddr),
 }
 
-/// Ingests a JSON Lines file into the store (the binary's pipeline); returns a JSON summary.
-pub type IngestHook = Arc<dyn Fn(&mut dyn Store, &Path) -> Result<serde_json::Value, String> + Send + Sync>;
 /// Writes an export (`articles`, `copies`, `stories`, `entities`, `quotes`, `figures`) as CSV
 /// (`true`) or JSON Lines.
 pub type ExportHook = Arc<dyn Fn(&dyn Store, &str, bool, &mut dyn std::io::Write) -> Result<(), String> + Send + Sync>;
@@ -47,27 +50,39 @@ pub type ExportHook = Arc<dyn Fn(&dyn Store, &str, bool, &mut dyn std::io::Write
 /// What the binary plugs in.
 #[derive(Clone)]
 pub struct Hooks {
-    pub ingest: IngestHook,
     pub export: ExportHook,
 }
 
-/// Reports kept in memory at most.
-const REPORT_CACHE: usize = 4096;
-
 pub struct AppState {
-    store: Mutex<Box<dyn Store + Send>>,
+    store: Arc<dyn Store>,
     catalog: RwLock<Arc<Catalog>>,
-    reports: Mutex<HashMap<String, Arc<StoryReport>>>,
+    /// The change-feed head the current catalog reflects.
+    seen: Mutex<Head>,
+    /// One catalog build at a time.
+    building: Mutex<()>,
+    reports: Mutex<lru::LruCache<String, Arc<StoryReport>>>,
     hooks: Hooks,
     limits: Limits,
+    config: Config,
 }
 
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    pub fn new(store: Box<dyn Store + Send>, hooks: Hooks, limits: Limits) -> Result<Shared, Error> {
+    pub fn new(store: Arc<dyn Store>, hooks: Hooks, limits: Limits, config: Config) -> Result<Shared, Error> {
+        let head = store.head()?;
         let catalog = Catalog::load(store.as_ref())?;
-        Ok(Arc::new(AppState { store: Mutex::new(store), catalog: RwLock::new(Arc::new(catalog)), reports: Mutex::new(HashMap::new()), hooks, limits }))
+        let cache = NonZeroUsize::new(config.serve.report_cache.max(1)).unwrap_or(NonZeroUsize::MIN);
+        Ok(Arc::new(AppState {
+            store,
+            catalog: RwLock::new(Arc::new(catalog)),
+            seen: Mutex::new(head),
+            building: Mutex::new(()),
+            reports: Mutex::new(lru::LruCache::new(cache)),
+            hooks,
+            limits,
+            config,
+        }))
     }
 
     pub fn limits(&self) -> &Limits {
@@ -78,9 +93,8 @@ impl AppState {
         self.catalog.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn with_store<T>(&self, f: impl FnOnce(&mut dyn Store) -> T) -> T {
-        let mut guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        f(guard.as_mut())
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 
     /// A story's report, from the cache or computed.
@@ -89,25 +103,52 @@ impl AppState {
             return Ok(Some(r.clone()));
         }
         let catalog = self.catalog();
-        let Some(report) = self.with_store(|s| catalog.report(s, id))? else { return Ok(None) };
+        let Some(report) = catalog.report(self.store(), id)? else { return Ok(None) };
         let report = Arc::new(report);
-        let mut cache = self.reports.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= REPORT_CACHE {
-            cache.clear();
-        }
-        cache.insert(id.to_string(), report.clone());
+        self.reports.lock().unwrap_or_else(|p| p.into_inner()).put(id.to_string(), report.clone());
         Ok(Some(report))
     }
 
-    /// Ingests, then rebuilds the catalog and forgets cached reports.
-    fn ingest(&self, path: &Path) -> Result<serde_json::Value, String> {
-        self.with_store(|s| {
-            let summary = (self.hooks.ingest)(s, path)?;
-            let catalog = Catalog::load(s).map_err(|e| e.to_string())?;
-            *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog);
-            self.reports.lock().unwrap_or_else(|p| p.into_inner()).clear();
-            Ok(summary)
-        })
+    /// Brings the read model up to the store's head: when anything was written since the
+    /// catalog was built, builds a new one and swaps it in (readers keep the old one meanwhile),
+    /// and forgets cached reports. Returns whether anything changed.
+    pub fn refresh(&self) -> Result<bool, Error> {
+        let _one = self.building.lock().unwrap_or_else(|p| p.into_inner());
+        let head = self.store.head()?;
+        if head == *self.seen.lock().unwrap_or_else(|p| p.into_inner()) {
+            return Ok(false);
+        }
+        // Articles another process stored (and, for PostgreSQL, this reader's own index).
+        self.store.sync_index(false)?;
+        let catalog = Catalog::load(self.store())?;
+        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog);
+        self.reports.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = head;
+        Ok(true)
+    }
+
+    /// Follows the change feed on a thread of its own until the state is dropped.
+    pub fn follow(self: &Arc<Self>) {
+        let weak: Weak<AppState> = Arc::downgrade(self);
+        let every = Duration::from_millis(self.config.serve.follow_interval_ms.max(10));
+        std::thread::Builder::new()
+            .name("follow".into())
+            .spawn(move || loop {
+                std::thread::sleep(every);
+                let Some(state) = weak.upgrade() else { return };
+                if let Err(e) = state.refresh() {
+                    eprintln!("warning: following {}: {e}", state.store.describe());
+                }
+            })
+            .expect("spawning the follower thread");
+    }
+
+    /// Ingests a JSON Lines file through the pipeline, then refreshes the read model.
+    fn ingest(&self, path: &Path) -> Result<IngestSummary, Error> {
+        let inputs = storyline_pipeline::prepare(&[path.to_path_buf()], 0).map_err(storyline_pipeline::Error::Stdin)?;
+        let summary = Pipeline::new(&self.config, &Quiet).ingest(self.store(), &inputs)?;
+        self.refresh()?;
+        Ok(summary)
     }
 }
 

@@ -119,7 +119,10 @@ fn search(s: &dyn Store) {
     let results = s.search(&Query::parse("blinken").unwrap(), 10).unwrap();
     assert_eq!(results.total, 1);
     let hit = &results.hits[0];
-    assert_eq!((hit.title.as_deref(), hit.published.as_deref(), hit.outlet.as_deref()), (Some("Blinken visits Cairo"), Some("2021-05-25"), Some("one.example")));
+    assert_eq!(
+        (hit.title.as_deref(), hit.published.as_deref(), hit.outlet.as_deref()),
+        (Some("Blinken visits Cairo"), Some("2021-05-25"), Some("one.example"))
+    );
     assert!(hit.snippet.contains("<b>Blinken</b>"), "snippet marks the match: {}", hit.snippet);
     // The limit bounds the hits, not the total.
     let two = s.search(&Query::parse("the").unwrap(), 1).unwrap();
@@ -134,7 +137,15 @@ fn search(s: &dyn Store) {
 }
 
 fn relation(a: &str, b: &str, kind: CopyKind) -> CopyRelation {
-    CopyRelation { a: ArticleId(a.into()), b: ArticleId(b.into()), relation: kind, similarity: 0.9, shared: vec![], original: None, evidence: vec![format!("{a}-{b}")] }
+    CopyRelation {
+        a: ArticleId(a.into()),
+        b: ArticleId(b.into()),
+        relation: kind,
+        similarity: 0.9,
+        shared: vec![],
+        original: None,
+        evidence: vec![format!("{a}-{b}")],
+    }
 }
 
 fn copies(s: &dyn Store) {
@@ -187,7 +198,14 @@ fn story(id: &str, articles: usize, last: Option<&str>, thread: &str) -> Story {
 }
 
 fn member(article: &str, story: &str) -> StoryMember {
-    StoryMember { article: ArticleId(article.into()), story: StoryId(story.into()), score: 0.5, shared_terms: vec![], shared_names: vec![], note: String::new() }
+    StoryMember {
+        article: ArticleId(article.into()),
+        story: StoryId(story.into()),
+        score: 0.5,
+        shared_terms: vec![],
+        shared_names: vec![],
+        note: String::new(),
+    }
 }
 
 fn stories(s: &dyn Store) {
@@ -236,7 +254,10 @@ fn stories(s: &dyn Store) {
     let (got, events) = s.get_story("sb").unwrap().expect("a merged id leads to its survivor");
     assert_eq!(got.id.0, "sa");
     assert_eq!(events.len(), 1);
-    assert_eq!((events[0].kind, events[0].from.as_str(), events[0].to.as_str(), events[0].at.as_str()), (StoryEventKind::StoryMerge, "sb", "sa", "2026-01-02T00:00:00Z"));
+    assert_eq!(
+        (events[0].kind, events[0].from.as_str(), events[0].to.as_str(), events[0].at.as_str()),
+        (StoryEventKind::StoryMerge, "sb", "sa", "2026-01-02T00:00:00Z")
+    );
     assert!(s.get_story("zz").unwrap().is_none());
     let members: Vec<StoryMember> = s.story_members(&StoryId("sa".into())).unwrap();
     assert_eq!(members.iter().map(|m| m.article.0.as_str()).collect::<Vec<_>>(), ["m2", "m3", "m4", "m1"], "undated first, then by date");
@@ -348,7 +369,8 @@ fn concurrent_writers(s: Arc<dyn Store>) {
             let s = s.clone();
             std::thread::spawn(move || {
                 for b in 0..5 {
-                    let batch: Vec<Article> = (0..10).map(|i| article(&format!("w{w}b{b}i{i}"), "t", &format!("writer{w} concurrent words"), None, "x")).collect();
+                    let batch: Vec<Article> =
+                        (0..10).map(|i| article(&format!("w{w}b{b}i{i}"), "t", &format!("writer{w} concurrent words"), None, "x")).collect();
                     s.put_articles(&batch, "2026-01-01T00:00:00Z").unwrap();
                     s.record_facts(&batch.iter().map(|a| (a.id.clone(), Facts::default())).collect::<Vec<_>>()).unwrap();
                 }

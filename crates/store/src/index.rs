@@ -79,8 +79,11 @@ impl SearchIndex {
         let (schema, fields) = schema();
         let index = Index::create_in_ram(schema);
         let name = "memory".to_owned();
-        let reader =
-            index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(|e: TantivyError| Error::Index { store: name.clone(), message: e.to_string() })?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e: TantivyError| Error::Index { store: name.clone(), message: e.to_string() })?;
         Ok(SearchIndex { index, reader, fields, name, indexing: Mutex::new(()) })
     }
 

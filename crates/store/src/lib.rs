@@ -29,7 +29,7 @@ use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, St
 
 /// The traits, for `use storyline_store::prelude::*`.
 pub mod prelude {
-    pub use crate::{Articles, ChangeFeed, Copies, FactStore, Search, Stories, Store};
+    pub use crate::{Articles, ChangeFeed, Copies, FactStore, Search, Store, Stories};
 }
 
 pub use index::SearchIndex;

@@ -8,7 +8,7 @@ use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, St
 
 use crate::index::SearchIndex;
 use crate::{
-    Articles, ChangeFeed, ClusterState, CopyCheck, Copies, FactStore, Head, PutSummary, Query, Result, Search, SearchResults, Step, StepLock, Stories,
+    Articles, ChangeFeed, ClusterState, Copies, CopyCheck, FactStore, Head, PutSummary, Query, Result, Search, SearchResults, Step, StepLock, Stories,
     StoryEvent, StoryEventKind, StorySort, StoryUpdate, MAX_ANCHOR_POSTINGS, WORK_BATCH_BYTES,
 };
 
@@ -321,7 +321,8 @@ impl Stories for MemoryStore {
                     return Ok(Some((row.story.clone(), events)));
                 }
                 Some(next) => {
-                    let at = inner.events.iter().rev().find(|e| e.kind == StoryEventKind::StoryMerge && e.from == current).map(|e| e.at.clone()).unwrap_or_default();
+                    let at =
+                        inner.events.iter().rev().find(|e| e.kind == StoryEventKind::StoryMerge && e.from == current).map(|e| e.at.clone()).unwrap_or_default();
                     events.push(StoryEvent { kind: StoryEventKind::StoryMerge, from: current.clone(), to: next.clone(), at });
                     current = next.clone();
                 }
@@ -332,12 +333,8 @@ impl Stories for MemoryStore {
 
     fn story_members(&self, id: &StoryId) -> Result<Vec<StoryMember>> {
         let inner = self.read();
-        let mut members: Vec<(&Option<String>, i64, &StoryMember)> = inner
-            .members
-            .values()
-            .filter(|m| m.story == *id)
-            .filter_map(|m| inner.article(&m.article).map(|a| (&a.article.published, a.seq, m)))
-            .collect();
+        let mut members: Vec<(&Option<String>, i64, &StoryMember)> =
+            inner.members.values().filter(|m| m.story == *id).filter_map(|m| inner.article(&m.article).map(|a| (&a.article.published, a.seq, m))).collect();
         members.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
         Ok(members.into_iter().map(|(_, _, m)| m.clone()).collect())
     }
@@ -357,11 +354,7 @@ impl Stories for MemoryStore {
 
     fn article_stories(&self) -> Result<HashMap<ArticleId, (StoryId, Option<String>)>> {
         let inner = self.read();
-        Ok(inner
-            .members
-            .values()
-            .map(|m| (m.article.clone(), (m.story.clone(), inner.stories.get(&m.story.0).and_then(|r| r.story.thread.clone()))))
-            .collect())
+        Ok(inner.members.values().map(|m| (m.article.clone(), (m.story.clone(), inner.stories.get(&m.story.0).and_then(|r| r.story.thread.clone())))).collect())
     }
 }
 

@@ -14,8 +14,8 @@ use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, St
 
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
-    decode, from_json, relation_name, to_json, Articles, ChangeFeed, ClusterState, CopyCheck, Copies, Error, FactStore, Head, PutSummary, Query, Result, Search,
-    SearchResults, Step, StepLock, Stories, StoryEvent, StoryEventKind, StorySort, StoryUpdate, MAX_ANCHOR_POSTINGS, WORK_BATCH_BYTES,
+    decode, from_json, relation_name, to_json, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query, Result,
+    Search, SearchResults, Step, StepLock, Stories, StoryEvent, StoryEventKind, StorySort, StoryUpdate, MAX_ANCHOR_POSTINGS, WORK_BATCH_BYTES,
 };
 
 pub const SCHEMA_VERSION: i64 = 2;
@@ -258,7 +258,8 @@ impl Articles for PgStore {
     }
 
     fn get_article(&self, id: &ArticleId) -> Result<Option<StoredArticle>> {
-        let row = self.read(|c| c.query_opt("SELECT seq, id, ingested_at, json FROM articles WHERE id = $1 OR external_id = $1 ORDER BY seq LIMIT 1", &[&id.0]))?;
+        let row =
+            self.read(|c| c.query_opt("SELECT seq, id, ingested_at, json FROM articles WHERE id = $1 OR external_id = $1 ORDER BY seq LIMIT 1", &[&id.0]))?;
         row.map(|r| decode(r.get(1), r.get(0), r.get(2), r.get::<_, &str>(3))).transpose()
     }
 
@@ -456,9 +457,8 @@ impl Stories for PgStore {
             StorySort::Size => "articles DESC, last_published DESC NULLS LAST, id",
             StorySort::Recent => "last_published IS NULL, last_published DESC NULLS LAST, articles DESC, id",
         };
-        let query = format!(
-            "SELECT id, json FROM stories WHERE merged_into IS NULL AND ($1::text IS NULL OR last_published >= $1::text) ORDER BY {order} LIMIT $2"
-        );
+        let query =
+            format!("SELECT id, json FROM stories WHERE merged_into IS NULL AND ($1::text IS NULL OR last_published >= $1::text) ORDER BY {order} LIMIT $2");
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self.read(|c| c.query(&query, &[&since, &limit]))?;
         rows.iter().map(|r| from_json(r.get::<_, &str>(0), r.get::<_, &str>(1))).collect()
@@ -473,14 +473,19 @@ impl Stories for PgStore {
             match row.get::<_, Option<String>>(1) {
                 None => {
                     let splits = self.read(|c| {
-                        c.query("SELECT from_id, to_id, at FROM story_events WHERE kind = 'story_split' AND (from_id = $1 OR to_id = $1) ORDER BY seq", &[&current])
+                        c.query(
+                            "SELECT from_id, to_id, at FROM story_events WHERE kind = 'story_split' AND (from_id = $1 OR to_id = $1) ORDER BY seq",
+                            &[&current],
+                        )
                     })?;
                     events.extend(splits.iter().map(|r| StoryEvent { kind: StoryEventKind::StorySplit, from: r.get(0), to: r.get(1), at: r.get(2) }));
                     return Ok(Some((from_json(&current, row.get::<_, &str>(0))?, events)));
                 }
                 Some(next) => {
                     let at = self
-                        .read(|c| c.query_opt("SELECT at FROM story_events WHERE kind = 'story_merge' AND from_id = $1 ORDER BY seq DESC LIMIT 1", &[&current]))?
+                        .read(|c| {
+                            c.query_opt("SELECT at FROM story_events WHERE kind = 'story_merge' AND from_id = $1 ORDER BY seq DESC LIMIT 1", &[&current])
+                        })?
                         .map(|r| r.get(0))
                         .unwrap_or_default();
                     events.push(StoryEvent { kind: StoryEventKind::StoryMerge, from: current.clone(), to: next.clone(), at });
@@ -547,7 +552,10 @@ impl FactStore for PgStore {
         let mut after = 0i64;
         loop {
             let rows = self.read(|c| {
-                c.query("SELECT a.seq, f.article, f.json FROM facts f JOIN articles a ON a.id = f.article WHERE a.seq > $1 ORDER BY a.seq LIMIT 1024", &[&after])
+                c.query(
+                    "SELECT a.seq, f.article, f.json FROM facts f JOIN articles a ON a.id = f.article WHERE a.seq > $1 ORDER BY a.seq LIMIT 1024",
+                    &[&after],
+                )
             })?;
             let Some(last) = rows.last() else { return Ok(()) };
             after = last.get(0);

@@ -12,8 +12,8 @@ use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, St
 
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
-    decode, relation_name, sqlite_stories as stories, Articles, ChangeFeed, ClusterState, CopyCheck, Copies, Error, FactStore, Head, PutSummary, Query,
-    Result, Search, SearchResults, Step, StepLock, Stories, StoryEvent, StorySort, StoryUpdate, MAX_ANCHOR_POSTINGS, WORK_BATCH_BYTES,
+    decode, relation_name, sqlite_stories as stories, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query, Result,
+    Search, SearchResults, Step, StepLock, Stories, StoryEvent, StorySort, StoryUpdate, MAX_ANCHOR_POSTINGS, WORK_BATCH_BYTES,
 };
 
 /// The schema this code writes. Older stores are migrated on open; newer ones are refused.
@@ -389,7 +389,9 @@ impl FactStore for EmbeddedStore {
         let mut after = 0i64;
         loop {
             let page: Vec<(i64, String, String)> = self.read(|c| {
-                let mut stmt = c.prepare_cached("SELECT a.seq, f.article, f.json FROM facts f JOIN articles a ON a.id = f.article WHERE a.seq > ?1 ORDER BY a.seq LIMIT 1024")?;
+                let mut stmt = c.prepare_cached(
+                    "SELECT a.seq, f.article, f.json FROM facts f JOIN articles a ON a.id = f.article WHERE a.seq > ?1 ORDER BY a.seq LIMIT 1024",
+                )?;
                 let rows = stmt.query_map([after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                 rows.collect()
             })?;

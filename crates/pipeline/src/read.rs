@@ -1,33 +1,17 @@
-//! The ingest pipeline as the CLI runs it: inputs -> raw documents -> (corpus statistics) ->
-//! clean articles. Two passes over the inputs: the first gathers corpus-level boilerplate
+//! Reading: inputs -> raw documents -> (corpus statistics) -> clean articles. Two passes over the inputs: the first gathers corpus-level boilerplate
 //! evidence, the second extracts, so that the result does not depend on input order.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use storyline_extract::{CorpusStats, Guarded};
 use storyline_ingest::{expand_inputs, read_stream, Input, InputWarning, Item, ReadConfig, Severity};
 use storyline_model::contain::contain;
 use storyline_model::{Article, RawDocument};
 
-/// The pipeline's steps, for progress reporting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    Scan,
-    Extract,
-}
-
-impl Stage {
-    fn label(self) -> &'static str {
-        match self {
-            Stage::Scan => "scanning",
-            Stage::Extract => "extracting",
-        }
-    }
-}
+use crate::{Config, Observer, Stage};
 
 /// One readable input: a file, or standard input spooled to an unlinked temporary file so that
 /// it can be read twice.
@@ -108,79 +92,86 @@ pub struct Tally {
     pub errors: usize,
 }
 
-/// Runs both passes and hands each clean article to `sink`. Warnings are printed to stderr as
-/// they come (above the progress bar).
-pub fn run(inputs: &Inputs, config: &ReadConfig, jobs: usize, progress: bool, sink: &mut dyn FnMut(Article, &ProgressBar)) -> Tally {
+/// Runs both passes and hands each clean article to `sink`, in input order. Warnings go to the
+/// observer as they come.
+pub fn run(inputs: &Inputs, config: &Config, observer: &dyn Observer, sink: &mut dyn FnMut(Article)) -> Tally {
     // Generous stacks: HTML libraries recurse over the document tree.
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).stack_size(64 * 1024 * 1024).build().expect("a thread pool with at least one thread");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(config.jobs()).stack_size(64 * 1024 * 1024).build().expect("a thread pool with at least one thread");
+    let batches = &config.batches;
+    let read = ReadConfig { max_document_bytes: config.read.max_document_bytes, text_only: false };
     let mut tally = Tally::default();
-    let bar = progress_bar(inputs.total_bytes(), progress);
     for w in &inputs.warnings {
-        report(&bar, w, &mut tally);
+        report(observer, w, &mut tally);
     }
     // Pass 1: corpus statistics (only scraped-text documents contribute).
     let mut stats = CorpusStats::default();
-    start_stage(&bar, Stage::Scan);
-    let scan = ReadConfig { text_only: true, ..config.clone() };
+    observer.start(Stage::Scan, inputs.total_bytes());
+    let scan = ReadConfig { text_only: true, ..read.clone() };
     for source in &inputs.sources {
-        read_source(source, &scan, &bar, &mut |item| {
+        read_source(source, &scan, observer, &mut |item| {
             if let Item::Document(doc) = item {
                 stats.observe(&doc);
             }
         });
     }
     // Pass 2: extraction, in parallel over small batches; articles come out in input order.
-    start_stage(&bar, Stage::Extract);
-    let mut pending: Vec<RawDocument> = Vec::with_capacity(EXTRACT_BATCH);
+    observer.start(Stage::Extract, inputs.total_bytes());
+    let mut pending: Vec<RawDocument> = Vec::with_capacity(batches.extract_documents);
     let mut pending_bytes = 0usize;
-    let flush = |pending: &mut Vec<RawDocument>, tally: &mut Tally, sink: &mut dyn FnMut(Article, &ProgressBar)| {
+    let flush = |pending: &mut Vec<RawDocument>, tally: &mut Tally, sink: &mut dyn FnMut(Article)| {
         let articles: Vec<Guarded> = pool.install(|| pending.par_iter().map(|doc| storyline_extract::extract_guarded(doc, &stats)).collect());
         for (doc, article) in pending.drain(..).zip(articles) {
             match article {
-                Guarded::Extracted(article) => sink(article, &bar),
+                Guarded::Extracted(article) => sink(article),
                 Guarded::Recovered { panic, article } => {
                     let outcome = if article.is_some() { "kept as plain text" } else { "document skipped" };
                     let message = format!("extraction failed inside a library ({panic}); {outcome}");
-                    report(&bar, &InputWarning { input: doc.source.clone(), message, severity: Severity::Error }, tally);
+                    report(observer, &InputWarning { input: doc.source.clone(), message, severity: Severity::Error }, tally);
                     if let Some(article) = article {
-                        sink(article, &bar);
+                        sink(article);
                     }
                 }
             }
         }
     };
     for source in &inputs.sources {
-        read_source(source, config, &bar, &mut |item| match item {
+        read_source(source, &read, observer, &mut |item| match item {
             Item::Document(doc) => {
                 tally.documents += 1;
                 pending_bytes += doc.body.as_str().len();
                 pending.push(doc);
-                if pending.len() >= EXTRACT_BATCH || pending_bytes >= EXTRACT_BATCH_BYTES {
+                if pending.len() >= batches.extract_documents || pending_bytes >= batches.extract_bytes {
                     pending_bytes = 0;
                     flush(&mut pending, &mut tally, sink);
                 }
             }
-            Item::Warning(w) => report(&bar, &w, &mut tally),
+            Item::Warning(w) => report(observer, &w, &mut tally),
         });
     }
     flush(&mut pending, &mut tally, sink);
-    bar.finish_and_clear();
     tally
 }
 
-/// Documents extracted together; small enough to keep memory flat, large enough to keep all
-/// threads busy.
-const EXTRACT_BATCH: usize = 64;
-/// Bytes of documents in flight at most (one document may pass it alone): the bound on
-/// extraction memory, whatever the documents' sizes.
-const EXTRACT_BATCH_BYTES: usize = 32 << 20;
+/// Counts the bytes read, for the observer.
+struct Counted<'a, R> {
+    inner: R,
+    observer: &'a dyn Observer,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.observer.read(n as u64);
+        Ok(n)
+    }
+}
 
 /// Reads one source; a panic inside a reader library ends that source with an error naming it
 /// (what it emitted before is kept) and the next source is read.
-fn read_source(source: &Source, config: &ReadConfig, bar: &ProgressBar, emit: &mut dyn FnMut(Item)) {
+fn read_source(source: &Source, config: &ReadConfig, observer: &dyn Observer, emit: &mut dyn FnMut(Item)) {
     match source.open() {
         Ok(file) => {
-            if let Err(panic) = contain(|| read_stream(&source.name, bar.wrap_read(file), config, emit)) {
+            if let Err(panic) = contain(|| read_stream(&source.name, Counted { inner: file, observer }, config, emit)) {
                 let message = format!("reading failed inside a library ({panic}); the rest of this input is skipped");
                 emit(Item::Warning(InputWarning { input: source.name.clone(), message, severity: Severity::Error }));
             }
@@ -189,25 +180,10 @@ fn read_source(source: &Source, config: &ReadConfig, bar: &ProgressBar, emit: &m
     }
 }
 
-fn report(bar: &ProgressBar, warning: &InputWarning, tally: &mut Tally) {
+fn report(observer: &dyn Observer, warning: &InputWarning, tally: &mut Tally) {
     match warning.severity {
         Severity::Warning => tally.warnings += 1,
         Severity::Error => tally.errors += 1,
     }
-    bar.suspend(|| eprintln!("{warning}"));
-}
-
-fn progress_bar(total: u64, enabled: bool) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(total.max(1)), if enabled { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix:>10} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar
-}
-
-fn start_stage(bar: &ProgressBar, stage: Stage) {
-    bar.set_prefix(stage.label());
-    bar.set_position(0);
+    observer.warning(warning);
 }

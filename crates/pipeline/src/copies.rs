@@ -1,0 +1,251 @@
+//! The copy step (each new article against the stored anchor index), rewrites among story
+//! members, and copy groups.
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+use storyline_dedup::rewrite::{rewrite_pair, RewriteConfig, RewriteProfile};
+use storyline_dedup::{anchors, compare_pair, CopyInput, DedupConfig};
+use storyline_ingest::{InputWarning, Severity};
+use storyline_model::contain::contain;
+use storyline_model::{ArticleId, CopyKind, CopyRelation, RemovalReason, Side, StoredArticle, StoryId, StoryMember};
+use storyline_store::{CopyCheck, Store};
+
+use crate::{Config, Error, Observer};
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn input(stored: &StoredArticle) -> CopyInput<'_> {
+    let a = &stored.article;
+    CopyInput {
+        id: &a.id,
+        text: &a.text,
+        published: a.published.as_deref(),
+        outlet: a.outlet.as_deref(),
+        credited_source: a.credited_source.as_deref(),
+        scraper_markers: a.removed.iter().filter(|r| r.reason == RemovalReason::ScraperMarker).count(),
+    }
+}
+
+/// Checks every stored article not yet checked against those already checked (and those
+/// earlier in the same batch); returns how many relations were found. Each batch is one
+/// transaction, so an interrupted run resumes at the batch where it stopped.
+pub fn copy_step(store: &dyn Store, settings: &Config, observer: &dyn Observer) -> Result<usize> {
+    let config = DedupConfig::default();
+    let mut found = 0;
+    let mut checked = 0;
+    loop {
+        let batch = store.articles_needing_copy_check(settings.batches.copy_check)?;
+        if batch.is_empty() {
+            return Ok(found);
+        }
+        // Anchors of the batch's articles already checked in this round, not yet in the store.
+        let mut batch_anchors: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut checks = Vec::with_capacity(batch.len());
+        for (k, article) in batch.iter().enumerate() {
+            let anchors = anchors(&article.article.text, &config);
+            let mut shared_in_batch: HashMap<usize, usize> = HashMap::new();
+            for a in &anchors {
+                for &j in batch_anchors.get(a).into_iter().flatten() {
+                    *shared_in_batch.entry(j).or_default() += 1;
+                }
+            }
+            let mut relations = Vec::new();
+            // A library panic on one pair loses that pair's relation, not the batch.
+            let mut compare_with = |other: &StoredArticle| match contain(|| compare_pair(&input(article), &input(other), &config)) {
+                Ok(found) => relations.extend(found),
+                Err(panic) => observer.warning(&InputWarning {
+                    input: format!("articles {} and {}", article.article.id, other.article.id),
+                    message: format!("copy check failed inside a library ({panic}); pair skipped"),
+                    severity: Severity::Error,
+                }),
+            };
+            for (j, n) in shared_in_batch {
+                if n >= config.min_shared_anchors {
+                    compare_with(&batch[j]);
+                }
+            }
+            for id in store.copy_candidates(&anchors, config.min_shared_anchors)? {
+                if id == article.article.id {
+                    continue;
+                }
+                if let Some(other) = store.get_article(&id)? {
+                    compare_with(&other);
+                }
+            }
+            relations.sort_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
+            found += relations.len();
+            for a in &anchors {
+                batch_anchors.entry(*a).or_default().push(k);
+            }
+            checks.push(CopyCheck { article: article.article.id.clone(), anchors, relations });
+            checked += 1;
+            observer.position(checked);
+        }
+        store.record_copy_checks(&checks)?;
+    }
+}
+
+/// Rewrites among the members of the stories a batch joined: each new article that is not a
+/// copy against the earlier members of its story (stored ones, and those before it in the
+/// batch), less pairs already related. `copies` are the batch's exact and near-duplicate copies
+/// (a rewrite of their original is found through the original); `absorbed` maps a surviving
+/// story to the stories merged into it by this batch, whose stored members are peers too.
+/// The most recent `peers` earlier members are checked (a rewrite follows its original within
+/// days).
+pub fn rewrites_in_stories(
+    store: &dyn Store,
+    peers_checked: usize,
+    batch: &[StoredArticle],
+    assignments: &[StoryMember],
+    copies: &HashSet<&ArticleId>,
+    absorbed: &HashMap<StoryId, Vec<StoryId>>,
+    related: &HashSet<(ArticleId, ArticleId)>,
+) -> Result<Vec<CopyRelation>> {
+    let config = RewriteConfig::default();
+    let by_id: HashMap<&ArticleId, &StoredArticle> = batch.iter().map(|a| (&a.article.id, a)).collect();
+    let mut by_story: HashMap<&StoryId, Vec<&ArticleId>> = HashMap::new();
+    for m in assignments.iter().filter(|m| !copies.contains(&m.article)) {
+        by_story.entry(&m.story).or_default().push(&m.article);
+    }
+    // (new article, its peers); peers loaded once.
+    let mut checks: Vec<(&StoredArticle, Vec<ArticleId>)> = Vec::new();
+    let mut stored: HashMap<ArticleId, StoredArticle> = HashMap::new();
+    for (story, new) in by_story {
+        let mut peers: Vec<ArticleId> = Vec::new();
+        for s in std::iter::once(story).chain(absorbed.get(story).into_iter().flatten()) {
+            let members = store.story_members(s)?;
+            peers.extend(members.into_iter().rev().take(peers_checked).map(|m| m.article).filter(|id| !by_id.contains_key(id)));
+        }
+        for id in &peers {
+            if !stored.contains_key(id) {
+                if let Some(a) = store.get_article(id)? {
+                    stored.insert(id.clone(), a);
+                }
+            }
+        }
+        for (k, id) in new.iter().enumerate() {
+            let Some(article) = by_id.get(id) else { continue };
+            let mut mine: Vec<ArticleId> = peers.clone();
+            mine.extend(new[..k].iter().map(|&p| p.clone()));
+            let start = mine.len().saturating_sub(peers_checked);
+            checks.push((article, mine.split_off(start)));
+        }
+    }
+    let article_of = |id: &ArticleId| by_id.get(id).copied().or_else(|| stored.get(id));
+    // Profiles of the articles some check needs, each made once.
+    let needed: HashSet<&ArticleId> = checks.iter().flat_map(|(a, peers)| std::iter::once(&a.article.id).chain(peers)).collect();
+    let profiles: HashMap<&ArticleId, RewriteProfile> =
+        needed.into_par_iter().filter_map(|id| Some((id, RewriteProfile::new(&article_of(id)?.article.text, &config)))).collect();
+    let mut found: Vec<CopyRelation> = checks
+        .par_iter()
+        .flat_map_iter(|(article, peers)| {
+            let me = &article.article.id;
+            peers
+                .iter()
+                .filter(|p| !related.contains(&pair(me, p)))
+                .filter_map(|p| {
+                    let other = article_of(p)?;
+                    rewrite_pair(&input(article), profiles.get(me)?, &input(other), profiles.get(p)?, &config)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    found.sort_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
+    found.dedup_by(|x, y| x.a == y.a && x.b == y.b);
+    Ok(found)
+}
+
+/// An unordered pair of articles as a key.
+pub fn pair(x: &ArticleId, y: &ArticleId) -> (ArticleId, ArticleId) {
+    if x <= y {
+        (x.clone(), y.clone())
+    } else {
+        (y.clone(), x.clone())
+    }
+}
+
+/// Copy groups: articles joined by exact and near-duplicate relations. Each article in a group
+/// maps to the group's id (its smallest article id) and whether it is the group's likely original.
+pub fn groups(relations: &[CopyRelation]) -> HashMap<ArticleId, (ArticleId, bool)> {
+    let mut parent: HashMap<ArticleId, ArticleId> = HashMap::new();
+    // Iterative find with path compression: copy chains can be long.
+    fn find(parent: &mut HashMap<ArticleId, ArticleId>, x: &ArticleId) -> ArticleId {
+        let mut root = x.clone();
+        while let Some(p) = parent.get(&root).filter(|p| **p != root) {
+            root = p.clone();
+        }
+        let mut node = x.clone();
+        while node != root {
+            let next = parent.get(&node).cloned().unwrap_or_else(|| root.clone());
+            parent.insert(node, root.clone());
+            node = next;
+        }
+        root
+    }
+    let grouping = |r: &&CopyRelation| matches!(r.relation, CopyKind::Exact | CopyKind::NearDuplicate | CopyKind::Rewrite);
+    for r in relations.iter().filter(grouping) {
+        let (ra, rb) = (find(&mut parent, &r.a), find(&mut parent, &r.b));
+        if ra != rb {
+            let (keep, merge) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            parent.insert(merge, keep);
+        }
+    }
+    // The original of a group: named original in the most relations, never named a copy.
+    let mut original_votes: HashMap<ArticleId, (usize, usize)> = HashMap::new();
+    for r in relations.iter().filter(grouping) {
+        let (orig, copy) = match r.original {
+            Some(Side::A) => (&r.a, &r.b),
+            Some(Side::B) => (&r.b, &r.a),
+            None => continue,
+        };
+        original_votes.entry(orig.clone()).or_default().0 += 1;
+        original_votes.entry(copy.clone()).or_default().1 += 1;
+    }
+    let members: Vec<ArticleId> = relations.iter().filter(grouping).flat_map(|r| [r.a.clone(), r.b.clone()]).collect();
+    let mut best: HashMap<ArticleId, (ArticleId, usize)> = HashMap::new();
+    for m in &members {
+        let root = find(&mut parent, m);
+        if let Some(&(votes, copied)) = original_votes.get(m) {
+            if votes > 0 && copied == 0 && best.get(&root).is_none_or(|(_, v)| votes > *v) {
+                best.insert(root, (m.clone(), votes));
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    for m in members {
+        let root = find(&mut parent, &m);
+        let is_original = best.get(&root).is_some_and(|(o, _)| *o == m);
+        out.insert(m, (root, is_original));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel(a: &str, b: &str, original: Option<Side>) -> CopyRelation {
+        CopyRelation {
+            a: ArticleId(a.into()),
+            b: ArticleId(b.into()),
+            relation: CopyKind::NearDuplicate,
+            similarity: 0.9,
+            shared: vec![],
+            original,
+            evidence: vec![],
+        }
+    }
+
+    #[test]
+    fn groups_join_chains_and_name_one_original() {
+        // A long chain must not exhaust the stack.
+        let mut relations: Vec<CopyRelation> = (0..50_000).map(|i| rel(&format!("{i:08}"), &format!("{:08}", i + 1), None)).collect();
+        relations.push(rel("x1", "x2", Some(Side::A)));
+        relations.push(rel("x1", "x3", Some(Side::A)));
+        let g = groups(&relations);
+        assert_eq!(g[&ArticleId("00049999".into())].0, ArticleId("00000000".into()));
+        assert_eq!(g[&ArticleId("x3".into())], (ArticleId("x1".into()), false));
+        assert_eq!(g[&ArticleId("x1".into())], (ArticleId("x1".into()), true));
+    }
+}

@@ -1,0 +1,61 @@
+//! The facts step: entities, quotes and figures of every article that has none yet.
+
+use rayon::prelude::*;
+use storyline_enrich::ner::Tagger;
+use storyline_ingest::{InputWarning, Severity};
+use storyline_model::contain::contain;
+use storyline_model::{ArticleId, Facts};
+use storyline_store::Store;
+
+use crate::{Config, Error, Observer};
+
+/// The bundled model, loaded once per process (a server ingests many times).
+pub fn bundled_tagger() -> Result<&'static Tagger, Error> {
+    static TAGGER: std::sync::OnceLock<Tagger> = std::sync::OnceLock::new();
+    if let Some(t) = TAGGER.get() {
+        return Ok(t);
+    }
+    let t = Tagger::bundled().map_err(|e| Error::Tagger(e.to_string()))?;
+    Ok(TAGGER.get_or_init(|| t))
+}
+
+/// Finds the facts of every article that has none yet, in batches (resumable).
+pub fn facts_step(store: &dyn Store, config: &Config, observer: &dyn Observer) -> Result<usize, Error> {
+    let tagger = bundled_tagger()?;
+    let mut done = 0;
+    loop {
+        let batch = store.articles_needing_facts(config.batches.facts)?;
+        if batch.is_empty() {
+            return Ok(done);
+        }
+        let found: Vec<(ArticleId, Facts)> = batch
+            .par_iter()
+            .map(|a| {
+                let published = a.article.published.as_deref().and_then(|p| chrono::NaiveDate::parse_from_str(p.get(..10).unwrap_or(p), "%Y-%m-%d").ok());
+                if a.article.text.len() > storyline_enrich::MAX_FACTS_BYTES {
+                    observer.warning(&InputWarning {
+                        input: format!("{} ({})", a.article.id, a.article.source),
+                        message: format!(
+                            "text longer than {} bytes; entities, quotes and figures come from its beginning only",
+                            storyline_enrich::MAX_FACTS_BYTES
+                        ),
+                        severity: Severity::Warning,
+                    });
+                }
+                // A library panic on one article leaves it without facts (recorded, so not retried).
+                let facts = contain(|| storyline_enrich::facts(tagger, &a.article.id, &a.article.text, published)).unwrap_or_else(|panic| {
+                    observer.warning(&InputWarning {
+                        input: format!("{} ({})", a.article.id, a.article.source),
+                        message: format!("facts step failed inside a library ({panic}); no entities, quotes or figures for it"),
+                        severity: Severity::Error,
+                    });
+                    Facts::default()
+                });
+                (a.article.id.clone(), facts)
+            })
+            .collect();
+        store.record_facts(&found)?;
+        done += found.len();
+        observer.position(done as u64);
+    }
+}

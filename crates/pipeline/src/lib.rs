@@ -1,0 +1,231 @@
+//! The one implementation of ingest. Every entry point (the CLI, `POST /articles`, the evals,
+//! the follower and workers) calls [`Pipeline::ingest`]:
+//!
+//! read -> extract -> store -> copies -> stories (with rewrites) -> facts
+//!
+//! Reading and extraction stream the inputs in two passes (corpus statistics first, so that the
+//! result does not depend on input order). Stored batches are committed one transaction at a
+//! time. The later steps work from the store's queues (articles without a copy check, a story,
+//! facts), each under its [`Step`](storyline_store::Step) lock, so that any number of
+//! processes can ingest into one store at once and an interrupted run resumes where it stopped.
+
+pub mod config;
+pub mod copies;
+mod facts;
+pub mod read;
+pub mod stories;
+
+use std::time::Instant;
+
+use serde::Serialize;
+use storyline_ingest::InputWarning;
+use storyline_model::Article;
+use storyline_store::{Step, Store};
+
+pub use config::{Config, ConfigError};
+pub use read::{prepare, Inputs, Tally};
+pub use stories::StepSummary;
+
+/// The stages of an ingest, in order: what progress bars, logs and the summary speak of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// First pass: corpus statistics (boilerplate evidence).
+    Scan,
+    /// Second pass: extraction and storing.
+    Extract,
+    Copies,
+    Stories,
+    Facts,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [Stage::Scan, Stage::Extract, Stage::Copies, Stage::Stories, Stage::Facts];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Scan => "scanning",
+            Stage::Extract => "extracting",
+            Stage::Copies => "copies",
+            Stage::Stories => "stories",
+            Stage::Facts => "facts",
+        }
+    }
+}
+
+/// What a run reports as it goes. Every method has a quiet default except warnings, which go
+/// to stderr.
+pub trait Observer: Sync {
+    /// A stage starts; `total` is in bytes for reading stages, articles after.
+    fn start(&self, _stage: Stage, _total: u64) {}
+    /// Bytes read (reading stages).
+    fn read(&self, _bytes: u64) {}
+    /// Units done so far in the current stage.
+    fn position(&self, _done: u64) {}
+    /// A short status (articles stored so far).
+    fn status(&self, _message: &str) {}
+    /// A stage ended, with its one-line summary.
+    fn finish(&self, _stage: Stage, _line: &str) {}
+    /// A problem with one input or article; the run goes on.
+    fn warning(&self, warning: &InputWarning) {
+        eprintln!("{warning}");
+    }
+}
+
+/// Reports nothing but warnings.
+pub struct Quiet;
+
+impl Observer for Quiet {}
+
+/// Errors that stop a run (problems with single inputs are warnings instead).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] storyline_store::Error),
+    #[error("reading standard input: {0}")]
+    Stdin(#[source] std::io::Error),
+    #[error("the bundled NER model is unreadable: {0}")]
+    Tagger(String),
+    #[error("reading the stored story state: {0}")]
+    StoryState(String),
+    #[error("storing articles (batches already reported stored are kept): {0}")]
+    Storing(#[source] storyline_store::Error),
+}
+
+/// What an ingest did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct IngestSummary {
+    pub documents: usize,
+    pub added: usize,
+    pub already_stored: usize,
+    pub warnings: usize,
+    pub errors: usize,
+    /// Articles in the store afterwards.
+    pub articles: usize,
+    pub copy_relations: usize,
+    pub stories_opened: usize,
+    pub story_merges: usize,
+    pub articles_moved: usize,
+    pub story_splits: usize,
+    pub stories: usize,
+    pub rewrites: usize,
+    pub facts: usize,
+    /// Seconds each stage took.
+    pub seconds: Vec<(Stage, f64)>,
+}
+
+/// The pipeline with its settings.
+pub struct Pipeline<'a> {
+    pub config: &'a Config,
+    pub observer: &'a dyn Observer,
+}
+
+impl<'a> Pipeline<'a> {
+    pub fn new(config: &'a Config, observer: &'a dyn Observer) -> Pipeline<'a> {
+        Pipeline { config, observer }
+    }
+
+    /// Reads, cleans and stores the inputs, then runs the copy, story and facts steps on
+    /// everything not yet done (this run's articles, and any another run left).
+    pub fn ingest(&self, store: &dyn Store, inputs: &Inputs) -> Result<IngestSummary, Error> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let b = &self.config.batches;
+        let mut batch: Vec<Article> = Vec::with_capacity(b.store_articles);
+        let mut batch_bytes = 0usize;
+        let mut summary = IngestSummary::default();
+        let mut failure = None;
+        let started = Instant::now();
+        let store_batch = |batch: &mut Vec<Article>, summary: &mut IngestSummary| -> Result<(), storyline_store::Error> {
+            let put = store.put_articles(batch, &now)?;
+            summary.added += put.added;
+            summary.already_stored += put.already_stored;
+            self.observer.status(&format!("{} stored", summary.added));
+            batch.clear();
+            Ok(())
+        };
+        let tally = read::run(inputs, self.config, self.observer, &mut |article| {
+            if failure.is_some() {
+                return;
+            }
+            batch_bytes += article.text.len();
+            batch.push(article);
+            if batch.len() >= b.store_articles || batch_bytes >= b.store_bytes {
+                batch_bytes = 0;
+                if let Err(e) = store_batch(&mut batch, &mut summary) {
+                    failure = Some(e);
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(Error::Storing(e));
+        }
+        store_batch(&mut batch, &mut summary).map_err(Error::Storing)?;
+        summary.documents = tally.documents;
+        summary.warnings = tally.warnings;
+        summary.errors = tally.errors;
+        summary.articles = store.count_articles()?;
+        summary.seconds.push((Stage::Extract, started.elapsed().as_secs_f64()));
+        self.observer.finish(
+            Stage::Extract,
+            &format!(
+                "ingested {} documents from {} inputs: {} added, {} already stored; {} warnings, {} errors; {} articles in the store",
+                summary.documents,
+                inputs.sources.len(),
+                summary.added,
+                summary.already_stored,
+                summary.warnings,
+                summary.errors,
+                summary.articles
+            ),
+        );
+        self.derive(store, &mut summary)?;
+        Ok(summary)
+    }
+
+    /// The steps after storing: copies, stories (with rewrites), facts. Each waits for its
+    /// lock: another process running the same step goes first, then this one picks up what is
+    /// left.
+    pub fn derive(&self, store: &dyn Store, summary: &mut IngestSummary) -> Result<(), Error> {
+        let pending = summary.added as u64;
+        {
+            self.observer.start(Stage::Copies, pending);
+            let started = Instant::now();
+            let _lock = store.lock_step(Step::Copies)?;
+            summary.copy_relations = copies::copy_step(store, self.config, self.observer)?;
+            let secs = started.elapsed().as_secs_f64();
+            summary.seconds.push((Stage::Copies, secs));
+            self.observer.finish(Stage::Copies, &format!("copies: {} new copy relations ({secs:.1} s)", summary.copy_relations));
+        }
+        {
+            self.observer.start(Stage::Stories, pending);
+            let started = Instant::now();
+            let _lock = store.lock_step(Step::Stories)?;
+            let step = stories::story_step(store, self.config, self.observer)?;
+            let secs = started.elapsed().as_secs_f64();
+            summary.seconds.push((Stage::Stories, secs));
+            self.observer.finish(
+                Stage::Stories,
+                &format!(
+                    "stories: {} articles assigned, {} new stories, {} merges, {} stored articles moved ({} splits); {} stories in all; {} rewrites among story members ({secs:.1} s, of which rewrites {:.1} s)",
+                    step.assigned, step.opened, step.merges, step.moved, step.splits, step.stories, step.rewrites, step.rewrite_secs
+                ),
+            );
+            summary.stories_opened = step.opened;
+            summary.story_merges = step.merges;
+            summary.articles_moved = step.moved;
+            summary.story_splits = step.splits;
+            summary.stories = step.stories;
+            summary.rewrites = step.rewrites;
+        }
+        {
+            self.observer.start(Stage::Facts, pending);
+            let started = Instant::now();
+            let _lock = store.lock_step(Step::Facts)?;
+            summary.facts = facts::facts_step(store, self.config, self.observer)?;
+            let secs = started.elapsed().as_secs_f64();
+            summary.seconds.push((Stage::Facts, secs));
+            self.observer.finish(Stage::Facts, &format!("facts: entities, quotes and figures of {} articles ({secs:.1} s)", summary.facts));
+        }
+        Ok(())
+    }
+}

@@ -39,8 +39,11 @@ fn main() -> ExitCode {
 }
 
 /// What CI runs: lints, every test, then the quality gate on ../shared/bench when it is there.
+/// The PostgreSQL tests use the server of `STORYLINE_TEST_PG`; without one, a throwaway cluster
+/// is started (scripts/pg-test-cluster.sh) when PostgreSQL is installed.
 fn ci() -> Result<(), String> {
     run(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    let _cluster = postgres_for_tests()?;
     run(Command::new("cargo").args(["test", "--workspace", "--locked"]))?;
     schemathesis()?;
     browser_tests()?;
@@ -50,6 +53,43 @@ fn ci() -> Result<(), String> {
         eprintln!("xtask: quality gate skipped: ../shared/bench is not present");
         Ok(())
     }
+}
+
+/// A throwaway PostgreSQL cluster, stopped when dropped.
+struct Cluster(std::path::PathBuf);
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.0.join("data");
+        let stop = format!("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/pg_ctl -D {} stop -m fast", data.display());
+        let stop = if is_root() { format!("runuser -u storyline-test -- {stop}") } else { stop };
+        let _ = Command::new("sh").args(["-c", &format!("{stop} >/dev/null 2>&1")]).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+fn postgres_for_tests() -> Result<Option<Cluster>, String> {
+    if std::env::var_os("STORYLINE_TEST_PG").is_some() {
+        return Ok(None);
+    }
+    if !Command::new("sh").args(["-c", "ls /usr/lib/postgresql/*/bin/initdb"]).output().is_ok_and(|o| o.status.success()) {
+        eprintln!("xtask: PostgreSQL is not installed: its tests will be skipped (`apt-get install postgresql`, as .ci/run does)");
+        return Ok(None);
+    }
+    let dir = std::env::temp_dir().join(format!("storyline-pg-{}", std::process::id()));
+    let out = Command::new("scripts/pg-test-cluster.sh").arg(&dir).arg("55433").output().map_err(|e| format!("scripts/pg-test-cluster.sh: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("starting a PostgreSQL cluster for the tests: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    eprintln!("xtask: PostgreSQL for the tests at {url}");
+    // Inherited by the test processes this one starts (xtask runs no other threads).
+    std::env::set_var("STORYLINE_TEST_PG", &url);
+    Ok(Some(Cluster(dir)))
 }
 
 /// The web UI in a real browser: Playwright (`playwright-core`, pinned in

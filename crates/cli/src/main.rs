@@ -44,7 +44,7 @@ struct DbArg {
 
 #[derive(Debug, clap::Args)]
 struct ReadArgs {
-    /// Largest document kept, in bytes; longer ones are cut (with a warning). [default: 64 MiB]
+    /// Largest document kept, in bytes; longer ones are cut (with a warning). [default: 8 MiB]
     #[arg(long)]
     max_document_bytes: Option<usize>,
     /// Never draw a progress bar.

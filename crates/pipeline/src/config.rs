@@ -156,4 +156,13 @@ mod tests {
         assert!(Config::parse("[batches]\nstory = \"many\"\n").is_err());
         assert_eq!(Config::parse("").unwrap(), Config::default());
     }
+
+    #[test]
+    fn the_example_file_lists_the_defaults() {
+        let example = include_str!("../../../storyline.example.toml");
+        assert_eq!(Config::parse(example).unwrap(), Config::default());
+        let keys = example.lines().filter(|l| l.contains(" = ")).count();
+        let fields = toml::to_string(&Config::default()).unwrap().lines().filter(|l| l.contains(" = ")).count();
+        assert_eq!(keys, fields, "every key is in the example");
+    }
 }

@@ -1,8 +1,13 @@
-//! The catalog: what every page and listing needs, held in memory and rebuilt after each
-//! ingest (entities resolved across the whole store, stories with their entities and outlets,
-//! which story each article is in). Per-story reports are computed on demand from the store.
+//! The catalog: what every page and listing needs, held in memory (entities resolved across the
+//! whole store, stories with their entities and outlets, which story each article is in).
+//! Per-story reports are computed on demand from the store.
+//!
+//! It is built in two tiers: the story tier (stories, memberships, orders) is cheap and is
+//! rebuilt on every change; the entity tier (resolution across every stored fact) is costly and
+//! is shared, unchanged, by the catalogs built in between its own rebuilds.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use storyline_compare::Member;
 use storyline_enrich::ArticleFacts;
@@ -21,12 +26,27 @@ pub struct StoryRow {
     pub outlets: Vec<String>,
 }
 
+/// Entities resolved across the store: the costly tier of the catalog.
 #[derive(Debug, Default)]
-pub struct Catalog {
+pub struct EntityTier {
     pub entities: Vec<Entity>,
     entity_ix: HashMap<String, usize>,
     /// Per article, the entity of each mention (in mention order).
     mention_entities: HashMap<ArticleId, Vec<Option<String>>>,
+}
+
+impl EntityTier {
+    pub fn load(store: &dyn Store) -> Result<EntityTier, Error> {
+        let Resolution { entities, mention_entities, .. } = resolve_store(store)?;
+        let entity_ix = entities.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
+        Ok(EntityTier { entities, entity_ix, mention_entities })
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Catalog {
+    tier: Arc<EntityTier>,
+    pub entities: EntityList,
     /// Stories, largest first.
     pub stories: Vec<StoryRow>,
     story_ix: HashMap<String, usize>,
@@ -73,11 +93,33 @@ pub fn resolve_store(store: &dyn Store) -> Result<Resolution, Error> {
     Ok(Resolution { entities, mention_entities, facts, memberships })
 }
 
+/// The entities of a catalog, as a slice (shared with the catalogs of the same entity tier).
+#[derive(Debug, Default, Clone)]
+pub struct EntityList(Arc<EntityTier>);
+
+impl std::ops::Deref for EntityList {
+    type Target = [Entity];
+    fn deref(&self) -> &[Entity] {
+        &self.0.entities
+    }
+}
+
 impl Catalog {
     /// Reads the store once: every fact (for entity resolution), story and membership.
     pub fn load(store: &dyn Store) -> Result<Catalog, Error> {
-        let Resolution { entities, mention_entities, memberships, .. } = resolve_store(store)?;
-        let entity_ix: HashMap<String, usize> = entities.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
+        Catalog::with_entities(store, Arc::new(EntityTier::load(store)?))
+    }
+
+    /// The story tier read anew, the entity tier of `self` kept (articles stored since it was
+    /// built have no resolved entities until the next [`Catalog::load`]).
+    pub fn restory(&self, store: &dyn Store) -> Result<Catalog, Error> {
+        Catalog::with_entities(store, self.tier.clone())
+    }
+
+    /// The story tier read from the store, over this entity tier.
+    pub fn with_entities(store: &dyn Store, tier: Arc<EntityTier>) -> Result<Catalog, Error> {
+        let memberships = store.article_stories()?;
+        let (entity_ix, mention_entities) = (&tier.entity_ix, &tier.mention_entities);
 
         let listed = store.list_stories(StorySort::Size, None, usize::MAX)?;
         let story_ix: HashMap<String, usize> = listed.iter().enumerate().map(|(i, s)| (s.id.0.clone(), i)).collect();
@@ -133,9 +175,8 @@ impl Catalog {
         };
         Ok(Catalog {
             articles: store.count_articles()?,
-            entities,
-            entity_ix,
-            mention_entities,
+            entities: EntityList(tier.clone()),
+            tier,
             story_ix,
             by_size: (0..stories.len()).collect(),
             rank_recent: rank(&by_recent),
@@ -167,7 +208,7 @@ impl Catalog {
     }
 
     pub fn entity(&self, id: &str) -> Option<&Entity> {
-        self.entity_ix.get(id).map(|&i| &self.entities[i])
+        self.tier.entity_ix.get(id).map(|&i| &self.tier.entities[i])
     }
 
     pub fn story(&self, id: &str) -> Option<&StoryRow> {
@@ -180,7 +221,7 @@ impl Catalog {
 
     /// Writes resolved entity ids into an article's facts (mentions and quote speakers).
     pub fn resolve(&self, article: &ArticleId, facts: &mut Facts) {
-        if let Some(ids) = self.mention_entities.get(article) {
+        if let Some(ids) = self.tier.mention_entities.get(article) {
             storyline_enrich::apply(facts, ids, |e| self.entity(e).map(|x| x.name.clone()));
         }
     }

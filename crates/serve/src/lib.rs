@@ -56,8 +56,9 @@ pub struct Hooks {
 pub struct AppState {
     store: Arc<dyn Store>,
     catalog: RwLock<Arc<Catalog>>,
-    /// The change-feed head the current catalog reflects.
+    /// The change-feed head the current catalog's story tier reflects, and its entity tier.
     seen: Mutex<Head>,
+    entities_seen: Mutex<(Head, std::time::Instant)>,
     /// One catalog build at a time.
     building: Mutex<()>,
     reports: Mutex<lru::LruCache<String, Arc<StoryReport>>>,
@@ -77,6 +78,7 @@ impl AppState {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
             seen: Mutex::new(head),
+            entities_seen: Mutex::new((head, std::time::Instant::now())),
             building: Mutex::new(()),
             reports: Mutex::new(lru::LruCache::new(cache)),
             hooks,
@@ -109,9 +111,15 @@ impl AppState {
         Ok(Some(report))
     }
 
-    /// Brings the read model up to the store's head: when anything was written since the
-    /// catalog was built, builds a new one and swaps it in (readers keep the old one meanwhile),
-    /// and forgets cached reports. Returns whether anything changed.
+    fn swap(&self, catalog: Catalog) {
+        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog);
+        self.reports.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// Brings the story tier of the read model up to the store's head: when anything was
+    /// written since, reads stories and memberships anew (the entity tier is kept: see
+    /// [`AppState::refresh_entities`]) and swaps the new catalog in; readers keep the old one
+    /// meanwhile. Cached reports are forgotten. Returns whether anything changed.
     pub fn refresh(&self) -> Result<bool, Error> {
         let _one = self.building.lock().unwrap_or_else(|p| p.into_inner());
         let head = self.store.head()?;
@@ -120,14 +128,30 @@ impl AppState {
         }
         // Articles another process stored (and, for PostgreSQL, this reader's own index).
         self.store.sync_index(false)?;
-        let catalog = Catalog::load(self.store())?;
-        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog);
-        self.reports.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let catalog = self.catalog().restory(self.store())?;
+        self.swap(catalog);
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = head;
         Ok(true)
     }
 
-    /// Follows the change feed on a thread of its own until the state is dropped.
+    /// Resolves entities across the store anew, when anything was written since the last
+    /// resolution. The costly part runs without holding up [`AppState::refresh`].
+    pub fn refresh_entities(&self) -> Result<bool, Error> {
+        let head = self.store.head()?;
+        if head == self.entities_seen.lock().unwrap_or_else(|p| p.into_inner()).0 {
+            return Ok(false);
+        }
+        let tier = Arc::new(catalog::EntityTier::load(self.store())?);
+        let _one = self.building.lock().unwrap_or_else(|p| p.into_inner());
+        let catalog = Catalog::with_entities(self.store(), tier)?;
+        self.swap(catalog);
+        *self.entities_seen.lock().unwrap_or_else(|p| p.into_inner()) = (head, std::time::Instant::now());
+        Ok(true)
+    }
+
+    /// Follows the change feed on a thread of its own until the state is dropped: the story
+    /// tier at every change, the entity tier once the store is quiet for a follow interval (or
+    /// at the latest 30 s after the last resolution).
     pub fn follow(self: &Arc<Self>) {
         let weak: Weak<AppState> = Arc::downgrade(self);
         let every = Duration::from_millis(self.config.serve.follow_interval_ms.max(10));
@@ -136,8 +160,15 @@ impl AppState {
             .spawn(move || loop {
                 std::thread::sleep(every);
                 let Some(state) = weak.upgrade() else { return };
-                if let Err(e) = state.refresh() {
+                let changed = state.refresh().unwrap_or_else(|e| {
                     eprintln!("warning: following {}: {e}", state.store.describe());
+                    true
+                });
+                let overdue = state.entities_seen.lock().unwrap_or_else(|p| p.into_inner()).1.elapsed() > Duration::from_secs(30);
+                if !changed || overdue {
+                    if let Err(e) = state.refresh_entities() {
+                        eprintln!("warning: resolving entities in {}: {e}", state.store.describe());
+                    }
                 }
             })
             .expect("spawning the follower thread");

@@ -8,6 +8,7 @@ mod samples;
 mod serve;
 mod store;
 mod stories;
+mod writers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -3,9 +3,13 @@
 # Usage: export STORYLINE_TEST_PG=$(scripts/pg-test-cluster.sh DIR [PORT])
 # initdb refuses to run as root: as root, the cluster belongs to an unprivileged user
 # (`storyline-test`, created if missing). Stop it with `pg_ctl -D DIR/data stop`.
+# Tests run with fsync off (a throwaway cluster); PG_DURABLE=1 keeps PostgreSQL's defaults
+# (for benchmarks, so that commits cost what they cost in production).
 set -euo pipefail
 dir=${1:?usage: pg-test-cluster.sh DIR [PORT]}
 port=${2:-55432}
+fsync="-c fsync=off"
+if [ "${PG_DURABLE:-}" = 1 ]; then fsync=""; fi
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [ -z "$bin" ]; then
     echo "pg-test-cluster: PostgreSQL is not installed (apt-get install postgresql)" >&2
@@ -24,7 +28,7 @@ if [ ! -f "$dir/data/PG_VERSION" ]; then
 fi
 if ! "${run[@]}" "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 $fsync" start >/dev/null \
         || { cat "$dir/server.log" >&2; exit 1; }
 fi
 echo "postgres://storyline@127.0.0.1:$port/postgres"

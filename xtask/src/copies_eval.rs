@@ -149,7 +149,22 @@ fn edit(lines: &[&str], kind: Edit, rng: &mut Rng) -> Vec<String> {
 }
 
 /// Builds the set, runs copy and rewrite detection, prints the figures.
+/// The copy set as JSON Lines articles (`id`, `text`), for ingesting it through the pipeline.
+pub fn write_corpus(bench: &Path, out: &Path) -> Result<usize, String> {
+    let (docs, _) = build(bench)?;
+    let lines: String = docs.iter().map(|d| format!("{}\n", serde_json::json!({"id": d.id.0, "text": d.text}))).collect();
+    std::fs::write(out, lines).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(docs.len())
+}
+
 pub fn run(bench: &Path) -> Result<Figures, String> {
+    let (docs, with_rewrites) = build(bench)?;
+    score(docs, with_rewrites)
+}
+
+/// The copy set: ECB+ articles, edited copies, embedded passages and spun rewrites, with what
+/// each is a copy of.
+fn build(bench: &Path) -> Result<(Vec<Doc>, bool), String> {
     let path = bench.join("stories/ecbplus.jsonl");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let source: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
@@ -238,7 +253,12 @@ pub fn run(bench: &Path) -> Result<Figures, String> {
             false
         }
     };
+    Ok((docs, with_rewrites))
+}
 
+fn score(docs: Vec<Doc>, with_rewrites: bool) -> Result<Figures, String> {
+    // Originals come first, and only they have no edit.
+    let originals = docs.iter().take_while(|d| d.edit.is_none()).count();
     // How much verbatim text the spinner leaves: the share of a rewrite's word 5-grams that its
     // original also has (what copy anchors can see).
     for kind in [Edit::RewriteLight, Edit::RewriteHeavy] {

@@ -411,6 +411,11 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         let o = opts(&args[1..].iter().filter(|a| a.parse::<usize>().is_err()).cloned().collect::<Vec<_>>())?;
         return bench_copies(&o, if sizes.is_empty() { &[10_000, 100_000] } else { &sizes });
     }
+    if args.first().map(String::as_str) == Some("backends") {
+        let n = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+        let o = opts(&args[1..].iter().filter(|a| a.parse::<usize>().is_err()).cloned().collect::<Vec<_>>())?;
+        return crate::backends_bench::run(&o.bench, n);
+    }
     if args.first().map(String::as_str) == Some("serve") {
         let n = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
         let o = opts(&args[1..].iter().filter(|a| a.parse::<usize>().is_err()).cloned().collect::<Vec<_>>())?;

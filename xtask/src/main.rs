@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's own tasks. `ci` runs exactly what CI runs; `eval` scores the
 //! stages on ../shared/bench; `bench` measures speed beside the peer tools.
 
+mod backends_bench;
 mod copies_eval;
 mod eval;
 mod ner_eval;
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | eval [extraction|dates|cleaning|copies|stories|ner] [--bench DIR] | bench [copies|stories] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
+                "usage: cargo xtask <ci | eval [extraction|dates|cleaning|copies|stories|ner] [--bench DIR] | bench [copies|stories|serve N|backends N] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
             );
             return ExitCode::from(2);
         }

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::copies_eval::Rng;
 
-fn corpus(bench: &Path, n: usize, out: &Path) -> Result<(), String> {
+pub fn corpus(bench: &Path, n: usize, out: &Path) -> Result<(), String> {
     let path = bench.join("stories/ecbplus.jsonl");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let source: Vec<String> =
@@ -81,7 +81,7 @@ pub fn run(bench: &Path, n: usize) -> Result<(), String> {
     result
 }
 
-fn measure(addr: &str) -> Result<(), String> {
+pub fn measure(addr: &str) -> Result<(), String> {
     let (_, health) = get(addr, "/healthz")?;
     println!("store: {health}");
     // 1,000 story ids spread over the listing (sizes from large to small).

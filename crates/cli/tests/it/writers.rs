@@ -121,3 +121,35 @@ fn two_ingests_and_a_post_at_once_on_postgres() {
     let index = tempfile::tempdir().unwrap();
     writers_at_once(&url, &["--index-dir", index.path().to_str().unwrap()]);
 }
+
+/// The bundled sample gives the same articles, copies, stories and entities through both
+/// engines.
+#[test]
+fn the_sample_gives_the_same_results_on_both_engines() {
+    let Some(url) = storyline_store::conformance::fresh_pg_database("sample") else { return };
+    let index = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = dir.path().to_str().unwrap();
+    let pg: [&str; 2] = ["--index-dir", index.path().to_str().unwrap()];
+    let examples = crate::examples_dir();
+    for (db, extra) in [(embedded, &[][..]), (url.as_str(), &pg[..])] {
+        let out = bin().args(["ingest", "--no-progress", "--db", db]).args(extra).arg(&examples).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let export = |db: &str, extra: &[&str], what: &str| -> Vec<Value> {
+        let out = bin().args(["export", what, "--db", db]).args(extra).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let mut rows = crate::jsonl(&String::from_utf8_lossy(&out.stdout));
+        for r in &mut rows {
+            r.as_object_mut().unwrap().remove("ingested_at");
+        }
+        rows
+    };
+    for what in ["articles", "copies", "stories", "entities", "quotes", "figures"] {
+        let (a, b) = (export(embedded, &[], what), export(&url, &pg, what));
+        assert!(!a.is_empty() || what == "copies", "{what}: nothing exported");
+        assert_eq!(a, b, "{what} differ between the engines");
+    }
+    let search = |db: &str, extra: &[&str]| String::from_utf8_lossy(&bin().args(["search", "--db", db]).args(extra).arg("ceasefire OR blinken").output().unwrap().stdout).into_owned();
+    assert_eq!(search(embedded, &[]), search(&url, &pg), "search differs between the engines");
+}

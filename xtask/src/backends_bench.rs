@@ -92,8 +92,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 fn request(addr: &str, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
     let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
-        .map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
     let raw = String::from_utf8_lossy(&raw).into_owned();
@@ -163,7 +167,11 @@ fn live(bin: &Path, b: &Backend, scratch: &Path) -> Result<(), String> {
         posts.push(secs);
     }
     posts.sort_by(f64::total_cmp);
-    println!("    one-article POST /articles until it answers (visible then): p50 {:.2} s, max {:.2} s (5 posts)", percentile(&posts, 0.5), posts[posts.len() - 1]);
+    println!(
+        "    one-article POST /articles until it answers (visible then): p50 {:.2} s, max {:.2} s (5 posts)",
+        percentile(&posts, 0.5),
+        posts[posts.len() - 1]
+    );
     let result = crate::serve_bench::measure(&addr);
     let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
     let _ = server.wait();

@@ -65,13 +65,10 @@ pub fn copy_step(store: &dyn Store, settings: &Config, observer: &dyn Observer) 
                     compare_with(&batch[j]);
                 }
             }
-            for id in store.copy_candidates(&anchors, config.min_shared_anchors)? {
-                if id == article.article.id {
-                    continue;
-                }
-                if let Some(other) = store.get_article(&id)? {
-                    compare_with(&other);
-                }
+            let mut candidates = store.copy_candidates(&anchors, config.min_shared_anchors)?;
+            candidates.retain(|id| *id != article.article.id);
+            for other in store.get_articles(&candidates)? {
+                compare_with(&other);
             }
             relations.sort_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
             found += relations.len();

@@ -158,6 +158,12 @@ impl AppState {
         std::thread::Builder::new()
             .name("follow".into())
             .spawn(move || loop {
+                // A reader's own index (PostgreSQL) is brought up to date in the background.
+                if let Some(state) = weak.upgrade() {
+                    if let Err(e) = state.store.sync_index(false) {
+                        eprintln!("warning: indexing {}: {e}", state.store.describe());
+                    }
+                }
                 std::thread::sleep(every);
                 let Some(state) = weak.upgrade() else { return };
                 let changed = state.refresh().unwrap_or_else(|e| {

@@ -75,6 +75,8 @@ fn articles(s: &dyn Store) {
     let by_external = s.get_article(&ArticleId("ext-b2".into())).unwrap().expect("found by external id");
     assert_eq!(by_external.article.id, b.id);
     assert!(s.get_article(&ArticleId("nope".into())).unwrap().is_none());
+    let many = s.get_articles(&[b.id.clone(), ArticleId("nope".into()), ArticleId("ext-b2".into()), a.id.clone()]).unwrap();
+    assert_eq!(many.iter().map(|x| x.article.id.0.as_str()).collect::<Vec<_>>(), ["b2", "a1"], "by id only, in the order asked");
     assert_eq!(s.count_articles().unwrap(), 2);
     let mut seen = Vec::new();
     s.for_each_article(&mut |x| {
@@ -181,6 +183,20 @@ fn copies(s: &dyn Store) {
     .unwrap();
     assert_eq!(of_three.len(), 2);
     assert_eq!(of_three[1], relation("three", "four", CopyKind::Partial), "relations come back whole");
+    // More relations than one page of a backend's listing: each once, in order.
+    let many: Vec<CopyRelation> = (0..2100).map(|i| relation("four", &format!("z{i:04}"), CopyKind::Partial)).collect();
+    s.record_copy_checks(&[check("four", &[], many)]).unwrap();
+    let (mut n, mut last, mut ordered) = (0, (String::new(), String::new()), true);
+    s.for_each_copy_relation(None, &mut |r| {
+        let key = (r.a.0, r.b.0);
+        ordered &= key > last;
+        last = key;
+        n += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(n, 3 + 2100, "every relation once");
+    assert!(ordered, "in (a, b) order across pages");
 }
 
 fn story(id: &str, articles: usize, last: Option<&str>, thread: &str) -> Story {

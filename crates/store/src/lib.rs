@@ -216,6 +216,14 @@ pub trait Articles {
     fn put_articles(&self, articles: &[Article], ingested_at: &str) -> Result<PutSummary>;
     /// By id or external id.
     fn get_article(&self, id: &ArticleId) -> Result<Option<StoredArticle>>;
+    /// Articles by id (not external id), in the order asked; ids not stored are left out.
+    fn get_articles(&self, ids: &[ArticleId]) -> Result<Vec<StoredArticle>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.get_article(id)?.filter(|a| a.article.id == *id));
+        }
+        Ok(out)
+    }
     /// Visits all articles in sequence order (streaming; memory stays flat).
     fn for_each_article(&self, visit: &mut dyn FnMut(StoredArticle) -> std::io::Result<()>) -> Result<()>;
     fn count_articles(&self) -> Result<usize>;

@@ -78,11 +78,48 @@ const TABLES: &str = r#"
 pub struct PgStore {
     url: String,
     name: String,
-    pool: Mutex<Vec<Client>>,
+    pool: Mutex<Vec<Conn>>,
     index: SearchIndex,
 }
 
 type Pg<T> = std::result::Result<T, postgres::Error>;
+
+/// A connection with the statements it prepared (each query is planned once per connection,
+/// not at every call: planning costs more than running most of these).
+struct Conn {
+    client: Client,
+    prepared: std::collections::HashMap<String, postgres::Statement>,
+}
+
+impl Conn {
+    fn new(client: Client) -> Conn {
+        Conn { client, prepared: std::collections::HashMap::new() }
+    }
+
+    fn statement(&mut self, sql: &str) -> Pg<postgres::Statement> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.prepared.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Pg<Vec<postgres::Row>> {
+        let s = self.statement(sql)?;
+        self.client.query(&s, params)
+    }
+
+    fn query_opt(&mut self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Pg<Option<postgres::Row>> {
+        let s = self.statement(sql)?;
+        self.client.query_opt(&s, params)
+    }
+
+    fn query_one(&mut self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Pg<postgres::Row> {
+        let s = self.statement(sql)?;
+        self.client.query_one(&s, params)
+    }
+}
 
 /// The URL without its password, for messages.
 fn redact(url: &str) -> String {
@@ -130,29 +167,29 @@ impl PgStore {
             None => default_index_dir(&store_id),
         };
         let index = SearchIndex::open(&dir)?;
-        Ok(PgStore { url: url.to_owned(), name, pool: Mutex::new(vec![client]), index })
+        Ok(PgStore { url: url.to_owned(), name, pool: Mutex::new(vec![Conn::new(client)]), index })
     }
 
     fn err(&self, e: postgres::Error) -> Error {
         Error::Database { store: self.name.clone(), message: error_text(&e) }
     }
 
-    fn client(&self) -> Result<Client> {
+    fn client(&self) -> Result<Conn> {
         let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {
-            Some(c) if !c.is_closed() => Ok(c),
-            _ => Client::connect(&self.url, NoTls).map_err(|e| self.err(e)),
+            Some(c) if !c.client.is_closed() => Ok(c),
+            _ => Client::connect(&self.url, NoTls).map(Conn::new).map_err(|e| self.err(e)),
         }
     }
 
-    fn give_back(&self, client: Client) {
+    fn give_back(&self, conn: Conn) {
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < POOL && !client.is_closed() {
-            pool.push(client);
+        if pool.len() < POOL && !conn.client.is_closed() {
+            pool.push(conn);
         }
     }
 
-    fn read<T>(&self, f: impl FnOnce(&mut Client) -> Pg<T>) -> Result<T> {
+    fn read<T>(&self, f: impl FnOnce(&mut Conn) -> Pg<T>) -> Result<T> {
         let mut client = self.client()?;
         let out = f(&mut client).map_err(|e| self.err(e));
         self.give_back(client);
@@ -162,12 +199,12 @@ impl PgStore {
     /// One write transaction that moves the change counter on. Transactions that conflict
     /// (a serialisation failure or a deadlock the server broke) are retried.
     fn write<T>(&self, f: impl Fn(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut client = self.client()?;
+        let mut conn = self.client()?;
         let mut attempt = 0;
         let out = loop {
             attempt += 1;
             let result = (|| -> Result<T> {
-                let mut tx = client.transaction().map_err(|e| self.err(e))?;
+                let mut tx = conn.client.transaction().map_err(|e| self.err(e))?;
                 let out = f(&mut tx)?;
                 tx.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'changes'", &[]).map_err(|e| self.err(e))?;
                 tx.commit().map_err(|e| self.err(e))?;
@@ -180,14 +217,14 @@ impl PgStore {
                 other => break other,
             }
         };
-        self.give_back(client);
+        self.give_back(conn);
         out
     }
 
     fn oldest_articles_where(&self, condition: &str, limit: usize, arg: Option<i64>) -> Result<Vec<StoredArticle>> {
         let query = format!(
             "SELECT seq, id, ingested_at, json FROM (SELECT seq, id, ingested_at, json, SUM(octet_length(json)) OVER (ORDER BY seq) - octet_length(json) AS before \
-             FROM articles WHERE {condition} ORDER BY seq LIMIT $1) w WHERE before < $2 ORDER BY seq"
+             FROM (SELECT seq, id, ingested_at, json FROM articles WHERE {condition} ORDER BY seq LIMIT $1) l) w WHERE before < $2 ORDER BY seq"
         );
         let rows = self.read(|c| match arg {
             Some(a) => c.query(&query, &[&(limit as i64), &(WORK_BATCH_BYTES as i64), &a]),
@@ -261,6 +298,20 @@ impl Articles for PgStore {
         let row =
             self.read(|c| c.query_opt("SELECT seq, id, ingested_at, json FROM articles WHERE id = $1 OR external_id = $1 ORDER BY seq LIMIT 1", &[&id.0]))?;
         row.map(|r| decode(r.get(1), r.get(0), r.get(2), r.get::<_, &str>(3))).transpose()
+    }
+
+    fn get_articles(&self, ids: &[ArticleId]) -> Result<Vec<StoredArticle>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: Vec<&str> = ids.iter().map(|a| a.0.as_str()).collect();
+        let rows = self.read(|c| c.query("SELECT seq, id, ingested_at, json FROM articles WHERE id = ANY($1)", &[&wanted]))?;
+        let mut found: std::collections::HashMap<String, StoredArticle> = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let a = decode(r.get(1), r.get(0), r.get(2), r.get::<_, &str>(3))?;
+            found.insert(a.article.id.0.clone(), a);
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(&id.0)).collect())
     }
 
     fn for_each_article(&self, visit: &mut dyn FnMut(StoredArticle) -> std::io::Result<()>) -> Result<()> {
@@ -350,14 +401,23 @@ impl Copies for PgStore {
     }
 
     fn for_each_copy_relation(&self, of: Option<&ArticleId>, visit: &mut dyn FnMut(CopyRelation) -> std::io::Result<()>) -> Result<()> {
-        let rows = self.read(|c| match of {
-            Some(id) => c.query("SELECT json FROM copies WHERE a = $1 OR b = $1 ORDER BY a, b", &[&id.0]),
-            None => c.query("SELECT json FROM copies ORDER BY a, b", &[]),
-        })?;
-        for r in rows {
-            visit(from_json("copy relation", r.get::<_, &str>(0))?).map_err(Error::Output)?;
+        if let Some(id) = of {
+            let rows = self.read(|c| c.query("SELECT json FROM copies WHERE a = $1 OR b = $1 ORDER BY a, b", &[&id.0]))?;
+            for r in rows {
+                visit(from_json("copy relation", r.get::<_, &str>(0))?).map_err(Error::Output)?;
+            }
+            return Ok(());
         }
-        Ok(())
+        // All of them, page by page (keyset on the primary key): memory stays flat.
+        let (mut a, mut b) = (String::new(), String::new());
+        loop {
+            let rows = self.read(|c| c.query("SELECT a, b, json FROM copies WHERE (a, b) > ($1, $2) ORDER BY a, b LIMIT 1024", &[&a, &b]))?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            (a, b) = (last.get(0), last.get(1));
+            for r in &rows {
+                visit(from_json("copy relation", r.get::<_, &str>(2))?).map_err(Error::Output)?;
+            }
+        }
     }
 }
 

@@ -157,7 +157,7 @@ impl EmbeddedStore {
     fn oldest_articles_where(&self, condition: &str, limit: usize) -> Result<Vec<StoredArticle>> {
         let query = format!(
             "SELECT seq, id, ingested_at, json FROM (SELECT seq, id, ingested_at, json, SUM(LENGTH(json)) OVER (ORDER BY seq) - LENGTH(json) AS before \
-             FROM articles WHERE {condition} ORDER BY seq LIMIT ?1) WHERE before < ?2 ORDER BY seq"
+             FROM (SELECT seq, id, ingested_at, json FROM articles WHERE {condition} ORDER BY seq LIMIT ?1)) WHERE before < ?2 ORDER BY seq"
         );
         let rows = self.read(|c| {
             let mut stmt = c.prepare_cached(&query)?;
@@ -320,14 +320,28 @@ impl Copies for EmbeddedStore {
     }
 
     fn for_each_copy_relation(&self, of: Option<&ArticleId>, visit: &mut dyn FnMut(CopyRelation) -> std::io::Result<()>) -> Result<()> {
-        let rows: Vec<String> = self.read(|c| match of {
-            Some(id) => c.prepare_cached("SELECT json FROM copies WHERE a = ?1 OR b = ?1 ORDER BY a, b")?.query_map([&id.0], |r| r.get(0))?.collect(),
-            None => c.prepare("SELECT json FROM copies ORDER BY a, b")?.query_map([], |r| r.get(0))?.collect(),
-        })?;
-        for json in rows {
-            visit(crate::from_json("copy relation", &json)?).map_err(Error::Output)?;
+        if let Some(id) = of {
+            let rows: Vec<String> =
+                self.read(|c| c.prepare_cached("SELECT json FROM copies WHERE a = ?1 OR b = ?1 ORDER BY a, b")?.query_map([&id.0], |r| r.get(0))?.collect())?;
+            for json in rows {
+                visit(crate::from_json("copy relation", &json)?).map_err(Error::Output)?;
+            }
+            return Ok(());
         }
-        Ok(())
+        // All of them, page by page (keyset on the primary key): memory stays flat.
+        let (mut a, mut b) = (String::new(), String::new());
+        loop {
+            let rows: Vec<(String, String, String)> = self.read(|c| {
+                let mut stmt = c.prepare_cached("SELECT a, b, json FROM copies WHERE (a, b) > (?1, ?2) ORDER BY a, b LIMIT 1024")?;
+                let rows = stmt.query_map([&a, &b], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                rows.collect()
+            })?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            (a, b) = (last.0.clone(), last.1.clone());
+            for (_, _, json) in rows {
+                visit(crate::from_json("copy relation", &json)?).map_err(Error::Output)?;
+            }
+        }
     }
 }
 

@@ -150,6 +150,8 @@ fn the_sample_gives_the_same_results_on_both_engines() {
         assert!(!a.is_empty() || what == "copies", "{what}: nothing exported");
         assert_eq!(a, b, "{what} differ between the engines");
     }
-    let search = |db: &str, extra: &[&str]| String::from_utf8_lossy(&bin().args(["search", "--db", db]).args(extra).arg("ceasefire OR blinken").output().unwrap().stdout).into_owned();
+    let search = |db: &str, extra: &[&str]| {
+        String::from_utf8_lossy(&bin().args(["search", "--db", db]).args(extra).arg("ceasefire OR blinken").output().unwrap().stdout).into_owned()
+    };
     assert_eq!(search(embedded, &[]), search(&url, &pg), "search differs between the engines");
 }

@@ -86,6 +86,26 @@ fn same_results(bin: &Path, all: &[Backend]) -> Result<(), String> {
     Ok(())
 }
 
+/// B-cubed F1 of the stories `ingest` made of ECB+ (matched to the gold by external id).
+fn ecb_bcubed(bin: &Path, b: &Backend, ecb: &Path) -> Result<f64, String> {
+    let gold: std::collections::HashMap<String, String> = std::fs::read_to_string(ecb)
+        .map_err(|e| e.to_string())?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| (v["id"].as_str().unwrap_or_default().to_owned(), v["story"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let out = storyline(bin, b, &["export", "articles"]).output().map_err(|e| e.to_string())?;
+    let (mut g, mut p) = (Vec::new(), Vec::new());
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let Some(story) = gold.get(v["external_id"].as_str().unwrap_or_default()) else { continue };
+        g.push(story.clone());
+        p.push(v["story"].as_str().unwrap_or_default().to_owned());
+    }
+    let gold_refs: Vec<&str> = g.iter().map(String::as_str).collect();
+    Ok(crate::stories_eval::score(&gold_refs, &p).bcubed_f1())
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -187,6 +207,15 @@ fn ingest_quiet(bin: &Path, b: &Backend, input: &Path) -> Result<(), String> {
     }
 }
 
+/// `cargo xtask bench live DB`: the live measurements alone, on an existing store.
+pub fn live_only(db: &str) -> Result<(), String> {
+    let bin = std::fs::canonicalize(crate::eval::build()?).map_err(|e| e.to_string())?;
+    let b = Backend { name: "existing store", db: db.to_owned(), extra: vec![] };
+    let out = storyline(&bin, &b, &["stories", "--limit", "1"]).output().map_err(|e| e.to_string())?;
+    println!("== {db}: {}", String::from_utf8_lossy(&out.stdout).trim());
+    live(&bin, &b, &tempfile_dir()?)
+}
+
 pub fn run(bench: &Path, n: usize) -> Result<(), String> {
     let bin = std::fs::canonicalize(crate::eval::build()?).map_err(|e| e.to_string())?;
     std::fs::create_dir_all("bench-out").map_err(|e| e.to_string())?;
@@ -204,10 +233,18 @@ pub fn run(bench: &Path, n: usize) -> Result<(), String> {
         }
         println!("  PostgreSQL / embedded time: {:.2}x", times[1] / times[0]);
         same_results(&bin, &all)?;
+        if label == "ecb" {
+            for b in &all {
+                println!("  {}: stories of the shipped path, B3 F1 {:.3}", b.name, ecb_bcubed(&bin, b, &ecb)?);
+            }
+        }
     }
     let scale = PathBuf::from(format!("bench-out/serve-{n}.jsonl"));
     if !scale.exists() {
-        crate::serve_bench::corpus(bench, n, &scale)?;
+        // Written aside and renamed, so that an interrupted run never leaves half a corpus.
+        let part = scale.with_extension("jsonl.part");
+        crate::serve_bench::corpus(bench, n, &part)?;
+        std::fs::rename(&part, &scale).map_err(|e| e.to_string())?;
     }
     println!("== serve corpus: {n} articles");
     let all = backends(&format!("scale{n}"))?;

@@ -411,6 +411,9 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         let o = opts(&args[1..].iter().filter(|a| a.parse::<usize>().is_err()).cloned().collect::<Vec<_>>())?;
         return bench_copies(&o, if sizes.is_empty() { &[10_000, 100_000] } else { &sizes });
     }
+    if args.first().map(String::as_str) == Some("live") {
+        return crate::backends_bench::live_only(args.get(1).map_or("bench-out/backends-scale100000/embedded", String::as_str));
+    }
     if args.first().map(String::as_str) == Some("backends") {
         let n = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
         let o = opts(&args[1..].iter().filter(|a| a.parse::<usize>().is_err()).cloned().collect::<Vec<_>>())?;

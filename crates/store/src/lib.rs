@@ -259,7 +259,8 @@ pub trait Copies {
 
 /// Stories, threads and the clustering state.
 pub trait Stories {
-    /// Up to `limit` stored articles not yet in a story, oldest first.
+    /// Up to `limit` stored articles not yet in a story whose copy check is done (the story
+    /// step needs to know which are copies), oldest first.
     fn articles_needing_story(&self, limit: usize) -> Result<Vec<StoredArticle>>;
     /// The state the story step resumes from.
     fn cluster_state(&self) -> Result<ClusterState>;

@@ -233,7 +233,7 @@ fn desc_nulls_last(a: &Option<String>, b: &Option<String>) -> std::cmp::Ordering
 impl Stories for MemoryStore {
     fn articles_needing_story(&self, limit: usize) -> Result<Vec<StoredArticle>> {
         let inner = self.read();
-        Ok(inner.oldest(limit, |a| !inner.members.contains_key(&a.article.id)))
+        Ok(inner.oldest(limit, |a| !inner.members.contains_key(&a.article.id) && inner.copy_checked.contains(&a.seq)))
     }
 
     fn cluster_state(&self) -> Result<ClusterState> {

@@ -423,7 +423,11 @@ impl Copies for PgStore {
 
 impl Stories for PgStore {
     fn articles_needing_story(&self, limit: usize) -> Result<Vec<StoredArticle>> {
-        self.oldest_articles_where("NOT EXISTS (SELECT 1 FROM story_members m WHERE m.article = articles.id)", limit, None)
+        self.oldest_articles_where(
+            "NOT EXISTS (SELECT 1 FROM story_members m WHERE m.article = articles.id) AND EXISTS (SELECT 1 FROM copy_checked c WHERE c.article_seq = articles.seq)",
+            limit,
+            None,
+        )
     }
 
     fn cluster_state(&self) -> Result<ClusterState> {

@@ -347,7 +347,7 @@ impl Copies for EmbeddedStore {
 
 impl Stories for EmbeddedStore {
     fn articles_needing_story(&self, limit: usize) -> Result<Vec<StoredArticle>> {
-        self.oldest_articles_where("id NOT IN (SELECT article FROM story_members)", limit)
+        self.oldest_articles_where("id NOT IN (SELECT article FROM story_members) AND seq IN (SELECT article_seq FROM copy_checked)", limit)
     }
 
     fn cluster_state(&self) -> Result<ClusterState> {

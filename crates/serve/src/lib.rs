@@ -17,6 +17,7 @@ mod ui;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -155,6 +156,7 @@ impl AppState {
     pub fn follow(self: &Arc<Self>) {
         let weak: Weak<AppState> = Arc::downgrade(self);
         let every = Duration::from_millis(self.config.serve.follow_interval_ms.max(10));
+        let resolving = Arc::new(AtomicBool::new(false));
         std::thread::Builder::new()
             .name("follow".into())
             .spawn(move || loop {
@@ -171,9 +173,17 @@ impl AppState {
                     true
                 });
                 let overdue = state.entities_seen.lock().unwrap_or_else(|p| p.into_inner()).1.elapsed() > Duration::from_secs(30);
-                if !changed || overdue {
-                    if let Err(e) = state.refresh_entities() {
-                        eprintln!("warning: resolving entities in {}: {e}", state.store.describe());
+                // On a thread of its own, so that the story tier keeps following meanwhile.
+                if (!changed || overdue) && !resolving.swap(true, Ordering::AcqRel) {
+                    let (state, resolving) = (state.clone(), resolving.clone());
+                    let spawned = std::thread::Builder::new().name("resolve".into()).spawn(move || {
+                        if let Err(e) = state.refresh_entities() {
+                            eprintln!("warning: resolving entities in {}: {e}", state.store.describe());
+                        }
+                        resolving.store(false, Ordering::Release);
+                    });
+                    if spawned.is_err() {
+                        resolving.store(false, Ordering::Release);
                     }
                 }
             })

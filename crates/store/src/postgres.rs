@@ -167,6 +167,7 @@ impl PgStore {
             None => default_index_dir(&store_id),
         };
         let index = SearchIndex::open(&dir)?;
+        client.batch_execute("SET plan_cache_mode = force_custom_plan").map_err(err)?;
         Ok(PgStore { url: url.to_owned(), name, pool: Mutex::new(vec![Conn::new(client)]), index })
     }
 
@@ -178,7 +179,14 @@ impl PgStore {
         let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {
             Some(c) if !c.client.is_closed() => Ok(c),
-            _ => Client::connect(&self.url, NoTls).map(Conn::new).map_err(|e| self.err(e)),
+            _ => {
+                let mut client = Client::connect(&self.url, NoTls).map_err(|e| self.err(e))?;
+                // Tables grow by orders of magnitude within one ingest, faster than their
+                // statistics: plan each execution with the sizes of now, not a cached generic
+                // plan made when a table was empty.
+                client.batch_execute("SET plan_cache_mode = force_custom_plan").map_err(|e| self.err(e))?;
+                Ok(Conn::new(client))
+            }
         }
     }
 
@@ -361,17 +369,30 @@ impl Copies for PgStore {
         if anchors.is_empty() {
             return Ok(Vec::new());
         }
-        let hashes: Vec<i64> = anchors.iter().map(|&h| h as i64).collect();
-        let rows = self.read(|c| {
-            c.query(
-                "WITH wanted AS (SELECT DISTINCT h FROM unnest($1::bigint[]) AS h), \
-                 usable AS (SELECT an.hash FROM anchors an JOIN wanted w ON an.hash = w.h GROUP BY an.hash HAVING COUNT(*) <= $2), \
-                 counted AS (SELECT an.article_seq, COUNT(*) AS n FROM anchors an JOIN usable u ON an.hash = u.hash GROUP BY an.article_seq) \
-                 SELECT a.id FROM counted JOIN articles a ON a.seq = counted.article_seq WHERE counted.n >= $3 ORDER BY a.seq",
-                &[&hashes, &(MAX_ANCHOR_POSTINGS as i64), &(min_shared as i64)],
-            )
-        })?;
-        Ok(rows.iter().map(|r| ArticleId(r.get(0))).collect())
+        // Two index lookups whose plan cannot go wrong; the counting is done here, as the
+        // SQLite store does it.
+        let mut hashes: Vec<i64> = anchors.iter().map(|&h| h as i64).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        let postings = self.read(|c| c.query("SELECT hash, article_seq FROM anchors WHERE hash = ANY($1)", &[&hashes]))?;
+        let mut by_hash: std::collections::HashMap<i64, Vec<i64>> = std::collections::HashMap::new();
+        for r in &postings {
+            by_hash.entry(r.get(0)).or_default().push(r.get(1));
+        }
+        let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+        for seqs in by_hash.values().filter(|s| s.len() <= MAX_ANCHOR_POSTINGS) {
+            for &seq in seqs {
+                *counts.entry(seq).or_default() += 1;
+            }
+        }
+        let mut seqs: Vec<i64> = counts.into_iter().filter(|&(_, n)| n >= min_shared).map(|(s, _)| s).collect();
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        seqs.sort_unstable();
+        let rows = self.read(|c| c.query("SELECT seq, id FROM articles WHERE seq = ANY($1)", &[&seqs]))?;
+        let ids: std::collections::HashMap<i64, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        Ok(seqs.iter().filter_map(|s| ids.get(s).cloned().map(ArticleId)).collect())
     }
 
     fn record_copy_checks(&self, checks: &[CopyCheck]) -> Result<()> {

@@ -175,12 +175,12 @@ impl AppState {
                 let overdue = state.entities_seen.lock().unwrap_or_else(|p| p.into_inner()).1.elapsed() > Duration::from_secs(30);
                 // On a thread of its own, so that the story tier keeps following meanwhile.
                 if (!changed || overdue) && !resolving.swap(true, Ordering::AcqRel) {
-                    let (state, resolving) = (state.clone(), resolving.clone());
+                    let (state, done) = (state.clone(), resolving.clone());
                     let spawned = std::thread::Builder::new().name("resolve".into()).spawn(move || {
                         if let Err(e) = state.refresh_entities() {
                             eprintln!("warning: resolving entities in {}: {e}", state.store.describe());
                         }
-                        resolving.store(false, Ordering::Release);
+                        done.store(false, Ordering::Release);
                     });
                     if spawned.is_err() {
                         resolving.store(false, Ordering::Release);

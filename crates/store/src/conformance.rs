@@ -12,9 +12,12 @@ use crate::{CopyCheck, Error, Query, Step, Store, StoryEventKind, StorySort, Sto
 /// A fresh, empty store per check.
 pub type Make<'a> = &'a dyn Fn() -> Arc<dyn Store>;
 
+/// A named check of one behaviour.
+type Check = (&'static str, fn(&dyn Store));
+
 /// Every check, each on a fresh store.
 pub fn run_all(make: Make<'_>) {
-    let checks: [(&str, fn(&dyn Store)); 8] = [
+    let checks: [Check; 8] = [
         ("articles", articles),
         ("search", search),
         ("copies", copies),

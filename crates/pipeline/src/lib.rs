@@ -27,7 +27,7 @@ pub use read::{prepare, Inputs, Tally};
 pub use stories::StepSummary;
 
 /// The stages of an ingest, in order: what progress bars, logs and the summary speak of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// First pass: corpus statistics (boilerplate evidence).
@@ -110,8 +110,8 @@ pub struct IngestSummary {
     pub stories: usize,
     pub rewrites: usize,
     pub facts: usize,
-    /// Seconds each stage took.
-    pub seconds: Vec<(Stage, f64)>,
+    /// Seconds each stage took (`extract` includes reading and storing).
+    pub seconds: std::collections::BTreeMap<Stage, f64>,
 }
 
 /// The pipeline with its settings.
@@ -164,7 +164,7 @@ impl<'a> Pipeline<'a> {
         summary.warnings = tally.warnings;
         summary.errors = tally.errors;
         summary.articles = store.count_articles()?;
-        summary.seconds.push((Stage::Extract, started.elapsed().as_secs_f64()));
+        summary.seconds.insert(Stage::Extract, started.elapsed().as_secs_f64());
         self.observer.finish(
             Stage::Extract,
             &format!(
@@ -193,7 +193,7 @@ impl<'a> Pipeline<'a> {
             let _lock = store.lock_step(Step::Copies)?;
             summary.copy_relations = copies::copy_step(store, self.config, self.observer)?;
             let secs = started.elapsed().as_secs_f64();
-            summary.seconds.push((Stage::Copies, secs));
+            summary.seconds.insert(Stage::Copies, secs);
             self.observer.finish(Stage::Copies, &format!("copies: {} new copy relations ({secs:.1} s)", summary.copy_relations));
         }
         {
@@ -202,7 +202,7 @@ impl<'a> Pipeline<'a> {
             let _lock = store.lock_step(Step::Stories)?;
             let step = stories::story_step(store, self.config, self.observer)?;
             let secs = started.elapsed().as_secs_f64();
-            summary.seconds.push((Stage::Stories, secs));
+            summary.seconds.insert(Stage::Stories, secs);
             self.observer.finish(
                 Stage::Stories,
                 &format!(
@@ -223,7 +223,7 @@ impl<'a> Pipeline<'a> {
             let _lock = store.lock_step(Step::Facts)?;
             summary.facts = facts::facts_step(store, self.config, self.observer)?;
             let secs = started.elapsed().as_secs_f64();
-            summary.seconds.push((Stage::Facts, secs));
+            summary.seconds.insert(Stage::Facts, secs);
             self.observer.finish(Stage::Facts, &format!("facts: entities, quotes and figures of {} articles ({secs:.1} s)", summary.facts));
         }
         Ok(())

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL cluster for the tests and prints its URL (for STORYLINE_TEST_PG).
-# Usage: export STORYLINE_TEST_PG=$(scripts/pg-test-cluster.sh DIR [PORT])
+# Usage: export STORYLINE_TEST_PG=$(scripts/pg-test-cluster.sh DIR [PORT])  (default: the first free port from 55432)
 # initdb refuses to run as root: as root, the cluster belongs to an unprivileged user
 # (`storyline-test`, created if missing). Stop it with `pg_ctl -D DIR/data stop`.
 # Tests run with fsync off (a throwaway cluster); PG_DURABLE=1 keeps PostgreSQL's defaults
 # (for benchmarks, so that commits cost what they cost in production).
 set -euo pipefail
 dir=${1:?usage: pg-test-cluster.sh DIR [PORT]}
-port=${2:-55432}
+port=${2:-}
+if [ -z "$port" ]; then
+    # The first free port from 55432 (something answering there is in use).
+    port=55432
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+fi
 fsync="-c fsync=off"
 if [ "${PG_DURABLE:-}" = 1 ]; then fsync=""; fi
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)

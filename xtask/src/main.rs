@@ -82,7 +82,7 @@ fn postgres_for_tests() -> Result<Option<Cluster>, String> {
         return Ok(None);
     }
     let dir = std::env::temp_dir().join(format!("storyline-pg-{}", std::process::id()));
-    let out = Command::new("scripts/pg-test-cluster.sh").arg(&dir).arg("55433").output().map_err(|e| format!("scripts/pg-test-cluster.sh: {e}"))?;
+    let out = Command::new("scripts/pg-test-cluster.sh").arg(&dir).output().map_err(|e| format!("scripts/pg-test-cluster.sh: {e}"))?;
     if !out.status.success() {
         return Err(format!("starting a PostgreSQL cluster for the tests: {}", String::from_utf8_lossy(&out.stderr)));
     }

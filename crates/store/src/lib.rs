@@ -224,8 +224,19 @@ pub trait Articles {
         }
         Ok(out)
     }
-    /// Visits all articles in sequence order (streaming; memory stays flat).
-    fn for_each_article(&self, visit: &mut dyn FnMut(StoredArticle) -> std::io::Result<()>) -> Result<()>;
+    /// Visits all articles in sequence order, page by page through [`Articles::articles_after`]
+    /// (memory stays flat, and no connection is held while the visitor writes).
+    fn for_each_article(&self, visit: &mut dyn FnMut(StoredArticle) -> std::io::Result<()>) -> Result<()> {
+        let mut after = 0;
+        loop {
+            let page = self.articles_after(after, 1024)?;
+            let Some(last) = page.last() else { return Ok(()) };
+            after = last.seq;
+            for a in page {
+                visit(a).map_err(Error::Output)?;
+            }
+        }
+    }
     fn count_articles(&self) -> Result<usize>;
     /// A page of articles in sequence order after sequence number `after` (0: from the start).
     /// At most [`WORK_BATCH_BYTES`] of articles (always one at least).
@@ -328,6 +339,21 @@ pub const WORK_BATCH_BYTES: usize = 128 << 20;
 
 /// Anchors found in more stored articles than this are ignored when looking for candidates.
 pub const MAX_ANCHOR_POSTINGS: usize = 1000;
+
+/// The copy candidates among checked articles: the sequence numbers (ascending) found in at
+/// least `min_shared` of these postings lists, one list per anchor asked. An anchor found in
+/// more than [`MAX_ANCHOR_POSTINGS`] articles is boilerplate, not evidence, and is skipped.
+pub(crate) fn sharing<'a>(postings: impl IntoIterator<Item = &'a [i64]>, min_shared: usize) -> Vec<i64> {
+    let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    for seqs in postings.into_iter().filter(|s| s.len() <= MAX_ANCHOR_POSTINGS) {
+        for &seq in seqs {
+            *counts.entry(seq).or_default() += 1;
+        }
+    }
+    let mut seqs: Vec<i64> = counts.into_iter().filter(|&(_, n)| n >= min_shared).map(|(s, _)| s).collect();
+    seqs.sort_unstable();
+    seqs
+}
 
 /// A stored article decoded from the JSON the store wrote.
 pub(crate) fn decode(id: String, seq: i64, ingested_at: String, json: &str) -> Result<StoredArticle> {

@@ -9,7 +9,7 @@ use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, St
 use crate::index::SearchIndex;
 use crate::{
     Articles, ChangeFeed, ClusterState, Copies, CopyCheck, FactStore, Head, PutSummary, Query, Result, Search, SearchResults, Step, StepLock, Stories,
-    StoryEvent, StoryEventKind, StorySort, StoryUpdate, MAX_ANCHOR_POSTINGS, WORK_BATCH_BYTES,
+    StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
 struct StoryRow {
@@ -128,18 +128,6 @@ impl Articles for MemoryStore {
         Ok(inner.articles.iter().find(|a| a.article.external_id.as_deref() == Some(id.0.as_str())).cloned())
     }
 
-    fn for_each_article(&self, visit: &mut dyn FnMut(StoredArticle) -> std::io::Result<()>) -> Result<()> {
-        let mut after = 0;
-        loop {
-            let page = self.articles_after(after, 1024)?;
-            let Some(last) = page.last() else { return Ok(()) };
-            after = last.seq;
-            for a in page {
-                visit(a).map_err(crate::Error::Output)?;
-            }
-        }
-    }
-
     fn count_articles(&self) -> Result<usize> {
         Ok(self.read().articles.len())
     }
@@ -184,18 +172,7 @@ impl Copies for MemoryStore {
 
     fn copy_candidates(&self, anchors: &[u64], min_shared: usize) -> Result<Vec<ArticleId>> {
         let inner = self.read();
-        let mut counts: HashMap<i64, usize> = HashMap::new();
-        for h in anchors {
-            let Some(seqs) = inner.anchors.get(h) else { continue };
-            if seqs.len() > MAX_ANCHOR_POSTINGS {
-                continue;
-            }
-            for &s in seqs {
-                *counts.entry(s).or_default() += 1;
-            }
-        }
-        let mut seqs: Vec<i64> = counts.into_iter().filter(|(_, n)| *n >= min_shared).map(|(s, _)| s).collect();
-        seqs.sort_unstable();
+        let seqs = crate::sharing(anchors.iter().filter_map(|h| inner.anchors.get(h).map(Vec::as_slice)), min_shared);
         Ok(seqs.into_iter().map(|s| inner.articles[(s - 1) as usize].article.id.clone()).collect())
     }
 

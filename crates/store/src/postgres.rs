@@ -15,7 +15,7 @@ use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, St
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
     decode, from_json, relation_name, to_json, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query, Result,
-    Search, SearchResults, Step, StepLock, Stories, StoryEvent, StoryEventKind, StorySort, StoryUpdate, MAX_ANCHOR_POSTINGS, WORK_BATCH_BYTES,
+    Search, SearchResults, Step, StepLock, Stories, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
 pub const SCHEMA_VERSION: i64 = 2;
@@ -322,18 +322,6 @@ impl Articles for PgStore {
         Ok(ids.iter().filter_map(|id| found.remove(&id.0)).collect())
     }
 
-    fn for_each_article(&self, visit: &mut dyn FnMut(StoredArticle) -> std::io::Result<()>) -> Result<()> {
-        let mut after = 0;
-        loop {
-            let page = self.articles_after(after, 1024)?;
-            let Some(last) = page.last() else { return Ok(()) };
-            after = last.seq;
-            for a in page {
-                visit(a).map_err(Error::Output)?;
-            }
-        }
-    }
-
     fn count_articles(&self) -> Result<usize> {
         self.read(|c| c.query_one("SELECT COUNT(*) FROM articles", &[]).map(|r| r.get::<_, i64>(0) as usize))
     }
@@ -379,17 +367,10 @@ impl Copies for PgStore {
         for r in &postings {
             by_hash.entry(r.get(0)).or_default().push(r.get(1));
         }
-        let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
-        for seqs in by_hash.values().filter(|s| s.len() <= MAX_ANCHOR_POSTINGS) {
-            for &seq in seqs {
-                *counts.entry(seq).or_default() += 1;
-            }
-        }
-        let mut seqs: Vec<i64> = counts.into_iter().filter(|&(_, n)| n >= min_shared).map(|(s, _)| s).collect();
+        let seqs = crate::sharing(hashes.iter().filter_map(|h| by_hash.get(h).map(Vec::as_slice)), min_shared);
         if seqs.is_empty() {
             return Ok(Vec::new());
         }
-        seqs.sort_unstable();
         let rows = self.read(|c| c.query("SELECT seq, id FROM articles WHERE seq = ANY($1)", &[&seqs]))?;
         let ids: std::collections::HashMap<i64, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         Ok(seqs.iter().filter_map(|s| ids.get(s).cloned().map(ArticleId)).collect())

@@ -13,7 +13,7 @@ use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, St
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
     decode, relation_name, sqlite_stories as stories, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query, Result,
-    Search, SearchResults, Step, StepLock, Stories, StoryEvent, StorySort, StoryUpdate, MAX_ANCHOR_POSTINGS, WORK_BATCH_BYTES,
+    Search, SearchResults, Step, StepLock, Stories, StoryEvent, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
 /// The schema this code writes. Older stores are migrated on open; newer ones are refused.
@@ -225,19 +225,6 @@ impl Articles for EmbeddedStore {
         row.map(|(seq, id, ingested_at, json)| decode(id, seq, ingested_at, &json)).transpose()
     }
 
-    fn for_each_article(&self, visit: &mut dyn FnMut(StoredArticle) -> std::io::Result<()>) -> Result<()> {
-        // Page by page, so that no connection is held while the visitor writes.
-        let mut after = 0;
-        loop {
-            let page = self.articles_after(after, 1024)?;
-            let Some(last) = page.last() else { return Ok(()) };
-            after = last.seq;
-            for a in page {
-                visit(a).map_err(Error::Output)?;
-            }
-        }
-    }
-
     fn count_articles(&self) -> Result<usize> {
         self.read(|c| c.query_row("SELECT COUNT(*) FROM articles", [], |r| r.get::<_, i64>(0))).map(|n| n as usize)
     }
@@ -277,20 +264,10 @@ impl Copies for EmbeddedStore {
             return Ok(Vec::new());
         }
         self.read(|c| {
-            let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
             let mut stmt = c.prepare_cached("SELECT article_seq FROM anchors WHERE hash = ?1")?;
-            for &h in anchors {
-                let seqs: Vec<i64> = stmt.query_map([h as i64], |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<_>>()?;
-                // An anchor shared by very many articles is boilerplate, not evidence.
-                if seqs.len() > MAX_ANCHOR_POSTINGS {
-                    continue;
-                }
-                for seq in seqs {
-                    *counts.entry(seq).or_default() += 1;
-                }
-            }
-            let mut seqs: Vec<i64> = counts.into_iter().filter(|(_, n)| *n >= min_shared).map(|(s, _)| s).collect();
-            seqs.sort_unstable();
+            let postings: Vec<Vec<i64>> =
+                anchors.iter().map(|&h| stmt.query_map([h as i64], |r| r.get::<_, i64>(0))?.collect()).collect::<rusqlite::Result<_>>()?;
+            let seqs = crate::sharing(postings.iter().map(Vec::as_slice), min_shared);
             let mut by_seq = c.prepare_cached("SELECT id FROM articles WHERE seq = ?1")?;
             seqs.into_iter().map(|seq| by_seq.query_row([seq], |r| r.get(0)).map(ArticleId)).collect()
         })

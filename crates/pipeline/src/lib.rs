@@ -187,45 +187,41 @@ impl<'a> Pipeline<'a> {
     /// left.
     pub fn derive(&self, store: &dyn Store, summary: &mut IngestSummary) -> Result<(), Error> {
         let pending = summary.added as u64;
-        {
-            self.observer.start(Stage::Copies, pending);
-            let started = Instant::now();
-            let _lock = store.lock_step(Step::Copies)?;
-            summary.copy_relations = copies::copy_step(store, self.config, self.observer)?;
-            let secs = started.elapsed().as_secs_f64();
-            summary.seconds.insert(Stage::Copies, secs);
-            self.observer.finish(Stage::Copies, &format!("copies: {} new copy relations ({secs:.1} s)", summary.copy_relations));
-        }
-        {
-            self.observer.start(Stage::Stories, pending);
-            let started = Instant::now();
-            let _lock = store.lock_step(Step::Stories)?;
-            let step = stories::story_step(store, self.config, self.observer)?;
-            let secs = started.elapsed().as_secs_f64();
-            summary.seconds.insert(Stage::Stories, secs);
-            self.observer.finish(
-                Stage::Stories,
-                &format!(
-                    "stories: {} articles assigned, {} new stories, {} merges, {} stored articles moved ({} splits); {} stories in all; {} rewrites among story members ({secs:.1} s, of which rewrites {:.1} s)",
-                    step.assigned, step.opened, step.merges, step.moved, step.splits, step.stories, step.rewrites, step.rewrite_secs
-                ),
-            );
-            summary.stories_opened = step.opened;
-            summary.story_merges = step.merges;
-            summary.articles_moved = step.moved;
-            summary.story_splits = step.splits;
-            summary.stories = step.stories;
-            summary.rewrites = step.rewrites;
-        }
-        {
-            self.observer.start(Stage::Facts, pending);
-            let started = Instant::now();
-            let _lock = store.lock_step(Step::Facts)?;
-            summary.facts = facts::facts_step(store, self.config, self.observer)?;
-            let secs = started.elapsed().as_secs_f64();
-            summary.seconds.insert(Stage::Facts, secs);
-            self.observer.finish(Stage::Facts, &format!("facts: entities, quotes and figures of {} articles ({secs:.1} s)", summary.facts));
-        }
+        let (relations, secs) = self.step(store, Stage::Copies, Step::Copies, pending, || copies::copy_step(store, self.config, self.observer))?;
+        summary.copy_relations = relations;
+        summary.seconds.insert(Stage::Copies, secs);
+        self.observer.finish(Stage::Copies, &format!("copies: {relations} new copy relations ({secs:.1} s)"));
+
+        let (step, secs) = self.step(store, Stage::Stories, Step::Stories, pending, || stories::story_step(store, self.config, self.observer))?;
+        summary.seconds.insert(Stage::Stories, secs);
+        self.observer.finish(
+            Stage::Stories,
+            &format!(
+                "stories: {} articles assigned, {} new stories, {} merges, {} stored articles moved ({} splits); {} stories in all; {} rewrites among story members ({secs:.1} s, of which rewrites {:.1} s)",
+                step.assigned, step.opened, step.merges, step.moved, step.splits, step.stories, step.rewrites, step.rewrite_secs
+            ),
+        );
+        summary.stories_opened = step.opened;
+        summary.story_merges = step.merges;
+        summary.articles_moved = step.moved;
+        summary.story_splits = step.splits;
+        summary.stories = step.stories;
+        summary.rewrites = step.rewrites;
+
+        let (facts, secs) = self.step(store, Stage::Facts, Step::Facts, pending, || facts::facts_step(store, self.config, self.observer))?;
+        summary.facts = facts;
+        summary.seconds.insert(Stage::Facts, secs);
+        self.observer.finish(Stage::Facts, &format!("facts: entities, quotes and figures of {facts} articles ({secs:.1} s)"));
         Ok(())
+    }
+
+    /// Runs one step under its lock (waiting for another process that holds it), timed from
+    /// the start of the wait.
+    fn step<T>(&self, store: &dyn Store, stage: Stage, step: Step, pending: u64, run: impl FnOnce() -> Result<T, Error>) -> Result<(T, f64), Error> {
+        self.observer.start(stage, pending);
+        let started = Instant::now();
+        let _lock = store.lock_step(step)?;
+        let out = run()?;
+        Ok((out, started.elapsed().as_secs_f64()))
     }
 }

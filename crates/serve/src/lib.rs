@@ -159,31 +159,34 @@ impl AppState {
         let resolving = Arc::new(AtomicBool::new(false));
         std::thread::Builder::new()
             .name("follow".into())
-            .spawn(move || loop {
-                // A reader's own index (PostgreSQL) is brought up to date in the background.
+            .spawn(move || {
+                // A reader's own index (PostgreSQL) is brought up to date once, in the
+                // background; after that each refresh indexes what the change brought.
                 if let Some(state) = weak.upgrade() {
                     if let Err(e) = state.store.sync_index(false) {
                         eprintln!("warning: indexing {}: {e}", state.store.describe());
                     }
                 }
-                std::thread::sleep(every);
-                let Some(state) = weak.upgrade() else { return };
-                let changed = state.refresh().unwrap_or_else(|e| {
-                    eprintln!("warning: following {}: {e}", state.store.describe());
-                    true
-                });
-                let overdue = state.entities_seen.lock().unwrap_or_else(|p| p.into_inner()).1.elapsed() > Duration::from_secs(30);
-                // On a thread of its own, so that the story tier keeps following meanwhile.
-                if (!changed || overdue) && !resolving.swap(true, Ordering::AcqRel) {
-                    let (state, done) = (state.clone(), resolving.clone());
-                    let spawned = std::thread::Builder::new().name("resolve".into()).spawn(move || {
-                        if let Err(e) = state.refresh_entities() {
-                            eprintln!("warning: resolving entities in {}: {e}", state.store.describe());
-                        }
-                        done.store(false, Ordering::Release);
+                loop {
+                    std::thread::sleep(every);
+                    let Some(state) = weak.upgrade() else { return };
+                    let changed = state.refresh().unwrap_or_else(|e| {
+                        eprintln!("warning: following {}: {e}", state.store.describe());
+                        true
                     });
-                    if spawned.is_err() {
-                        resolving.store(false, Ordering::Release);
+                    let overdue = state.entities_seen.lock().unwrap_or_else(|p| p.into_inner()).1.elapsed() > Duration::from_secs(30);
+                    // On a thread of its own, so that the story tier keeps following meanwhile.
+                    if (!changed || overdue) && !resolving.swap(true, Ordering::AcqRel) {
+                        let (state, done) = (state.clone(), resolving.clone());
+                        let spawned = std::thread::Builder::new().name("resolve".into()).spawn(move || {
+                            if let Err(e) = state.refresh_entities() {
+                                eprintln!("warning: resolving entities in {}: {e}", state.store.describe());
+                            }
+                            done.store(false, Ordering::Release);
+                        });
+                        if spawned.is_err() {
+                            resolving.store(false, Ordering::Release);
+                        }
                     }
                 }
             })

@@ -10,13 +10,13 @@
 //!   /articles` until it answers (the article is visible then), and 32 clients on `/stories`
 //!   and `/stories/{id}` (wrk).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::serve_bench::{percentile, request};
 
 struct Backend {
     name: &'static str,
@@ -104,25 +104,6 @@ fn ecb_bcubed(bin: &Path, b: &Backend, ecb: &Path) -> Result<f64, String> {
     }
     let gold_refs: Vec<&str> = g.iter().map(String::as_str).collect();
     Ok(crate::stories_eval::score(&gold_refs, &p).bcubed_f1())
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn request(addr: &str, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
-    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .map_err(|e| e.to_string())?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let status = raw.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Ok((status, raw.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default()))
 }
 
 fn start_server(bin: &Path, b: &Backend) -> Result<(Child, String, f64), String> {

@@ -45,8 +45,18 @@ pub fn corpus(bench: &Path, n: usize, out: &Path) -> Result<(), String> {
 }
 
 fn get(addr: &str, path: &str) -> Result<(u16, String), String> {
+    request(addr, "GET", path, "")
+}
+
+/// One HTTP/1.1 request on a fresh connection: status and body.
+pub fn request(addr: &str, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
     let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
     let raw = String::from_utf8_lossy(&raw).into_owned();
@@ -54,7 +64,7 @@ fn get(addr: &str, path: &str) -> Result<(u16, String), String> {
     Ok((status, raw.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default()))
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 

@@ -58,6 +58,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         if scores["all"].f1() < FLOOR_EXTRACTION_F1 {
             failures.push(format!("extraction F1 below floor {FLOOR_EXTRACTION_F1}"));
         }
+        if o.bench.join("extraction/dragnet/gold.json").exists() {
+            let (p, r, f, pages) = dragnet(&bin, &o.bench)?;
+            println!("extraction dragnet pages {pages:>4}  P {p:.3}  R {r:.3}  F1 {f:.3}  (word 4-grams)");
+        } else {
+            println!("extraction dragnet: skipped, {} absent", o.bench.join("extraction/dragnet").display());
+        }
     }
     if wants("dates") {
         let (_, s) = dates(&bin, &o.bench)?;
@@ -211,6 +217,44 @@ pub fn extraction(bin: &Path, bench: &Path) -> Result<(f64, HashMap<&'static str
     let (docs, secs) = extract(bin, &[dir.join("pages")])?;
     let texts: HashMap<String, String> = docs.iter().map(|(k, d)| (k.clone(), squash(d["text"].as_str().unwrap_or_default()))).collect();
     Ok((secs, score_snippets(&gold, &dir, &texts)))
+}
+
+/// Dragnet pages: word 4-gram overlap per page (precision and recall of the gold's 4-grams,
+/// each averaged over pages), F1 of the two means, as the Zyte article-extraction benchmark
+/// scores. Returns (precision, recall, F1, pages).
+pub fn dragnet(bin: &Path, bench: &Path) -> Result<(f64, f64, f64, usize), String> {
+    let dir = bench.join("extraction/dragnet");
+    let gold = read_gold(&dir.join("gold.json"))?;
+    let (docs, _) = extract(bin, &[dir.join("pages")])?;
+    let grams = |text: &str| -> HashMap<Vec<String>, usize> {
+        let words: Vec<String> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+        let mut counts = HashMap::new();
+        for w in words.windows(4) {
+            *counts.entry(w.to_vec()).or_insert(0) += 1;
+        }
+        counts
+    };
+    let (mut p_sum, mut r_sum) = (0.0, 0.0);
+    for (key, entry) in &gold {
+        let source = dir.join("pages").join(format!("{key}.html.gz")).display().to_string();
+        let found = docs.get(&source).and_then(|d| d["text"].as_str()).unwrap_or_default();
+        let (g, f) = (grams(entry["articleBody"].as_str().unwrap_or_default()), grams(found));
+        let common: usize = f.iter().map(|(k, n)| (*n).min(g.get(k).copied().unwrap_or(0))).sum();
+        let (nf, ng) = (f.values().sum::<usize>(), g.values().sum::<usize>());
+        p_sum += if nf == 0 {
+            if ng == 0 {
+                1.0
+            } else {
+                0.0
+            }
+        } else {
+            common as f64 / nf as f64
+        };
+        r_sum += if ng == 0 { 1.0 } else { common as f64 / ng as f64 };
+    }
+    let n = gold.len().max(1) as f64;
+    let (p, r) = (p_sum / n, r_sum / n);
+    Ok((p, r, if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }, gold.len()))
 }
 
 pub fn score_snippets(gold: &serde_json::Map<String, Value>, dir: &Path, texts: &HashMap<String, String>) -> HashMap<&'static str, Snippets> {

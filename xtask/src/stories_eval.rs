@@ -263,7 +263,7 @@ pub fn bench(bench: &Path, sizes: &[usize]) -> Result<(), String> {
         let mut a = src.clone();
         a.id = ArticleId(format!("{i:016x}"));
         a.text = a.text.split(' ').map(|w| if next(4) == 0 { vocabulary[next(vocabulary.len())].as_str() } else { w }).collect::<Vec<_>>().join(" ");
-        a.published = storyline_cluster::features::day_date(15_000 + (i / docs.len()) as i32 * 20);
+        a.published = storyline_cluster::features::day_date(15_000 + (i / docs.len()) as i32 * 20).map(storyline_model::Published::day);
         Input { article: a.id.clone(), profile: storyline_cluster::profile(&a), copy_of: None }
     };
     for &n in sizes {

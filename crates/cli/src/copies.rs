@@ -28,7 +28,7 @@ pub fn show(store: &dyn Store, id: &ArticleId, mut out: impl Write) -> Result<bo
             format!(
                 "{}, {}, {}",
                 o.article.outlet.as_deref().unwrap_or("-"),
-                o.article.published_date().unwrap_or("undated"),
+                storyline_compare::day(o.article.published_date()),
                 o.article.title.as_deref().unwrap_or("(no title)")
             )
         });

@@ -138,131 +138,16 @@ pub fn resolved(store: &dyn Store) -> Result<Resolved> {
     Ok(Resolved { entities, facts })
 }
 
-/// An optional CSV cell: empty when absent.
-fn o(s: &Option<String>) -> String {
-    s.clone().unwrap_or_default()
-}
-
-fn join(v: impl IntoIterator<Item = String>) -> String {
-    v.into_iter().collect::<Vec<_>>().join("; ")
-}
-
-/// `export entities|quotes|figures`.
+/// `export entities|quotes|figures`: the model's own records, one row each.
 pub fn export(store: &dyn Store, what: &str, csv_format: bool, out: impl Write) -> Result<()> {
     let r = resolved(store)?;
-    let mut w = Sink::new(csv_format, out);
+    let mut rows = crate::export::Rows::new(csv_format, out);
     match what {
-        "entities" => {
-            w.header(&["id", "name", "type", "aliases", "roles", "articles", "mentions", "ambiguous_with"])?;
-            for e in &r.entities {
-                let kind = e.kind.as_str();
-                if csv_format {
-                    let roles = join(
-                        e.roles.iter().map(|x| format!("{} ({}{})", x.role, x.article.0, x.published.as_deref().map(|p| format!(", {p}")).unwrap_or_default())),
-                    );
-                    w.row(&[
-                        e.id.clone(),
-                        e.name.clone(),
-                        kind.to_string(),
-                        join(e.aliases.clone()),
-                        roles,
-                        join(e.articles.iter().map(|a| a.0.clone())),
-                        e.mentions.to_string(),
-                        join(e.ambiguous_with.clone()),
-                    ])?;
-                } else {
-                    w.json(&serde_json::to_value(e)?)?;
-                }
-            }
-        }
-        "quotes" => {
-            w.header(&["article", "speaker", "speaker_mention", "speaker_entity", "cue", "text", "start", "end"])?;
-            for (_, f) in &r.facts {
-                for q in &f.quotes {
-                    if csv_format {
-                        w.row(&[
-                            q.article.0.clone(),
-                            o(&q.speaker),
-                            o(&q.speaker_mention),
-                            o(&q.speaker_entity),
-                            o(&q.cue),
-                            q.text.clone(),
-                            q.start.to_string(),
-                            q.end.to_string(),
-                        ])?;
-                    } else {
-                        w.json(&serde_json::to_value(q)?)?;
-                    }
-                }
-            }
-        }
-        _ => {
-            w.header(&["article", "value", "text", "qualifier", "what", "source", "when", "sentence", "start", "end"])?;
-            for (_, f) in &r.facts {
-                for x in &f.figures {
-                    if csv_format {
-                        w.row(&[
-                            x.article.0.clone(),
-                            x.value.to_string(),
-                            x.text.clone(),
-                            o(&x.qualifier),
-                            x.what.clone(),
-                            o(&x.source),
-                            o(&x.when),
-                            x.sentence.clone(),
-                            x.start.to_string(),
-                            x.end.to_string(),
-                        ])?;
-                    } else {
-                        w.json(&serde_json::to_value(x)?)?;
-                    }
-                }
-            }
-        }
+        "entities" => r.entities.iter().try_for_each(|e| rows.write(e))?,
+        "quotes" => r.facts.iter().flat_map(|(_, f)| &f.quotes).try_for_each(|q| rows.write(q))?,
+        _ => r.facts.iter().flat_map(|(_, f)| &f.figures).try_for_each(|x| rows.write(x))?,
     }
-    w.finish()
-}
-
-/// CSV or JSON Lines, one writer.
-enum Sink<W: Write> {
-    Csv(Box<csv::Writer<W>>),
-    Json(W),
-}
-
-impl<W: Write> Sink<W> {
-    fn new(csv_format: bool, out: W) -> Sink<W> {
-        if csv_format {
-            Sink::Csv(Box::new(csv::Writer::from_writer(out)))
-        } else {
-            Sink::Json(out)
-        }
-    }
-    fn header(&mut self, cols: &[&str]) -> Result<()> {
-        if let Sink::Csv(w) = self {
-            w.write_record(cols)?;
-        }
-        Ok(())
-    }
-    fn row(&mut self, cols: &[String]) -> Result<()> {
-        if let Sink::Csv(w) = self {
-            w.write_record(cols)?;
-        }
-        Ok(())
-    }
-    fn json(&mut self, v: &serde_json::Value) -> Result<()> {
-        if let Sink::Json(w) = self {
-            serde_json::to_writer(&mut *w, v)?;
-            w.write_all(b"\n")?;
-        }
-        Ok(())
-    }
-    fn finish(self) -> Result<()> {
-        match self {
-            Sink::Csv(mut w) => w.flush()?,
-            Sink::Json(mut w) => w.flush()?,
-        }
-        Ok(())
-    }
+    rows.finish()
 }
 
 /// `storyline entity NAME`: the matching entities with their aliases, roles, mentions and quotes.
@@ -273,7 +158,10 @@ pub fn show_entity(store: &dyn Store, name: &str, mut out: impl Write) -> Result
         .entities
         .iter()
         .filter(|e| {
-            e.id == name || e.name.to_lowercase() == needle || e.aliases.iter().any(|a| a.to_lowercase() == needle) || e.name.to_lowercase().contains(&needle)
+            e.id.as_str() == name
+                || e.name.to_lowercase() == needle
+                || e.aliases.iter().any(|a| a.to_lowercase() == needle)
+                || e.name.to_lowercase().contains(&needle)
         })
         .take(5)
         .collect();
@@ -288,13 +176,7 @@ pub fn show_entity(store: &dyn Store, name: &str, mut out: impl Write) -> Result
         if !e.roles.is_empty() {
             writeln!(out, "  roles:")?;
             for x in &e.roles {
-                writeln!(
-                    out,
-                    "    {}  ({}{})",
-                    x.role,
-                    x.article.0,
-                    x.published.as_deref().map(|p| format!(", {}", p.get(..10).unwrap_or(p))).unwrap_or_default()
-                )?;
+                writeln!(out, "    {}  ({}{})", x.role, x.article.0, x.published.map(|p| format!(", {}", p.date)).unwrap_or_default())?;
             }
         }
         writeln!(out, "  mentions:")?;

@@ -1,33 +1,13 @@
-//! `storyline export`: stored data as JSON Lines or CSV, streamed.
+//! `storyline export`: stored data as JSON Lines or CSV, streamed. Each kind of record is one
+//! row struct, and [`Rows`] writes it in either format, so the two cannot drift apart.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use anyhow::Result;
-use storyline_model::{CopyRelation, StoredArticle};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use storyline_model::{ArticleId, CopyRelation, Published, Removed, StoredArticle, StoryId, ThreadId};
 use storyline_store::Store;
-
-/// Column order of the CSV export (the JSONL export has the same fields).
-const ARTICLE_COLUMNS: &[&str] = &[
-    "id",
-    "source",
-    "external_id",
-    "url",
-    "title",
-    "published",
-    "authors",
-    "contributors",
-    "outlet",
-    "credited_source",
-    "language",
-    "ingested_at",
-    "copy_group",
-    "original_of_group",
-    "story",
-    "thread",
-    "text",
-    "removed",
-    "warnings",
-];
 
 fn all_relations(store: &dyn Store) -> Result<Vec<CopyRelation>> {
     let mut relations = Vec::new();
@@ -39,93 +19,191 @@ fn all_relations(store: &dyn Store) -> Result<Vec<CopyRelation>> {
 }
 
 /// Writes every copy relation.
-pub fn copy_relations(store: &dyn Store, csv_format: bool, mut out: impl Write) -> Result<()> {
-    if csv_format {
-        let mut writer = csv::Writer::from_writer(out);
-        writer.write_record(["a", "b", "relation", "similarity", "shared", "original", "evidence"])?;
-        store.for_each_copy_relation(None, &mut |r| {
-            let relation = serde_json::to_value(r.relation).map_err(io::Error::other)?;
-            let original =
-                r.original.map(|s| serde_json::to_value(s).map(|v| v.as_str().unwrap_or_default().to_owned())).transpose().map_err(io::Error::other)?;
-            let row = [
-                r.a.0.clone(),
-                r.b.0.clone(),
-                relation.as_str().unwrap_or_default().to_owned(),
-                format!("{:.4}", r.similarity),
-                serde_json::to_string(&r.shared).map_err(io::Error::other)?,
-                original.unwrap_or_default(),
-                r.evidence.join("; "),
-            ];
-            writer.write_record(row).map_err(io::Error::other)
-        })?;
-        writer.flush()?;
-    } else {
-        store.for_each_copy_relation(None, &mut |r| {
-            serde_json::to_writer(&mut out, &r)?;
-            out.write_all(b"\n")
-        })?;
-        out.flush()?;
-    }
-    Ok(())
+pub fn copy_relations(store: &dyn Store, csv_format: bool, out: impl Write) -> Result<()> {
+    let mut rows = Rows::new(csv_format, out);
+    store.for_each_copy_relation(None, &mut |r| rows.write(&r))?;
+    rows.finish()
+}
+
+/// One exported article: the article, when it was stored, and where later stages put it.
+#[derive(Serialize)]
+struct ArticleRow<'a> {
+    id: &'a ArticleId,
+    source: &'a str,
+    external_id: Option<&'a str>,
+    url: Option<&'a str>,
+    title: Option<&'a str>,
+    published: Option<Published>,
+    authors: &'a [String],
+    contributors: &'a [String],
+    outlet: Option<&'a str>,
+    credited_source: Option<&'a str>,
+    language: Option<&'a str>,
+    ingested_at: &'a str,
+    copy_group: Option<&'a ArticleId>,
+    original_of_group: bool,
+    story: Option<&'a StoryId>,
+    thread: Option<&'a ThreadId>,
+    text: &'a str,
+    removed: &'a [Removed],
+    warnings: &'a [String],
 }
 
 /// Writes every stored article.
-pub fn articles(store: &dyn Store, csv_format: bool, mut out: impl Write) -> Result<()> {
+pub fn articles(store: &dyn Store, csv_format: bool, out: impl Write) -> Result<()> {
     let groups = storyline_pipeline::copies::groups(&all_relations(store)?);
-    let group_of = |a: &StoredArticle| groups.get(&a.article.id).cloned();
     let stories = store.article_stories()?;
-    let story_of = |a: &StoredArticle| stories.get(&a.article.id).cloned();
-    if csv_format {
-        let mut writer = csv::Writer::from_writer(out);
-        writer.write_record(ARTICLE_COLUMNS)?;
-        store.for_each_article(&mut |a| writer.write_record(csv_row(&a, group_of(&a), story_of(&a))).map_err(io::Error::other))?;
-        writer.flush()?;
-    } else {
-        store.for_each_article(&mut |a| {
-            let group = group_of(&a);
-            let mut value = serde_json::to_value(&a)?;
-            if let Some(map) = value.as_object_mut() {
-                map.insert("copy_group".into(), group.as_ref().map_or(serde_json::Value::Null, |(g, _)| g.0.clone().into()));
-                map.insert("original_of_group".into(), group.is_some_and(|(_, o)| o).into());
-                let story = story_of(&a);
-                map.insert("story".into(), story.as_ref().map_or(serde_json::Value::Null, |(s, _)| s.0.clone().into()));
-                map.insert("thread".into(), story.and_then(|(_, t)| t).map_or(serde_json::Value::Null, Into::into));
-            }
-            serde_json::to_writer(&mut out, &value)?;
-            out.write_all(b"\n")
-        })?;
-        out.flush()?;
-    }
-    Ok(())
+    let mut rows = Rows::new(csv_format, out);
+    store.for_each_article(&mut |stored: StoredArticle| {
+        let a = &stored.article;
+        let group = groups.get(&a.id);
+        let story = stories.get(&a.id);
+        let row = ArticleRow {
+            id: &a.id,
+            source: &a.source,
+            external_id: a.external_id.as_deref(),
+            url: a.url.as_deref(),
+            title: a.title.as_deref(),
+            published: a.published,
+            authors: &a.authors,
+            contributors: &a.contributors,
+            outlet: a.outlet.as_deref(),
+            credited_source: a.credited_source.as_deref(),
+            language: a.language.as_deref(),
+            ingested_at: &stored.ingested_at,
+            copy_group: group.map(|(g, _)| g),
+            original_of_group: group.is_some_and(|(_, o)| *o),
+            story: story.map(|(s, _)| s),
+            thread: story.and_then(|(_, t)| t.as_ref()),
+            text: &a.text,
+            removed: &a.removed,
+            warnings: &a.warnings,
+        };
+        rows.write(&row)
+    })?;
+    rows.finish()
 }
 
-/// Lists are joined with "; "; the removed pieces stay JSON so nothing is lost.
-fn csv_row(
-    stored: &StoredArticle,
-    group: Option<(storyline_model::ArticleId, bool)>,
-    story: Option<(storyline_model::StoryId, Option<String>)>,
-) -> Vec<String> {
-    let a = &stored.article;
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    vec![
-        a.id.0.clone(),
-        a.source.clone(),
-        opt(&a.external_id),
-        opt(&a.url),
-        opt(&a.title),
-        opt(&a.published),
-        a.authors.join("; "),
-        a.contributors.join("; "),
-        opt(&a.outlet),
-        opt(&a.credited_source),
-        opt(&a.language),
-        stored.ingested_at.clone(),
-        group.as_ref().map(|(g, _)| g.0.clone()).unwrap_or_default(),
-        group.is_some_and(|(_, o)| o).to_string(),
-        story.as_ref().map(|(s, _)| s.0.clone()).unwrap_or_default(),
-        story.and_then(|(_, t)| t).unwrap_or_default(),
-        a.text.clone(),
-        serde_json::to_string(&a.removed).unwrap_or_default(),
-        a.warnings.join("; "),
-    ]
+/// One writer for every export: each record is one row struct, written as a JSON line, or as a
+/// CSV row whose columns are the struct's fields in order (the header comes from the first
+/// row). In CSV, a list of strings is joined with "; ", other lists and objects stay JSON so
+/// nothing is lost, and an absent value is an empty cell.
+pub enum Rows<W: Write> {
+    Csv { writer: Box<csv::Writer<W>>, columns: Option<Vec<String>> },
+    Json(W),
+}
+
+impl<W: Write> Rows<W> {
+    pub fn new(csv_format: bool, out: W) -> Rows<W> {
+        if csv_format {
+            Rows::Csv { writer: Box::new(csv::Writer::from_writer(out)), columns: None }
+        } else {
+            Rows::Json(out)
+        }
+    }
+
+    /// IO errors keep their kind (a reader that went away is a broken pipe, not a failure).
+    pub fn write(&mut self, row: &impl Serialize) -> std::io::Result<()> {
+        match self {
+            Rows::Json(out) => {
+                serde_json::to_writer(&mut *out, row)?;
+                out.write_all(b"\n")?;
+            }
+            Rows::Csv { writer, columns } => {
+                // Through the JSON text, which keeps the struct's field order.
+                let Fields(fields) = serde_json::from_str(&serde_json::to_string(row)?)?;
+                let names: Vec<String> = fields.iter().map(|(k, _)| k.clone()).collect();
+                match columns {
+                    None => {
+                        writer.write_record(&names)?;
+                        *columns = Some(names);
+                    }
+                    Some(c) if *c != names => return Err(std::io::Error::other(format!("export rows disagree on their columns: {c:?} then {names:?}"))),
+                    Some(_) => {}
+                }
+                writer.write_record(fields.iter().map(|(_, v)| cell(v)))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<()> {
+        match self {
+            Rows::Csv { mut writer, .. } => writer.flush()?,
+            Rows::Json(mut out) => out.flush()?,
+        }
+        Ok(())
+    }
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.iter().all(Value::is_string) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// A JSON object's fields in the order they were written.
+struct Fields(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Fields, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Fields, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    fields.push(entry);
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Row<'a> {
+        id: &'a str,
+        n: u32,
+        names: Vec<&'a str>,
+        nested: Vec<(u8, u8)>,
+        missing: Option<&'a str>,
+    }
+
+    #[test]
+    fn one_row_struct_gives_both_formats() {
+        let row = Row { id: "x", n: 3, names: vec!["a", "b"], nested: vec![(1, 2)], missing: None };
+        let mut csv = Rows::new(true, Vec::new());
+        csv.write(&row).unwrap();
+        csv.write(&row).unwrap();
+        let Rows::Csv { writer, .. } = csv else { unreachable!() };
+        let text = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+        assert_eq!(text, "id,n,names,nested,missing\nx,3,a; b,\"[[1,2]]\",\nx,3,a; b,\"[[1,2]]\",\n");
+        let mut json = Rows::new(false, Vec::new());
+        json.write(&row).unwrap();
+        let Rows::Json(out) = json else { unreachable!() };
+        assert_eq!(String::from_utf8(out).unwrap(), "{\"id\":\"x\",\"n\":3,\"names\":[\"a\",\"b\"],\"nested\":[[1,2]],\"missing\":null}\n");
+    }
+
+    #[test]
+    fn rows_with_other_columns_are_an_error() {
+        #[derive(Serialize)]
+        struct Other {
+            id: u8,
+        }
+        let mut csv = Rows::new(true, Vec::new());
+        csv.write(&Other { id: 1 }).unwrap();
+        assert!(csv.write(&Row { id: "x", n: 1, names: vec![], nested: vec![], missing: None }).is_err());
+    }
 }

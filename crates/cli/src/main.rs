@@ -124,8 +124,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = SortArg::Size)]
         sort: SortArg,
         /// Only stories with an article published on or after this date (YYYY-MM-DD).
-        #[arg(long)]
-        since: Option<String>,
+        #[arg(long, value_parser = parse_day)]
+        since: Option<chrono::NaiveDate>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
         /// Print stories as JSON Lines.
@@ -383,16 +383,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             folds,
         }),
         Command::Stories { db, sort, since, limit, json } => {
-            if let Some(d) = since.as_deref().filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()) {
-                eprintln!("error: --since wants a date like 2021-05-12, not `{d}`");
-                return Ok(ExitCode::from(2));
-            }
             let store = open(&db)?;
             let sort = match sort {
                 SortArg::Size => storyline_store::StorySort::Size,
                 SortArg::Recent => storyline_store::StorySort::Recent,
             };
-            let n = stories::list(store.as_ref(), sort, since.as_deref(), limit, json, BufWriter::new(io::stdout().lock()))?;
+            let n = stories::list(store.as_ref(), sort, since, limit, json, BufWriter::new(io::stdout().lock()))?;
             Ok(if n > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Story { db, id } => {
@@ -535,7 +531,7 @@ fn search(db: &DbArg, query: &str, limit: usize, json: bool) -> Result<ExitCode>
                 out,
                 "\n{}  {}  {}\n  {}\n  {}",
                 hit.id,
-                hit.published.as_deref().map(|p| p.get(..10).unwrap_or(p)).unwrap_or("----------"),
+                hit.published.map(|p| p.date.to_string()).as_deref().unwrap_or("----------"),
                 hit.outlet.as_deref().unwrap_or("-"),
                 hit.title.as_deref().unwrap_or("(no title)"),
                 hit.snippet.replace("<b>", "*").replace("</b>", "*").replace('\n', " ")
@@ -544,4 +540,9 @@ fn search(db: &DbArg, query: &str, limit: usize, json: bool) -> Result<ExitCode>
     }
     out.flush()?;
     Ok(if results.total > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// A `YYYY-MM-DD` day that exists, for `--since`.
+fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().filter(|_| s.len() == 10).ok_or_else(|| format!("wants a date like 2021-05-12, not `{s}`"))
 }

@@ -4,10 +4,12 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use anyhow::Result;
+use serde::Serialize;
+use storyline_model::{NaiveDate, StoryId, ThreadId};
 use storyline_store::{Store, StorySort};
 
 /// `storyline stories`: one line per story.
-pub fn list(store: &dyn Store, sort: StorySort, since: Option<&str>, limit: usize, json: bool, mut out: impl Write) -> Result<usize> {
+pub fn list(store: &dyn Store, sort: StorySort, since: Option<NaiveDate>, limit: usize, json: bool, mut out: impl Write) -> Result<usize> {
     let stories = store.list_stories(sort, since, limit)?;
     for s in &stories {
         if json {
@@ -20,8 +22,8 @@ pub fn list(store: &dyn Store, sort: StorySort, since: Option<&str>, limit: usiz
                 s.id.0,
                 s.articles,
                 s.outlets.len(),
-                s.first_published.as_deref().unwrap_or("----------"),
-                s.last_published.as_deref().unwrap_or("----------"),
+                storyline_compare::day(s.first_published),
+                storyline_compare::day(s.last_published),
                 if s.title.is_empty() { "(no title)" } else { &s.title }
             )?;
         }
@@ -45,8 +47,8 @@ pub fn show(store: &dyn Store, id: &str, mut out: impl Write) -> Result<bool> {
         "{} articles from {} outlets, {} .. {}",
         story.articles,
         story.outlets.len(),
-        story.first_published.as_deref().unwrap_or("?"),
-        story.last_published.as_deref().unwrap_or("?")
+        storyline_compare::day(story.first_published),
+        storyline_compare::day(story.last_published)
     )?;
     if !story.outlets.is_empty() {
         writeln!(out, "outlets: {}", story.outlets.join(", "))?;
@@ -64,7 +66,7 @@ pub fn show(store: &dyn Store, id: &str, mut out: impl Write) -> Result<bool> {
             out,
             "{}  {}  {}\n  {}",
             m.article.0,
-            a.and_then(|a| a.published_date()).unwrap_or("----------"),
+            a.and_then(|a| a.published_date()).map_or_else(|| "----------".to_owned(), |d| d.to_string()),
             a.and_then(|a| a.outlet.as_deref()).unwrap_or("-"),
             a.and_then(|a| a.title.as_deref()).unwrap_or("(no title)")
         )?;
@@ -79,63 +81,50 @@ pub fn show(store: &dyn Store, id: &str, mut out: impl Write) -> Result<bool> {
     Ok(true)
 }
 
+/// One exported story: its descriptors and its thread's title.
+#[derive(Serialize)]
+struct StoryRow<'a> {
+    id: &'a StoryId,
+    title: &'a str,
+    articles: usize,
+    /// Distinct outlets, as in `stories --json`.
+    outlets: &'a [String],
+    outlet_count: usize,
+    first_published: Option<NaiveDate>,
+    last_published: Option<NaiveDate>,
+    thread: Option<&'a ThreadId>,
+    thread_title: Option<&'a str>,
+    key_terms: &'a [String],
+    key_names: &'a [String],
+}
+
 /// `storyline export stories`.
-pub fn export(store: &dyn Store, csv_format: bool, mut out: impl Write) -> Result<()> {
+pub fn export(store: &dyn Store, csv_format: bool, out: impl Write) -> Result<()> {
     let stories = store.list_stories(StorySort::Size, None, usize::MAX)?;
-    let mut thread_titles: HashMap<String, String> = HashMap::new();
+    let mut thread_titles: HashMap<&ThreadId, String> = HashMap::new();
     for s in &stories {
         if let Some(t) = &s.thread {
             if !thread_titles.contains_key(t) {
                 let title = store.get_thread(t)?.map(|t| t.title).unwrap_or_default();
-                thread_titles.insert(t.clone(), title);
+                thread_titles.insert(t, title);
             }
         }
     }
-    if csv_format {
-        let mut w = csv::Writer::from_writer(out);
-        w.write_record([
-            "id",
-            "title",
-            "articles",
-            "outlets",
-            "first_published",
-            "last_published",
-            "thread",
-            "thread_title",
-            "outlet_names",
-            "key_terms",
-            "key_names",
-        ])?;
-        for s in &stories {
-            let thread = s.thread.clone().unwrap_or_default();
-            w.write_record([
-                s.id.0.clone(),
-                s.title.clone(),
-                s.articles.to_string(),
-                s.outlets.len().to_string(),
-                s.first_published.clone().unwrap_or_default(),
-                s.last_published.clone().unwrap_or_default(),
-                thread.clone(),
-                thread_titles.get(&thread).cloned().unwrap_or_default(),
-                s.outlets.join("; "),
-                s.key_terms.join("; "),
-                s.key_names.join("; "),
-            ])?;
-        }
-        w.flush()?;
-    } else {
-        for s in &stories {
-            let thread_title = s.thread.as_ref().and_then(|t| thread_titles.get(t));
-            let value = serde_json::json!({
-                "id": s.id, "title": s.title, "articles": s.articles, "outlets": s.outlets.len(),
-                "first_published": s.first_published, "last_published": s.last_published,
-                "thread": s.thread, "thread_title": thread_title, "outlet_names": s.outlets,
-                "key_terms": s.key_terms, "key_names": s.key_names,
-            });
-            serde_json::to_writer(&mut out, &value)?;
-            out.write_all(b"\n")?;
-        }
-        out.flush()?;
+    let mut rows = crate::export::Rows::new(csv_format, out);
+    for s in &stories {
+        rows.write(&StoryRow {
+            id: &s.id,
+            title: &s.title,
+            articles: s.articles,
+            outlets: &s.outlets,
+            outlet_count: s.outlets.len(),
+            first_published: s.first_published,
+            last_published: s.last_published,
+            thread: s.thread.as_ref(),
+            thread_title: s.thread.as_ref().and_then(|t| thread_titles.get(t)).map(String::as_str),
+            key_terms: &s.key_terms,
+            key_names: &s.key_names,
+        })?;
     }
-    Ok(())
+    rows.finish()
 }

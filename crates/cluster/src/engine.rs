@@ -23,6 +23,8 @@
 use crate::features::{Feature, Profile};
 use std::cell::RefCell;
 use std::cmp::Ordering;
+
+use ordered_float::OrderedFloat;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use storyline_model::{ArticleId, StoryId, StoryMember};
@@ -228,24 +230,10 @@ impl Pair {
     }
 }
 
-/// An `f32` ordered by `total_cmp`, for heaps.
-#[derive(PartialEq, Clone, Copy)]
-struct OrdF32(f32);
-impl Eq for OrdF32 {}
-impl Ord for OrdF32 {
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.0.total_cmp(&o.0)
-    }
-}
-impl PartialOrd for OrdF32 {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
 impl Eq for Pair {}
 impl Ord for Pair {
     fn cmp(&self, o: &Self) -> Ordering {
-        self.sim.total_cmp(&o.sim).then_with(|| o.a.cmp(&self.a)).then_with(|| o.b.cmp(&self.b))
+        OrderedFloat(self.sim).cmp(&OrderedFloat(o.sim)).then_with(|| o.a.cmp(&self.a)).then_with(|| o.b.cmp(&self.b))
     }
 }
 impl PartialOrd for Pair {
@@ -461,10 +449,10 @@ impl Engine {
             }
         }
         // (average similarity of the two stories, link, their versions then)
-        let mut pending: BinaryHeap<(OrdF32, std::cmp::Reverse<usize>, u32, u32)> = BinaryHeap::new();
+        let mut pending: BinaryHeap<(OrderedFloat<f32>, std::cmp::Reverse<usize>, u32, u32)> = BinaryHeap::new();
         for (i, &(_, a, b)) in mixed.iter().enumerate() {
             let (ra, rb) = (find(&parent, a), find(&parent, b));
-            pending.push((OrdF32(self.similarity(ra, rb)), std::cmp::Reverse(i), self.nodes[ra].version, self.nodes[rb].version));
+            pending.push((OrderedFloat(self.similarity(ra, rb)), std::cmp::Reverse(i), self.nodes[ra].version, self.nodes[rb].version));
         }
         while let Some((_, std::cmp::Reverse(i), va, vb)) = pending.pop() {
             let (sim, a, b) = mixed[i];
@@ -473,7 +461,7 @@ impl Engine {
                 continue;
             }
             if self.nodes[ra].version != va || self.nodes[rb].version != vb {
-                pending.push((OrdF32(self.similarity(ra, rb)), std::cmp::Reverse(i), self.nodes[ra].version, self.nodes[rb].version));
+                pending.push((OrderedFloat(self.similarity(ra, rb)), std::cmp::Reverse(i), self.nodes[ra].version, self.nodes[rb].version));
                 continue;
             }
             if sim * self.time_factor(&self.nodes[ra].state, &self.nodes[rb].state) >= self.params.link {
@@ -1020,28 +1008,27 @@ impl Engine {
         for (i, node) in self.nodes.iter().enumerate().filter(|(_, n)| n.alive) {
             members.entry(node.state.thread.as_str()).or_default().push(i);
         }
-        // Union-find over thread ids; the representative is the larger thread, then the smaller id.
-        let mut parent: HashMap<String, String> = HashMap::new();
-        fn find(parent: &HashMap<String, String>, mut t: String) -> String {
-            while let Some(p) = parent.get(&t) {
-                t = p.clone();
-            }
-            t
+        // Linked threads are one; the surviving id is the largest thread's, then the smallest.
+        let mut ids: Vec<String> = members.keys().map(|t| t.to_string()).collect();
+        ids.extend(links.iter().flat_map(|(a, b)| [a.clone(), b.clone()]));
+        ids.sort();
+        ids.dedup();
+        let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+        let mut sets = disjoint::DisjointSet::with_len(ids.len());
+        for (a, b) in &links {
+            sets.join(index[a.as_str()], index[b.as_str()]);
         }
-        let mut size: HashMap<String, usize> = members.iter().map(|(t, m)| (t.to_string(), m.len())).collect();
-        for (a, b) in links {
-            let (ra, rb) = (find(&parent, a), find(&parent, b));
-            if ra == rb {
-                continue;
+        let size = |t: &str| members.get(t).map_or(0, Vec::len);
+        let mut survivor: HashMap<usize, &str> = HashMap::new();
+        for t in &ids {
+            let s = survivor.entry(sets.root_of(index[t.as_str()])).or_insert(t);
+            if (std::cmp::Reverse(size(t)), t.as_str()) < (std::cmp::Reverse(size(s)), *s) {
+                *s = t;
             }
-            let (sa, sb) = (size.get(&ra).copied().unwrap_or(0), size.get(&rb).copied().unwrap_or(0));
-            let (keep, gone) = if (std::cmp::Reverse(sa), &ra) <= (std::cmp::Reverse(sb), &rb) { (ra, rb) } else { (rb, ra) };
-            size.insert(keep.clone(), sa + sb);
-            parent.insert(gone, keep);
         }
         let mut moves: Vec<(usize, String)> = Vec::new();
         for (t, nodes) in &members {
-            let r = find(&parent, t.to_string());
+            let r = survivor[&sets.root_of(index[t])].to_string();
             if r != *t {
                 moves.extend(nodes.iter().map(|&n| (n, r.clone())));
                 out.thread_merges.push((t.to_string(), r));
@@ -1314,9 +1301,9 @@ mod tests {
     #[test]
     fn the_same_words_years_apart_are_different_stories() {
         let mut c = corpus();
-        c[0].published = Some("2019-04-01".into());
-        c[1].published = Some("2019-04-02".into());
-        c[2].published = Some("2024-09-30".into());
+        c[0].published = "2019-04-01".parse().ok();
+        c[1].published = "2019-04-02".parse().ok();
+        c[2].published = "2024-09-30".parse().ok();
         let s = run(&c, &[&[0, 1, 2, 3, 4, 5]]);
         assert_eq!(s["a1"], s["a2"]);
         assert_ne!(s["a1"], s["a3"]);
@@ -1364,7 +1351,7 @@ mod tests {
         // with it, and the two dated stories stay apart.
         let mut c = with_follow_up();
         for (i, day) in [(0, "2019-04-01"), (1, "2019-04-01"), (2, "2024-09-30")] {
-            c[i].published = Some(day.into());
+            c[i].published = day.parse().ok();
         }
         c[2].text = c[2].text.replace("Schools in Orvieto closed.", "Restorers fear the frescoes of both churches are lost.");
         c.push(article(
@@ -1403,7 +1390,7 @@ mod tests {
         let dated = |days: [&str; 4]| {
             let mut c = c.clone();
             for (a, d) in c.iter_mut().zip(days) {
-                a.published = Some(d.into());
+                a.published = d.parse().ok();
             }
             c
         };
@@ -1426,7 +1413,7 @@ mod tests {
             .map(|k| {
                 let mut a = corpus()[k % 3].clone();
                 a.id = ArticleId(format!("r{k:02}"));
-                a.published = crate::features::day_date(18_000 + 20 * k as i32);
+                a.published = crate::features::day_date(18_000 + 20 * k as i32).map(storyline_model::Published::day);
                 a
             })
             .collect();

@@ -77,17 +77,18 @@ pub fn profile(article: &Article) -> Profile {
     }
 }
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
-pub fn day_number(date: &str) -> Option<i32> {
-    let d = chrono::NaiveDate::parse_from_str(date.get(..10)?, "%Y-%m-%d").ok()?;
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
-    i32::try_from((d - epoch).num_days()).ok()
+/// Days since 1970-01-01 of a date.
+pub fn day_number(date: chrono::NaiveDate) -> Option<i32> {
+    i32::try_from((date - epoch()?).num_days()).ok()
 }
 
-/// The `YYYY-MM-DD` date of a day number (the inverse of [`day_number`]).
-pub fn day_date(day: i32) -> Option<String> {
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
-    epoch.checked_add_signed(chrono::TimeDelta::days(i64::from(day))).map(|d| d.format("%Y-%m-%d").to_string())
+fn epoch() -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+}
+
+/// The date of a day number (the inverse of [`day_number`]).
+pub fn day_date(day: i32) -> Option<chrono::NaiveDate> {
+    epoch()?.checked_add_signed(chrono::TimeDelta::days(i64::from(day)))
 }
 
 /// Sublinear weights (1 + ln tf), heaviest first up to `max`, then sorted by key. Counts are
@@ -347,7 +348,7 @@ pub(crate) mod tests {
             source: id.into(),
             url: None,
             title: Some(title.into()),
-            published: published.map(String::from),
+            published: published.map(|p| p.parse().expect("an ISO date")),
             authors: vec![],
             contributors: vec![],
             outlet: Some(format!("outlet {id}")),
@@ -391,9 +392,10 @@ pub(crate) mod tests {
         assert!(terms.contains(&"6.1".to_string()), "{terms:?}");
         assert!(terms.contains(&"1,200".to_string()), "{terms:?}");
         assert!(!terms.contains(&"the".to_string()), "{terms:?}");
-        assert_eq!(p.day, day_number("2021-05-12"));
-        assert_eq!(day_number("1970-01-02"), Some(1));
-        assert_eq!(day_date(day_number("2021-05-12").unwrap()).as_deref(), Some("2021-05-12"));
+        let may12 = chrono::NaiveDate::from_ymd_opt(2021, 5, 12).unwrap();
+        assert_eq!(p.day, day_number(may12));
+        assert_eq!(day_number(chrono::NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()), Some(1));
+        assert_eq!(day_date(day_number(may12).unwrap()), Some(may12));
     }
 
     #[test]

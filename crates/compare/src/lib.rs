@@ -13,8 +13,8 @@ pub use storyline_dedup::text;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use storyline_model::{
-    Article, ArticleId, Conflict, CopyGroup, CopyKind, CopyLink, CopyRelation, EntityType, Facts, MatrixRow, Side, Source, Story, StoryEntity, StoryReport,
-    TimelineEntry, Version,
+    Article, ArticleId, Conflict, ConflictKind, CopyGroup, CopyLink, CopyRelation, EntityId, EntityType, Facts, MatrixKind, MatrixRow, NaiveDate, Published,
+    Side, Source, Story, StoryEntity, StoryReport, TimelineEntry, TimelineKind, Version,
 };
 
 pub use markdown::markdown;
@@ -71,17 +71,17 @@ pub fn compare(story: &Story, members: &[Member<'_>], copies: &[CopyRelation], e
                 cells[i] = Some(ms.iter().find_map(|x| x.role.clone()).unwrap_or_else(|| "named".to_string()));
             }
         }
-        matrix.push(MatrixRow { kind: "entity".into(), label: e.name.clone(), entity: Some(e.id.clone()), cells });
+        matrix.push(MatrixRow { kind: MatrixKind::Entity, label: e.name.clone(), entity: Some(e.id.clone()), cells });
     }
     for (label, cells) in figure_rows(compared).into_iter().take(MATRIX_ROWS) {
-        matrix.push(MatrixRow { kind: "figure".into(), label, entity: None, cells });
+        matrix.push(MatrixRow { kind: MatrixKind::Figure, label, entity: None, cells });
     }
     for (label, cells) in quotes::rows(&quote_groups, n).into_iter().take(MATRIX_ROWS) {
-        matrix.push(MatrixRow { kind: "quote".into(), label, entity: None, cells });
+        matrix.push(MatrixRow { kind: MatrixKind::Quote, label, entity: None, cells });
     }
     for s in ranked.iter().take(MATRIX_ROWS) {
         let cells = s.support.iter().enumerate().map(|(mi, x)| x.map(|si| truncate(&sents[mi][si].text, 240))).collect();
-        matrix.push(MatrixRow { kind: "statement".into(), label: truncate(&s.text, 160), entity: None, cells });
+        matrix.push(MatrixRow { kind: MatrixKind::Statement, label: truncate(&s.text, 160), entity: None, cells });
     }
     if members.len() > n {
         for row in &mut matrix {
@@ -102,9 +102,9 @@ pub fn compare(story: &Story, members: &[Member<'_>], copies: &[CopyRelation], e
     }
 }
 
-/// The day of a timestamp (`2021-05-12T18:58:00` shows as `2021-05-12`), or "undated".
-pub fn day(d: Option<&str>) -> String {
-    d.map(|d| d.get(..10).unwrap_or(d).to_string()).unwrap_or_else(|| "undated".into())
+/// A day as `2021-05-12`, or "undated".
+pub fn day(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_else(|| "undated".into())
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -135,19 +135,10 @@ fn source(a: &Article) -> Source {
         outlet,
         outlet_guessed: guessed,
         title: a.title.clone(),
-        published: a.published.clone(),
+        published: a.published,
         url: a.url.clone(),
         words: a.text.split_whitespace().count(),
         copy_of: None,
-    }
-}
-
-fn kind_name(k: CopyKind) -> &'static str {
-    match k {
-        CopyKind::Exact => "exact",
-        CopyKind::NearDuplicate => "near_duplicate",
-        CopyKind::Partial => "partial",
-        CopyKind::Rewrite => "rewrite",
     }
 }
 
@@ -170,12 +161,7 @@ fn copy_links(members: &[&Member<'_>], copies: &[CopyRelation]) -> Vec<Option<Co
                 (c, o, false)
             }
         };
-        let link = CopyLink {
-            article: members[orig].article.id.clone(),
-            relation: kind_name(r.relation).into(),
-            similarity: r.similarity,
-            evidence: r.evidence.clone(),
-        };
+        let link = CopyLink { article: members[orig].article.id.clone(), relation: r.relation, similarity: r.similarity, evidence: r.evidence.clone() };
         cands.push((copy, orig, link, known));
     }
     // One link per copy: known direction first, then the closest.
@@ -213,7 +199,7 @@ fn copy_links(members: &[&Member<'_>], copies: &[CopyRelation]) -> Vec<Option<Co
 fn representative(members: &[&Member<'_>], a: usize, b: usize) -> (usize, usize) {
     let key = |i: usize| {
         let x = members[i].article;
-        (x.published.is_none(), x.published.clone(), std::cmp::Reverse(x.text.len()), x.id.clone())
+        (x.published.is_none(), x.published, std::cmp::Reverse(x.text.len()), x.id.clone())
     };
     if key(a) <= key(b) {
         (a, b)
@@ -264,7 +250,7 @@ fn story_entities(members: &[&Member<'_>], entity: EntityLookup<'_>) -> Vec<Stor
     }
     let mut out: Vec<StoryEntity> = seen
         .into_iter()
-        .filter_map(|(id, (arts, roles))| entity(id).map(|(name, kind)| StoryEntity { id: id.to_string(), name, kind, articles: arts.len(), roles }))
+        .filter_map(|(id, (arts, roles))| entity(id).map(|(name, kind)| StoryEntity { id: EntityId(id.to_string()), name, kind, articles: arts.len(), roles }))
         .collect();
     out.sort_by(|a, b| b.articles.cmp(&a.articles).then(a.name.cmp(&b.name)));
     out
@@ -340,7 +326,7 @@ fn versions_of(stated: Vec<Stated>, sources: &[Source], independent: &[bool], ag
 
 /// An entity's title stated differently by different sources.
 fn role_conflicts(members: &[&Member<'_>], sources: &[Source], independent: &[bool], entity: EntityLookup<'_>) -> Vec<Conflict> {
-    let mut stated: BTreeMap<String, Vec<Stated>> = BTreeMap::new();
+    let mut stated: BTreeMap<EntityId, Vec<Stated>> = BTreeMap::new();
     for (i, m) in members.iter().enumerate() {
         let mut seen = HashSet::new();
         for x in &m.facts.mentions {
@@ -357,8 +343,8 @@ fn role_conflicts(members: &[&Member<'_>], sources: &[Source], independent: &[bo
     for (id, s) in stated {
         let versions = versions_of(s, sources, independent, titles_agree);
         if versions.len() > 1 {
-            let subject = entity(&id).map(|e| e.0).unwrap_or_else(|| id.clone());
-            out.push(Conflict { kind: "role".into(), subject, entity: Some(id), versions });
+            let subject = entity(&id).map(|e| e.0).unwrap_or_else(|| id.to_string());
+            out.push(Conflict { kind: ConflictKind::Role, subject, entity: Some(id), versions });
         }
     }
     out
@@ -399,12 +385,12 @@ fn figure_rows(members: &[&Member<'_>]) -> Vec<(String, Vec<Option<String>>)> {
 
 /// The same quantity with different values in different sources.
 fn figure_conflicts(members: &[&Member<'_>], sources: &[Source], independent: &[bool]) -> Vec<Conflict> {
-    let mut stated: BTreeMap<(String, Option<String>), (String, Vec<Stated>)> = BTreeMap::new();
+    let mut stated: BTreeMap<(String, Option<NaiveDate>), (String, Vec<Stated>)> = BTreeMap::new();
     for (i, m) in members.iter().enumerate() {
         for f in &m.facts.figures {
             let Some(key) = figure_key(&f.what).filter(|_| !is_year(f.value, &f.what)) else { continue };
             let value = format!("{}{}", f.qualifier.as_deref().map(|q| format!("{q} ")).unwrap_or_default(), f.text);
-            let e = stated.entry((key, f.when.clone())).or_insert_with(|| (f.what.clone(), Vec::new()));
+            let e = stated.entry((key, f.when)).or_insert_with(|| (f.what.clone(), Vec::new()));
             e.1.push((value, vec![format!("{}", f.value)], i));
         }
     }
@@ -422,7 +408,7 @@ fn figure_conflicts(members: &[&Member<'_>], sources: &[Source], independent: &[
                 Some(w) => format!("{what} ({w})"),
                 None => what,
             };
-            out.push(Conflict { kind: "figure".into(), subject, entity: None, versions });
+            out.push(Conflict { kind: ConflictKind::Figure, subject, entity: None, versions });
         }
     }
     out
@@ -435,28 +421,28 @@ fn timeline(all: &[&Member<'_>], compared: &[&Member<'_>], sents: &[Vec<Sentence
         let (outlet, _) = outlet_of(m.article);
         let title = m.article.title.clone().unwrap_or_else(|| truncate(m.article.text.lines().next().unwrap_or(""), 100));
         out.push(TimelineEntry {
-            date: m.article.published.clone(),
-            kind: "published".into(),
+            date: m.article.published,
+            kind: TimelineKind::Published,
             text: format!("{outlet}: {title}"),
             articles: vec![m.article.id.clone()],
         });
     }
-    let mut events: BTreeMap<String, (String, Vec<ArticleId>)> = BTreeMap::new();
+    let mut events: BTreeMap<NaiveDate, (String, Vec<ArticleId>)> = BTreeMap::new();
     for (i, m) in compared.iter().enumerate() {
         for d in &m.facts.dates {
             let sentence = sents[i].iter().find(|s| s.start <= d.start && d.start < s.end).map(|s| truncate(&s.text, 300)).unwrap_or_else(|| d.text.clone());
-            let e = events.entry(d.date.clone()).or_insert_with(|| (sentence, Vec::new()));
+            let e = events.entry(d.date).or_insert_with(|| (sentence, Vec::new()));
             if !e.1.contains(&m.article.id) {
                 e.1.push(m.article.id.clone());
             }
         }
     }
     for (date, (text, articles)) in events {
-        out.push(TimelineEntry { date: Some(date), kind: "event".into(), text, articles });
+        out.push(TimelineEntry { date: Some(Published::day(date)), kind: TimelineKind::Event, text, articles });
     }
     out.sort_by(|a, b| {
-        let day = |e: &TimelineEntry| e.date.as_deref().map(|d| d.get(..10).unwrap_or(d).to_string());
-        (a.date.is_none(), day(a), &a.kind).cmp(&(b.date.is_none(), day(b), &b.kind))
+        let day = |e: &TimelineEntry| e.date.map(|d| d.date);
+        (a.date.is_none(), day(a), a.kind).cmp(&(b.date.is_none(), day(b), b.kind))
     });
     out
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use storyline_model::{ArticleId, StoryReport};
+use storyline_model::{ArticleId, ConflictKind, MatrixKind, StoryReport};
 
 use crate::day;
 
@@ -22,8 +22,8 @@ pub fn markdown(r: &StoryReport) -> String {
         s.id.0,
         r.sources.len(),
         r.sources.iter().filter(|x| x.copy_of.is_none()).count(),
-        day(s.first_published.as_deref()),
-        day(s.last_published.as_deref())
+        day(s.first_published),
+        day(s.last_published)
     );
     h.push_str("## Summary\n\n");
     for x in &r.summary {
@@ -43,7 +43,7 @@ pub fn markdown(r: &StoryReport) -> String {
             cell(&x.outlet),
             if x.outlet_guessed { " (not stated)" } else { "" },
             cell(x.title.as_deref().unwrap_or("(no headline)")),
-            day(x.published.as_deref()),
+            day(x.published.map(|p| p.date)),
             rel
         );
     }
@@ -52,7 +52,7 @@ pub fn markdown(r: &StoryReport) -> String {
         h.push_str("None found.\n");
     }
     for c in &r.conflicts {
-        let _ = writeln!(h, "- **{}** ({} stated differently)", c.subject, if c.kind == "role" { "title" } else { "figure" });
+        let _ = writeln!(h, "- **{}** ({} stated differently)", c.subject, if c.kind == ConflictKind::Role { "title" } else { "figure" });
         for (i, v) in c.versions.iter().enumerate() {
             let _ = writeln!(h, "  - {}: “{}” — {} {}", if i == 0 { "majority" } else { "minority" }, v.value, v.outlets.join(", "), cites(&v.articles));
         }
@@ -88,7 +88,7 @@ pub fn markdown(r: &StoryReport) -> String {
     }
     h.push_str("\n## Timeline\n\n");
     for t in &r.timeline {
-        let _ = writeln!(h, "- {} {}: {} {}", day(t.date.as_deref()), t.kind, t.text, cites(&t.articles));
+        let _ = writeln!(h, "- {} {}: {} {}", day(t.date.map(|d| d.date)), t.kind, t.text, cites(&t.articles));
     }
     h.push_str("\n## Comparison\n\n| fact |");
     for i in 0..r.sources.len() {
@@ -101,7 +101,7 @@ pub fn markdown(r: &StoryReport) -> String {
         let _ = write!(h, "| {}: {} |", row.kind, cell(&row.label));
         for c in &row.cells {
             let v = match c {
-                Some(v) if row.kind == "statement" || v == "named" => "✓".to_string(),
+                Some(v) if row.kind == MatrixKind::Statement || v == "named" => "✓".to_string(),
                 Some(v) => cell(v),
                 None => "—".into(),
             };

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use similar::{capture_diff_slices, Algorithm, DiffOp};
-use storyline_model::{AlignedWord, Quote, QuoteVariants, QuoteWording, Source};
+use storyline_model::{AlignedWord, Quote, QuoteVariants, QuoteWording, Source, WordOp};
 
 use crate::Member;
 use storyline_dedup::text::{content, words};
@@ -30,26 +30,19 @@ fn same(a: &Quote, b: &Quote, wa: &HashSet<String>, wb: &HashSet<String>) -> boo
 pub fn groups<'a>(members: &[&'a Member<'_>]) -> Vec<Group<'a>> {
     let all: Vec<(usize, &Quote)> = members.iter().enumerate().flat_map(|(i, m)| m.facts.quotes.iter().map(move |q| (i, q))).collect();
     let bags: Vec<HashSet<String>> = all.iter().map(|(_, q)| content(&q.text)).collect();
-    // Union-find over quotes of different articles.
-    let mut parent: Vec<usize> = (0..all.len()).collect();
-    fn find(p: &mut [usize], mut x: usize) -> usize {
-        while p[x] != x {
-            p[x] = p[p[x]];
-            x = p[x];
-        }
-        x
-    }
+    // Quotes of different articles that say the same are one group.
+    let mut sets = disjoint::DisjointSet::with_len(all.len());
     for i in 0..all.len() {
         for j in i + 1..all.len() {
             if all[i].0 != all[j].0 && same(all[i].1, all[j].1, &bags[i], &bags[j]) {
-                let (a, b) = (find(&mut parent, i), find(&mut parent, j));
-                parent[a] = b;
+                sets.join(i, j);
             }
         }
     }
+    // Groups in the order of their first quote.
     let mut by_root: Vec<(usize, Vec<usize>)> = Vec::new();
     for i in 0..all.len() {
-        let r = find(&mut parent, i);
+        let r = sets.root_of(i);
         match by_root.iter_mut().find(|g| g.0 == r) {
             Some(g) => g.1.push(i),
             None => by_root.push((r, vec![i])),
@@ -73,28 +66,28 @@ pub fn align(reference: &str, other: &str) -> Vec<AlignedWord> {
     let rn: Vec<String> = rw.iter().map(|w| norm(w)).collect();
     let on: Vec<String> = ow.iter().map(|w| norm(w)).collect();
     let mut out: Vec<AlignedWord> = Vec::new();
-    let word = |w: &str, op: &str| AlignedWord { word: w.to_string(), op: op.to_string() };
+    let word = |w: &str, op: WordOp| AlignedWord { word: w.to_string(), op };
     for op in capture_diff_slices(Algorithm::Myers, &rn, &on) {
         match op {
-            DiffOp::Equal { new_index, len, .. } => out.extend(ow[new_index..new_index + len].iter().map(|w| word(w, "same"))),
-            DiffOp::Delete { old_index, old_len, .. } => out.extend(rw[old_index..old_index + old_len].iter().map(|w| word(w, "missing"))),
-            DiffOp::Insert { new_index, new_len, .. } => out.extend(ow[new_index..new_index + new_len].iter().map(|w| word(w, "added"))),
+            DiffOp::Equal { new_index, len, .. } => out.extend(ow[new_index..new_index + len].iter().map(|w| word(w, WordOp::Same))),
+            DiffOp::Delete { old_index, old_len, .. } => out.extend(rw[old_index..old_index + old_len].iter().map(|w| word(w, WordOp::Missing))),
+            DiffOp::Insert { new_index, new_len, .. } => out.extend(ow[new_index..new_index + new_len].iter().map(|w| word(w, WordOp::Added))),
             DiffOp::Replace { old_index, old_len, new_index, new_len } => {
-                out.extend(rw[old_index..old_index + old_len].iter().map(|w| word(w, "missing")));
-                out.extend(ow[new_index..new_index + new_len].iter().map(|w| word(w, "added")));
+                out.extend(rw[old_index..old_index + old_len].iter().map(|w| word(w, WordOp::Missing)));
+                out.extend(ow[new_index..new_index + new_len].iter().map(|w| word(w, WordOp::Added)));
             }
         }
     }
     // A wording that quotes only part of the reference: the parts left out at either end are
     // one elision, not a run of missing words.
-    let lead = out.iter().take_while(|w| w.op == "missing").count();
+    let lead = out.iter().take_while(|w| w.op == WordOp::Missing).count();
     if lead > 0 && lead < out.len() {
-        out.splice(..lead, [word("…", "elided")]);
+        out.splice(..lead, [word("…", WordOp::Elided)]);
     }
-    let trail = out.iter().rev().take_while(|w| w.op == "missing").count();
+    let trail = out.iter().rev().take_while(|w| w.op == WordOp::Missing).count();
     if trail > 0 && trail < out.len() {
         let n = out.len();
-        out.splice(n - trail.., [word("…", "elided")]);
+        out.splice(n - trail.., [word("…", WordOp::Elided)]);
     }
     out
 }

@@ -1,5 +1,5 @@
 use super::*;
-use storyline_model::{Mention, Quote, Span, StoryId};
+use storyline_model::{CopyKind, Mention, Quote, Span, StoryId};
 
 fn article(id: &str, outlet: Option<&str>, published: Option<&str>, text: &str) -> Article {
     Article {
@@ -7,7 +7,7 @@ fn article(id: &str, outlet: Option<&str>, published: Option<&str>, text: &str) 
         source: format!("dir/{id}.txt"),
         url: None,
         title: Some(format!("title {id}")),
-        published: published.map(Into::into),
+        published: published.map(|p| p.parse().expect("an ISO date")),
         authors: vec![],
         contributors: vec![],
         outlet: outlet.map(Into::into),

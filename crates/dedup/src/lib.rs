@@ -46,7 +46,7 @@ impl Hasher for FastHasher {
 type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FastHasher>>;
 type HashSet<K> = StdHashSet<K, BuildHasherDefault<FastHasher>>;
 
-use storyline_model::{ArticleId, CopyKind, CopyRelation, SharedSpan, Side};
+use storyline_model::{ArticleId, CopyKind, CopyRelation, Published, SharedSpan, Side};
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Tuning of copy detection (defaults chosen on our own synthetic edits, see the eval).
@@ -94,7 +94,7 @@ impl Default for DedupConfig {
 pub struct CopyInput<'a> {
     pub id: &'a ArticleId,
     pub text: &'a str,
-    pub published: Option<&'a str>,
+    pub published: Option<Published>,
     pub outlet: Option<&'a str>,
     pub credited_source: Option<&'a str>,
     /// How many scraper markers (`[ad_1]`, "Source link") cleaning removed from it.
@@ -441,16 +441,17 @@ fn provenance(a: &CopyInput<'_>, b: &CopyInput<'_>, cov_a: f32, cov_b: f32) -> (
     let mut votes_a = 0;
     let mut votes_b = 0;
     if let (Some(pa), Some(pb)) = (a.published, b.published) {
-        let (da, db) = (pa.get(..10).unwrap_or(pa), pb.get(..10).unwrap_or(pb));
+        let (da, db) = (pa.date, pb.date);
         if da < db {
             evidence.push(format!("a published first ({da} before {db})"));
             votes_a += 1;
         } else if db < da {
             evidence.push(format!("b published first ({db} before {da})"));
             votes_b += 1;
-        } else if pa != pb && pa.len() > 10 && pb.len() > 10 {
-            let a_first = pa < pb;
-            evidence.push(format!("{} published first ({} before {})", if a_first { "a" } else { "b" }, pa.min(pb), pa.max(pb)));
+        } else if pa.time.is_some() && pb.time.is_some() && pa.timestamp() != pb.timestamp() {
+            let a_first = pa.timestamp() < pb.timestamp();
+            let (first, then) = if a_first { (pa, pb) } else { (pb, pa) };
+            evidence.push(format!("{} published first ({first} before {then})", if a_first { "a" } else { "b" }));
             if a_first {
                 votes_a += 1;
             } else {
@@ -588,10 +589,10 @@ mod tests {
         let ids = ids(2);
         let copy = format!("{WIRE} Extra words.");
         let mut original = input(&ids[0], WIRE);
-        original.published = Some("2021-05-12");
+        original.published = "2021-05-12".parse().ok();
         original.outlet = Some("Example Wire");
         let mut copied = input(&ids[1], &copy);
-        copied.published = Some("2021-05-13T08:00:00");
+        copied.published = "2021-05-13T08:00:00".parse().ok();
         copied.scraper_markers = 2;
         copied.credited_source = Some("Example Wire");
         let rels = find_copies(&[original, copied], &DedupConfig::default());

@@ -452,8 +452,7 @@ pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option
     let dates = published.map(|p| dates(&toks, p)).unwrap_or_default();
     let quotes = quotes(article, text, &toks, &sents, &sentence_of, &kept, &chars);
     let figures = figures(article, text, &toks, &sents, &kept, &dates, &chars);
-    let dates =
-        dates.into_iter().map(|(s, e, d)| DateRef { text: text[s..e].to_string(), date: d.to_string(), start: chars.at(s), end: chars.at(e) }).collect();
+    let dates = dates.into_iter().map(|(s, e, d)| DateRef { text: text[s..e].to_string(), date: d, start: chars.at(s), end: chars.at(e) }).collect();
     Facts { mentions, quotes, figures, dates }
 }
 
@@ -839,7 +838,7 @@ fn figures(
     for range in sents {
         let sentence = text[toks[range.start].start..toks[range.end - 1].end].to_string();
         let source = figure_source(text, toks, range, found);
-        let when = dates.iter().find(|(s, _, _)| *s >= toks[range.start].start && *s < toks[range.end - 1].end).map(|d| d.2.to_string());
+        let when = dates.iter().find(|(s, _, _)| *s >= toks[range.start].start && *s < toks[range.end - 1].end).map(|d| d.2);
         let mut i = range.start;
         while i < range.end {
             let w = toks[i].text;
@@ -910,7 +909,7 @@ fn figures(
                 sentence: sentence.clone(),
                 start: chars.at(toks[start_tok].start),
                 end: chars.at(toks[what_end - 1].end),
-                when: when.clone(),
+                when,
             });
             i = what_end;
         }

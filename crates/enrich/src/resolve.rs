@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use storyline_model::{ArticleId, Entity, EntityType, Facts, Role};
+use storyline_model::{ArticleId, Entity, EntityId, EntityType, Facts, Published, Role, StoryId};
 use xxhash_rust::xxh3::xxh3_64;
 
 const HONORIFICS: &[&str] = &["mr.", "mrs.", "ms.", "dr.", "mr", "mrs", "ms", "dr", "miss", "sir", "dame", "prof."];
@@ -13,9 +13,9 @@ const SUFFIXES: &[&str] = &["jr.", "jr", "sr.", "sr", "ii", "iii", "iv"];
 /// One article's facts with what resolution needs to know about the article.
 pub struct ArticleFacts<'a> {
     pub article: &'a ArticleId,
-    pub published: Option<String>,
+    pub published: Option<Published>,
     /// The story the article belongs to, if any: a bare surname is first looked for there.
-    pub story: Option<String>,
+    pub story: Option<StoryId>,
     pub facts: &'a Facts,
 }
 
@@ -49,7 +49,7 @@ fn compatible(a: &Person, b: &Person) -> bool {
 
 /// Resolves every mention; returns the entities and, per article, the entity id of each mention
 /// (in mention order; `None` for a mention that could not be placed).
-pub fn resolve(articles: &[ArticleFacts<'_>]) -> (Vec<Entity>, HashMap<ArticleId, Vec<Option<String>>>) {
+pub fn resolve(articles: &[ArticleFacts<'_>]) -> (Vec<Entity>, HashMap<ArticleId, Vec<Option<EntityId>>>) {
     // 1. People with full names: grouped by surname and compatible first name.
     let mut people: Vec<Person> = Vec::new();
     let mut person_of_full: HashMap<(usize, usize), usize> = HashMap::new();
@@ -83,7 +83,7 @@ pub fn resolve(articles: &[ArticleFacts<'_>]) -> (Vec<Entity>, HashMap<ArticleId
     let mut in_story: HashMap<&str, BTreeSet<usize>> = HashMap::new();
     for (&(ai, _), &p) in &person_of_full {
         in_article.entry(ai).or_default().insert(p);
-        if let Some(s) = articles[ai].story.as_deref() {
+        if let Some(s) = articles[ai].story.as_ref().map(StoryId::as_str) {
             in_story.entry(s).or_default().insert(p);
         }
     }
@@ -112,7 +112,8 @@ pub fn resolve(articles: &[ArticleFacts<'_>]) -> (Vec<Entity>, HashMap<ArticleId
                         let v: Vec<usize> = c.iter().copied().filter(|p| scope.is_some_and(|s| s.contains(p))).collect();
                         (!v.is_empty()).then_some(v)
                     };
-                    let scoped = pick(in_article.get(&ai)).or_else(|| pick(a.story.as_deref().and_then(|s| in_story.get(s)))).unwrap_or_else(|| c.clone());
+                    let scoped =
+                        pick(in_article.get(&ai)).or_else(|| pick(a.story.as_ref().and_then(|s| in_story.get(s.as_str())))).unwrap_or_else(|| c.clone());
                     if scoped.len() == 1 {
                         Some(Key::Person(scoped[0]))
                     } else {
@@ -173,7 +174,7 @@ pub fn resolve(articles: &[ArticleFacts<'_>]) -> (Vec<Entity>, HashMap<ArticleId
             *e.kinds.entry(kind_code(m.kind)).or_default() += 1;
             if let Some(r) = &m.role {
                 if !e.roles.iter().any(|x| &x.role == r && &x.article == articles[ai].article) {
-                    e.roles.push(Role { role: r.clone(), article: articles[ai].article.clone(), published: articles[ai].published.clone() });
+                    e.roles.push(Role { role: r.clone(), article: articles[ai].article.clone(), published: articles[ai].published });
                 }
                 // "Secretary of State Antony Blinken" is a form users search for too (a title
                 // written before the name; never counted as the entity's name).
@@ -185,16 +186,16 @@ pub fn resolve(articles: &[ArticleFacts<'_>]) -> (Vec<Entity>, HashMap<ArticleId
             e.mentions += 1;
         }
     }
-    let id_of = |k: &Key| -> String {
+    let id_of = |k: &Key| -> EntityId {
         let basis = match k {
             Key::Person(p) => format!("PER:{}:{}", people[*p].last, people[*p].first.chars().next().unwrap_or('_')),
             Key::Ambiguous(s) => format!("AMBIG:{s}"),
             Key::Name(n) => n.clone(),
         };
-        format!("e{:016x}", xxh3_64(basis.as_bytes()))
+        EntityId(format!("e{:016x}", xxh3_64(basis.as_bytes())))
     };
     let mut entities = Vec::new();
-    let mut ids: HashMap<Key, String> = HashMap::new();
+    let mut ids: HashMap<Key, EntityId> = HashMap::new();
     for (k, a) in &acc {
         let best = |m: &BTreeMap<String, usize>| m.iter().max_by(|x, y| x.1.cmp(y.1).then(y.0.len().cmp(&x.0.len()).reverse())).map(|(f, _)| f.clone());
         let name = best(&a.full_forms).or_else(|| best(&a.forms)).unwrap_or_default();
@@ -245,16 +246,16 @@ fn kind_from(c: u8) -> EntityType {
 
 /// Writes an article's resolved entity ids (from [`resolve`], in mention order) into its
 /// mentions, and resolves each quote's speaker to the entity of a mention of that name.
-pub fn apply(facts: &mut Facts, ids: &[Option<String>], name_of: impl Fn(&str) -> Option<String>) {
+pub fn apply(facts: &mut Facts, ids: &[Option<EntityId>], name_of: impl Fn(&str) -> Option<String>) {
     for (m, e) in facts.mentions.iter_mut().zip(ids) {
         m.entity = e.clone();
     }
-    let by_text: HashMap<String, String> = facts.mentions.iter().filter_map(|m| m.entity.clone().map(|e| (m.text.clone(), e))).collect();
+    let by_text: HashMap<String, EntityId> = facts.mentions.iter().filter_map(|m| m.entity.clone().map(|e| (m.text.clone(), e))).collect();
     for q in &mut facts.quotes {
         let entity = q.speaker.as_ref().and_then(|s| by_text.get(s).or_else(|| by_text.iter().find(|(t, _)| t.ends_with(s.as_str())).map(|(_, e)| e)));
         if let Some(e) = entity {
             q.speaker_entity = Some(e.clone());
-            if let Some(n) = name_of(e) {
+            if let Some(n) = name_of(e.as_str()) {
                 q.speaker = Some(n);
             }
         }

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use storyline_model::{RemovalReason, Removed};
 
-use crate::dates::{find_date, FoundDate};
+use crate::dates::{find_date, Published};
 use crate::names;
 
 /// Where the lines came from: scraped text has its headline and metadata inline; text that the
@@ -27,7 +27,7 @@ pub enum Mode {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TextMeta {
     pub title: Option<String>,
-    pub published: Option<FoundDate>,
+    pub published: Option<Published>,
     pub authors: Vec<String>,
     pub contributors: Vec<String>,
     pub outlet: Option<String>,
@@ -389,7 +389,7 @@ fn take_credit_or_source(at: usize, line: &str, meta: &mut TextMeta, removed: &m
 
 /// A line that is a date, possibly labelled ("Date: ...", "Published ..."), or — in the head —
 /// starts with one. Returns the date and what follows it on the line.
-fn dateline(line: &str, in_head: bool) -> Option<(FoundDate, &str)> {
+fn dateline(line: &str, in_head: bool) -> Option<(Published, &str)> {
     if word_count(line) > 60 {
         return None;
     }
@@ -426,7 +426,7 @@ fn dateline(line: &str, in_head: bool) -> Option<(FoundDate, &str)> {
 struct Byline {
     authors: Vec<String>,
     outlet: Option<String>,
-    date: Option<FoundDate>,
+    date: Option<Published>,
 }
 
 fn byline(line: &str) -> Option<Byline> {

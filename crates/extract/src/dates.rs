@@ -2,38 +2,10 @@
 
 use std::sync::LazyLock;
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{NaiveDate, NaiveTime};
 use regex::Regex;
 
-/// A parsed date, with the time of day and UTC offset when the text gave them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FoundDate {
-    pub date: NaiveDate,
-    pub time: Option<NaiveTime>,
-    /// Offset from UTC in minutes, when stated.
-    pub offset_minutes: Option<i32>,
-}
-
-impl FoundDate {
-    pub fn day(date: NaiveDate) -> FoundDate {
-        FoundDate { date, time: None, offset_minutes: None }
-    }
-
-    /// ISO 8601: a date, or a datetime when the time is known.
-    pub fn to_iso(&self) -> String {
-        match self.time {
-            None => self.date.format("%Y-%m-%d").to_string(),
-            Some(time) => {
-                let dt = NaiveDateTime::new(self.date, time).format("%Y-%m-%dT%H:%M:%S").to_string();
-                match self.offset_minutes {
-                    Some(0) => format!("{dt}Z"),
-                    Some(m) => format!("{dt}{}{:02}:{:02}", if m < 0 { '-' } else { '+' }, m.abs() / 60, m.abs() % 60),
-                    None => dt,
-                }
-            }
-        }
-    }
-}
+pub use storyline_model::Published;
 
 const MONTHS: &str = r"(?:jan(?:uary|\.)?|feb(?:ruary|\.)?|mar(?:ch|\.)?|apr(?:il|\.)?|may|june?|july?|aug(?:ust|\.)?|sep(?:t(?:ember|\.)?|\.)?|oct(?:ober|\.)?|nov(?:ember|\.)?|dec(?:ember|\.)?|januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|janeiro|fevereiro|março|marco|maio|junho|julho|setembro|outubro|novembro|dezembro|januari|februari|maart|mei|augustus|januar|januara|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|wrzesnia|października|pazdziernika|listopada|grudnia|января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря|січня|лютого|березня|квітня|травня|червня|липня|серпня|вересня|жовтня|листопада|грудня)";
 
@@ -53,13 +25,13 @@ static URL_DATE: LazyLock<Regex> =
 
 /// Finds the first date written anywhere in `text` (ISO, "May 12, 2021 18:58", "12 May 2021",
 /// "12.05.2021"), with its byte range in `text`.
-pub fn find_date(text: &str) -> Option<(FoundDate, std::ops::Range<usize>)> {
+pub fn find_date(text: &str) -> Option<(Published, std::ops::Range<usize>)> {
     // Every form needs a year 19xx or 20xx: skip the regexes when there is none.
     if !text.as_bytes().windows(4).any(|w| (w[0] == b'1' && w[1] == b'9' || w[0] == b'2' && w[1] == b'0') && w[2].is_ascii_digit() && w[3].is_ascii_digit()) {
         return None;
     }
-    let mut best: Option<(FoundDate, std::ops::Range<usize>)> = None;
-    let mut consider = |found: Option<(FoundDate, std::ops::Range<usize>)>| {
+    let mut best: Option<(Published, std::ops::Range<usize>)> = None;
+    let mut consider = |found: Option<(Published, std::ops::Range<usize>)>| {
         if let Some((date, range)) = found {
             if best.as_ref().is_none_or(|(_, r)| range.start < r.start) {
                 best = Some((date, range));
@@ -70,38 +42,38 @@ pub fn find_date(text: &str) -> Option<(FoundDate, std::ops::Range<usize>)> {
         let date = NaiveDate::from_ymd_opt(num(&c, 1)?, num(&c, 2)?, num(&c, 3)?)?;
         let time = c.get(4).and_then(|_| NaiveTime::from_hms_opt(num(&c, 4)?, num(&c, 5)?, c.get(6).map_or(Some(0), |_| num(&c, 6))?));
         let offset = c.get(7).and_then(|m| parse_offset(m.as_str()));
-        Some((FoundDate { date, time, offset_minutes: offset }, c.get(0)?.range()))
+        Some((Published { date, time, offset_minutes: offset }, c.get(0)?.range()))
     }));
     consider(MONTH_FIRST.captures(text).and_then(|c| {
         let date = NaiveDate::from_ymd_opt(num(&c, 3)?, month_number(c.get(1)?.as_str())?, num(&c, 2)?)?;
         // The pattern consumes the character before the month name (a Unicode-aware word
         // boundary would force the slow regex engine on non-ASCII text): start at the month.
-        Some((FoundDate { date, time: clock(&c, 4, 5, 6), offset_minutes: None }, c.get(1)?.start()..c.get(0)?.end()))
+        Some((Published { date, time: clock(&c, 4, 5, 6), offset_minutes: None }, c.get(1)?.start()..c.get(0)?.end()))
     }));
     consider(DAY_FIRST.captures(text).and_then(|c| {
         let date = NaiveDate::from_ymd_opt(num(&c, 3)?, month_number(c.get(2)?.as_str())?, num(&c, 1)?)?;
-        Some((FoundDate { date, time: clock(&c, 4, 5, 6), offset_minutes: None }, c.get(0)?.range()))
+        Some((Published { date, time: clock(&c, 4, 5, 6), offset_minutes: None }, c.get(0)?.range()))
     }));
     consider(NUMERIC_DMY.captures(text).and_then(|c| {
         let date = NaiveDate::from_ymd_opt(num(&c, 3)?, num(&c, 2)?, num(&c, 1)?)?;
-        Some((FoundDate::day(date), c.get(0)?.range()))
+        Some((Published::day(date), c.get(0)?.range()))
     }));
     best
 }
 
 /// Parses a whole string that is meant to be a date (a meta tag's content, a JSON field).
-pub fn parse_date(value: &str) -> Option<FoundDate> {
+pub fn parse_date(value: &str) -> Option<Published> {
     let value = value.trim();
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(value) {
-        return Some(FoundDate { date: dt.date_naive(), time: Some(dt.time()), offset_minutes: Some(dt.offset().local_minus_utc() / 60) });
+        return Some(Published { date: dt.date_naive(), time: Some(dt.time()), offset_minutes: Some(dt.offset().local_minus_utc() / 60) });
     }
     if let Ok(dt) = chrono::DateTime::parse_from_rfc2822(value) {
-        return Some(FoundDate { date: dt.date_naive(), time: Some(dt.time()), offset_minutes: Some(dt.offset().local_minus_utc() / 60) });
+        return Some(Published { date: dt.date_naive(), time: Some(dt.time()), offset_minutes: Some(dt.offset().local_minus_utc() / 60) });
     }
     if value.len() >= 8 && value.len() <= 14 && value.bytes().all(|b| b.is_ascii_digit()) {
         // 20210512 or 202105121858
         let date = NaiveDate::parse_from_str(&value[..8], "%Y%m%d").ok()?;
-        return plausible(date).then(|| FoundDate::day(date));
+        return plausible(date).then(|| Published::day(date));
     }
     find_date(value).map(|(d, _)| d).filter(|d| plausible(d.date))
 }

@@ -8,14 +8,14 @@ use scraper::{Html, Node};
 use serde_json::Value;
 use trafilatura::dom::Document;
 
-use crate::dates::{find_date, parse_date, plausible, url_date, FoundDate};
+use crate::dates::{find_date, parse_date, plausible, url_date, Published};
 
 /// What the HTML stage finds in a page.
 #[derive(Debug, Clone, Default)]
 pub struct HtmlExtract {
     pub paragraphs: Vec<String>,
     pub title: Option<String>,
-    pub published: Option<FoundDate>,
+    pub published: Option<Published>,
     pub authors: Vec<String>,
     pub outlet: Option<String>,
     pub language: Option<String>,
@@ -56,17 +56,13 @@ pub fn markup_to_lines(html: &str) -> Vec<String> {
     lines.into_iter().map(|l| decode_entities(&l)).collect()
 }
 
+/// Character references the extractor left in its text: every named entity of HTML5 and
+/// numeric references, with a no-break space read as a space like the other whitespace.
 fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_owned();
     }
-    s.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+    html_escape::decode_html_entities(&s.replace("&nbsp;", " ")).into_owned()
 }
 
 /// Main text shorter than this (in bytes) is checked against the fallback extractors.
@@ -399,7 +395,7 @@ const MODIFIED_META: &[&str] =
     &["article:modified_time", "og:updated_time", "datemodified", "last-modified", "dcterms.modified", "dc.date.modified", "lastmod", "revised"];
 
 /// The publication date, from the most reliable evidence the page offers.
-fn publication_date(page: &Document, ld: &[Value], url: Option<&str>) -> Option<FoundDate> {
+fn publication_date(page: &Document, ld: &[Value], url: Option<&str>) -> Option<Published> {
     let from_ld = |key: &str| {
         ld.iter()
             .filter(|v| ld_type_is_article(v) || v.get(key).is_some())
@@ -414,7 +410,7 @@ fn publication_date(page: &Document, ld: &[Value], url: Option<&str>) -> Option<
         .or_else(|| from_meta(PUBLISHED_META))
         .or_else(|| time_element(page))
         .or_else(|| from_meta(GENERIC_DATE_META))
-        .or_else(|| url_day.map(FoundDate::day))
+        .or_else(|| url_day.map(Published::day))
         .or_else(|| from_ld("dateCreated"))
         .or_else(|| date_in_marked_elements(page))
         .or_else(|| from_ld("dateModified"))
@@ -436,7 +432,7 @@ fn meta_values(page: &Document) -> Vec<(String, String)> {
 }
 
 /// `<time datetime>` elements: marked as the publication time first, then the first one found.
-fn time_element(page: &Document) -> Option<FoundDate> {
+fn time_element(page: &Document) -> Option<Published> {
     let mut first = None;
     for t in page.query_selector_all(page.root(), "time") {
         let attr = |name: &str| page.get_attribute(t, name);
@@ -462,7 +458,7 @@ fn time_element(page: &Document) -> Option<FoundDate> {
 }
 
 /// Dates in the text of elements whose class or id says they hold one (bylines, post meta).
-fn date_in_marked_elements(page: &Document) -> Option<FoundDate> {
+fn date_in_marked_elements(page: &Document) -> Option<Published> {
     const MARKED: &str = "[class*=date], [class*=time], [class*=publish], [class*=posted], [class*=byline], [class*=meta], [id*=date], [id*=publish], [class*=Date], [class*=Time], [class*=datum], [class*=Datum], [class*=fecha], [class*=dateline]";
     for e in page.query_selector_all(page.root(), MARKED) {
         let marks = format!("{} {}", page.class_name(e), page.id_attr(e)).to_lowercase();
@@ -482,7 +478,7 @@ fn date_in_marked_elements(page: &Document) -> Option<FoundDate> {
 
 /// Last resort: a date standing alone in a short element (a dateline), else the first
 /// plausible date written in the page's visible body text.
-fn date_in_text(page: &Document) -> Option<FoundDate> {
+fn date_in_text(page: &Document) -> Option<Published> {
     let body = page.body()?;
     // Datelines sit near the top: the first few hundred candidate elements are enough.
     for e in page.query_selector_all(body, "p, span, div, li, small, strong, em, h4, h5, h6").into_iter().take(400) {
@@ -513,6 +509,12 @@ fn date_in_text(page: &Document) -> Option<FoundDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_named_and_numeric_entity_is_decoded() {
+        assert_eq!(decode_entities("caf&eacute; &ldquo;x&rdquo; &#8212; &#x2019;s&nbsp;end"), "café “x” — ’s end");
+        assert_eq!(decode_entities("AT&T &amp;lt; &unknown; & done"), "AT&T &lt; &unknown; & done");
+    }
 
     const LEAD: &str = "The regional council agreed on Tuesday to rebuild the old harbour bridge by 2027, after two years of debate.";
 

@@ -16,7 +16,7 @@ use storyline_model::{Article, Body, RawDocument, RemovalReason, Removed};
 
 pub use clean::{clean_lines, Cleaned, Mode};
 pub use corpus::CorpusStats;
-pub use dates::FoundDate;
+pub use dates::Published;
 
 /// Turns one raw document into a clean article.
 pub fn extract(doc: &RawDocument, stats: &CorpusStats) -> Article {
@@ -104,14 +104,12 @@ fn extract_with(doc: &RawDocument, stats: &CorpusStats, over_budget: Option<Stri
 
     let url = page.canonical_url.clone().or_else(|| hints.url.clone());
     let title = hints.title.clone().or_else(|| page.title.as_deref().map(|t| strip_site_suffix(t, page.outlet.as_deref()))).or(cleaned.meta.title.clone());
-    let published = hints
-        .published
-        .as_deref()
-        .and_then(dates::parse_date)
-        .or(page.published)
-        .or(cleaned.meta.published)
-        .or_else(|| url.as_deref().and_then(dates::url_date).map(FoundDate::day))
-        .map(|d| d.to_iso());
+    let given = hints.published.as_deref().filter(|p| !p.trim().is_empty());
+    let given_date = given.and_then(dates::parse_date);
+    if let (Some(p), None) = (given, given_date) {
+        warnings.push(format!("{}: published {p:?} is not a date; using the date found in the page, if any", doc.source));
+    }
+    let published = given_date.or(page.published).or(cleaned.meta.published).or_else(|| url.as_deref().and_then(dates::url_date).map(Published::day));
     let authors = first_non_empty([hints.authors.clone(), page.authors.clone(), cleaned.meta.authors.clone()]);
     let outlet = hints.outlet.clone().or(page.outlet.clone()).or(cleaned.meta.outlet.clone()).or_else(|| url.as_deref().and_then(host_of));
     let language = hints.language.clone().or_else(|| detect_language(&text)).or(page.language.clone());
@@ -323,5 +321,22 @@ mod tests {
         let furniture: Vec<&str> = article.removed.iter().filter(|r| r.reason == RemovalReason::HtmlBoilerplate).map(|r| r.text.as_str()).collect();
         assert!(furniture.iter().any(|t| t.contains("Copyright Example Gazette")), "{furniture:?}");
         assert!(!furniture.iter().any(|t| t.contains("old bridge")), "{furniture:?}");
+    }
+
+    #[test]
+    fn a_given_date_is_typed_or_a_warning() {
+        let doc = |published: &str| RawDocument {
+            source: "feed.jsonl#1".into(),
+            format: InputFormat::Jsonl,
+            body: Body::Text("The council met on Tuesday and agreed the budget.".into()),
+            hints: Hints { published: Some(published.into()), ..Hints::default() },
+            warnings: vec![],
+        };
+        let good = extract(&doc("Wed, 12 May 2021 15:58:00 +0300"), &CorpusStats::default());
+        assert_eq!(good.published.map(|p| p.to_string()).as_deref(), Some("2021-05-12T15:58:00+03:00"));
+        assert!(good.warnings.is_empty(), "{:?}", good.warnings);
+        let bad = extract(&doc("not a date"), &CorpusStats::default());
+        assert_eq!(bad.published, None);
+        assert!(bad.warnings.iter().any(|w| w.contains("feed.jsonl#1") && w.contains("not a date")), "{:?}", bad.warnings);
     }
 }

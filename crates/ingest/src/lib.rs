@@ -12,7 +12,6 @@ mod jsonl;
 mod sniff;
 mod warc;
 
-use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
@@ -89,39 +88,40 @@ pub fn expand_inputs(paths: &[PathBuf]) -> (Vec<Input>, Vec<InputWarning>) {
         if path.as_os_str() == "-" {
             inputs.push(Input::Stdin);
         } else {
-            walk(path, &mut inputs, &mut warnings, &mut HashSet::new());
+            walk(path, &mut inputs, &mut warnings);
         }
     }
     (inputs, warnings)
 }
 
-fn walk(path: &Path, inputs: &mut Vec<Input>, warnings: &mut Vec<InputWarning>, seen: &mut HashSet<PathBuf>) {
-    let error = |message: String| InputWarning { input: path.display().to_string(), message, severity: Severity::Error };
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) => return warnings.push(error(format!("cannot read: {e}"))),
-    };
-    if meta.is_file() {
-        return inputs.push(Input::File(path.to_path_buf()));
-    }
-    if !meta.is_dir() {
-        return warnings.push(error("not a regular file or directory; skipped".to_owned()));
-    }
-    // A symbolic link back up the tree must not send the walk round in circles.
-    if let Ok(real) = std::fs::canonicalize(path) {
-        if !seen.insert(real) {
-            let message = "directory already visited (symbolic link loop?); skipped".to_owned();
-            return warnings.push(InputWarning { input: path.display().to_string(), message, severity: Severity::Warning });
+fn walk(path: &Path, inputs: &mut Vec<Input>, warnings: &mut Vec<InputWarning>) {
+    // Symbolic links are followed (a linked folder of feeds is common); walkdir reports a link
+    // back up the tree as a loop instead of going round in circles.
+    let entries = walkdir::WalkDir::new(path)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in entries {
+        match entry {
+            Ok(e) if e.file_type().is_file() => inputs.push(Input::File(e.into_path())),
+            Ok(e) if e.file_type().is_dir() => {}
+            Ok(e) => warnings.push(InputWarning {
+                input: e.path().display().to_string(),
+                message: "not a regular file or directory; skipped".to_owned(),
+                severity: Severity::Error,
+            }),
+            Err(e) => {
+                let input = e.path().unwrap_or(path).display().to_string();
+                let (message, severity) = match (e.loop_ancestor(), e.io_error()) {
+                    (Some(_), _) => ("directory already visited (symbolic link loop); skipped".to_owned(), Severity::Warning),
+                    (None, Some(io)) if e.depth() == 0 => (format!("cannot read: {io}"), Severity::Error),
+                    (None, Some(io)) => (format!("cannot list or read: {io}"), Severity::Error),
+                    (None, None) => (e.to_string(), Severity::Error),
+                };
+                warnings.push(InputWarning { input, message, severity });
+            }
         }
-    }
-    let entries = match std::fs::read_dir(path) {
-        Ok(entries) => entries,
-        Err(e) => return warnings.push(error(format!("cannot list directory: {e}"))),
-    };
-    let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok()).filter(|e| !e.file_name().to_string_lossy().starts_with('.')).map(|e| e.path()).collect();
-    children.sort();
-    for child in children {
-        walk(&child, inputs, warnings, seen);
     }
 }
 

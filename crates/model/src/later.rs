@@ -2,7 +2,8 @@
 //! defined here from the start so that the store schema and the export interfaces grow without
 //! reshaping what already exists.
 
-use crate::ArticleId;
+use crate::{ArticleId, Published};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// A half-open character range `[start, end)` in an article's clean text.
@@ -20,6 +21,18 @@ pub enum CopyKind {
     NearDuplicate,
     Partial,
     Rewrite,
+}
+
+impl CopyKind {
+    /// The serialized name: `exact`, `near_duplicate`, `partial` or `rewrite`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CopyKind::Exact => "exact",
+            CopyKind::NearDuplicate => "near_duplicate",
+            CopyKind::Partial => "partial",
+            CopyKind::Rewrite => "rewrite",
+        }
+    }
 }
 
 /// Aligned passage shared by two articles.
@@ -51,10 +64,80 @@ pub struct CopyRelation {
     pub evidence: Vec<String>,
 }
 
-/// Stable story identifier; a story keeps it as it grows.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct StoryId(pub String);
+/// `Display` for the closed kinds, as their serialized name.
+macro_rules! display_as_str {
+    ($($name:ident),*) => {
+        $(impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        })*
+    };
+}
+pub(crate) use display_as_str;
+
+display_as_str!(CopyKind);
+
+/// Identifiers are strings in JSON and in the stores; each kind of thing has its own type so
+/// that a thread id is never passed where an entity id is meant.
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> $name {
+                $name(s.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> $name {
+                $name(s)
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Stable story identifier; a story keeps it as it grows.
+    StoryId
+);
+id_type!(
+    /// A thread (long-running topic) identifier.
+    ThreadId
+);
+id_type!(
+    /// A resolved entity's identifier (`kind:normalised name`).
+    EntityId
+);
 
 /// One real-world event as covered by many outlets: its descriptors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,12 +149,13 @@ pub struct Story {
     pub articles: usize,
     /// Distinct outlets, sorted.
     pub outlets: Vec<String>,
-    pub first_published: Option<String>,
-    pub last_published: Option<String>,
+    /// The first and last day a member was published.
+    pub first_published: Option<NaiveDate>,
+    pub last_published: Option<NaiveDate>,
     pub key_terms: Vec<String>,
     /// Main names (people, places, organisations) of the story.
     pub key_names: Vec<String>,
-    pub thread: Option<String>,
+    pub thread: Option<ThreadId>,
 }
 
 /// Why an article belongs to its story: the similarity to the rest of the story when it was
@@ -90,7 +174,7 @@ pub struct StoryMember {
 /// A long-running topic: stories with the same actors and places, any time apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Thread {
-    pub id: String,
+    pub id: ThreadId,
     pub title: String,
     pub stories: usize,
 }
@@ -133,13 +217,13 @@ pub struct Mention {
     pub role: Option<String>,
     /// The resolved entity, once resolution has run.
     #[serde(default)]
-    pub entity: Option<String>,
+    pub entity: Option<EntityId>,
 }
 
 /// A real-world entity resolved across articles.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entity {
-    pub id: String,
+    pub id: EntityId,
     pub name: String,
     #[serde(rename = "type")]
     pub kind: EntityType,
@@ -149,8 +233,8 @@ pub struct Entity {
     pub articles: Vec<ArticleId>,
     pub mentions: usize,
     /// Set when a short mention ("Smith") could belong to several entities of this name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ambiguous_with: Vec<String>,
+    #[serde(default)]
+    pub ambiguous_with: Vec<EntityId>,
 }
 
 /// A role or title as one article states it.
@@ -158,7 +242,7 @@ pub struct Entity {
 pub struct Role {
     pub role: String,
     pub article: ArticleId,
-    pub published: Option<String>,
+    pub published: Option<Published>,
 }
 
 /// A direct quotation and who said it.
@@ -170,7 +254,7 @@ pub struct Quote {
     /// How the article names the speaker here ("he", "Mr. Blinken", "the spokesperson").
     pub speaker_mention: Option<String>,
     #[serde(default)]
-    pub speaker_entity: Option<String>,
+    pub speaker_entity: Option<EntityId>,
     pub cue: Option<String>,
     pub text: String,
     /// Character offsets of the quoted words (inside the quotation marks).
@@ -194,7 +278,7 @@ pub struct Figure {
     pub end: usize,
     /// The date the sentence's relative date refers to ("on Wednesday"), when known.
     #[serde(default)]
-    pub when: Option<String>,
+    pub when: Option<NaiveDate>,
 }
 
 /// A date a text refers to ("on Wednesday", "next week", "May 12"), resolved against the
@@ -202,7 +286,7 @@ pub struct Figure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DateRef {
     pub text: String,
-    pub date: String,
+    pub date: NaiveDate,
     pub start: usize,
     pub end: usize,
 }

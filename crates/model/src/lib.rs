@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 pub mod contain;
+mod date;
+pub use chrono::NaiveDate;
+pub use date::{BadDate, Published};
 mod later;
 mod report;
 pub use later::*;
@@ -194,8 +197,10 @@ pub struct Article {
     pub source: String,
     pub url: Option<String>,
     pub title: Option<String>,
-    /// ISO 8601: `YYYY-MM-DD`, or a datetime `YYYY-MM-DDTHH:MM:SS[+HH:MM|Z]` when a time is known.
-    pub published: Option<String>,
+    /// Written as ISO 8601: `YYYY-MM-DD`, or a datetime `YYYY-MM-DDTHH:MM:SS[+HH:MM|Z]` when a
+    /// time is known.
+    #[serde(default, deserialize_with = "date::lenient")]
+    pub published: Option<Published>,
     pub authors: Vec<String>,
     pub contributors: Vec<String>,
     pub outlet: Option<String>,
@@ -212,9 +217,9 @@ pub struct Article {
 }
 
 impl Article {
-    /// The date part (`YYYY-MM-DD`) of `published`.
-    pub fn published_date(&self) -> Option<&str> {
-        self.published.as_deref().map(|p| p.get(..10).unwrap_or(p))
+    /// The day of `published`.
+    pub fn published_date(&self) -> Option<chrono::NaiveDate> {
+        self.published.map(|p| p.date)
     }
 
     /// Paragraphs of the clean text.

@@ -1,8 +1,12 @@
 //! What the comparison stage makes of one story: sources, copies grouped under their original,
 //! the outlet-by-fact matrix, conflicts, quote variants, a timeline and a cited summary.
 
-use crate::{ArticleId, EntityType, Story};
+use crate::{ArticleId, CopyKind, EntityId, EntityType, Published, Story};
 use serde::{Deserialize, Serialize};
+
+use crate::later::display_as_str;
+
+display_as_str!(MatrixKind, ConflictKind, WordOp, TimelineKind);
 
 /// One member article as the story page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -13,7 +17,7 @@ pub struct Source {
     /// True when `outlet` is a stand-in, not a stated outlet.
     pub outlet_guessed: bool,
     pub title: Option<String>,
-    pub published: Option<String>,
+    pub published: Option<Published>,
     pub url: Option<String>,
     pub words: usize,
     /// Set when this article copies or rewrites another member: that article and how.
@@ -24,8 +28,7 @@ pub struct Source {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CopyLink {
     pub article: ArticleId,
-    /// `exact`, `near_duplicate`, `partial` or `rewrite`.
-    pub relation: String,
+    pub relation: CopyKind,
     pub similarity: f32,
     /// Why: shared passages, aligned sentences, dates, credits.
     pub evidence: Vec<String>,
@@ -43,14 +46,34 @@ pub struct CopyGroup {
 /// One row of the comparison matrix: a fact and what each source says of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatrixRow {
-    /// `entity`, `figure`, `quote` or `statement`.
-    pub kind: String,
+    pub kind: MatrixKind,
     pub label: String,
     /// Entity id for entity rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entity: Option<String>,
+    pub entity: Option<EntityId>,
     /// One cell per source, in `StoryReport::sources` order; `None`: the source does not report it.
     pub cells: Vec<Option<String>>,
+}
+
+/// What a matrix row compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatrixKind {
+    Entity,
+    Figure,
+    Quote,
+    Statement,
+}
+
+impl MatrixKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatrixKind::Entity => "entity",
+            MatrixKind::Figure => "figure",
+            MatrixKind::Quote => "quote",
+            MatrixKind::Statement => "statement",
+        }
+    }
 }
 
 /// One version of a disputed value and who states it.
@@ -68,23 +91,63 @@ pub struct Version {
 /// The same attribute or quantity stated differently by different sources.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conflict {
-    /// `role` (an entity's title) or `figure` (a quantity).
-    pub kind: String,
+    pub kind: ConflictKind,
     /// The entity or the quantity ("Hady Amr", "people killed").
     pub subject: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entity: Option<String>,
+    pub entity: Option<EntityId>,
     /// Majority first (most independent sources, then most articles), minorities after.
     pub versions: Vec<Version>,
+}
+
+/// What sources disagree on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// An entity's role or title.
+    Role,
+    /// A quantity.
+    Figure,
+}
+
+impl ConflictKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictKind::Role => "role",
+            ConflictKind::Figure => "figure",
+        }
+    }
+}
+
+/// How a word of a quote wording relates to the reference wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WordOp {
+    Same,
+    /// Not in the reference wording.
+    Added,
+    /// In the reference, not here.
+    Missing,
+    /// One `…` for the reference's words left out before or after a partial quote.
+    Elided,
+}
+
+impl WordOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WordOp::Same => "same",
+            WordOp::Added => "added",
+            WordOp::Missing => "missing",
+            WordOp::Elided => "elided",
+        }
+    }
 }
 
 /// A word of an aligned quote variant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlignedWord {
     pub word: String,
-    /// `same`, `added` (not in the reference wording), `missing` (in the reference, not here)
-    /// or `elided` (one `…` for the reference's words left out before or after a partial quote).
-    pub op: String,
+    pub op: WordOp,
 }
 
 /// One wording of a quotation, aligned word by word with the reference wording.
@@ -101,7 +164,7 @@ pub struct QuoteWording {
 pub struct QuoteVariants {
     pub speaker: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub speaker_entity: Option<String>,
+    pub speaker_entity: Option<EntityId>,
     /// The reference wording first (the most widely used, then the longest).
     pub wordings: Vec<QuoteWording>,
 }
@@ -109,12 +172,30 @@ pub struct QuoteVariants {
 /// A timeline entry: an article's publication or an event it dates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
-    /// `YYYY-MM-DD` (or a full timestamp for publications); `None` for undated articles.
-    pub date: Option<String>,
-    /// `published` or `event`.
-    pub kind: String,
+    /// A day (or a full timestamp for publications); `None` for undated articles.
+    pub date: Option<Published>,
+    pub kind: TimelineKind,
     pub text: String,
     pub articles: Vec<ArticleId>,
+}
+
+/// What a timeline entry marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineKind {
+    /// An event an article dates (sorted before the publications of its day).
+    Event,
+    /// An article's publication.
+    Published,
+}
+
+impl TimelineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimelineKind::Published => "published",
+            TimelineKind::Event => "event",
+        }
+    }
 }
 
 /// A summary sentence and the articles that state it.
@@ -128,7 +209,7 @@ pub struct SummarySentence {
 /// An entity of the story with its type and how many sources name it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoryEntity {
-    pub id: String,
+    pub id: EntityId,
     pub name: String,
     #[serde(rename = "type")]
     pub kind: EntityType,

@@ -20,7 +20,7 @@ fn input(stored: &StoredArticle) -> CopyInput<'_> {
     CopyInput {
         id: &a.id,
         text: &a.text,
-        published: a.published.as_deref(),
+        published: a.published,
         outlet: a.outlet.as_deref(),
         credited_source: a.credited_source.as_deref(),
         scraper_markers: a.removed.iter().filter(|r| r.reason == RemovalReason::ScraperMarker).count(),
@@ -165,29 +165,27 @@ pub fn pair(x: &ArticleId, y: &ArticleId) -> (ArticleId, ArticleId) {
 /// Copy groups: articles joined by exact and near-duplicate relations. Each article in a group
 /// maps to the group's id (its smallest article id) and whether it is the group's likely original.
 pub fn groups(relations: &[CopyRelation]) -> HashMap<ArticleId, (ArticleId, bool)> {
-    let mut parent: HashMap<ArticleId, ArticleId> = HashMap::new();
-    // Iterative find with path compression: copy chains can be long.
-    fn find(parent: &mut HashMap<ArticleId, ArticleId>, x: &ArticleId) -> ArticleId {
-        let mut root = x.clone();
-        while let Some(p) = parent.get(&root).filter(|p| **p != root) {
-            root = p.clone();
-        }
-        let mut node = x.clone();
-        while node != root {
-            let next = parent.get(&node).cloned().unwrap_or_else(|| root.clone());
-            parent.insert(node, root.clone());
-            node = next;
-        }
-        root
-    }
     let grouping = |r: &&CopyRelation| matches!(r.relation, CopyKind::Exact | CopyKind::NearDuplicate | CopyKind::Rewrite);
+    let mut index: HashMap<&ArticleId, usize> = HashMap::new();
     for r in relations.iter().filter(grouping) {
-        let (ra, rb) = (find(&mut parent, &r.a), find(&mut parent, &r.b));
-        if ra != rb {
-            let (keep, merge) = if ra < rb { (ra, rb) } else { (rb, ra) };
-            parent.insert(merge, keep);
+        for id in [&r.a, &r.b] {
+            let next = index.len();
+            index.entry(id).or_insert(next);
         }
     }
+    let mut sets = disjoint::DisjointSet::with_len(index.len());
+    for r in relations.iter().filter(grouping) {
+        sets.join(index[&r.a], index[&r.b]);
+    }
+    // A group's id is its smallest article id, whatever the order of the relations.
+    let mut group_id: HashMap<usize, ArticleId> = HashMap::new();
+    for (id, &i) in &index {
+        let g = group_id.entry(sets.root_of(i)).or_insert_with(|| (*id).clone());
+        if *id < &*g {
+            *g = (*id).clone();
+        }
+    }
+    let root_of = |m: &ArticleId| group_id[&sets.root_of(index[m])].clone();
     // The original of a group: named original in the most relations, never named a copy.
     let mut original_votes: HashMap<ArticleId, (usize, usize)> = HashMap::new();
     for r in relations.iter().filter(grouping) {
@@ -202,7 +200,7 @@ pub fn groups(relations: &[CopyRelation]) -> HashMap<ArticleId, (ArticleId, bool
     let members: Vec<ArticleId> = relations.iter().filter(grouping).flat_map(|r| [r.a.clone(), r.b.clone()]).collect();
     let mut best: HashMap<ArticleId, (ArticleId, usize)> = HashMap::new();
     for m in &members {
-        let root = find(&mut parent, m);
+        let root = root_of(m);
         if let Some(&(votes, copied)) = original_votes.get(m) {
             if votes > 0 && copied == 0 && best.get(&root).is_none_or(|(_, v)| votes > *v) {
                 best.insert(root, (m.clone(), votes));
@@ -211,7 +209,7 @@ pub fn groups(relations: &[CopyRelation]) -> HashMap<ArticleId, (ArticleId, bool
     }
     let mut out = HashMap::new();
     for m in members {
-        let root = find(&mut parent, &m);
+        let root = root_of(&m);
         let is_original = best.get(&root).is_some_and(|(o, _)| *o == m);
         out.insert(m, (root, is_original));
     }

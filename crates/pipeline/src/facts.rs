@@ -31,7 +31,7 @@ pub fn facts_step(store: &dyn Store, config: &Config, observer: &dyn Observer) -
         let found: Vec<(ArticleId, Facts)> = batch
             .par_iter()
             .map(|a| {
-                let published = a.article.published.as_deref().and_then(|p| chrono::NaiveDate::parse_from_str(p.get(..10).unwrap_or(p), "%Y-%m-%d").ok());
+                let published = a.article.published_date();
                 if a.article.text.len() > storyline_enrich::MAX_FACTS_BYTES {
                     observer.warning(&InputWarning {
                         input: format!("{} ({})", a.article.id, a.article.source),

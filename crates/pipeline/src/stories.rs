@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 use storyline_cluster::features::day_date;
 use storyline_cluster::{state, CopyOf, Engine, Input, Params, Reopened, StoryState};
-use storyline_model::{ArticleId, CopyKind, Story, StoryId, Thread};
+use storyline_model::{ArticleId, CopyKind, Story, StoryId, Thread, ThreadId};
 use storyline_store::{Store, StoryUpdate};
 
 use crate::{Config, Error, Observer};
@@ -60,7 +60,7 @@ pub fn story_step(store: &dyn Store, config: &Config, observer: &dyn Observer) -
         let threads = engine
             .thread_members(&changed_threads)
             .into_iter()
-            .map(|(id, members)| Thread { title: engine.thread_title(&members, 3), stories: members.len(), id })
+            .map(|(id, members)| Thread { title: engine.thread_title(&members, 3), stories: members.len(), id: ThreadId(id) })
             .collect();
         let mut absorbed: HashMap<StoryId, Vec<StoryId>> = HashMap::new();
         for (gone, keep) in &out.merges {
@@ -174,6 +174,6 @@ fn describe(engine: &Engine, s: &StoryState) -> Story {
         last_published: s.last_day.and_then(day_date),
         key_terms,
         key_names,
-        thread: Some(s.thread.clone()),
+        thread: Some(ThreadId(s.thread.clone())),
     }
 }

@@ -1,7 +1,5 @@
 //! The JSON API. Every error is `{"error": {"code", "message"}}` with the matching status.
 
-use std::collections::HashMap;
-
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -9,14 +7,16 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use storyline_model::{ArticleId, Entity, Facts};
+use storyline_model::{ArticleId, Entity, Facts, NaiveDate};
 use storyline_store::Store;
 
 use crate::catalog::{Catalog, StoryRow};
 use crate::Shared;
 
 /// An API error: status, a stable code and a message for people.
+#[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
@@ -57,22 +57,70 @@ impl From<storyline_store::Error> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
-pub type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+pub type Params = Result<Query<ApiQuery>, QueryRejection>;
 
-/// Query parameters, or a JSON error for a malformed query string.
-/// Parameters whose empty value (`cursor=`, `to=`, as a form with blank fields sends them) is
-/// the same as none, as openapi.yaml says. An empty `limit`, `sort`, `type` or `format` is not
-/// one of their values: a 400.
-const EMPTY_IS_NONE: &[&str] = &["cursor", "q", "from", "to", "outlet", "entity", "story", "speaker", "article"];
-
-pub fn params(p: Params) -> ApiResult<HashMap<String, String>> {
-    let mut p = p.map(|Query(q)| q).map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))?;
-    p.retain(|k, v| !(EMPTY_IS_NONE.contains(&k.as_str()) && v.trim().is_empty()));
-    Ok(p)
+/// The query parameters of every endpoint and page (each reads the ones it documents in
+/// openapi.yaml; others are ignored). Parameters whose empty value (`cursor=`, `to=`, as a form
+/// with blank fields sends them) is the same as none are read with [`blank_is_none`]; an empty
+/// `limit`, `sort`, `type` or `format` is not one of their values: a 400.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct ApiQuery {
+    #[serde(default, deserialize_with = "blank_is_none", skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none", skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none", skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none", skip_serializing_if = "Option::is_none")]
+    pub outlet: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none", skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none", skip_serializing_if = "Option::is_none")]
+    pub story: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none", skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none", skip_serializing_if = "Option::is_none")]
+    pub article: Option<String>,
+    #[serde(default, deserialize_with = "blank_is_none", skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
-pub fn limit(p: &HashMap<String, String>, default: usize, max: usize) -> ApiResult<usize> {
-    match p.get("limit") {
+fn blank_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v: Option<String> = Option::deserialize(d)?;
+    Ok(v.filter(|v| !v.trim().is_empty()))
+}
+
+impl ApiQuery {
+    /// The same query string at another cursor (for "next page" links).
+    pub fn at_cursor(&self, cursor: &str) -> String {
+        let q = ApiQuery { cursor: Some(cursor.to_owned()), ..self.clone() };
+        serde_urlencoded::to_string(&q).unwrap_or_default()
+    }
+}
+
+/// Query parameters, or a JSON error for a malformed query string.
+pub fn params(p: Params) -> ApiResult<ApiQuery> {
+    p.map(|Query(q)| q).map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
+}
+
+/// A cursor that is a number (an offset or a sequence number).
+fn numeric_cursor<T: std::str::FromStr + Default>(p: &ApiQuery) -> ApiResult<T> {
+    match &p.cursor {
+        None => Ok(T::default()),
+        Some(c) => c.parse().map_err(|_| ApiError::bad_request(format!("bad cursor `{c}`"))),
+    }
+}
+
+pub fn limit(p: &ApiQuery, default: usize, max: usize) -> ApiResult<usize> {
+    match &p.limit {
         None => Ok(default),
         Some(v) => v
             .parse::<usize>()
@@ -121,8 +169,8 @@ async fn healthz(State(s): State<Shared>) -> Json<Value> {
 /// Filters of story listings (API and UI share them).
 #[derive(Debug, Default, Clone)]
 pub struct StoryFilter {
-    pub from: Option<String>,
-    pub to: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
     pub outlet: Option<String>,
     pub entity: Option<String>,
     pub q: Option<String>,
@@ -131,54 +179,32 @@ pub struct StoryFilter {
     pub limit: usize,
 }
 
-fn date_param(p: &HashMap<String, String>, key: &str) -> ApiResult<Option<String>> {
-    match p.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+/// A `YYYY-MM-DD` parameter naming a day that exists (not 2021-13-01, not 2021-02-30).
+fn date_param(value: Option<&String>, key: &str) -> ApiResult<Option<NaiveDate>> {
+    match value.map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => {
-            if is_calendar_date(v) {
-                Ok(Some(v.to_string()))
-            } else {
-                Err(ApiError::bad_request(format!("{key} wants a date like 2021-05-12, not `{v}`")))
-            }
-        }
+        Some(v) => match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+            Ok(d) if v.len() == 10 => Ok(Some(d)),
+            _ => Err(ApiError::bad_request(format!("{key} wants a date like 2021-05-12, not `{v}`"))),
+        },
     }
-}
-
-/// `YYYY-MM-DD` naming a day that exists (not 2021-13-01, not 2021-02-30).
-fn is_calendar_date(v: &str) -> bool {
-    let b = v.as_bytes();
-    let shape = b.len() == 10 && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
-    if !shape {
-        return false;
-    }
-    let num = |r: std::ops::Range<usize>| v[r].parse::<u32>().unwrap_or(0);
-    let (year, month, day) = (num(0..4), num(5..7), num(8..10));
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => 0,
-    };
-    (1..=days).contains(&day)
 }
 
 impl StoryFilter {
-    pub fn parse(p: &HashMap<String, String>) -> ApiResult<StoryFilter> {
-        let text = |k: &str| p.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let sort = p.get("sort").cloned().unwrap_or_else(|| "size".into());
+    pub fn parse(p: &ApiQuery) -> ApiResult<StoryFilter> {
+        let text = |v: &Option<String>| v.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let sort = p.sort.clone().unwrap_or_else(|| "size".into());
         if !["size", "recent", "oldest"].contains(&sort.as_str()) {
             return Err(ApiError::bad_request(format!("sort must be size, recent or oldest, not `{sort}`")));
         }
         Ok(StoryFilter {
-            from: date_param(p, "from")?,
-            to: date_param(p, "to")?,
-            outlet: text("outlet"),
-            entity: text("entity"),
-            q: text("q"),
+            from: date_param(p.from.as_ref(), "from")?,
+            to: date_param(p.to.as_ref(), "to")?,
+            outlet: text(&p.outlet),
+            entity: text(&p.entity),
+            q: text(&p.q),
             sort,
-            cursor: text("cursor"),
+            cursor: text(&p.cursor),
             limit: limit(p, 50, 500)?,
         })
     }
@@ -199,17 +225,16 @@ pub fn list_stories<'a>(c: &'a Catalog, f: &StoryFilter, hits: Option<&[ArticleI
         c.entities
             .iter()
             .enumerate()
-            .filter(|(_, x)| x.id == *e || x.name.to_lowercase() == needle || x.aliases.iter().any(|a| a.to_lowercase() == needle))
+            .filter(|(_, x)| x.id.as_str() == e || x.name.to_lowercase() == needle || x.aliases.iter().any(|a| a.to_lowercase() == needle))
             .map(|(i, _)| i)
             .collect()
     });
     let outlet = f.outlet.as_ref().map(|o| o.to_lowercase());
     let keep = |i: usize| {
         let r = &c.stories[i];
-        let first = r.story.first_published.as_deref().map(|d| d.get(..10).unwrap_or(d));
-        let last = r.story.last_published.as_deref().map(|d| d.get(..10).unwrap_or(d));
-        f.from.as_deref().is_none_or(|from| last.is_some_and(|l| l >= from))
-            && f.to.as_deref().is_none_or(|to| first.is_some_and(|x| x <= to))
+        let (first, last) = (r.story.first_published, r.story.last_published);
+        f.from.is_none_or(|from| last.is_some_and(|l| l >= from))
+            && f.to.is_none_or(|to| first.is_some_and(|x| x <= to))
             && outlet.as_ref().is_none_or(|o| r.outlets.iter().any(|x| x.contains(o.as_str())))
             && entity_ids.as_ref().is_none_or(|ids| ids.iter().any(|e| r.entities.contains(e)))
     };
@@ -309,11 +334,8 @@ fn article_summary(a: &storyline_model::StoredArticle) -> Value {
 async fn articles(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let p = params(p)?;
     let n = limit(&p, 50, 500)?;
-    let after = match p.get("cursor") {
-        None => 0,
-        Some(c) => c.parse::<i64>().map_err(|_| ApiError::bad_request(format!("bad cursor `{c}`")))?,
-    };
-    let outlet = p.get("outlet").map(|o| o.to_lowercase());
+    let after: i64 = numeric_cursor(&p)?;
+    let outlet = p.outlet.as_ref().map(|o| o.to_lowercase());
     blocking(&s, move |app| {
         let mut out = Vec::new();
         let mut cursor = after;
@@ -427,12 +449,9 @@ fn entity_json(e: &Entity) -> Value {
 async fn entities(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let p = params(p)?;
     let n = limit(&p, 50, 1000)?;
-    let offset: usize = match p.get("cursor") {
-        None => 0,
-        Some(c) => c.parse().map_err(|_| ApiError::bad_request(format!("bad cursor `{c}`")))?,
-    };
-    let q = p.get("q").map(|q| q.to_lowercase());
-    let kind = p.get("type").cloned();
+    let offset: usize = numeric_cursor(&p)?;
+    let q = p.q.as_ref().map(|q| q.to_lowercase());
+    let kind = p.kind.clone();
     if let Some(k) = &kind {
         if !["PER", "ORG", "LOC", "MISC"].contains(&k.as_str()) {
             return Err(ApiError::bad_request(format!("type must be PER, ORG, LOC or MISC, not `{k}`")));
@@ -493,15 +512,15 @@ type Scoped = (Vec<(ArticleId, Facts)>, Option<String>);
 /// Facts of the articles a request is about: a story's members, an entity's articles, or
 /// (neither given) every article, in pages; unscoped requests also get the cursor of the next
 /// article window (`None` at the end).
-fn facts_scope(app: &AppRef, p: &HashMap<String, String>, offset: usize, n: usize) -> ApiResult<Scoped> {
+fn facts_scope(app: &AppRef, p: &ApiQuery, offset: usize, n: usize) -> ApiResult<Scoped> {
     let c = app.0.catalog();
-    let ids: Option<Vec<ArticleId>> = if let Some(story) = p.get("story") {
+    let ids: Option<Vec<ArticleId>> = if let Some(story) = &p.story {
         let r = c.story(story).ok_or_else(|| ApiError::not_found(format!("no story `{story}`")))?;
         Some(app.store(|st| st.story_members(&r.story.id))?.into_iter().map(|m| m.article).collect())
-    } else if let Some(e) = p.get("speaker").or_else(|| p.get("entity")) {
+    } else if let Some(e) = p.speaker.as_ref().or(p.entity.as_ref()) {
         Some(c.entity(e).ok_or_else(|| ApiError::not_found(format!("no entity `{e}`")))?.articles.clone())
     } else {
-        p.get("article").map(|a| vec![ArticleId(a.clone())])
+        p.article.as_ref().map(|a| vec![ArticleId(a.clone())])
     };
     let (mut out, next) = match ids {
         Some(ids) => (app.store(|st| st.facts_of(&ids))?, None),
@@ -522,13 +541,16 @@ fn facts_scope(app: &AppRef, p: &HashMap<String, String>, offset: usize, n: usiz
 async fn quotes(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let p = params(p)?;
     let n = limit(&p, 100, 1000)?;
-    let offset: usize = p.get("cursor").map(|c| c.parse().map_err(|_| ApiError::bad_request(format!("bad cursor `{c}`")))).transpose()?.unwrap_or(0);
+    let offset: usize = numeric_cursor(&p)?;
     blocking(&s, move |app| {
-        let scoped = ["story", "speaker", "entity", "article"].iter().any(|k| p.contains_key(*k));
+        let scoped = p.story.is_some() || p.speaker.is_some() || p.entity.is_some() || p.article.is_some();
         let (facts, window) = facts_scope(app, &p, offset, n)?;
-        let speaker = p.get("speaker").cloned();
-        let all: Vec<_> =
-            facts.into_iter().flat_map(|(_, f)| f.quotes).filter(|q| speaker.as_ref().is_none_or(|sp| q.speaker_entity.as_ref() == Some(sp))).collect();
+        let speaker = p.speaker.clone();
+        let all: Vec<_> = facts
+            .into_iter()
+            .flat_map(|(_, f)| f.quotes)
+            .filter(|q| speaker.as_ref().is_none_or(|sp| q.speaker_entity.as_deref() == Some(sp.as_str())))
+            .collect();
         page_of(all, scoped, offset, n, window, "quotes")
     })
     .await
@@ -537,9 +559,9 @@ async fn quotes(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
 async fn figures(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let p = params(p)?;
     let n = limit(&p, 100, 1000)?;
-    let offset: usize = p.get("cursor").map(|c| c.parse().map_err(|_| ApiError::bad_request(format!("bad cursor `{c}`")))).transpose()?.unwrap_or(0);
+    let offset: usize = numeric_cursor(&p)?;
     blocking(&s, move |app| {
-        let scoped = ["story", "entity", "article"].iter().any(|k| p.contains_key(*k));
+        let scoped = p.story.is_some() || p.entity.is_some() || p.article.is_some();
         let (facts, window) = facts_scope(app, &p, offset, n)?;
         let all: Vec<_> = facts.into_iter().flat_map(|(_, f)| f.figures).collect();
         page_of(all, scoped, offset, n, window, "figures")
@@ -562,7 +584,7 @@ fn page_of<T: serde::Serialize>(all: Vec<T>, scoped: bool, offset: usize, n: usi
 
 async fn search(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let p = params(p)?;
-    let q = p.get("q").cloned().filter(|q| !q.trim().is_empty()).ok_or_else(|| ApiError::bad_request("q is required (the CLI's query syntax)"))?;
+    let q = p.q.clone().ok_or_else(|| ApiError::bad_request("q is required (the CLI's query syntax)"))?;
     let n = limit(&p, 20, 1000)?;
     blocking(&s, move |app| {
         let r = app.store(|st| st.search(&storyline_store::Query::parse(&q)?, n))?;
@@ -584,7 +606,7 @@ async fn export(State(s): State<Shared>, Path(what): Path<String>, p: Params) ->
     if !["articles", "copies", "stories", "entities", "quotes", "figures"].contains(&name.as_str()) {
         return Err(ApiError::not_found(format!("no export `{name}` (articles, copies, stories, entities, quotes, figures)")));
     }
-    let format = p.get("format").cloned().or(ext).unwrap_or_else(|| "jsonl".into());
+    let format = p.format.clone().or(ext).unwrap_or_else(|| "jsonl".into());
     let csv = match format.as_str() {
         "csv" => true,
         "jsonl" => false,
@@ -627,5 +649,32 @@ impl std::io::Write for ChannelWriter {
             self.tx.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(s: &str) -> ApiResult<ApiQuery> {
+        params(Query::try_from_uri(&format!("/x?{s}").parse().unwrap()))
+    }
+
+    #[test]
+    fn parameters_are_read_into_one_typed_query() {
+        let q = query("q=gaza&from=&cursor=%20&limit=5&type=PER&unknown=1").unwrap();
+        assert_eq!(
+            (q.q.as_deref(), q.from.as_deref(), q.cursor.as_deref(), q.limit.as_deref(), q.kind.as_deref()),
+            (Some("gaza"), None, None, Some("5"), Some("PER"))
+        );
+        assert_eq!(limit(&q, 50, 500).unwrap(), 5);
+        assert!(limit(&query("limit=").unwrap(), 50, 500).is_err(), "an empty limit is not a limit");
+        assert!(query("q=a&q=b").is_err(), "a repeated parameter is a 400, not a silent pick");
+        let f = StoryFilter::parse(&query("from=2021-05-01&to=2021-05-31").unwrap()).unwrap();
+        assert_eq!(f.from.map(|d| d.to_string()).as_deref(), Some("2021-05-01"));
+        for bad in ["from=2021-13-01", "to=2021-02-30", "from=2021-5-1"] {
+            assert!(StoryFilter::parse(&query(bad).unwrap()).is_err(), "{bad}");
+        }
+        assert_eq!(query("q=a%20b&sort=recent").unwrap().at_cursor("s1"), "q=a+b&cursor=s1&sort=recent");
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use storyline_compare::Member;
 use storyline_enrich::ArticleFacts;
-use storyline_model::{ArticleId, CopyRelation, Entity, Facts, StoredArticle, Story, StoryId, StoryReport};
+use storyline_model::{ArticleId, CopyRelation, Entity, EntityId, Facts, StoredArticle, Story, StoryId, StoryReport, ThreadId};
 use storyline_store::{Store, StorySort};
 
 use crate::Error;
@@ -30,9 +30,9 @@ pub struct StoryRow {
 #[derive(Debug, Default)]
 pub struct EntityTier {
     pub entities: Vec<Entity>,
-    entity_ix: HashMap<String, usize>,
+    entity_ix: HashMap<EntityId, usize>,
     /// Per article, the entity of each mention (in mention order).
-    mention_entities: HashMap<ArticleId, Vec<Option<String>>>,
+    mention_entities: HashMap<ArticleId, Vec<Option<EntityId>>>,
 }
 
 impl EntityTier {
@@ -49,10 +49,10 @@ pub struct Catalog {
     pub entities: EntityList,
     /// Stories, largest first.
     pub stories: Vec<StoryRow>,
-    story_ix: HashMap<String, usize>,
+    story_ix: HashMap<StoryId, usize>,
     pub article_story: HashMap<ArticleId, StoryId>,
     /// Thread id to its stories (indexes into `stories`), oldest first.
-    pub threads: HashMap<String, Vec<usize>>,
+    pub threads: HashMap<ThreadId, Vec<usize>>,
     pub articles: usize,
     /// Story indexes latest publication first, and earliest first (undated last in both).
     by_recent: Vec<usize>,
@@ -68,11 +68,11 @@ pub struct Catalog {
 pub struct Resolution {
     pub entities: Vec<Entity>,
     /// Per article, the entity of each mention (in mention order).
-    pub mention_entities: HashMap<ArticleId, Vec<Option<String>>>,
+    pub mention_entities: HashMap<ArticleId, Vec<Option<EntityId>>>,
     /// The facts as stored (not yet resolved: see [`storyline_enrich::apply`]).
     pub facts: Vec<(ArticleId, Facts)>,
     /// Each article's story and thread.
-    pub memberships: HashMap<ArticleId, (StoryId, Option<String>)>,
+    pub memberships: HashMap<ArticleId, (StoryId, Option<ThreadId>)>,
 }
 
 /// Resolves the entities of every stored fact (dates and stories scope the resolution).
@@ -86,7 +86,7 @@ pub fn resolve_store(store: &dyn Store) -> Result<Resolution, Error> {
     let memberships = store.article_stories()?;
     let input: Vec<ArticleFacts<'_>> = facts
         .iter()
-        .map(|(id, f)| ArticleFacts { article: id, published: published.get(id).cloned(), story: memberships.get(id).map(|(s, _)| s.0.clone()), facts: f })
+        .map(|(id, f)| ArticleFacts { article: id, published: published.get(id).cloned(), story: memberships.get(id).map(|(s, _)| s.clone()), facts: f })
         .collect();
     let (entities, mention_entities) = storyline_enrich::resolve(&input);
     drop(input);
@@ -122,13 +122,13 @@ impl Catalog {
         let (entity_ix, mention_entities) = (&tier.entity_ix, &tier.mention_entities);
 
         let listed = store.list_stories(StorySort::Size, None, usize::MAX)?;
-        let story_ix: HashMap<String, usize> = listed.iter().enumerate().map(|(i, s)| (s.id.0.clone(), i)).collect();
+        let story_ix: HashMap<StoryId, usize> = listed.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
         let mut story_entities: Vec<HashMap<usize, usize>> = vec![HashMap::new(); listed.len()];
         let mut article_story = HashMap::with_capacity(memberships.len());
         for (article, (story, _)) in memberships {
-            if let Some(&si) = story_ix.get(&story.0) {
+            if let Some(&si) = story_ix.get(&story) {
                 if let Some(ids) = mention_entities.get(&article) {
-                    let distinct: HashSet<&String> = ids.iter().flatten().collect();
+                    let distinct: HashSet<&EntityId> = ids.iter().flatten().collect();
                     for e in distinct {
                         if let Some(&ei) = entity_ix.get(e) {
                             *story_entities[si].entry(ei).or_default() += 1;
@@ -138,7 +138,7 @@ impl Catalog {
             }
             article_story.insert(article, story);
         }
-        let mut threads: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut threads: HashMap<ThreadId, Vec<usize>> = HashMap::new();
         let stories: Vec<StoryRow> = listed
             .into_iter()
             .zip(story_entities)

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use storyline_compare::day;
-use storyline_model::{Facts, StoryReport};
+use storyline_model::{ConflictKind, Facts, MatrixKind, StoryReport, TimelineKind};
 
 /// HTML-escapes text for element content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -113,8 +113,8 @@ pub fn story_body(r: &StoryReport) -> String {
         esc(&s.title),
         r.sources.len(),
         independent,
-        day(s.first_published.as_deref()),
-        day(s.last_published.as_deref()),
+        day(s.first_published),
+        day(s.last_published),
         s.thread.as_ref().map(|t| format!(" · <a href=\"/ui/threads/{}\">thread</a>", url(t))).unwrap_or_default()
     );
     h.push_str("<section id=\"summary\"><h2>Summary</h2><ol class=\"summary\">");
@@ -133,7 +133,7 @@ pub fn story_body(r: &StoryReport) -> String {
         let rel = x
             .copy_of
             .as_ref()
-            .map(|c| format!("{} of [{}] ({:.0}%)", c.relation.replace('_', "-"), n(&c.article), c.similarity * 100.0))
+            .map(|c| format!("{} of [{}] ({:.0}%)", c.relation.as_str().replace('_', "-"), n(&c.article), c.similarity * 100.0))
             .unwrap_or_else(|| "original reporting".into());
         let _ = write!(
             h,
@@ -143,7 +143,7 @@ pub fn story_body(r: &StoryReport) -> String {
             if x.outlet_guessed { " <span class=\"muted small\">(not stated)</span>" } else { "" },
             url(&x.article.0),
             esc(x.title.as_deref().unwrap_or("(no headline)")),
-            day(x.published.as_deref()),
+            day(x.published.map(|p| p.date)),
             x.words,
             esc(&rel)
         );
@@ -155,9 +155,9 @@ pub fn story_body(r: &StoryReport) -> String {
         h.push_str("<p class=\"muted\">No source states a title or a figure differently from the others.</p>");
     }
     for c in &r.conflicts {
-        let what = if c.kind == "role" { "title or role" } else { "figure" };
+        let what = if c.kind == ConflictKind::Role { "title or role" } else { "figure" };
         let subject = entity_link(c.entity.as_deref(), &c.subject);
-        let _ = write!(h, "<div class=\"conflict\" data-kind=\"{}\"><strong>{subject}</strong>: {what} stated differently<ul>", esc(&c.kind));
+        let _ = write!(h, "<div class=\"conflict\" data-kind=\"{}\"><strong>{subject}</strong>: {what} stated differently<ul>", esc(c.kind.as_str()));
         for (i, v) in c.versions.iter().enumerate() {
             let label = if i == 0 { "<span class=\"majority\">majority</span>" } else { "<span class=\"minority\">minority</span>" };
             let also = if v.wordings.is_empty() {
@@ -230,7 +230,7 @@ pub fn story_body(r: &StoryReport) -> String {
                 h,
                 "<div class=\"copy\">↳ [{i}] {} — {} ({:.0}%) <span class=\"muted small\">{}</span></div>",
                 esc(&r.sources.get(i.wrapping_sub(1)).map(|x| x.outlet.clone()).unwrap_or_default()),
-                esc(&c.relation.replace('_', "-")),
+                esc(&c.relation.as_str().replace('_', "-")),
                 c.similarity * 100.0,
                 esc(&c.evidence.join("; "))
             );
@@ -244,9 +244,9 @@ pub fn story_body(r: &StoryReport) -> String {
         let _ = write!(
             h,
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{} {}</td></tr>",
-            esc(&t.kind),
-            day(t.date.as_deref()),
-            if t.kind == "event" { "reported event" } else { "published" },
+            esc(t.kind.as_str()),
+            day(t.date.map(|d| d.date)),
+            if t.kind == TimelineKind::Event { "reported event" } else { "published" },
             esc(&t.text),
             t.articles.iter().map(cite).collect::<String>()
         );
@@ -258,19 +258,19 @@ pub fn story_body(r: &StoryReport) -> String {
         let _ = write!(h, "<th title=\"{}\">[{}] {}</th>", esc(x.title.as_deref().unwrap_or("")), i + 1, esc(&x.outlet));
     }
     h.push_str("</tr>");
-    let mut kind = "";
+    let mut kind = None;
     for row in &r.matrix {
-        if row.kind != kind {
-            kind = &row.kind;
+        if kind != Some(row.kind) {
+            kind = Some(row.kind);
             let _ = write!(
                 h,
                 "<tr><th class=\"kind\" colspan=\"{}\">{}</th></tr>",
                 r.sources.len() + 1,
-                match kind {
-                    "entity" => "who",
-                    "figure" => "figures",
-                    "quote" => "quotations",
-                    _ => "key statements",
+                match row.kind {
+                    MatrixKind::Entity => "who",
+                    MatrixKind::Figure => "figures",
+                    MatrixKind::Quote => "quotations",
+                    MatrixKind::Statement => "key statements",
                 }
             );
         }
@@ -278,7 +278,7 @@ pub fn story_body(r: &StoryReport) -> String {
         let _ = write!(h, "<tr class=\"row\"><td>{label}</td>");
         for cell in &row.cells {
             match cell {
-                Some(v) if row.kind == "statement" || (row.kind == "entity" && v == "named") => {
+                Some(v) if row.kind == MatrixKind::Statement || (row.kind == MatrixKind::Entity && v == "named") => {
                     let _ = write!(h, "<td class=\"has\" title=\"{}\">✓</td>", esc(v));
                 }
                 Some(v) => {

@@ -1,7 +1,6 @@
 //! The web UI: story list, story page, article, entity and thread pages. Server-rendered HTML
 //! over the same catalog, filters and reports as the API.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 
 use axum::extract::{Path, State};
@@ -57,7 +56,7 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
         let c = app.0.catalog();
         let pg = list_stories(&c, &f, hits.as_deref())?;
         let mut h = String::new();
-        let v = |k: &str| esc(p.get(k).map(String::as_str).unwrap_or(""));
+        let v = |x: &Option<String>| esc(x.as_deref().unwrap_or(""));
         let sel = |x: &str| if f.sort == x { " selected" } else { "" };
         let _ = write!(
             h,
@@ -71,11 +70,11 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
             c.articles,
             c.stories.len(),
             c.entities.len(),
-            v("q"),
-            v("from"),
-            v("to"),
-            v("outlet"),
-            v("entity"),
+            v(&p.q),
+            v(&p.from),
+            v(&p.to),
+            v(&p.outlet),
+            v(&p.entity),
             sel("size"),
             sel("recent"),
             sel("oldest")
@@ -91,16 +90,13 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
                 esc(&st.title),
                 st.articles,
                 esc(&st.outlets.join(", ")),
-                day(st.first_published.as_deref()),
-                day(st.last_published.as_deref())
+                day(st.first_published),
+                day(st.last_published)
             );
         }
         h.push_str("</table>");
         if let Some(next) = &pg.next {
-            let mut q: Vec<String> = p.iter().filter(|(k, _)| k.as_str() != "cursor").map(|(k, v)| format!("{}={}", url(k), url(v))).collect();
-            q.sort();
-            q.push(format!("cursor={}", url(next)));
-            let _ = write!(h, "<div class=\"pager\"><a id=\"next\" href=\"/?{}\">next page →</a></div>", q.join("&"));
+            let _ = write!(h, "<div class=\"pager\"><a id=\"next\" href=\"/?{}\">next page →</a></div>", esc(&p.at_cursor(next)));
         }
         Ok(h)
     })
@@ -129,8 +125,8 @@ async fn story(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
                 let _ = write!(
                     body,
                     "<tr><td>{} .. {}</td><td><a href=\"/ui/stories/{}\">{}</a></td><td>{} articles</td><td class=\"small\">{}</td></tr>",
-                    day(st.first_published.as_deref()),
-                    day(st.last_published.as_deref()),
+                    day(st.first_published),
+                    day(st.last_published),
                     url(&st.id.0),
                     esc(&st.title),
                     st.articles,
@@ -158,7 +154,7 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> PageResult 
             "<h1 id=\"article-title\">{}</h1><p class=\"muted\">{} · {}{}{}</p>",
             esc(&title),
             esc(&outlet),
-            day(x.published.as_deref()),
+            day(x.published.map(|p| p.date)),
             if x.authors.is_empty() { String::new() } else { format!(" · by {}", esc(&x.authors.join(", "))) },
             // Only web links: a stored URL is input data (no `javascript:` links).
             x.url.as_ref().filter(|u| u.starts_with("https://") || u.starts_with("http://")).map(|u| format!(" · <a href=\"{}\" rel=\"noreferrer\">original</a>", esc(u))).unwrap_or_default()
@@ -223,9 +219,9 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> PageResult 
 }
 
 async fn entities(State(s): State<Shared>, p: Params) -> PageResult {
-    let p: HashMap<String, String> = params(p)?;
+    let p = params(p)?;
     let c = s.catalog();
-    let q = p.get("q").map(|q| q.to_lowercase()).unwrap_or_default();
+    let q = p.q.as_ref().map(|q| q.to_lowercase()).unwrap_or_default();
     let mut list: Vec<&storyline_model::Entity> = c.entities.iter().filter(|e| q.is_empty() || e.name.to_lowercase().contains(&q)).collect();
     list.sort_by(|a, b| b.articles.len().cmp(&a.articles.len()).then(a.name.cmp(&b.name)));
     let mut h = format!(
@@ -268,7 +264,7 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
                 esc(&r.role),
                 url(&r.article.0),
                 esc(&r.article.0),
-                day(r.published.as_deref())
+                day(r.published.map(|p| p.date))
             );
         }
         h.push_str("</table><h2>Quotes</h2><ul>");
@@ -302,8 +298,8 @@ async fn thread(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td><a href=\"/ui/stories/{}\">{}</a></td><td>{}</td></tr>",
-                day(st.first_published.as_deref()),
-                day(st.last_published.as_deref()),
+                day(st.first_published),
+                day(st.last_published),
                 url(&st.id.0),
                 esc(&st.title),
                 st.articles

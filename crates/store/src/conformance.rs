@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use storyline_model::{Article, ArticleId, CopyKind, CopyRelation, Facts, Story, StoryId, StoryMember, Thread};
+use storyline_model::{Article, ArticleId, CopyKind, CopyRelation, Facts, Story, StoryId, StoryMember, Thread, ThreadId};
 
 use crate::{CopyCheck, Error, Query, Step, Store, StoryEventKind, StorySort, StoryUpdate};
 
@@ -44,7 +44,7 @@ pub fn article(id: &str, title: &str, text: &str, published: Option<&str>, outle
         source: format!("{id}.txt"),
         url: Some(format!("https://{outlet}/{id}")),
         title: Some(title.to_owned()),
-        published: published.map(str::to_owned),
+        published: published.map(|p| p.parse().expect("an ISO date")),
         authors: vec!["Jane Doe".to_owned()],
         contributors: vec![],
         outlet: Some(outlet.to_owned()),
@@ -90,7 +90,7 @@ fn articles(s: &dyn Store) {
     assert_eq!(ids(&seen), ["a1", "b2"], "insertion order");
     let dates = s.article_dates().unwrap();
     assert_eq!(dates.len(), 1);
-    assert_eq!(dates[&a.id], "2021-05-21");
+    assert_eq!(dates[&a.id].to_string(), "2021-05-21");
     // An empty batch is a no-op.
     assert_eq!(s.put_articles(&[], "2026-01-03T00:00:00Z").unwrap().added, 0);
 }
@@ -125,7 +125,7 @@ fn search(s: &dyn Store) {
     assert_eq!(results.total, 1);
     let hit = &results.hits[0];
     assert_eq!(
-        (hit.title.as_deref(), hit.published.as_deref(), hit.outlet.as_deref()),
+        (hit.title.as_deref(), hit.published.map(|p| p.to_string()).as_deref(), hit.outlet.as_deref()),
         (Some("Blinken visits Cairo"), Some("2021-05-25"), Some("one.example"))
     );
     assert!(hit.snippet.contains("<b>Blinken</b>"), "snippet marks the match: {}", hit.snippet);
@@ -202,17 +202,21 @@ fn copies(s: &dyn Store) {
     assert!(ordered, "in (a, b) order across pages");
 }
 
+fn day(d: &str) -> chrono::NaiveDate {
+    d.parse().expect("a YYYY-MM-DD day")
+}
+
 fn story(id: &str, articles: usize, last: Option<&str>, thread: &str) -> Story {
     Story {
         id: StoryId(id.into()),
         title: format!("story {id}"),
         articles,
         outlets: vec!["x.example".into()],
-        first_published: last.map(str::to_owned),
-        last_published: last.map(str::to_owned),
+        first_published: last.map(day),
+        last_published: last.map(day),
         key_terms: vec![],
         key_names: vec![],
-        thread: Some(thread.into()),
+        thread: Some(ThreadId(thread.into())),
     }
 }
 
@@ -238,7 +242,10 @@ fn stories(s: &dyn Store) {
     s.record_stories(&StoryUpdate {
         members: vec![member("m1", "sa"), member("m2", "sa"), member("m3", "sb")],
         stories: vec![(story("sa", 2, Some("2021-05-12"), "ta"), vec![1, 2]), (story("sb", 1, Some("2021-05-10"), "tb"), vec![3])],
-        threads: vec![Thread { id: "ta".into(), title: "thread a".into(), stories: 1 }, Thread { id: "tb".into(), title: "thread b".into(), stories: 1 }],
+        threads: vec![
+            Thread { id: ThreadId("ta".into()), title: "thread a".into(), stories: 1 },
+            Thread { id: ThreadId("tb".into()), title: "thread b".into(), stories: 1 },
+        ],
         df_delta: vec![(7, 2), (8, 1)],
         docs_delta: 3,
         at: "2026-01-01T00:00:00Z".into(),
@@ -258,7 +265,7 @@ fn stories(s: &dyn Store) {
         stories: vec![(story("sa", 4, Some("2021-05-12"), "ta"), vec![9])],
         merges: vec![("sb".into(), "sa".into())],
         thread_merges: vec![("tb".into(), "ta".into())],
-        threads: vec![Thread { id: "ta".into(), title: "thread a".into(), stories: 1 }],
+        threads: vec![Thread { id: ThreadId("ta".into()), title: "thread a".into(), stories: 1 }],
         df_delta: vec![(7, 1)],
         docs_delta: 1,
         rewrites: vec![relation("m1", "m3", CopyKind::Rewrite), relation("m2", "m4", CopyKind::Rewrite)],
@@ -289,7 +296,7 @@ fn stories(s: &dyn Store) {
     assert_eq!((thread.id.as_str(), thread.title.as_str()), ("ta", "thread a"));
     let memberships = s.article_stories().unwrap();
     assert_eq!(memberships.len(), 4);
-    assert_eq!(memberships[&ArticleId("m3".into())], (StoryId("sa".into()), Some("ta".into())));
+    assert_eq!(memberships[&ArticleId("m3".into())], (StoryId("sa".into()), Some(ThreadId("ta".into()))));
     let of: Vec<(ArticleId, StoryId)> = s.stories_of(&[ArticleId("m4".into()), ArticleId("none".into()), ArticleId("m1".into())]).unwrap();
     assert_eq!(of.iter().map(|(a, st)| (a.0.as_str(), st.0.as_str())).collect::<Vec<_>>(), [("m4", "sa"), ("m1", "sa")]);
     let mut kinds = Vec::new();
@@ -317,7 +324,7 @@ fn story_ordering(s: &dyn Store) {
     let list = |sort, since| s.list_stories(sort, since, 10).unwrap().into_iter().map(|x| x.id.0).collect::<Vec<_>>();
     assert_eq!(list(StorySort::Size, None), ["s-big-old", "s-undated", "s-small-new", "s-tie-a", "s-tie-b"], "size, then latest, then id");
     assert_eq!(list(StorySort::Recent, None), ["s-small-new", "s-tie-a", "s-tie-b", "s-big-old", "s-undated"], "latest first, undated last");
-    assert_eq!(list(StorySort::Recent, Some("2021-03-01")), ["s-small-new", "s-tie-a", "s-tie-b"], "since is inclusive");
+    assert_eq!(list(StorySort::Recent, Some(day("2021-03-01"))), ["s-small-new", "s-tie-a", "s-tie-b"], "since is inclusive");
     assert_eq!(s.list_stories(StorySort::Size, None, 2).unwrap().len(), 2, "limit");
 }
 

@@ -179,10 +179,8 @@ impl SearchIndex {
             doc.add_text(f.external_id, e);
         }
         if let Some(p) = &a.published {
-            doc.add_text(f.published_text, p);
-            if let Some(ts) = query::timestamp_of(p) {
-                doc.add_date(f.published, tantivy::DateTime::from_timestamp_secs(ts));
-            }
+            doc.add_text(f.published_text, p.to_string());
+            doc.add_date(f.published, tantivy::DateTime::from_timestamp_secs(p.timestamp()));
         }
         doc
     }
@@ -210,7 +208,7 @@ impl SearchIndex {
                 id: storyline_model::ArticleId(text(f.id).unwrap_or_default()),
                 score,
                 title: text(f.title),
-                published: text(f.published_text),
+                published: text(f.published_text).and_then(|p| p.parse().ok()),
                 outlet: text(f.outlet),
                 snippet: snippets.snippet_from_doc(&doc).to_html(),
             });

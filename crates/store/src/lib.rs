@@ -25,7 +25,7 @@ mod query;
 mod sqlite;
 mod sqlite_stories;
 
-use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, Story, StoryId, StoryMember, Thread};
+use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
 
 /// The traits, for `use storyline_store::prelude::*`.
 pub mod prelude {
@@ -77,7 +77,7 @@ pub struct SearchHit {
     pub id: ArticleId,
     pub score: f32,
     pub title: Option<String>,
-    pub published: Option<String>,
+    pub published: Option<Published>,
     pub outlet: Option<String>,
     /// Matching passage with `<b>` around the matched terms.
     pub snippet: String,
@@ -242,7 +242,7 @@ pub trait Articles {
     /// At most [`WORK_BATCH_BYTES`] of articles (always one at least).
     fn articles_after(&self, after: i64, limit: usize) -> Result<Vec<StoredArticle>>;
     /// Publication time of every dated article.
-    fn article_dates(&self) -> Result<std::collections::HashMap<ArticleId, String>>;
+    fn article_dates(&self) -> Result<std::collections::HashMap<ArticleId, Published>>;
 }
 
 /// Full-text search over the stored articles.
@@ -279,8 +279,8 @@ pub trait Stories {
     fn record_stories(&self, update: &StoryUpdate) -> Result<()>;
     /// The stories of these articles (those that have one).
     fn stories_of(&self, articles: &[ArticleId]) -> Result<Vec<(ArticleId, StoryId)>>;
-    /// Live stories, sorted, published on or after `since` (a `YYYY-MM-DD` date) when given.
-    fn list_stories(&self, sort: StorySort, since: Option<&str>, limit: usize) -> Result<Vec<Story>>;
+    /// Live stories, sorted, last published on or after `since` when given.
+    fn list_stories(&self, sort: StorySort, since: Option<chrono::NaiveDate>, limit: usize) -> Result<Vec<Story>>;
     /// A story by id; an id that was merged away leads to the story that absorbed it, with the
     /// merge events followed.
     fn get_story(&self, id: &str) -> Result<Option<(Story, Vec<StoryEvent>)>>;
@@ -288,7 +288,7 @@ pub trait Stories {
     fn story_members(&self, id: &StoryId) -> Result<Vec<StoryMember>>;
     fn get_thread(&self, id: &str) -> Result<Option<Thread>>;
     /// Each article's story and thread, for exports.
-    fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<String>)>>;
+    fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<ThreadId>)>>;
 }
 
 /// Entities, quotes and figures per article.

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
-use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, Story, StoryId, StoryMember, Thread};
+use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
 
 use crate::index::SearchIndex;
 use crate::{
@@ -147,8 +147,8 @@ impl Articles for MemoryStore {
         Ok(out)
     }
 
-    fn article_dates(&self) -> Result<HashMap<ArticleId, String>> {
-        Ok(self.read().articles.iter().filter_map(|a| Some((a.article.id.clone(), a.article.published.clone()?))).collect())
+    fn article_dates(&self) -> Result<HashMap<ArticleId, Published>> {
+        Ok(self.read().articles.iter().filter_map(|a| Some((a.article.id.clone(), a.article.published?))).collect())
     }
 }
 
@@ -203,7 +203,7 @@ impl Copies for MemoryStore {
 }
 
 /// Descending order with absent values last (as SQL sorts NULL in `DESC`).
-fn desc_nulls_last(a: &Option<String>, b: &Option<String>) -> std::cmp::Ordering {
+fn desc_nulls_last<T: Ord>(a: &Option<T>, b: &Option<T>) -> std::cmp::Ordering {
     b.cmp(a)
 }
 
@@ -250,7 +250,7 @@ impl Stories for MemoryStore {
             inner.stories.insert(s.id.0.clone(), StoryRow { story: s.clone(), state: Some(state.clone()), merged_into: None });
         }
         for t in &u.threads {
-            inner.threads.insert(t.id.clone(), (t.clone(), None));
+            inner.threads.insert(t.id.0.clone(), (t.clone(), None));
         }
         for m in &u.members {
             inner.members.insert(m.article.clone(), m.clone());
@@ -266,14 +266,14 @@ impl Stories for MemoryStore {
         Ok(articles.iter().filter_map(|a| Some((a.clone(), inner.members.get(a)?.story.clone()))).collect())
     }
 
-    fn list_stories(&self, sort: StorySort, since: Option<&str>, limit: usize) -> Result<Vec<Story>> {
+    fn list_stories(&self, sort: StorySort, since: Option<chrono::NaiveDate>, limit: usize) -> Result<Vec<Story>> {
         let inner = self.read();
         let mut live: Vec<&Story> = inner
             .stories
             .values()
             .filter(|r| r.merged_into.is_none())
             .map(|r| &r.story)
-            .filter(|s| since.is_none_or(|d| s.last_published.as_deref().is_some_and(|l| l >= d)))
+            .filter(|s| since.is_none_or(|d| s.last_published.is_some_and(|l| l >= d)))
             .collect();
         live.sort_by(|x, y| match sort {
             StorySort::Size => y.articles.cmp(&x.articles).then_with(|| desc_nulls_last(&x.last_published, &y.last_published)).then_with(|| x.id.cmp(&y.id)),
@@ -310,7 +310,7 @@ impl Stories for MemoryStore {
 
     fn story_members(&self, id: &StoryId) -> Result<Vec<StoryMember>> {
         let inner = self.read();
-        let mut members: Vec<(&Option<String>, i64, &StoryMember)> =
+        let mut members: Vec<(&Option<Published>, i64, &StoryMember)> =
             inner.members.values().filter(|m| m.story == *id).filter_map(|m| inner.article(&m.article).map(|a| (&a.article.published, a.seq, m))).collect();
         members.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
         Ok(members.into_iter().map(|(_, _, m)| m.clone()).collect())
@@ -322,14 +322,14 @@ impl Stories for MemoryStore {
         for _ in 0..1000 {
             match inner.threads.get(&current) {
                 None => return Ok(None),
-                Some((t, None)) => return Ok(Some(Thread { id: current, ..t.clone() })),
+                Some((t, None)) => return Ok(Some(Thread { id: ThreadId(current), ..t.clone() })),
                 Some((_, Some(next))) => current = next.clone(),
             }
         }
         Ok(None)
     }
 
-    fn article_stories(&self) -> Result<HashMap<ArticleId, (StoryId, Option<String>)>> {
+    fn article_stories(&self) -> Result<HashMap<ArticleId, (StoryId, Option<ThreadId>)>> {
         let inner = self.read();
         Ok(inner.members.values().map(|m| (m.article.clone(), (m.story.clone(), inner.stories.get(&m.story.0).and_then(|r| r.story.thread.clone())))).collect())
     }

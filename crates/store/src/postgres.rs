@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use postgres::{Client, NoTls, Transaction};
-use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, Story, StoryId, StoryMember, Thread};
+use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
 
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
@@ -285,8 +285,22 @@ impl Articles for PgStore {
                 let json = to_json(&a.id.0, a)?;
                 match tx.query_opt(&existing, &[&a.id.0]).map_err(err)? {
                     None => {
-                        tx.execute(&insert, &[&a.id.0, &a.source, &a.external_id, &a.url, &a.title, &a.published, &a.outlet, &a.language, &ingested_at, &json])
-                            .map_err(err)?;
+                        tx.execute(
+                            &insert,
+                            &[
+                                &a.id.0,
+                                &a.source,
+                                &a.external_id,
+                                &a.url,
+                                &a.title,
+                                &a.published.map(|p| p.to_string()),
+                                &a.outlet,
+                                &a.language,
+                                &ingested_at,
+                                &json,
+                            ],
+                        )
+                        .map_err(err)?;
                         summary.added += 1;
                     }
                     Some(row) => {
@@ -330,9 +344,9 @@ impl Articles for PgStore {
         self.oldest_articles_where("seq > $3", limit, Some(after))
     }
 
-    fn article_dates(&self) -> Result<std::collections::HashMap<ArticleId, String>> {
+    fn article_dates(&self) -> Result<std::collections::HashMap<ArticleId, Published>> {
         let rows = self.read(|c| c.query("SELECT id, published FROM articles WHERE published IS NOT NULL", &[]))?;
-        Ok(rows.iter().map(|r| (ArticleId(r.get(0)), r.get(1))).collect())
+        Ok(rows.iter().filter_map(|r| Some((ArticleId(r.get(0)), r.get::<_, String>(1).parse().ok()?))).collect())
     }
 }
 
@@ -483,7 +497,7 @@ impl Stories for PgStore {
                 )
                 .map_err(err)?;
             for (s, state) in &u.stories {
-                tx.execute(&story, &[&s.id.0, &s.title, &(s.articles as i64), &s.first_published, &s.last_published, &s.thread, &to_json(&s.id.0, s)?, state])
+                tx.execute(&story, &[&s.id.0, &s.title, &(s.articles as i64), &s.first_published.map(|d| d.to_string()), &s.last_published.map(|d| d.to_string()), &s.thread.as_ref().map(|t| t.as_str()), &to_json(&s.id.0, s)?, state])
                     .map_err(err)?;
             }
             let thread = tx
@@ -493,7 +507,7 @@ impl Stories for PgStore {
                 )
                 .map_err(err)?;
             for t in &u.threads {
-                tx.execute(&thread, &[&t.id, &t.title, &(t.stories as i64)]).map_err(err)?;
+                tx.execute(&thread, &[&t.id.0, &t.title, &(t.stories as i64)]).map_err(err)?;
             }
             let member = tx
                 .prepare("INSERT INTO story_members (article, story, json) VALUES ($1, $2, $3) ON CONFLICT (article) DO UPDATE SET story = excluded.story, json = excluded.json")
@@ -517,7 +531,7 @@ impl Stories for PgStore {
         Ok(articles.iter().filter_map(|a| Some((a.clone(), StoryId(found.get(&a.0)?.clone())))).collect())
     }
 
-    fn list_stories(&self, sort: StorySort, since: Option<&str>, limit: usize) -> Result<Vec<Story>> {
+    fn list_stories(&self, sort: StorySort, since: Option<chrono::NaiveDate>, limit: usize) -> Result<Vec<Story>> {
         // The order SQLite gives: absent dates sort as the smallest value.
         let order = match sort {
             StorySort::Size => "articles DESC, last_published DESC NULLS LAST, id",
@@ -526,7 +540,7 @@ impl Stories for PgStore {
         let query =
             format!("SELECT id, json FROM stories WHERE merged_into IS NULL AND ($1::text IS NULL OR last_published >= $1::text) ORDER BY {order} LIMIT $2");
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self.read(|c| c.query(&query, &[&since, &limit]))?;
+        let rows = self.read(|c| c.query(&query, &[&since.map(|d| d.to_string()), &limit]))?;
         rows.iter().map(|r| from_json(r.get::<_, &str>(0), r.get::<_, &str>(1))).collect()
     }
 
@@ -584,16 +598,16 @@ impl Stories for PgStore {
             let row = self.read(|c| c.query_opt("SELECT title, stories, merged_into FROM threads WHERE id = $1", &[&current]))?;
             let Some(row) = row else { return Ok(None) };
             match row.get::<_, Option<String>>(2) {
-                None => return Ok(Some(Thread { id: current, title: row.get(0), stories: row.get::<_, i64>(1) as usize })),
+                None => return Ok(Some(Thread { id: ThreadId(current), title: row.get(0), stories: row.get::<_, i64>(1) as usize })),
                 Some(next) => current = next,
             }
         }
         Ok(None)
     }
 
-    fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<String>)>> {
+    fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<ThreadId>)>> {
         let rows = self.read(|c| c.query("SELECT m.article, m.story, s.thread FROM story_members m LEFT JOIN stories s ON s.id = m.story", &[]))?;
-        Ok(rows.iter().map(|r| (ArticleId(r.get(0)), (StoryId(r.get(1)), r.get(2)))).collect())
+        Ok(rows.iter().map(|r| (ArticleId(r.get(0)), (StoryId(r.get(1)), r.get::<_, Option<String>>(2).map(ThreadId)))).collect())
     }
 }
 

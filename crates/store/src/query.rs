@@ -187,18 +187,6 @@ fn bound(value: &str, end: bool) -> Result<String, String> {
     Ok(format!("{}T00:00:00Z", date.format("%Y-%m-%d")))
 }
 
-/// Seconds since the epoch for a stored `published` value (date or datetime).
-pub(crate) fn timestamp_of(published: &str) -> Option<i64> {
-    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(published) {
-        return Some(dt.timestamp());
-    }
-    if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(published, "%Y-%m-%dT%H:%M:%S") {
-        return Some(dt.and_utc().timestamp());
-    }
-    let date = NaiveDate::parse_from_str(published.get(..10)?, "%Y-%m-%d").ok()?;
-    Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
-use storyline_model::{Article, ArticleId, CopyRelation, Facts, StoredArticle, Story, StoryId, StoryMember, Thread};
+use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
 
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
@@ -192,7 +192,7 @@ impl Articles for EmbeddedStore {
                 let stored_source: Option<String> = existing.query_row([&a.id.0], |r| r.get(0)).optional()?;
                 match stored_source {
                     None => {
-                        insert.execute(params![a.id.0, a.source, a.external_id, a.url, a.title, a.published, a.outlet, a.language, ingested_at, json(a)?])?;
+                        insert.execute(params![a.id.0, a.source, a.external_id, a.url, a.title, a.published.map(|p| p.to_string()), a.outlet, a.language, ingested_at, json(a)?])?;
                         summary.added += 1;
                     }
                     Some(source) => {
@@ -233,11 +233,16 @@ impl Articles for EmbeddedStore {
         self.oldest_articles_where(&format!("seq > {after}"), limit)
     }
 
-    fn article_dates(&self) -> Result<std::collections::HashMap<ArticleId, String>> {
+    fn article_dates(&self) -> Result<std::collections::HashMap<ArticleId, Published>> {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT id, published FROM articles WHERE published IS NOT NULL")?;
             let rows = stmt.query_map([], |r| Ok((ArticleId(r.get(0)?), r.get::<_, String>(1)?)))?;
-            rows.collect()
+            let mut dates = std::collections::HashMap::new();
+            for row in rows {
+                let (id, p) = row?;
+                dates.extend(p.parse().ok().map(|p| (id, p)));
+            }
+            Ok(dates)
         })
     }
 }
@@ -339,7 +344,7 @@ impl Stories for EmbeddedStore {
         self.read(|c| stories::stories_of(c, articles))
     }
 
-    fn list_stories(&self, sort: StorySort, since: Option<&str>, limit: usize) -> Result<Vec<Story>> {
+    fn list_stories(&self, sort: StorySort, since: Option<chrono::NaiveDate>, limit: usize) -> Result<Vec<Story>> {
         self.read(|c| stories::list(c, sort, since, limit))
     }
 
@@ -355,7 +360,7 @@ impl Stories for EmbeddedStore {
         self.read(|c| stories::thread(c, id))
     }
 
-    fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<String>)>> {
+    fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<ThreadId>)>> {
         self.read(stories::article_stories)
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use storyline_model::{ArticleId, Story, StoryId, StoryMember, Thread};
+use storyline_model::{ArticleId, Story, StoryId, StoryMember, Thread, ThreadId};
 
 use crate::{ClusterState, StoryEvent, StoryEventKind, StorySort, StoryUpdate};
 
@@ -65,11 +65,20 @@ pub fn record(tx: &rusqlite::Transaction<'_>, u: &StoryUpdate) -> Sql<()> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
         )?;
         for (s, state) in &u.stories {
-            story.execute(params![s.id.0, s.title, s.articles as i64, s.first_published, s.last_published, s.thread, to_json(s)?, state])?;
+            story.execute(params![
+                s.id.0,
+                s.title,
+                s.articles as i64,
+                s.first_published.map(|d| d.to_string()),
+                s.last_published.map(|d| d.to_string()),
+                s.thread.as_ref().map(|t| t.as_str()),
+                to_json(s)?,
+                state
+            ])?;
         }
         let mut thread = tx.prepare_cached("INSERT OR REPLACE INTO threads (id, title, stories, merged_into) VALUES (?1, ?2, ?3, NULL)")?;
         for t in &u.threads {
-            thread.execute(params![t.id, t.title, t.stories as i64])?;
+            thread.execute(params![t.id.0, t.title, t.stories as i64])?;
         }
         let mut member = tx.prepare_cached("INSERT OR REPLACE INTO story_members (article, story, json) VALUES (?1, ?2, ?3)")?;
         for m in &u.members {
@@ -94,14 +103,14 @@ pub fn stories_of(conn: &Connection, articles: &[ArticleId]) -> Sql<Vec<(Article
     Ok(out)
 }
 
-pub fn list(conn: &Connection, sort: StorySort, since: Option<&str>, limit: usize) -> Sql<Vec<Story>> {
+pub fn list(conn: &Connection, sort: StorySort, since: Option<chrono::NaiveDate>, limit: usize) -> Sql<Vec<Story>> {
     let order = match sort {
         StorySort::Size => "articles DESC, last_published DESC, id",
         StorySort::Recent => "last_published IS NULL, last_published DESC, articles DESC, id",
     };
     let query = format!("SELECT json FROM stories WHERE merged_into IS NULL AND (?1 IS NULL OR last_published >= ?1) ORDER BY {order} LIMIT ?2");
     let mut stmt = conn.prepare(&query)?;
-    let rows = stmt.query_map(params![since, limit as i64], |r| r.get::<_, String>(0))?;
+    let rows = stmt.query_map(params![since.map(|d| d.to_string()), limit as i64], |r| r.get::<_, String>(0))?;
     rows.map(|r| from_json(&r?)).collect()
 }
 
@@ -159,15 +168,15 @@ pub fn thread(conn: &Connection, id: &str) -> Sql<Option<Thread>> {
             .optional()?;
         match row {
             None => return Ok(None),
-            Some((title, stories, None)) => return Ok(Some(Thread { id: current, title, stories: stories as usize })),
+            Some((title, stories, None)) => return Ok(Some(Thread { id: ThreadId(current), title, stories: stories as usize })),
             Some((_, _, Some(next))) => current = next,
         }
     }
     Ok(None)
 }
 
-pub fn article_stories(conn: &Connection) -> Sql<HashMap<ArticleId, (StoryId, Option<String>)>> {
+pub fn article_stories(conn: &Connection) -> Sql<HashMap<ArticleId, (StoryId, Option<ThreadId>)>> {
     let mut stmt = conn.prepare("SELECT m.article, m.story, s.thread FROM story_members m LEFT JOIN stories s ON s.id = m.story")?;
-    let rows = stmt.query_map([], |r| Ok((ArticleId(r.get(0)?), (StoryId(r.get(1)?), r.get::<_, Option<String>>(2)?))))?;
+    let rows = stmt.query_map([], |r| Ok((ArticleId(r.get(0)?), (StoryId(r.get(1)?), r.get::<_, Option<String>>(2)?.map(ThreadId)))))?;
     rows.collect()
 }

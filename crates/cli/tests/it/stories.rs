@@ -32,13 +32,16 @@ fn samples_make_stories_in_one_thread_with_explanations() {
             assert!(s.get(f).is_some(), "{f} missing in {s}");
         }
     }
+    for s in &stories {
+        assert_eq!(s["outlets"].as_array().map(Vec::len), s["outlet_count"].as_u64().map(|n| n as usize), "outlets are names, as in `stories --json`: {s}");
+    }
     let total: u64 = stories.iter().map(|s| s["articles"].as_u64().unwrap()).sum();
     assert_eq!(total, 5);
     let nov = stories.iter().find(|s| s["id"] == nov_2023).unwrap();
     assert_eq!(nov["first_published"], "2023-11-03");
     assert!(nov["thread_title"].as_str().unwrap().contains("Blinken") || nov["thread_title"].as_str().unwrap().contains("Israel"), "{nov}");
     let csv = run(&db, &["export", "stories", "--format", "csv"]);
-    assert!(csv.starts_with("id,title,articles,outlets,first_published,last_published,thread"), "{csv}");
+    assert!(csv.starts_with("id,title,articles,outlets,outlet_count,first_published,last_published,thread"), "{csv}");
 
     let listing = run(&db, &["stories", "--sort", "recent"]);
     assert!(listing.lines().next().unwrap().contains("2023-11-03"), "most recent first: {listing}");

@@ -210,27 +210,9 @@ fn stopwords(lang: &str) -> &'static HashSet<String> {
     lists.get(lang).unwrap_or_else(|| EMPTY.get_or_init(HashSet::new))
 }
 
-/// Words of a text: runs of letters and digits; a number keeps its inner `.`/`,` ("6.1",
-/// "1,000" -> "1000"); an apostrophe ends a word ("Israel's" -> "Israel").
+/// Words of a text with their byte offsets (the shared splitter, `storyline_model::text::words`).
 fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut iter = text.char_indices().peekable();
-    while let Some((i, c)) = iter.next() {
-        let inner_number_sep = (c == '.' || c == ',')
-            && start.is_some_and(|s| bytes[s..i].iter().all(|b| b.is_ascii_digit()))
-            && iter.peek().is_some_and(|&(_, n)| n.is_ascii_digit());
-        if c.is_alphanumeric() || inner_number_sep {
-            start.get_or_insert(i);
-        } else if let Some(s) = start.take() {
-            out.push((s, &text[s..i]));
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, &text[s..]));
-    }
-    out.into_iter()
+    storyline_model::text::words(text).map(|w| (w.start, w.text))
 }
 
 /// Adds the terms of `text`; the first `boosted` words get `boost`, the rest weight 1.

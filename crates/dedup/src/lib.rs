@@ -112,29 +112,17 @@ struct Word {
     quoted: bool,
 }
 
-/// Words (alphanumeric runs, lower-cased) with character offsets. Case, punctuation, quote
+/// Words (the shared splitter, lower-cased) with character offsets. Case, punctuation, quote
 /// styles and whitespace do not matter.
 fn words(text: &str) -> Vec<Word> {
     let mut out = Vec::new();
-    let mut current = String::new();
-    let mut start = 0;
-    let mut chars = 0usize;
+    let (mut byte, mut chars) = (0usize, 0usize);
     let mut quoted = false;
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            if current.is_empty() {
-                start = chars;
-            }
-            if c.is_ascii() {
-                current.push(c.to_ascii_lowercase());
-            } else {
-                current.extend(c.to_lowercase());
-            }
-        } else {
-            if !current.is_empty() {
-                out.push(Word { hash: xxh3_64(current.as_bytes()), start, end: chars, quoted });
-                current.clear();
-            }
+    let mut lower = String::new();
+    for w in storyline_model::text::words(text) {
+        // What lies between two words decides whether the next one is inside quotation marks.
+        for c in text[byte..w.start].chars() {
+            chars += 1;
             match c {
                 '\u{201c}' | '\u{ab}' | '\u{201e}' => quoted = true,
                 '\u{201d}' | '\u{bb}' => quoted = false,
@@ -143,10 +131,16 @@ fn words(text: &str) -> Vec<Word> {
                 _ => {}
             }
         }
-        chars += 1;
-    }
-    if !current.is_empty() {
-        out.push(Word { hash: xxh3_64(current.as_bytes()), start, end: chars, quoted });
+        let start = chars;
+        chars += w.text.chars().count();
+        byte = w.end;
+        lower.clear();
+        if w.text.is_ascii() {
+            lower.extend(w.text.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            lower.push_str(&w.text.to_lowercase());
+        }
+        out.push(Word { hash: xxh3_64(lower.as_bytes()), start, end: chars, quoted });
     }
     out
 }

@@ -72,7 +72,10 @@ impl RewriteProfile {
             let own = unquoted(&s.text);
             let mut words = Vec::new();
             let mut salient = Vec::new();
-            for (k, w) in own.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).enumerate() {
+            // Digit groups count one by one ("1,000" is "1" and "000"), so a figure written another
+            // way ("1,000" / "1.000") still shares its groups.
+            let own_words = storyline_model::text::words(&own).flat_map(|w| w.text.split([',', '.']));
+            for (k, w) in own_words.enumerate() {
                 let lower = w.to_lowercase();
                 if is_stop(&lower) {
                     continue;

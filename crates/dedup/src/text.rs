@@ -16,16 +16,11 @@ pub fn is_stop(w: &str) -> bool {
 }
 
 /// A sentence: its text and character range in the article.
-#[derive(Debug, Clone)]
-pub struct Sentence {
-    pub text: String,
-    pub start: usize,
-    pub end: usize,
-}
+pub type Sentence = storyline_model::text::SentenceSpan;
 
-/// Lower-case words (letters and digits) of a text.
+/// Lower-case words of a text (the shared splitter, `storyline_model::text::words`).
 pub fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+    storyline_model::text::words(text).map(|w| w.text.to_lowercase()).collect()
 }
 
 /// A word's canonical form: its first five letters, so that "Israeli" and "Israel",
@@ -47,64 +42,9 @@ pub fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
     inter as f64 / (a.len() + b.len() - inter) as f64
 }
 
-/// Short words that end with a period without ending the sentence.
-const ABBREVIATIONS: &[&str] =
-    &["mr", "mrs", "ms", "dr", "st", "jr", "sr", "gen", "col", "lt", "sgt", "gov", "sen", "rep", "prof", "no", "vs", "inc", "corp", "co", "ltd"];
-
-/// Splits a text into sentences (paragraph breaks always end one).
+/// Splits a text into sentences (the shared splitter, `storyline_model::text`).
 pub fn sentences(text: &str) -> Vec<Sentence> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = Vec::new();
-    let mut start = 0;
-    let push = |out: &mut Vec<Sentence>, s: usize, e: usize| {
-        let t: String = chars[s..e].iter().collect();
-        let lead = t.len() - t.trim_start().len();
-        let trimmed = t.trim();
-        if !trimmed.is_empty() {
-            let s2 = s + t[..lead].chars().count();
-            out.push(Sentence { text: trimmed.to_string(), start: s2, end: s2 + trimmed.chars().count() });
-        }
-    };
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\n' {
-            push(&mut out, start, i);
-            start = i + 1;
-        } else if matches!(c, '.' | '!' | '?') {
-            // Closing quotes and brackets stay with the sentence.
-            let mut j = i + 1;
-            while j < chars.len() && matches!(chars[j], '"' | '”' | '’' | '\'' | ')') {
-                j += 1;
-            }
-            let next_starts = j < chars.len() && chars[j] == ' ' && {
-                let k = chars[j..].iter().position(|c| *c != ' ').map(|p| j + p);
-                k.is_some_and(|k| chars[k].is_uppercase() || chars[k].is_ascii_digit() || matches!(chars[k], '"' | '“' | '‘'))
-            };
-            if c == '.' && next_starts {
-                // The word before the period: an abbreviation or an initial does not end a sentence.
-                let mut b = i;
-                while b > 0 && chars[b - 1].is_alphabetic() {
-                    b -= 1;
-                }
-                let word: String = chars[b..i].iter().collect::<String>().to_lowercase();
-                let dotted = b > 0 && chars[b - 1] == '.';
-                if word.chars().count() == 1 || ABBREVIATIONS.contains(&word.as_str()) || dotted {
-                    i += 1;
-                    continue;
-                }
-            }
-            if next_starts || j >= chars.len() {
-                push(&mut out, start, j);
-                start = j;
-                i = j;
-                continue;
-            }
-        }
-        i += 1;
-    }
-    push(&mut out, start, chars.len());
-    out
+    storyline_model::text::sentence_spans(text)
 }
 
 /// The text with everything inside quotation marks removed: what the writer wrote, not what

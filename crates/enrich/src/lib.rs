@@ -3,7 +3,8 @@
 pub mod facts;
 pub mod ner;
 pub mod resolve;
-pub mod tokens;
+/// The shared tokenizer (`storyline_model::text`), under the name this crate has always used.
+pub use storyline_model::text as tokens;
 
 pub use facts::{facts, MAX_FACTS_BYTES};
 pub use ner::Tagger;

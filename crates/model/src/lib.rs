@@ -15,6 +15,7 @@ pub use chrono::NaiveDate;
 pub use date::{BadDate, Published};
 mod later;
 mod report;
+pub mod text;
 pub use later::*;
 pub use report::*;
 

@@ -1,5 +1,12 @@
-//! Words with their byte offsets, split the way CoNLL-2003 (Penn Treebank style) splits them:
-//! punctuation apart, possessive `'s` and `n't` apart, abbreviations (`U.S.`, `Mr.`, `J.`) whole.
+//! The one place text is split, for every stage:
+//!
+//! - [`tokenize`]: tokens with byte offsets, split the way CoNLL-2003 (Penn Treebank style)
+//!   splits them: punctuation apart, possessive `'s` and `n't` apart, abbreviations (`U.S.`,
+//!   `Mr.`, `J.`) whole. What the tagger, quotes and figures read.
+//! - [`sentences`]: sentences as token ranges; [`sentence_spans`] gives them as text with
+//!   character offsets, for the stages that compare sentences (rewrites, summaries).
+//! - [`words`]: words for comparing and counting (copies, stories, quote wordings): runs of
+//!   letters and digits, a number keeping its inner `.` or `,`.
 
 /// One token: its text and its byte range in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,21 +121,101 @@ pub fn sentences(text: &str, tokens: &[Token<'_>]) -> Vec<std::ops::Range<usize>
     out
 }
 
+/// A word: a run of letters and digits, with its byte range. A number keeps its inner `.`
+/// or `,` ("6.1", "1,000"); an apostrophe or a hyphen ends a word ("Israel's" -> "Israel").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Word<'a> {
+    pub text: &'a str,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The words of a text, in order.
+pub fn words(text: &str) -> impl Iterator<Item = Word<'_>> {
+    let bytes = text.as_bytes();
+    let mut iter = text.char_indices().peekable();
+    let mut start: Option<usize> = None;
+    std::iter::from_fn(move || {
+        while let Some((i, c)) = iter.next() {
+            let inner_number_sep = (c == '.' || c == ',')
+                && start.is_some_and(|s| bytes[s..i].iter().all(u8::is_ascii_digit))
+                && iter.peek().is_some_and(|&(_, n)| n.is_ascii_digit());
+            if c.is_alphanumeric() || inner_number_sep {
+                start.get_or_insert(i);
+            } else if let Some(s) = start.take() {
+                return Some(Word { text: &text[s..i], start: s, end: i });
+            }
+        }
+        start.take().map(|s| Word { text: &text[s..], start: s, end: text.len() })
+    })
+}
+
+/// A sentence as text, with its character range in the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentenceSpan {
+    pub text: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The sentences of [`sentences`] as text (from the first token's start to the last token's
+/// end) with character offsets.
+pub fn sentence_spans(text: &str) -> Vec<SentenceSpan> {
+    let tokens = tokenize(text);
+    let (mut byte, mut chars) = (0, 0);
+    let mut char_at = |b: usize| {
+        chars += text[byte..b].chars().count();
+        byte = b;
+        chars
+    };
+    sentences(text, &tokens)
+        .into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let (bs, be) = (tokens[r.start].start, tokens[r.end - 1].end);
+            let start = char_at(bs);
+            let end = char_at(be);
+            SentenceSpan { text: text[bs..be].to_owned(), start, end }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<&str> {
+    #[test]
+    fn words_are_letter_and_digit_runs_and_numbers_keep_their_separators() {
+        let w: Vec<&str> = words("Israel's 1,000 troops—6.1 km. U.S. end,").map(|w| w.text).collect();
+        assert_eq!(w, ["Israel", "s", "1,000", "troops", "6.1", "km", "U", "S", "end"]);
+        let text = "é 12";
+        let last = words(text).last().unwrap();
+        assert_eq!(&text[last.start..last.end], "12");
+    }
+
+    #[test]
+    fn sentence_spans_have_character_offsets() {
+        let text = "Mr. Smith met Antony J. Blinken in the U.S. Capitol. He left. “We agree.” Then\nnew line";
+        let s = sentence_spans(text);
+        let t: Vec<&str> = s.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(t, ["Mr. Smith met Antony J. Blinken in the U.S. Capitol.", "He left.", "“We agree.”", "Then", "new line"]);
+        for x in &s {
+            let chars: String = text.chars().skip(x.start).take(x.end - x.start).collect();
+            assert_eq!(chars, x.text);
+        }
+    }
+
+    fn token_texts(s: &str) -> Vec<&str> {
         tokenize(s).iter().map(|t| t.text).collect()
     }
 
     #[test]
     fn splits_like_conll() {
         assert_eq!(
-            words("Israel's U.S. envoy, Mr. Amr, said: \"No.\""),
+            token_texts("Israel's U.S. envoy, Mr. Amr, said: \"No.\""),
             ["Israel", "'s", "U.S.", "envoy", ",", "Mr.", "Amr", ",", "said", ":", "\"", "No", ".", "\""]
         );
-        assert_eq!(words("(Reuters) don't"), ["(", "Reuters", ")", "do", "n't"]);
+        assert_eq!(token_texts("(Reuters) don't"), ["(", "Reuters", ")", "do", "n't"]);
         let t = tokenize("a  “quoted” b");
         assert_eq!(t[1], Token { text: "“", start: 3, end: 6 });
         assert_eq!(&"a  “quoted” b"[t[2].start..t[2].end], "quoted");

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use storyline_compare::Member;
 use storyline_enrich::ArticleFacts;
 use storyline_model::{ArticleId, CopyRelation, Entity, EntityId, Facts, StoredArticle, Story, StoryId, StoryReport, ThreadId};
-use storyline_store::{Store, StorySort};
+use storyline_store::{Store, StoryChanges, StorySort};
 
 use crate::Error;
 
@@ -64,6 +64,26 @@ pub struct Catalog {
     by_size: Vec<usize>,
 }
 
+/// A story with its entities (by how many of its members name each, then entity order) and
+/// its outlets.
+fn story_row(tier: &EntityTier, story: Story, members: &[&ArticleId]) -> StoryRow {
+    let mut counts: HashMap<usize, usize> = HashMap::new();
+    for a in members {
+        if let Some(ids) = tier.mention_entities.get(*a) {
+            let distinct: HashSet<&EntityId> = ids.iter().flatten().collect();
+            for e in distinct {
+                if let Some(&ei) = tier.entity_ix.get(e) {
+                    *counts.entry(ei).or_default() += 1;
+                }
+            }
+        }
+    }
+    let mut entities: Vec<(usize, usize)> = counts.into_iter().collect();
+    entities.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let outlets = story.outlets.iter().map(|o| o.to_lowercase()).collect();
+    StoryRow { story, entities: entities.into_iter().map(|(e, _)| e).collect(), outlets }
+}
+
 /// Every stored fact with the entities resolved across the whole store.
 pub struct Resolution {
     pub entities: Vec<Entity>,
@@ -110,49 +130,61 @@ impl Catalog {
         Catalog::with_entities(store, Arc::new(EntityTier::load(store)?))
     }
 
-    /// The story tier read anew, the entity tier of `self` kept (articles stored since it was
-    /// built have no resolved entities until the next [`Catalog::load`]).
-    pub fn restory(&self, store: &dyn Store) -> Result<Catalog, Error> {
-        Catalog::with_entities(store, self.tier.clone())
-    }
-
     /// The story tier read from the store, over this entity tier.
     pub fn with_entities(store: &dyn Store, tier: Arc<EntityTier>) -> Result<Catalog, Error> {
-        let memberships = store.article_stories()?;
-        let (entity_ix, mention_entities) = (&tier.entity_ix, &tier.mention_entities);
-
-        let listed = store.list_stories(StorySort::Size, None, usize::MAX)?;
-        let story_ix: HashMap<StoryId, usize> = listed.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
-        let mut story_entities: Vec<HashMap<usize, usize>> = vec![HashMap::new(); listed.len()];
-        let mut article_story = HashMap::with_capacity(memberships.len());
-        for (article, (story, _)) in memberships {
-            if let Some(&si) = story_ix.get(&story) {
-                if let Some(ids) = mention_entities.get(&article) {
-                    let distinct: HashSet<&EntityId> = ids.iter().flatten().collect();
-                    for e in distinct {
-                        if let Some(&ei) = entity_ix.get(e) {
-                            *story_entities[si].entry(ei).or_default() += 1;
-                        }
-                    }
-                }
-            }
-            article_story.insert(article, story);
+        let article_story: HashMap<ArticleId, StoryId> = store.article_stories()?.into_iter().map(|(a, (s, _))| (a, s)).collect();
+        let mut members_of: HashMap<&StoryId, Vec<&ArticleId>> = HashMap::new();
+        for (a, s) in &article_story {
+            members_of.entry(s).or_default().push(a);
         }
-        let mut threads: HashMap<ThreadId, Vec<usize>> = HashMap::new();
-        let stories: Vec<StoryRow> = listed
+        let rows: Vec<StoryRow> = store
+            .list_stories(StorySort::Size, None, usize::MAX)?
             .into_iter()
-            .zip(story_entities)
-            .enumerate()
-            .map(|(i, (story, counts))| {
-                let mut entities: Vec<(usize, usize)> = counts.into_iter().collect();
-                entities.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-                if let Some(t) = &story.thread {
-                    threads.entry(t.clone()).or_default().push(i);
-                }
-                let outlets = story.outlets.iter().map(|o| o.to_lowercase()).collect();
-                StoryRow { story, entities: entities.into_iter().map(|(e, _)| e).collect(), outlets }
+            .map(|story| {
+                let members = members_of.get(&story.id).map(Vec::as_slice).unwrap_or(&[]);
+                story_row(&tier, story, members)
             })
             .collect();
+        drop(members_of);
+        Ok(Catalog::assemble(store.count_articles()?, tier, rows, article_story))
+    }
+
+    /// This catalog with the story changes of the store applied (see
+    /// [`storyline_store::Stories::story_changes`]): changed stories are read with their
+    /// members, merged-away ones dropped, moved memberships followed; every other row is kept.
+    /// The result is the catalog [`Catalog::with_entities`] would build (a test checks it), at
+    /// the cost of the change instead of the store.
+    pub fn apply(&self, store: &dyn Store, changes: &StoryChanges) -> Result<Catalog, Error> {
+        let mut article_story = self.article_story.clone();
+        for (a, s) in &changes.members {
+            article_story.insert(a.clone(), s.clone());
+        }
+        let touched: HashSet<&StoryId> = changes.stories.iter().map(|s| &s.id).chain(&changes.gone).collect();
+        let mut rows: Vec<StoryRow> = self.stories.iter().filter(|r| !touched.contains(&r.story.id)).cloned().collect();
+        for story in &changes.stories {
+            let members: Vec<ArticleId> = store.story_members(&story.id)?.into_iter().map(|m| m.article).collect();
+            rows.push(story_row(&self.tier, story.clone(), &members.iter().collect::<Vec<_>>()));
+        }
+        Ok(Catalog::assemble(store.count_articles()?, self.tier.clone(), rows, article_story))
+    }
+
+    /// Orders, indexes and threads over story rows (in any order).
+    fn assemble(articles: usize, tier: Arc<EntityTier>, mut stories: Vec<StoryRow>, article_story: HashMap<ArticleId, StoryId>) -> Catalog {
+        // The store's size order: most articles, then latest publication (undated last), then id.
+        stories.sort_by(|x, y| {
+            let (x, y) = (&x.story, &y.story);
+            y.articles
+                .cmp(&x.articles)
+                .then_with(|| (y.last_published.is_some(), y.last_published).cmp(&(x.last_published.is_some(), x.last_published)))
+                .then_with(|| x.id.cmp(&y.id))
+        });
+        let story_ix: HashMap<StoryId, usize> = stories.iter().enumerate().map(|(i, r)| (r.story.id.clone(), i)).collect();
+        let mut threads: HashMap<ThreadId, Vec<usize>> = HashMap::new();
+        for (i, r) in stories.iter().enumerate() {
+            if let Some(t) = &r.story.thread {
+                threads.entry(t.clone()).or_default().push(i);
+            }
+        }
         for members in threads.values_mut() {
             members.sort_by(|&a, &b| (&stories[a].story.first_published, &stories[a].story.id).cmp(&(&stories[b].story.first_published, &stories[b].story.id)));
         }
@@ -173,8 +205,8 @@ impl Catalog {
             }
             r
         };
-        Ok(Catalog {
-            articles: store.count_articles()?,
+        Catalog {
+            articles,
             entities: EntityList(tier.clone()),
             tier,
             story_ix,
@@ -186,7 +218,7 @@ impl Catalog {
             stories,
             article_story,
             threads,
-        })
+        }
     }
 
     /// Story indexes in a listing order: `size` (largest first), `recent` or `oldest`.
@@ -262,5 +294,73 @@ impl Catalog {
         let members: Vec<Member<'_>> = articles.iter().map(|a| Member { article: &a.article, facts: facts.get(&a.article.id).unwrap_or(&empty) }).collect();
         let lookup = |e: &str| self.entity(e).map(|x| (x.name.clone(), x.kind));
         Ok(Some(storyline_compare::compare(&story, &members, &copies, &lookup)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+    use storyline_model::{StoryMember, Thread};
+    use storyline_pipeline::{prepare, Config, Pipeline, Quiet};
+    use storyline_store::prelude::*;
+    use storyline_store::{MemoryStore, StoryUpdate};
+
+    /// Everything a catalog shows, in a comparable form.
+    fn shown(c: &Catalog) -> String {
+        let mut article_story: Vec<_> = c.article_story.iter().collect();
+        article_story.sort();
+        let mut threads: Vec<_> = c.threads.iter().collect();
+        threads.sort();
+        let mut story_ix: Vec<_> = c.story_ix.iter().collect();
+        story_ix.sort();
+        format!(
+            "{} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            c.articles, c.stories, article_story, threads, story_ix, c.by_size, c.by_recent, c.by_oldest, c.rank_recent, c.rank_oldest
+        )
+    }
+
+    #[test]
+    fn applying_the_story_changes_gives_the_catalog_a_full_read_gives() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&examples).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let store = MemoryStore::new().unwrap();
+        let ingest = |paths: &[PathBuf]| Pipeline::new(&Config::default(), &Quiet).ingest(&store, &prepare(paths, 0).unwrap()).unwrap();
+        ingest(&files[..2]);
+        let mut catalog = Catalog::load(&store).unwrap();
+        let mut seen = store.head().unwrap().changes;
+        let step = |catalog: &Catalog, seen: &mut i64| {
+            let head = store.head().unwrap().changes;
+            let changes = store.story_changes(*seen).unwrap();
+            *seen = head;
+            let applied = catalog.apply(&store, &changes).unwrap();
+            assert_eq!(shown(&applied), shown(&Catalog::with_entities(&store, catalog.tier.clone()).unwrap()));
+            applied
+        };
+        // Stories grow as the rest of the samples arrive.
+        ingest(&files[2..]);
+        catalog = step(&catalog, &mut seen);
+        assert_eq!(catalog.stories.iter().map(|r| r.story.articles).sum::<usize>(), 5);
+        // A merge: the largest story absorbs another, which leaves the listings.
+        let (big, small) = (catalog.stories[0].story.clone(), catalog.stories.last().unwrap().story.clone());
+        assert_ne!(big.id, small.id);
+        let moved: Vec<StoryMember> = store.story_members(&small.id).unwrap();
+        let thread = big.thread.clone().unwrap();
+        store
+            .record_stories(&StoryUpdate {
+                stories: vec![(Story { articles: big.articles + moved.len(), ..big.clone() }, vec![])],
+                merges: vec![(small.id.0.clone(), big.id.0.clone())],
+                threads: vec![Thread { id: thread, title: "t".into(), stories: 1 }],
+                at: "2026-12-02T00:00:00Z".into(),
+                ..StoryUpdate::default()
+            })
+            .unwrap();
+        catalog = step(&catalog, &mut seen);
+        assert!(catalog.story(&small.id).is_none(), "a merged-away story is gone");
+        assert!(moved.iter().all(|m| catalog.article_story[&m.article] == big.id), "its members follow the survivor");
+        // Nothing new: the same catalog.
+        let again = step(&catalog, &mut seen);
+        assert_eq!(shown(&again), shown(&catalog));
     }
 }

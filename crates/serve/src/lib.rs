@@ -118,18 +118,22 @@ impl AppState {
     }
 
     /// Brings the story tier of the read model up to the store's head: when anything was
-    /// written since, reads stories and memberships anew (the entity tier is kept: see
-    /// [`AppState::refresh_entities`]) and swaps the new catalog in; readers keep the old one
-    /// meanwhile. Cached reports are forgotten. Returns whether anything changed.
+    /// written since, applies the story changes since the last head seen to the catalog (the
+    /// entity tier is kept: see [`AppState::refresh_entities`]) and swaps the new catalog in;
+    /// readers keep the old one meanwhile. Cached reports are forgotten. Returns whether
+    /// anything changed.
     pub fn refresh(&self) -> Result<bool, Error> {
         let _one = self.building.lock().unwrap_or_else(|p| p.into_inner());
         let head = self.store.head()?;
-        if head == *self.seen.lock().unwrap_or_else(|p| p.into_inner()) {
+        let seen = *self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if head == seen {
             return Ok(false);
         }
         // Articles another process stored (and, for PostgreSQL, this reader's own index).
         self.store.sync_index(false)?;
-        let catalog = self.catalog().restory(self.store())?;
+        // The head was read first: every story write it covers is in these changes.
+        let changes = self.store.story_changes(seen.changes)?;
+        let catalog = self.catalog().apply(self.store(), &changes)?;
         self.swap(catalog);
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = head;
         Ok(true)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use storyline_model::{Article, ArticleId, CopyKind, CopyRelation, Facts, Story, StoryId, StoryMember, Thread, ThreadId};
 
-use crate::{CopyCheck, Error, Query, Step, Store, StoryEventKind, StorySort, StoryUpdate};
+use crate::{CopyCheck, Error, Query, Step, Store, StoryChanges, StoryEventKind, StorySort, StoryUpdate};
 
 /// A fresh, empty store per check.
 pub type Make<'a> = &'a dyn Fn() -> Arc<dyn Store>;
@@ -239,6 +239,7 @@ fn stories(s: &dyn Store) {
     let checked = |id: &str, relations: Vec<CopyRelation>| CopyCheck { article: ArticleId(id.into()), anchors: vec![], relations };
     s.record_copy_checks(&[checked("m1", vec![relation("m1", "m3", CopyKind::Partial)]), checked("m2", vec![]), checked("m3", vec![])]).unwrap();
     assert_eq!(ids(&s.articles_needing_story(10).unwrap().into_iter().map(|a| a.article.id).collect::<Vec<_>>()), ["m1", "m2", "m3"]);
+    let before_stories = s.head().unwrap().changes;
     s.record_stories(&StoryUpdate {
         members: vec![member("m1", "sa"), member("m2", "sa"), member("m3", "sb")],
         stories: vec![(story("sa", 2, Some("2021-05-12"), "ta"), vec![1, 2]), (story("sb", 1, Some("2021-05-10"), "tb"), vec![3])],
@@ -258,6 +259,15 @@ fn stories(s: &dyn Store) {
     let state = s.cluster_state().unwrap();
     assert_eq!(state.stories, [vec![1, 2], vec![3]], "live states by story id");
     assert_eq!(state.docs, 3);
+    // The story feed: what the first update wrote.
+    let first = s.story_changes(before_stories).unwrap();
+    let story_ids = |c: &StoryChanges| c.stories.iter().map(|x| x.id.0.clone()).collect::<Vec<_>>();
+    let member_pairs = |c: &StoryChanges| c.members.iter().map(|(a, st)| format!("{}>{}", a.0, st.0)).collect::<Vec<_>>();
+    assert_eq!(
+        (story_ids(&first), first.gone.len(), member_pairs(&first)),
+        (vec!["sa".to_owned(), "sb".to_owned()], 0, vec!["m1>sa".to_owned(), "m2>sa".to_owned(), "m3>sb".to_owned()])
+    );
+    let after_first = s.head().unwrap().changes;
     // sb is absorbed by sa; m4 joins; a rewrite is recorded, and one that would replace an
     // existing relation (m1-m3, from the copy check) is not.
     s.record_stories(&StoryUpdate {
@@ -273,6 +283,14 @@ fn stories(s: &dyn Store) {
         ..StoryUpdate::default()
     })
     .unwrap();
+    let second = s.story_changes(after_first).unwrap();
+    assert_eq!(story_ids(&second), ["sa"], "only what the second update wrote");
+    assert_eq!(second.gone, [StoryId("sb".into())], "a merged-away story is reported gone");
+    assert_eq!(member_pairs(&second), ["m3>sa", "m4>sa"], "moved and new members, with their story now");
+    let quiet = s.story_changes(s.head().unwrap().changes).unwrap();
+    assert_eq!(quiet, StoryChanges::default(), "nothing after the head");
+    let all = s.story_changes(0).unwrap();
+    assert_eq!((story_ids(&all), member_pairs(&all).len()), (vec!["sa".to_owned()], 4), "from the start: every live story and membership");
     let state = s.cluster_state().unwrap();
     assert_eq!(state.stories, [vec![9]], "a merged story has no state");
     assert_eq!(state.docs, 4);

@@ -289,6 +289,22 @@ pub trait Stories {
     fn get_thread(&self, id: &str) -> Result<Option<Thread>>;
     /// Each article's story and thread, for exports.
     fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<ThreadId>)>>;
+    /// What story writes changed after the change-feed position `after` (a [`Head::changes`]
+    /// value; 0 for everything): what a reader applies to follow the stories incrementally.
+    /// Every story write committed before a head was read is in the changes after any earlier
+    /// head; later writes may be in them too (applying a change twice is harmless).
+    fn story_changes(&self, after: i64) -> Result<StoryChanges>;
+}
+
+/// Story writes since a point of the change feed (see [`Stories::story_changes`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoryChanges {
+    /// Live stories written since, as they are now, by id.
+    pub stories: Vec<Story>,
+    /// Stories merged into another since, by id.
+    pub gone: Vec<StoryId>,
+    /// Memberships written or moved since: each article with its story now, by article.
+    pub members: Vec<(ArticleId, StoryId)>,
 }
 
 /// Entities, quotes and figures per article.

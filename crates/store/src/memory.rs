@@ -9,13 +9,15 @@ use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, Stored
 use crate::index::SearchIndex;
 use crate::{
     Articles, ChangeFeed, ClusterState, Copies, CopyCheck, FactStore, Head, PutSummary, Query, Result, Search, SearchResults, Step, StepLock, Stories,
-    StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
+    StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
 struct StoryRow {
     story: Story,
     state: Option<Vec<u8>>,
     merged_into: Option<String>,
+    /// The change that last wrote it.
+    changed: i64,
 }
 
 #[derive(Default)]
@@ -28,6 +30,8 @@ struct Inner {
     copies: BTreeMap<(ArticleId, ArticleId), CopyRelation>,
     stories: HashMap<String, StoryRow>,
     members: HashMap<ArticleId, StoryMember>,
+    /// The change that last wrote each membership.
+    member_changed: HashMap<ArticleId, i64>,
     events: Vec<StoryEvent>,
     threads: HashMap<String, (Thread, Option<String>)>,
     df: HashMap<u64, u32>,
@@ -227,13 +231,20 @@ impl Stories for MemoryStore {
             *inner.df.entry(k).or_default() += n;
         }
         inner.docs += u.docs_delta;
+        let stamp = inner.changes;
         for (gone, keep) in &u.merges {
+            let mut moved = Vec::new();
             for m in inner.members.values_mut().filter(|m| m.story.0 == *gone) {
                 m.story = StoryId(keep.clone());
+                moved.push(m.article.clone());
+            }
+            for a in moved {
+                inner.member_changed.insert(a, stamp);
             }
             if let Some(row) = inner.stories.get_mut(gone) {
                 row.merged_into = Some(keep.clone());
                 row.state = None;
+                row.changed = stamp;
             }
             inner.events.push(StoryEvent { kind: StoryEventKind::StoryMerge, from: gone.clone(), to: keep.clone(), at: u.at.clone() });
         }
@@ -247,13 +258,14 @@ impl Stories for MemoryStore {
             inner.events.push(StoryEvent { kind: StoryEventKind::ThreadMerge, from: gone.clone(), to: keep.clone(), at: u.at.clone() });
         }
         for (s, state) in &u.stories {
-            inner.stories.insert(s.id.0.clone(), StoryRow { story: s.clone(), state: Some(state.clone()), merged_into: None });
+            inner.stories.insert(s.id.0.clone(), StoryRow { story: s.clone(), state: Some(state.clone()), merged_into: None, changed: stamp });
         }
         for t in &u.threads {
             inner.threads.insert(t.id.0.clone(), (t.clone(), None));
         }
         for m in &u.members {
             inner.members.insert(m.article.clone(), m.clone());
+            inner.member_changed.insert(m.article.clone(), stamp);
         }
         for r in &u.rewrites {
             inner.copies.entry((r.a.clone(), r.b.clone())).or_insert_with(|| r.clone());
@@ -332,6 +344,23 @@ impl Stories for MemoryStore {
     fn article_stories(&self) -> Result<HashMap<ArticleId, (StoryId, Option<ThreadId>)>> {
         let inner = self.read();
         Ok(inner.members.values().map(|m| (m.article.clone(), (m.story.clone(), inner.stories.get(&m.story.0).and_then(|r| r.story.thread.clone())))).collect())
+    }
+
+    fn story_changes(&self, after: i64) -> Result<StoryChanges> {
+        let inner = self.read();
+        let mut out = StoryChanges::default();
+        let mut rows: Vec<&StoryRow> = inner.stories.values().filter(|r| r.changed > after).collect();
+        rows.sort_by(|a, b| a.story.id.cmp(&b.story.id));
+        for r in rows {
+            match r.merged_into {
+                None => out.stories.push(r.story.clone()),
+                Some(_) => out.gone.push(r.story.id.clone()),
+            }
+        }
+        out.members =
+            inner.member_changed.iter().filter(|(_, &c)| c > after).filter_map(|(a, _)| Some((a.clone(), inner.members.get(a)?.story.clone()))).collect();
+        out.members.sort();
+        Ok(out)
     }
 }
 

@@ -15,10 +15,10 @@ use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, Stored
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
     decode, from_json, relation_name, to_json, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query, Result,
-    Search, SearchResults, Step, StepLock, Stories, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
+    Search, SearchResults, Step, StepLock, Stories, StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// Connections kept open for reuse.
 const POOL: usize = 8;
 /// Serialises article inserts (see the module comment).
@@ -151,6 +151,14 @@ impl PgStore {
                 return Err(Error::Schema { store: name, found: version, known: SCHEMA_VERSION });
             }
             tx.execute("INSERT INTO meta (key, value) VALUES ('changes', '0') ON CONFLICT DO NOTHING", &[]).map_err(err)?;
+            // 2 -> 3: which change last wrote each story and membership (the story feed).
+            tx.batch_execute(
+                "ALTER TABLE stories ADD COLUMN IF NOT EXISTS changed BIGINT NOT NULL DEFAULT 0; \
+                 ALTER TABLE story_members ADD COLUMN IF NOT EXISTS changed BIGINT NOT NULL DEFAULT 0; \
+                 CREATE INDEX IF NOT EXISTS stories_changed ON stories(changed); \
+                 CREATE INDEX IF NOT EXISTS story_members_changed ON story_members(changed);",
+            )
+            .map_err(err)?;
             tx.execute("INSERT INTO meta (key, value) VALUES ('store_id', md5(random()::text || clock_timestamp()::text)) ON CONFLICT DO NOTHING", &[])
                 .map_err(err)?;
             tx.execute(
@@ -475,10 +483,15 @@ impl Stories for PgStore {
                 &[&u.docs_delta.to_string()],
             )
             .map_err(err)?;
+            // The change this update is: every row it writes carries it (the story feed). Taking
+            // the counter's row lock now orders it: a later writer's change is larger and
+            // commits after this one.
+            let stamp: i64 =
+                tx.query_one("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'changes' RETURNING value::bigint", &[]).map_err(err)?.get(0);
             let event = tx.prepare("INSERT INTO story_events (kind, from_id, to_id, at) VALUES ($1, $2, $3, $4)").map_err(err)?;
             for (gone, keep) in &u.merges {
-                tx.execute("UPDATE story_members SET story = $2 WHERE story = $1", &[gone, keep]).map_err(err)?;
-                tx.execute("UPDATE stories SET merged_into = $2, state = NULL WHERE id = $1", &[gone, keep]).map_err(err)?;
+                tx.execute("UPDATE story_members SET story = $2, changed = $3 WHERE story = $1", &[gone, keep, &stamp]).map_err(err)?;
+                tx.execute("UPDATE stories SET merged_into = $2, state = NULL, changed = $3 WHERE id = $1", &[gone, keep, &stamp]).map_err(err)?;
                 tx.execute(&event, &[&StoryEventKind::StoryMerge.as_str(), gone, keep, &u.at]).map_err(err)?;
             }
             for (from, to) in &u.splits {
@@ -490,14 +503,14 @@ impl Stories for PgStore {
             }
             let story = tx
                 .prepare(
-                    "INSERT INTO stories (id, title, articles, first_published, last_published, thread, json, state, merged_into) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL) ON CONFLICT (id) DO UPDATE SET title = excluded.title, articles = excluded.articles, \
+                    "INSERT INTO stories (id, title, articles, first_published, last_published, thread, json, state, merged_into, changed) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) ON CONFLICT (id) DO UPDATE SET title = excluded.title, articles = excluded.articles, \
                      first_published = excluded.first_published, last_published = excluded.last_published, thread = excluded.thread, json = excluded.json, \
-                     state = excluded.state, merged_into = NULL",
+                     state = excluded.state, merged_into = NULL, changed = excluded.changed",
                 )
                 .map_err(err)?;
             for (s, state) in &u.stories {
-                tx.execute(&story, &[&s.id.0, &s.title, &(s.articles as i64), &s.first_published.map(|d| d.to_string()), &s.last_published.map(|d| d.to_string()), &s.thread.as_ref().map(|t| t.as_str()), &to_json(&s.id.0, s)?, state])
+                tx.execute(&story, &[&s.id.0, &s.title, &(s.articles as i64), &s.first_published.map(|d| d.to_string()), &s.last_published.map(|d| d.to_string()), &s.thread.as_ref().map(|t| t.as_str()), &to_json(&s.id.0, s)?, state, &stamp])
                     .map_err(err)?;
             }
             let thread = tx
@@ -510,10 +523,13 @@ impl Stories for PgStore {
                 tx.execute(&thread, &[&t.id.0, &t.title, &(t.stories as i64)]).map_err(err)?;
             }
             let member = tx
-                .prepare("INSERT INTO story_members (article, story, json) VALUES ($1, $2, $3) ON CONFLICT (article) DO UPDATE SET story = excluded.story, json = excluded.json")
+                .prepare(
+                    "INSERT INTO story_members (article, story, json, changed) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (article) DO UPDATE SET story = excluded.story, json = excluded.json, changed = excluded.changed",
+                )
                 .map_err(err)?;
             for m in &u.members {
-                tx.execute(&member, &[&m.article.0, &m.story.0, &to_json(&m.article.0, m)?]).map_err(err)?;
+                tx.execute(&member, &[&m.article.0, &m.story.0, &to_json(&m.article.0, m)?, &stamp]).map_err(err)?;
             }
             let rewrite =
                 tx.prepare("INSERT INTO copies (a, b, relation, similarity, json) VALUES ($1, $2, 'rewrite', $3, $4) ON CONFLICT DO NOTHING").map_err(err)?;
@@ -608,6 +624,22 @@ impl Stories for PgStore {
     fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<ThreadId>)>> {
         let rows = self.read(|c| c.query("SELECT m.article, m.story, s.thread FROM story_members m LEFT JOIN stories s ON s.id = m.story", &[]))?;
         Ok(rows.iter().map(|r| (ArticleId(r.get(0)), (StoryId(r.get(1)), r.get::<_, Option<String>>(2).map(ThreadId)))).collect())
+    }
+
+    fn story_changes(&self, after: i64) -> Result<StoryChanges> {
+        let stories = self.read(|c| c.query("SELECT id, json, merged_into IS NOT NULL FROM stories WHERE changed > $1 ORDER BY id", &[&after]))?;
+        let mut out = StoryChanges::default();
+        for r in &stories {
+            let id: String = r.get(0);
+            if r.get::<_, bool>(2) {
+                out.gone.push(StoryId(id));
+            } else {
+                out.stories.push(from_json(&id, &r.get::<_, String>(1))?);
+            }
+        }
+        let members = self.read(|c| c.query("SELECT article, story FROM story_members WHERE changed > $1 ORDER BY article", &[&after]))?;
+        out.members = members.iter().map(|r| (ArticleId(r.get(0)), StoryId(r.get(1)))).collect();
+        Ok(out)
     }
 }
 

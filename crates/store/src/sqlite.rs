@@ -13,11 +13,11 @@ use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, Stored
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
     decode, relation_name, sqlite_stories as stories, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query, Result,
-    Search, SearchResults, Step, StepLock, Stories, StoryEvent, StorySort, StoryUpdate, WORK_BATCH_BYTES,
+    Search, SearchResults, Step, StepLock, Stories, StoryChanges, StoryEvent, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
 /// The schema this code writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// How long a write waits for other writers before it gives up (never, in practice).
 const BUSY_TIMEOUT_MS: u32 = 600_000;
 /// Reader connections kept open for reuse.
@@ -71,10 +71,11 @@ const TABLES: &str = "
         thread TEXT,
         json TEXT NOT NULL,
         state BLOB,
-        merged_into TEXT
+        merged_into TEXT,
+        changed INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX IF NOT EXISTS stories_thread ON stories(thread);
-    CREATE TABLE IF NOT EXISTS story_members (article TEXT PRIMARY KEY, story TEXT NOT NULL, json TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS story_members (article TEXT PRIMARY KEY, story TEXT NOT NULL, json TEXT NOT NULL, changed INTEGER NOT NULL DEFAULT 0);
     CREATE INDEX IF NOT EXISTS story_members_story ON story_members(story);
     CREATE TABLE IF NOT EXISTS story_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, from_id TEXT NOT NULL, to_id TEXT NOT NULL, at TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS story_events_from ON story_events(from_id);
@@ -109,6 +110,18 @@ impl EmbeddedStore {
             }
             // Migrations, oldest first. 1 -> 2: the change counter of the feed.
             tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('changes', '0')", []).map_err(sql)?;
+            // 2 -> 3: which change last wrote each story and membership (the story feed).
+            for table in ["stories", "story_members"] {
+                let has: i64 =
+                    tx.query_row(&format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = 'changed'"), [], |r| r.get(0)).map_err(sql)?;
+                if has == 0 {
+                    tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN changed INTEGER NOT NULL DEFAULT 0")).map_err(sql)?;
+                }
+            }
+            tx.execute_batch(
+                "CREATE INDEX IF NOT EXISTS stories_changed ON stories(changed); CREATE INDEX IF NOT EXISTS story_members_changed ON story_members(changed);",
+            )
+            .map_err(sql)?;
             tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION.to_string()]).map_err(sql)?;
             tx.commit().map_err(sql)?;
         }
@@ -362,6 +375,10 @@ impl Stories for EmbeddedStore {
 
     fn article_stories(&self) -> Result<std::collections::HashMap<ArticleId, (StoryId, Option<ThreadId>)>> {
         self.read(stories::article_stories)
+    }
+
+    fn story_changes(&self, after: i64) -> Result<StoryChanges> {
+        self.read(|c| stories::changes(c, after))
     }
 }
 

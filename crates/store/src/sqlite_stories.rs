@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension};
 use storyline_model::{ArticleId, Story, StoryId, StoryMember, Thread, ThreadId};
 
-use crate::{ClusterState, StoryEvent, StoryEventKind, StorySort, StoryUpdate};
+use crate::{ClusterState, StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate};
 
 type Sql<T> = rusqlite::Result<T>;
 
@@ -36,6 +36,9 @@ pub fn cluster_state(conn: &Connection) -> Sql<ClusterState> {
 
 pub fn record(tx: &rusqlite::Transaction<'_>, u: &StoryUpdate) -> Sql<()> {
     {
+        // The change this update is: every row it writes carries it (the story feed).
+        let stamp: i64 =
+            tx.query_row("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'changes' RETURNING CAST(value AS INTEGER)", [], |r| r.get(0))?;
         let mut df = tx.prepare_cached("INSERT INTO cluster_df (key, df) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET df = df + excluded.df")?;
         for &(k, n) in &u.df_delta {
             df.execute(params![k as i64, n as i64])?;
@@ -49,8 +52,8 @@ pub fn record(tx: &rusqlite::Transaction<'_>, u: &StoryUpdate) -> Sql<()> {
 
         let mut event = tx.prepare_cached("INSERT INTO story_events (kind, from_id, to_id, at) VALUES (?1, ?2, ?3, ?4)")?;
         for (gone, keep) in &u.merges {
-            tx.execute("UPDATE story_members SET story = ?2 WHERE story = ?1", params![gone, keep])?;
-            tx.execute("UPDATE stories SET merged_into = ?2, state = NULL WHERE id = ?1", params![gone, keep])?;
+            tx.execute("UPDATE story_members SET story = ?2, changed = ?3 WHERE story = ?1", params![gone, keep, stamp])?;
+            tx.execute("UPDATE stories SET merged_into = ?2, state = NULL, changed = ?3 WHERE id = ?1", params![gone, keep, stamp])?;
             event.execute(params!["story_merge", gone, keep, u.at])?;
         }
         for (from, to) in &u.splits {
@@ -61,8 +64,8 @@ pub fn record(tx: &rusqlite::Transaction<'_>, u: &StoryUpdate) -> Sql<()> {
             event.execute(params!["thread_merge", gone, keep, u.at])?;
         }
         let mut story = tx.prepare_cached(
-            "INSERT OR REPLACE INTO stories (id, title, articles, first_published, last_published, thread, json, state, merged_into)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
+            "INSERT OR REPLACE INTO stories (id, title, articles, first_published, last_published, thread, json, state, merged_into, changed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9)",
         )?;
         for (s, state) in &u.stories {
             story.execute(params![
@@ -73,16 +76,17 @@ pub fn record(tx: &rusqlite::Transaction<'_>, u: &StoryUpdate) -> Sql<()> {
                 s.last_published.map(|d| d.to_string()),
                 s.thread.as_ref().map(|t| t.as_str()),
                 to_json(s)?,
-                state
+                state,
+                stamp
             ])?;
         }
         let mut thread = tx.prepare_cached("INSERT OR REPLACE INTO threads (id, title, stories, merged_into) VALUES (?1, ?2, ?3, NULL)")?;
         for t in &u.threads {
             thread.execute(params![t.id.0, t.title, t.stories as i64])?;
         }
-        let mut member = tx.prepare_cached("INSERT OR REPLACE INTO story_members (article, story, json) VALUES (?1, ?2, ?3)")?;
+        let mut member = tx.prepare_cached("INSERT OR REPLACE INTO story_members (article, story, json, changed) VALUES (?1, ?2, ?3, ?4)")?;
         for m in &u.members {
-            member.execute(params![m.article.0, m.story.0, to_json(m)?])?;
+            member.execute(params![m.article.0, m.story.0, to_json(m)?, stamp])?;
         }
         let mut rewrite = tx.prepare_cached("INSERT OR IGNORE INTO copies (a, b, relation, similarity, json) VALUES (?1, ?2, 'rewrite', ?3, ?4)")?;
         for r in &u.rewrites {
@@ -179,4 +183,22 @@ pub fn article_stories(conn: &Connection) -> Sql<HashMap<ArticleId, (StoryId, Op
     let mut stmt = conn.prepare("SELECT m.article, m.story, s.thread FROM story_members m LEFT JOIN stories s ON s.id = m.story")?;
     let rows = stmt.query_map([], |r| Ok((ArticleId(r.get(0)?), (StoryId(r.get(1)?), r.get::<_, Option<String>>(2)?.map(ThreadId)))))?;
     rows.collect()
+}
+
+pub fn changes(conn: &Connection, after: i64) -> Sql<StoryChanges> {
+    let mut out = StoryChanges::default();
+    let mut stmt = conn.prepare("SELECT id, json, merged_into IS NOT NULL FROM stories WHERE changed > ?1 ORDER BY id")?;
+    for row in stmt.query_map([after], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)))? {
+        let (id, json, merged) = row?;
+        if merged {
+            out.gone.push(StoryId(id));
+        } else {
+            out.stories.push(from_json(&json)?);
+        }
+    }
+    let mut stmt = conn.prepare("SELECT article, story FROM story_members WHERE changed > ?1 ORDER BY article")?;
+    for row in stmt.query_map([after], |r| Ok((ArticleId(r.get(0)?), StoryId(r.get(1)?))))? {
+        out.members.push(row?);
+    }
+    Ok(out)
 }

@@ -7,6 +7,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use storyline_model::{ArticleId, Entity, Facts, NaiveDate};
@@ -111,12 +113,20 @@ pub fn params(p: Params) -> ApiResult<ApiQuery> {
     p.map(|Query(q)| q).map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
 }
 
-/// A cursor that is a number (an offset or a sequence number).
-fn numeric_cursor<T: std::str::FromStr + Default>(p: &ApiQuery) -> ApiResult<T> {
-    match &p.cursor {
-        None => Ok(T::default()),
-        Some(c) => c.parse().map_err(|_| ApiError::bad_request(format!("bad cursor `{c}`"))),
-    }
+/// The position a listing's cursor stands for (0 without one). Cursors are opaque to
+/// clients: URL-safe base64 of the listing's name and a position (a sequence number or an
+/// offset, which may change), so that no client builds on them and a cursor of one listing is
+/// refused by another.
+fn cursor_in(p: &ApiQuery, listing: &str) -> ApiResult<u64> {
+    let Some(c) = &p.cursor else { return Ok(0) };
+    let bad = || ApiError::bad_request(format!("bad cursor `{c}` (pass the next_cursor of a {listing} page)"));
+    let text = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad)?;
+    text.strip_prefix(listing).and_then(|t| t.strip_prefix(':')).and_then(|n| n.parse().ok()).ok_or_else(bad)
+}
+
+/// The cursor of a position in a listing (see [`cursor_in`]).
+fn cursor_out(listing: &str, position: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{listing}:{position}"))
 }
 
 pub fn limit(p: &ApiQuery, default: usize, max: usize) -> ApiResult<usize> {
@@ -334,7 +344,7 @@ fn article_summary(a: &storyline_model::StoredArticle) -> Value {
 async fn articles(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let p = params(p)?;
     let n = limit(&p, 50, 500)?;
-    let after: i64 = numeric_cursor(&p)?;
+    let after = i64::try_from(cursor_in(&p, "articles")?).unwrap_or(i64::MAX);
     let outlet = p.outlet.as_ref().map(|o| o.to_lowercase());
     blocking(&s, move |app| {
         let mut out = Vec::new();
@@ -354,7 +364,7 @@ async fn articles(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> 
                 }
             }
         }
-        let next = (out.len() == n).then(|| cursor.to_string());
+        let next = (out.len() == n).then(|| cursor_out("articles", cursor.max(0) as u64));
         Ok(Json(json!({"articles": out, "next_cursor": next})))
     })
     .await
@@ -449,7 +459,7 @@ fn entity_json(e: &Entity) -> Value {
 async fn entities(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let p = params(p)?;
     let n = limit(&p, 50, 1000)?;
-    let offset: usize = numeric_cursor(&p)?;
+    let offset = cursor_in(&p, "entities")? as usize;
     let q = p.q.as_ref().map(|q| q.to_lowercase());
     let kind = p.kind.clone();
     if let Some(k) = &kind {
@@ -467,7 +477,7 @@ async fn entities(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> 
     matching.sort_by(|a, b| b.articles.len().cmp(&a.articles.len()).then(b.mentions.cmp(&a.mentions)).then(a.id.cmp(&b.id)));
     let total = matching.len();
     let page: Vec<Value> = matching.iter().skip(offset).take(n).map(|e| entity_json(e)).collect();
-    let next = (offset + page.len() < total).then(|| (offset + page.len()).to_string());
+    let next = (offset + page.len() < total).then(|| cursor_out("entities", (offset + page.len()) as u64));
     Ok(Json(json!({"total": total, "entities": page, "next_cursor": next})))
 }
 
@@ -507,7 +517,7 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult<Js
 }
 
 /// Facts of the articles in scope, and for unscoped requests the cursor of the next window.
-type Scoped = (Vec<(ArticleId, Facts)>, Option<String>);
+type Scoped = (Vec<(ArticleId, Facts)>, Option<u64>);
 
 /// Facts of the articles a request is about: a story's members, an entity's articles, or
 /// (neither given) every article, in pages; unscoped requests also get the cursor of the next
@@ -527,7 +537,7 @@ fn facts_scope(app: &AppRef, p: &ApiQuery, offset: usize, n: usize) -> ApiResult
         None => {
             // Unscoped: walk the store, keep one window of articles (the cursor is a sequence number).
             let page = app.store(|st| st.articles_after(offset as i64, n))?;
-            let next = (page.len() == n).then(|| page.last().map(|a| a.seq.to_string())).flatten();
+            let next = (page.len() == n).then(|| page.last().map(|a| a.seq.max(0) as u64)).flatten();
             let ids: Vec<ArticleId> = page.into_iter().map(|a| a.article.id).collect();
             (app.store(|st| st.facts_of(&ids))?, next)
         }
@@ -541,7 +551,7 @@ fn facts_scope(app: &AppRef, p: &ApiQuery, offset: usize, n: usize) -> ApiResult
 async fn quotes(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let p = params(p)?;
     let n = limit(&p, 100, 1000)?;
-    let offset: usize = numeric_cursor(&p)?;
+    let offset = cursor_in(&p, "quotes")? as usize;
     blocking(&s, move |app| {
         let scoped = p.story.is_some() || p.speaker.is_some() || p.entity.is_some() || p.article.is_some();
         let (facts, window) = facts_scope(app, &p, offset, n)?;
@@ -559,7 +569,7 @@ async fn quotes(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
 async fn figures(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let p = params(p)?;
     let n = limit(&p, 100, 1000)?;
-    let offset: usize = numeric_cursor(&p)?;
+    let offset = cursor_in(&p, "figures")? as usize;
     blocking(&s, move |app| {
         let scoped = p.story.is_some() || p.entity.is_some() || p.article.is_some();
         let (facts, window) = facts_scope(app, &p, offset, n)?;
@@ -571,14 +581,16 @@ async fn figures(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
 
 /// Scoped results are paged by offset; unscoped ones were read by article window (`window` is
 /// then the cursor of the next one).
-fn page_of<T: serde::Serialize>(all: Vec<T>, scoped: bool, offset: usize, n: usize, window: Option<String>, key: &str) -> ApiResult<Json<Value>> {
+fn page_of<T: serde::Serialize>(all: Vec<T>, scoped: bool, offset: usize, n: usize, window: Option<u64>, key: &str) -> ApiResult<Json<Value>> {
     if scoped {
         let total = all.len();
         let page: Vec<&T> = all.iter().skip(offset).take(n).collect();
-        let next = (offset + page.len() < total).then(|| (offset + page.len()).to_string());
+        let next = (offset + page.len() < total).then(|| cursor_out(key, (offset + page.len()) as u64));
         Ok(Json(json!({"total": total, key: page, "next_cursor": next})))
     } else {
-        Ok(Json(json!({key: all, "next_cursor": window, "note": "unscoped listings page by article window: one page covers `limit` articles"})))
+        Ok(Json(
+            json!({key: all, "next_cursor": window.map(|w| cursor_out(key, w)), "note": "unscoped listings page by article window: one page covers `limit` articles"}),
+        ))
     }
 }
 
@@ -676,5 +688,17 @@ mod tests {
             assert!(StoryFilter::parse(&query(bad).unwrap()).is_err(), "{bad}");
         }
         assert_eq!(query("q=a%20b&sort=recent").unwrap().at_cursor("s1"), "q=a+b&cursor=s1&sort=recent");
+    }
+
+    #[test]
+    fn cursors_are_opaque_and_belong_to_their_listing() {
+        let c = cursor_out("quotes", 120);
+        assert!(!c.contains("120"), "{c}");
+        assert_eq!(cursor_in(&query(&format!("cursor={c}")).unwrap(), "quotes").unwrap(), 120);
+        assert!(cursor_in(&query(&format!("cursor={c}")).unwrap(), "figures").is_err(), "another listing's cursor");
+        for bad in ["cursor=120", "cursor=%25%25", "cursor=cXVvdGVzOng"] {
+            assert!(cursor_in(&query(bad).unwrap(), "quotes").is_err(), "{bad}");
+        }
+        assert_eq!(cursor_in(&query("").unwrap(), "quotes").unwrap(), 0);
     }
 }

@@ -12,7 +12,7 @@ use storyline_extract::{CorpusStats, Guarded};
 use storyline_ingest::{read_as, read_stream, Item, ReadConfig, Sniffed};
 
 /// Every target, by name.
-pub const TARGETS: &[&str] = &["text", "html", "jsonl", "warc", "feed", "sniffed", "extract", "query"];
+pub const TARGETS: &[&str] = &["text", "html", "jsonl", "warc", "feed", "sniffed", "extract", "query", "sitemap", "opml"];
 
 /// Small documents: the fuzzer should spend its time on structure, not size.
 fn config() -> ReadConfig {
@@ -35,6 +35,13 @@ pub fn run(name: &str, data: &[u8]) {
             if let Ok(q) = std::str::from_utf8(data) {
                 let _ = storyline_store::Query::parse(q);
             }
+        }
+        // The followed sources' lists: any bytes give entries or an error naming the input.
+        "sitemap" => {
+            let _ = storyline_follow::sitemap::parse("fuzz", data);
+        }
+        "opml" => {
+            let _ = storyline_follow::opml::feeds("fuzz", data);
         }
         other => panic!("no fuzz target `{other}` (targets: {})", TARGETS.join(", ")),
     }

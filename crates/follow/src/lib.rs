@@ -1,0 +1,21 @@
+//! Following sources as they publish. This crate holds the pure parts, with no network IO:
+//! what an article's canonical address is ([`canon`]), and what a sitemap or an OPML list of
+//! feeds names ([`sitemap`], [`opml`]).
+
+pub mod canon;
+pub mod opml;
+pub mod sitemap;
+mod xml;
+
+/// Why a source's document could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{source_name}: not well-formed XML at byte {position}: {message}")]
+    Xml { source_name: String, position: u64, message: String },
+    #[error("{source_name}: more than {limit} bytes once decompressed; the rest is not read")]
+    TooLarge { source_name: String, limit: u64 },
+    #[error("{source_name}: corrupt gzip: {message}")]
+    Gzip { source_name: String, message: String },
+    #[error("{source_name}: {message}")]
+    NotThisFormat { source_name: String, message: String },
+}

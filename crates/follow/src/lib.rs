@@ -1,8 +1,9 @@
-//! Following sources as they publish. This crate holds the pure parts, with no network IO:
-//! what an article's canonical address is ([`canon`]), and what a sitemap or an OPML list of
-//! feeds names ([`sitemap`], [`opml`]).
+//! Following sources as they publish: what an article's canonical address is ([`canon`]), what
+//! a sitemap or an OPML list of feeds names ([`sitemap`], [`opml`]) — pure, no IO — and the one
+//! place that talks to the network, a polite fetcher ([`fetch`]).
 
 pub mod canon;
+pub mod fetch;
 pub mod opml;
 pub mod sitemap;
 mod xml;

@@ -1,7 +1,9 @@
 //! Following sources as they publish: what an article's canonical address is ([`canon`]), what
-//! a sitemap or an OPML list of feeds names ([`sitemap`], [`opml`]) — pure, no IO — and the one
-//! place that talks to the network, a polite fetcher ([`fetch`]).
+//! a sitemap or an OPML list of feeds names ([`sitemap`], [`opml`]) — pure, no IO — the one
+//! place that talks to the network, a polite fetcher ([`fetch`]), and the WARC archive of
+//! every answer ([`archive`]).
 
+pub mod archive;
 pub mod canon;
 pub mod fetch;
 pub mod opml;

@@ -1,11 +1,13 @@
 //! Following sources as they publish: what an article's canonical address is ([`canon`]), what
-//! a sitemap or an OPML list of feeds names ([`sitemap`], [`opml`]) — pure, no IO — the one
+//! a feed, a sitemap or an OPML list of feeds names ([`listing`] over [`sitemap`], [`opml`]
+//! and `feed-rs`) — pure, no IO — the one
 //! place that talks to the network, a polite fetcher ([`fetch`]), and the WARC archive of
 //! every answer ([`archive`]).
 
 pub mod archive;
 pub mod canon;
 pub mod fetch;
+pub mod listing;
 pub mod opml;
 pub mod sitemap;
 mod xml;

@@ -169,7 +169,8 @@ fn schemathesis() -> Result<(), String> {
 /// from crates.io when missing). New inputs go to fuzz/corpus/TARGET (not committed), crashes
 /// to fuzz/artifacts/TARGET (committed once fixed: `cargo test` replays them).
 fn fuzz(args: &[String]) -> Result<(), String> {
-    let target = args.first().ok_or("usage: cargo xtask fuzz TARGET [SECONDS] (targets: text html jsonl warc feed sniffed extract query)")?;
+    let target =
+        args.first().ok_or("usage: cargo xtask fuzz TARGET [SECONDS] (targets: text html jsonl warc feed sniffed extract query sitemap opml listing)")?;
     let seconds = args.get(1).map_or("60", String::as_str);
     if Command::new("cargo").args(["fuzz", "--version"]).output().map_or(true, |o| !o.status.success()) {
         run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;

@@ -12,7 +12,7 @@ use storyline_extract::{CorpusStats, Guarded};
 use storyline_ingest::{read_as, read_stream, Item, ReadConfig, Sniffed};
 
 /// Every target, by name.
-pub const TARGETS: &[&str] = &["text", "html", "jsonl", "warc", "feed", "sniffed", "extract", "query", "sitemap", "opml"];
+pub const TARGETS: &[&str] = &["text", "html", "jsonl", "warc", "feed", "sniffed", "extract", "query", "sitemap", "opml", "listing"];
 
 /// Small documents: the fuzzer should spend its time on structure, not size.
 fn config() -> ReadConfig {
@@ -42,6 +42,11 @@ pub fn run(name: &str, data: &[u8]) {
         }
         "opml" => {
             let _ = storyline_follow::opml::feeds("fuzz", data);
+        }
+        // Any document a source answers with: told apart and listed, addresses resolved.
+        "listing" => {
+            let base = url::Url::parse("https://fuzz.example/feeds/feed.xml").expect("a valid base");
+            let _ = storyline_follow::listing::read("fuzz", Some(&base), data);
         }
         other => panic!("no fuzz target `{other}` (targets: {})", TARGETS.join(", ")),
     }

@@ -15,6 +15,8 @@ pub use chrono::NaiveDate;
 pub use date::{BadDate, Published};
 mod later;
 mod report;
+mod source;
+pub use source::{SourceKind, SourceState};
 pub mod text;
 pub use later::*;
 pub use report::*;

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use storyline_model::{Article, ArticleId, CopyKind, CopyRelation, Facts, Story, StoryId, StoryMember, Thread, ThreadId};
+use storyline_model::{Article, ArticleId, CopyKind, CopyRelation, Facts, SourceKind, SourceState, Story, StoryId, StoryMember, Thread, ThreadId};
 
 use crate::{CopyCheck, Error, Query, Step, Store, StoryChanges, StoryEventKind, StorySort, StoryUpdate};
 
@@ -17,7 +17,7 @@ type Check = (&'static str, fn(&dyn Store));
 
 /// Every check, each on a fresh store.
 pub fn run_all(make: Make<'_>) {
-    let checks: [Check; 8] = [
+    let checks: [Check; 9] = [
         ("articles", articles),
         ("search", search),
         ("copies", copies),
@@ -26,6 +26,7 @@ pub fn run_all(make: Make<'_>) {
         ("change feed", change_feed),
         ("paging", paging),
         ("story ordering", story_ordering),
+        ("sources", sources),
     ];
     for (name, check) in checks {
         eprintln!("conformance: {name}");
@@ -393,6 +394,32 @@ fn paging(s: &dyn Store) {
     }
     assert_eq!(seen, batch.iter().map(|a| a.id.0.clone()).collect::<Vec<_>>(), "every article once, in order");
     assert_eq!(s.head().unwrap().articles, after, "the head is the last sequence number");
+}
+
+fn sources(s: &dyn Store) {
+    assert!(s.sources().unwrap().is_empty());
+    let mut feed = SourceState::new("https://b.example/feed.xml");
+    feed.kind = SourceKind::Feed;
+    feed.etag = Some("\"v1\"".into());
+    feed.next_poll = Some("2021-05-03T10:05:00Z".parse().unwrap());
+    feed.entries_seen = 2;
+    let pages = ["https://b.example/1".to_owned(), "https://b.example/2".to_owned()];
+    s.put_source(&feed, &pages).unwrap();
+    let map = SourceState::new("https://a.example/sitemap.xml");
+    // The same page listed by a second source is stored once.
+    s.put_source(&map, &pages[1..]).unwrap();
+    let got = s.sources().unwrap();
+    assert_eq!(got.iter().map(|s| s.url.as_str()).collect::<Vec<_>>(), ["https://a.example/sitemap.xml", "https://b.example/feed.xml"]);
+    assert_eq!(got[1], feed, "a source's state reads back as stored");
+    // A later state replaces the earlier one.
+    feed.failures = 3;
+    feed.last_error = Some("timed out".into());
+    s.put_source(&feed, &[]).unwrap();
+    assert_eq!(s.sources().unwrap()[1], feed);
+    let asked = ["https://b.example/2".to_owned(), "https://b.example/3".to_owned(), "https://b.example/1".to_owned()];
+    let fetched = s.fetched_pages(&asked).unwrap();
+    assert_eq!(fetched, HashSet::from(["https://b.example/1".to_owned(), "https://b.example/2".to_owned()]));
+    assert!(s.fetched_pages(&[]).unwrap().is_empty());
 }
 
 fn step_locks(s: Arc<dyn Store>) {

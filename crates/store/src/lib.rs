@@ -25,7 +25,7 @@ mod query;
 mod sqlite;
 mod sqlite_stories;
 
-use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
+use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, SourceState, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
 
 /// The traits, for `use storyline_store::prelude::*`.
 pub mod prelude {
@@ -331,9 +331,21 @@ pub trait ChangeFeed {
 }
 
 /// Everything Storyline keeps.
-pub trait Store: Articles + Search + Copies + Stories + FactStore + ChangeFeed + Send + Sync {}
+/// What the follower keeps between polls: each source's state, and the pages fetched (by any
+/// source), so that an article listed under several sources is fetched once.
+pub trait Sources {
+    /// Every followed source, by address.
+    fn sources(&self) -> Result<Vec<SourceState>>;
+    /// Stores a source's state (replacing its last) and the canonical addresses of the pages
+    /// it fetched, in one transaction.
+    fn put_source(&self, state: &SourceState, fetched: &[String]) -> Result<()>;
+    /// Which of `urls` were already fetched.
+    fn fetched_pages(&self, urls: &[String]) -> Result<std::collections::HashSet<String>>;
+}
 
-impl<T: Articles + Search + Copies + Stories + FactStore + ChangeFeed + Send + Sync> Store for T {}
+pub trait Store: Articles + Search + Copies + Stories + FactStore + Sources + ChangeFeed + Send + Sync {}
+
+impl<T: Articles + Search + Copies + Stories + FactStore + Sources + ChangeFeed + Send + Sync> Store for T {}
 
 /// Opens a store by locator: `postgres://...` or `postgresql://...` for PostgreSQL,
 /// `memory:` for a fresh in-memory store, anything else a directory for the embedded store.

@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
-use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
+use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, SourceState, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
 
 use crate::index::SearchIndex;
 use crate::{
-    Articles, ChangeFeed, ClusterState, Copies, CopyCheck, FactStore, Head, PutSummary, Query, Result, Search, SearchResults, Step, StepLock, Stories,
+    Articles, ChangeFeed, ClusterState, Copies, CopyCheck, FactStore, Head, PutSummary, Query, Result, Search, SearchResults, Sources, Step, StepLock, Stories,
     StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
@@ -37,6 +37,8 @@ struct Inner {
     df: HashMap<u64, u32>,
     docs: u64,
     facts: HashMap<ArticleId, Facts>,
+    sources: BTreeMap<String, SourceState>,
+    fetched_pages: HashSet<String>,
     changes: i64,
 }
 
@@ -361,6 +363,24 @@ impl Stories for MemoryStore {
             inner.member_changed.iter().filter(|(_, &c)| c > after).filter_map(|(a, _)| Some((a.clone(), inner.members.get(a)?.story.clone()))).collect();
         out.members.sort();
         Ok(out)
+    }
+}
+
+impl Sources for MemoryStore {
+    fn sources(&self) -> Result<Vec<SourceState>> {
+        Ok(self.read().sources.values().cloned().collect())
+    }
+
+    fn put_source(&self, state: &SourceState, fetched: &[String]) -> Result<()> {
+        let mut inner = self.write();
+        inner.sources.insert(state.url.clone(), state.clone());
+        inner.fetched_pages.extend(fetched.iter().cloned());
+        Ok(())
+    }
+
+    fn fetched_pages(&self, urls: &[String]) -> Result<HashSet<String>> {
+        let inner = self.read();
+        Ok(urls.iter().filter(|u| inner.fetched_pages.contains(*u)).cloned().collect())
     }
 }
 

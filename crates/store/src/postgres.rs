@@ -6,19 +6,20 @@
 //! Full-text search is not in the database: each reader keeps a [`SearchIndex`] derived from
 //! the article sequence in a local directory (see ARCHITECTURE.md for why).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use postgres::{Client, NoTls, Transaction};
-use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
+use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, SourceState, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
 
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
     decode, from_json, relation_name, to_json, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query, Result,
-    Search, SearchResults, Step, StepLock, Stories, StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
+    Search, SearchResults, Sources, Step, StepLock, Stories, StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// Connections kept open for reuse.
 const POOL: usize = 8;
 /// Serialises article inserts (see the module comment).
@@ -72,6 +73,8 @@ const TABLES: &str = r#"
     CREATE TABLE IF NOT EXISTS threads (id TEXT COLLATE "C" PRIMARY KEY, title TEXT NOT NULL, stories BIGINT NOT NULL, merged_into TEXT COLLATE "C");
     CREATE TABLE IF NOT EXISTS cluster_df (key BIGINT PRIMARY KEY, df BIGINT NOT NULL);
     CREATE TABLE IF NOT EXISTS facts (article TEXT COLLATE "C" PRIMARY KEY, json TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS sources (url TEXT COLLATE "C" PRIMARY KEY, json TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS fetched_pages (url TEXT COLLATE "C" PRIMARY KEY, source TEXT NOT NULL);
 "#;
 
 /// A PostgreSQL database as the store.
@@ -159,6 +162,7 @@ impl PgStore {
                  CREATE INDEX IF NOT EXISTS story_members_changed ON story_members(changed);",
             )
             .map_err(err)?;
+            // 3 -> 4: the followed sources and the pages they fetched (new tables, made above).
             tx.execute("INSERT INTO meta (key, value) VALUES ('store_id', md5(random()::text || clock_timestamp()::text)) ON CONFLICT DO NOTHING", &[])
                 .map_err(err)?;
             tx.execute(
@@ -640,6 +644,33 @@ impl Stories for PgStore {
         let members = self.read(|c| c.query("SELECT article, story FROM story_members WHERE changed > $1 ORDER BY article", &[&after]))?;
         out.members = members.iter().map(|r| (ArticleId(r.get(0)), StoryId(r.get(1)))).collect();
         Ok(out)
+    }
+}
+
+impl Sources for PgStore {
+    fn sources(&self) -> Result<Vec<SourceState>> {
+        let rows = self.read(|c| c.query("SELECT url, json FROM sources ORDER BY url", &[]))?;
+        rows.iter().map(|r| crate::from_json(r.get::<_, &str>(0), r.get::<_, &str>(1))).collect()
+    }
+
+    fn put_source(&self, state: &SourceState, fetched: &[String]) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO sources (url, json) VALUES ($1, $2) ON CONFLICT (url) DO UPDATE SET json = excluded.json",
+                &[&state.url, &to_json(&state.url, state)?],
+            )
+            .map_err(|e| self.err(e))?;
+            if !fetched.is_empty() {
+                tx.execute("INSERT INTO fetched_pages (url, source) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING", &[&fetched, &state.url])
+                    .map_err(|e| self.err(e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn fetched_pages(&self, urls: &[String]) -> Result<HashSet<String>> {
+        let rows = self.read(|c| c.query("SELECT url FROM fetched_pages WHERE url = ANY($1)", &[&urls]))?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
     }
 }
 

@@ -4,20 +4,21 @@
 //! wait (WAL), and each connection is used by one thread at a time (a writer connection behind
 //! a mutex, a small pool of reader connections).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
-use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
+use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, SourceState, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
 
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
     decode, relation_name, sqlite_stories as stories, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query, Result,
-    Search, SearchResults, Step, StepLock, Stories, StoryChanges, StoryEvent, StorySort, StoryUpdate, WORK_BATCH_BYTES,
+    Search, SearchResults, Sources, Step, StepLock, Stories, StoryChanges, StoryEvent, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
 /// The schema this code writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// How long a write waits for other writers before it gives up (never, in practice).
 const BUSY_TIMEOUT_MS: u32 = 600_000;
 /// Reader connections kept open for reuse.
@@ -81,7 +82,9 @@ const TABLES: &str = "
     CREATE INDEX IF NOT EXISTS story_events_from ON story_events(from_id);
     CREATE TABLE IF NOT EXISTS threads (id TEXT PRIMARY KEY, title TEXT NOT NULL, stories INTEGER NOT NULL, merged_into TEXT);
     CREATE TABLE IF NOT EXISTS cluster_df (key INTEGER PRIMARY KEY, df INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS facts (article TEXT PRIMARY KEY, json TEXT NOT NULL);";
+    CREATE TABLE IF NOT EXISTS facts (article TEXT PRIMARY KEY, json TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS sources (url TEXT PRIMARY KEY, json TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS fetched_pages (url TEXT PRIMARY KEY, source TEXT NOT NULL);";
 
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
@@ -122,6 +125,7 @@ impl EmbeddedStore {
                 "CREATE INDEX IF NOT EXISTS stories_changed ON stories(changed); CREATE INDEX IF NOT EXISTS story_members_changed ON story_members(changed);",
             )
             .map_err(sql)?;
+            // 3 -> 4: the followed sources and the pages they fetched (new tables, made above).
             tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION.to_string()]).map_err(sql)?;
             tx.commit().map_err(sql)?;
         }
@@ -429,6 +433,41 @@ impl FactStore for EmbeddedStore {
             Ok(out)
         })?;
         rows.into_iter().map(|(id, json)| Ok((id.clone(), crate::from_json(&id.0, &json)?))).collect()
+    }
+}
+
+impl Sources for EmbeddedStore {
+    fn sources(&self) -> Result<Vec<SourceState>> {
+        let rows: Vec<(String, String)> = self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT url, json FROM sources ORDER BY url")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        rows.into_iter().map(|(url, json)| crate::from_json(&url, &json)).collect()
+    }
+
+    fn put_source(&self, state: &SourceState, fetched: &[String]) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached("INSERT OR REPLACE INTO sources (url, json) VALUES (?1, ?2)")?.execute(params![state.url, json(state)?])?;
+            let mut stmt = tx.prepare_cached("INSERT OR IGNORE INTO fetched_pages (url, source) VALUES (?1, ?2)")?;
+            for url in fetched {
+                stmt.execute(params![url, state.url])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn fetched_pages(&self, urls: &[String]) -> Result<HashSet<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT 1 FROM fetched_pages WHERE url = ?1")?;
+            let mut out = HashSet::new();
+            for url in urls {
+                if stmt.exists([url])? {
+                    out.insert(url.clone());
+                }
+            }
+            Ok(out)
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 mod copies;
 mod enrich;
 mod export;
+mod follow;
 mod observe;
 mod stories;
 
@@ -84,6 +85,37 @@ enum Command {
         read: ReadArgs,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Follow sources as they publish: RSS/Atom feeds, sitemaps and news sitemaps (indexes and
+    /// gzip too) by URL, and OPML files of feeds (a URL or a local file). New pages are fetched
+    /// politely (robots.txt, one request per host at a time), archived as WARC, and ingested;
+    /// each source's state is kept in the store, so a restart resumes.
+    Follow {
+        #[command(flatten)]
+        db: DbArg,
+        /// Poll again after this long (30s, 5m, 1h); without it, poll once and exit.
+        #[arg(long, value_parser = parse_duration)]
+        every: Option<std::time::Duration>,
+        /// Folder of the daily WARC files of every answer [default: ARCHIVE under the store
+        /// directory, or ./storyline-archive for a PostgreSQL store].
+        #[arg(long)]
+        archive: Option<PathBuf>,
+        /// The User-Agent sent, and matched against robots.txt.
+        #[arg(long)]
+        user_agent: Option<String>,
+        /// Least time between two requests to one host (a robots.txt Crawl-delay can raise it).
+        #[arg(long, value_parser = parse_duration, default_value = "1s")]
+        host_delay: std::time::Duration,
+        #[arg(required = true)]
+        sources: Vec<String>,
+    },
+    /// List the followed sources: kind, last fetch and status, articles, errors, next poll.
+    Sources {
+        #[command(flatten)]
+        db: DbArg,
+        /// Print sources as JSON Lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Like ingest, without a store: print one JSON object per document (JSON Lines).
     Extract {
@@ -312,6 +344,10 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<ExitCode> {
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
+        Command::Follow { db, every, archive, user_agent, host_delay, sources } => {
+            follow::run(&open(&db)?, &db.db, &config, follow::Args { every, archive, user_agent, host_delay, sources })
+        }
+        Command::Sources { db, json } => follow::list(&open(&db)?, json),
         Command::Ingest { db, read, paths } => {
             read.apply(&mut config);
             ingest(&db, &config, read.no_progress, &paths)
@@ -543,6 +579,23 @@ fn search(db: &DbArg, query: &str, limit: usize, json: bool) -> Result<ExitCode>
 }
 
 /// A `YYYY-MM-DD` day that exists, for `--since`.
+/// `30s`, `5m`, `2h`, `1d`, or plain seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = number.parse().map_err(|_| format!("wants a duration like 30s, 5m or 1h, not `{s}`"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(format!("wants a duration like 30s, 5m or 1h, not `{s}`")),
+    };
+    if seconds == 0 {
+        return Err("a duration must be at least one second".into());
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
 fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().filter(|_| s.len() == 10).ok_or_else(|| format!("wants a date like 2021-05-12, not `{s}`"))
 }

@@ -48,6 +48,13 @@ pub struct Inputs {
 }
 
 impl Inputs {
+    /// One input already in a file (read from its start, twice), named `name` in warnings:
+    /// what the follower fetched in one poll, as a WARC stream.
+    pub fn spooled(name: String, file: File) -> io::Result<Inputs> {
+        let len = file.metadata()?.len();
+        Ok(Inputs { sources: vec![Source { name, len, origin: Origin::Spool(file) }], warnings: Vec::new() })
+    }
+
     pub fn total_bytes(&self) -> u64 {
         self.sources.iter().map(|s| s.len).sum()
     }

@@ -1,0 +1,293 @@
+//! The poll loop: each due source is asked (conditionally) what it lists, the pages not yet
+//! fetched by any source are fetched, archived and sent through the pipeline, and the source's
+//! state is stored.
+//!
+//! Order, so that a killed follower loses nothing and duplicates nothing: answers are appended
+//! to the WARC archive (synced) first; then the pipeline stores the articles; only then are the
+//! pages marked fetched with the source's new state. A kill in between makes the next poll
+//! fetch those pages again, and the store finds the articles already stored.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use storyline_model::{SourceKind, SourceState};
+use storyline_pipeline::{Inputs, Pipeline};
+use storyline_store::Store;
+use url::Url;
+
+use crate::archive::{self, Archive};
+use crate::canon;
+use crate::fetch::{FetchError, Fetched, Fetcher, Validators};
+use crate::listing::{self, Entry, Kind, Listing};
+
+/// How the follower paces itself.
+#[derive(Debug, Clone)]
+pub struct FollowConfig {
+    /// Time between two polls of a source that answered.
+    pub every: Duration,
+    /// The longest a failing source is backed off (the wait doubles with each failure).
+    pub max_backoff: Duration,
+    /// Pages fetched per source per poll at most (the rest wait for the next poll).
+    pub max_pages_per_poll: usize,
+    /// Sources named by an OPML file or sitemap index, at most, per source.
+    pub max_children: usize,
+    pub archive: PathBuf,
+}
+
+impl FollowConfig {
+    pub fn new(archive: PathBuf) -> FollowConfig {
+        FollowConfig { every: Duration::from_secs(300), max_backoff: Duration::from_secs(6 * 3600), max_pages_per_poll: 200, max_children: 1000, archive }
+    }
+}
+
+/// What one poll did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PollSummary {
+    pub sources_polled: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    /// Pages listed that another poll (of any source) had fetched already.
+    pub already_fetched: usize,
+    pub pages_fetched: usize,
+    /// Pages whose stated canonical address was fetched already.
+    pub canonical_duplicates: usize,
+    /// Pages that could not be fetched, with feed text used instead where the feed had it.
+    pub page_errors: usize,
+    pub from_feed_text: usize,
+    pub articles_added: usize,
+}
+
+/// Why a poll stopped (one source's failure is recorded in its state instead).
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    #[error(transparent)]
+    Store(#[from] storyline_store::Error),
+    #[error(transparent)]
+    Pipeline(#[from] storyline_pipeline::Error),
+    #[error("the archive {path}: {source}")]
+    Archive { path: PathBuf, source: std::io::Error },
+}
+
+/// The follower of a set of sources over one store.
+pub struct Follower<'a> {
+    pub store: &'a dyn Store,
+    pub pipeline: Pipeline<'a>,
+    pub fetcher: Arc<Fetcher>,
+    pub config: FollowConfig,
+    archive: Archive,
+}
+
+impl<'a> Follower<'a> {
+    pub fn new(store: &'a dyn Store, pipeline: Pipeline<'a>, fetcher: Arc<Fetcher>, config: FollowConfig) -> Result<Follower<'a>, FollowError> {
+        let archive = Archive::open(&config.archive).map_err(|source| FollowError::Archive { path: config.archive.clone(), source })?;
+        Ok(Follower { store, pipeline, fetcher, config, archive })
+    }
+
+    /// Polls every source in `sources` that is due (and the sources they name), once.
+    pub async fn poll(&self, sources: &[String], now: DateTime<Utc>) -> Result<PollSummary, FollowError> {
+        let mut states: std::collections::HashMap<String, SourceState> = self.store.sources()?.into_iter().map(|s| (s.url.clone(), s)).collect();
+        let mut summary = PollSummary::default();
+        let mut queue: std::collections::VecDeque<String> = sources.iter().cloned().collect();
+        let mut visited = HashSet::new();
+        while let Some(url) = queue.pop_front() {
+            if !visited.insert(url.clone()) {
+                continue;
+            }
+            let mut state = states.remove(&url).unwrap_or_else(|| SourceState::new(url.clone()));
+            if state.next_poll.is_some_and(|at| at > now) {
+                continue;
+            }
+            summary.sources_polled += 1;
+            let children = self.poll_source(&mut state, now, &mut summary).await?;
+            queue.extend(children.into_iter().take(self.config.max_children));
+        }
+        Ok(summary)
+    }
+
+    /// Polls one source; returns the sources it names (OPML feeds, an index's sitemaps).
+    async fn poll_source(&self, state: &mut SourceState, now: DateTime<Utc>, summary: &mut PollSummary) -> Result<Vec<String>, FollowError> {
+        let fail = |state: &mut SourceState, summary: &mut PollSummary, status: Option<u16>, error: String| {
+            state.failures += 1;
+            state.last_status = status;
+            state.last_error = Some(error);
+            let wait = self.config.every.saturating_mul(1 << state.failures.min(16)).min(self.config.max_backoff.max(self.config.every));
+            state.next_poll = Some(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX));
+            summary.failed += 1;
+        };
+        state.last_fetch = Some(now);
+        let Ok(url) = Url::parse(&state.url) else {
+            fail(state, summary, None, format!("{}: not an address", state.url));
+            self.store.put_source(state, &[])?;
+            return Ok(Vec::new());
+        };
+        let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
+        let answer = match self.fetcher.get(&url, &validators).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                fail(state, summary, None, e.to_string());
+                self.store.put_source(state, &[])?;
+                return Ok(Vec::new());
+            }
+        };
+        if answer.not_modified() {
+            summary.unchanged += 1;
+            self.answered(state, now, 304);
+            self.store.put_source(state, &[])?;
+            return Ok(Vec::new());
+        }
+        if !answer.ok() {
+            fail(state, summary, Some(answer.status), format!("{url}: answered {}", answer.status));
+            self.store.put_source(state, &[])?;
+            return Ok(Vec::new());
+        }
+        let listing = match listing::read(url.as_str(), Some(&answer.url), &answer.body) {
+            Ok(listing) => listing,
+            Err(e) => {
+                fail(state, summary, Some(answer.status), e.to_string());
+                self.store.put_source(state, &[])?;
+                return Ok(Vec::new());
+            }
+        };
+        state.kind = match listing.kind {
+            Kind::Feed => SourceKind::Feed,
+            Kind::Sitemap => SourceKind::Sitemap,
+            Kind::SitemapIndex => SourceKind::SitemapIndex,
+            Kind::Opml => SourceKind::Opml,
+        };
+        let (fetched, added) = self.take_pages(&url, &listing, summary).await?;
+        let validators = answer.validators();
+        state.etag = validators.etag;
+        state.last_modified = validators.last_modified;
+        state.entries_seen += listing.entries.len() as u64;
+        state.new_articles += added as u64;
+        self.answered(state, now, answer.status);
+        self.store.put_source(state, &fetched)?;
+        Ok(listing.sources.iter().map(Url::to_string).collect())
+    }
+
+    fn answered(&self, state: &mut SourceState, now: DateTime<Utc>, status: u16) {
+        state.failures = 0;
+        state.last_error = None;
+        state.last_status = Some(status);
+        state.next_poll = Some(now + chrono::Duration::from_std(self.config.every).unwrap_or(chrono::Duration::MAX));
+    }
+
+    /// Fetches the listed pages no source fetched before, archives the answers and ingests
+    /// them; returns the addresses to mark fetched and the articles added.
+    async fn take_pages(&self, source: &Url, listing: &Listing, summary: &mut PollSummary) -> Result<(Vec<String>, usize), FollowError> {
+        let listed: Vec<String> = listing.entries.iter().map(|e| e.url.to_string()).collect();
+        let done = self.store.fetched_pages(&listed)?;
+        summary.already_fetched += done.len();
+        let todo: Vec<&Entry> = listing.entries.iter().filter(|e| !done.contains(e.url.as_str())).take(self.config.max_pages_per_poll).collect();
+        // Pages on different hosts are fetched at once; the fetcher spaces those on one host.
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, entry) in todo.iter().enumerate() {
+            let fetcher = self.fetcher.clone();
+            let url = entry.url.clone();
+            tasks.spawn(async move { (i, fetcher.get(&url, &Validators::default()).await) });
+        }
+        let mut answers: Vec<Option<Result<Fetched, FetchError>>> = (0..todo.len()).map(|_| None).collect();
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((i, answer)) = joined {
+                answers[i] = Some(answer);
+            }
+        }
+        let mut marked: Vec<String> = Vec::new();
+        let mut keep: Vec<Fetched> = Vec::new();
+        let mut canonicals: HashSet<String> = HashSet::new();
+        for (entry, answer) in todo.iter().zip(answers) {
+            let page = match answer {
+                Some(Ok(answer)) if answer.ok() => answer,
+                other => {
+                    summary.page_errors += 1;
+                    let why = match other {
+                        Some(Ok(answer)) => format!("{}: answered {}", entry.url, answer.status),
+                        Some(Err(e)) => e.to_string(),
+                        None => format!("{}: the fetch task failed", entry.url),
+                    };
+                    match feed_text(source, entry, &why) {
+                        Some(page) => {
+                            summary.from_feed_text += 1;
+                            keep.push(page);
+                            marked.push(entry.url.to_string());
+                        }
+                        // Not marked: the next poll tries the page again.
+                        None => eprintln!("follow: {why}"),
+                    }
+                    continue;
+                }
+            };
+            summary.pages_fetched += 1;
+            marked.push(entry.url.to_string());
+            // After the fetch: the page's own canonical address (or where redirects led).
+            let stated = stated_canonical(&page).or_else(|| canon::canonical(page.url.as_str())).filter(|c| c != &entry.url).map(|c| c.to_string());
+            if let Some(stated) = stated {
+                if canonicals.contains(&stated) || !self.store.fetched_pages(std::slice::from_ref(&stated))?.is_empty() {
+                    summary.canonical_duplicates += 1;
+                    continue;
+                }
+                canonicals.insert(stated.clone());
+                marked.push(stated);
+            } else if !canonicals.insert(entry.url.to_string()) {
+                summary.canonical_duplicates += 1;
+                continue;
+            }
+            keep.push(page);
+        }
+        if keep.is_empty() {
+            return Ok((marked, 0));
+        }
+        self.archive.append(&keep).map_err(|source| FollowError::Archive { path: self.config.archive.clone(), source })?;
+        let added = self.ingest(source, &keep)?;
+        summary.articles_added += added;
+        Ok((marked, added))
+    }
+
+    /// The answers through the pipeline, as one WARC stream.
+    fn ingest(&self, source: &Url, answers: &[Fetched]) -> Result<usize, FollowError> {
+        let spool_err = |source: std::io::Error| FollowError::Archive { path: std::env::temp_dir(), source };
+        let mut spool = tempfile::tempfile().map_err(spool_err)?;
+        archive::write_records(&mut spool, answers).map_err(spool_err)?;
+        let inputs = Inputs::spooled(format!("{source} (fetched)"), spool).map_err(spool_err)?;
+        let summary = self.pipeline.ingest(self.store, &inputs)?;
+        Ok(summary.added)
+    }
+}
+
+/// The page's `<link rel="canonical">`, resolved against where it came from.
+fn stated_canonical(page: &Fetched) -> Option<Url> {
+    let html = std::str::from_utf8(&page.body).ok()?;
+    // Only the head matters; stop the parse short of a huge body.
+    let head = match html.find("</head>") {
+        Some(end) => &html[..end],
+        None => &html[..html.len().min(64 * 1024)],
+    };
+    let doc = scraper::Html::parse_document(head);
+    let selector = scraper::Selector::parse("link[rel~=canonical][href]").expect("a valid selector");
+    let href = doc.select(&selector).next()?.value().attr("href")?;
+    canon::stated(&page.url, href)
+}
+
+/// A feed entry's full text as the page, when the page itself could not be fetched. The
+/// answer is marked as coming from the feed (`x-storyline-from-feed`).
+fn feed_text(source: &Url, entry: &Entry, why: &str) -> Option<Fetched> {
+    let content = entry.content.as_deref()?;
+    let title = entry.title.as_deref().map(|t| html_escape::encode_text(t).into_owned()).unwrap_or_default();
+    let date = entry
+        .published
+        .as_deref()
+        .map(|d| format!("<meta property=\"article:published_time\" content=\"{}\">", html_escape::encode_double_quoted_attribute(d)))
+        .unwrap_or_default();
+    let body = format!("<html><head><title>{title}</title>{date}</head><body><article><h1>{title}</h1>{content}</article></body></html>");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::CONTENT_TYPE, reqwest::header::HeaderValue::from_static("text/html; charset=utf-8"));
+    if let Ok(v) = reqwest::header::HeaderValue::from_str(source.as_str()) {
+        headers.insert("x-storyline-from-feed", v);
+    }
+    eprintln!("follow: {why}; the feed's full text is used instead");
+    Some(Fetched { url: entry.url.clone(), status: 200, headers, body: body.into_bytes(), requests: 0, at: std::time::SystemTime::now() })
+}

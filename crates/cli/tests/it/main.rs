@@ -3,6 +3,7 @@
 mod bad_input;
 mod copies;
 mod facts;
+mod follow;
 mod hardening;
 mod samples;
 mod serve;

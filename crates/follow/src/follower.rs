@@ -137,7 +137,7 @@ impl<'a> Follower<'a> {
             summary.unchanged += 1;
             self.answered(state, now, 304);
             self.store.put_source(state, &[])?;
-            return Ok(Vec::new());
+            return Ok(state.children.clone());
         }
         if !answer.ok() {
             fail(state, summary, Some(answer.status), format!("{url}: answered {}", answer.status));
@@ -164,9 +164,10 @@ impl<'a> Follower<'a> {
         state.last_modified = validators.last_modified;
         state.entries_seen += listing.entries.len() as u64;
         state.new_articles += added as u64;
+        state.children = listing.sources.iter().map(Url::to_string).collect();
         self.answered(state, now, answer.status);
         self.store.put_source(state, &fetched)?;
-        Ok(listing.sources.iter().map(Url::to_string).collect())
+        Ok(state.children.clone())
     }
 
     fn answered(&self, state: &mut SourceState, now: DateTime<Utc>, status: u16) {
@@ -204,10 +205,15 @@ impl<'a> Follower<'a> {
                 Some(Ok(answer)) if answer.ok() => answer,
                 other => {
                     summary.page_errors += 1;
-                    let why = match other {
-                        Some(Ok(answer)) => format!("{}: answered {}", entry.url, answer.status),
-                        Some(Err(e)) => e.to_string(),
-                        None => format!("{}: the fetch task failed", entry.url),
+                    // A page that is gone, refused or too large stays so: it is marked fetched
+                    // and not asked again. A network failure, 429 or 5xx is tried next poll.
+                    let (why, permanent) = match other {
+                        Some(Ok(answer)) => {
+                            let permanent = (400..500).contains(&answer.status) && answer.status != 429;
+                            (format!("{}: answered {}", entry.url, answer.status), permanent)
+                        }
+                        Some(Err(e)) => (e.to_string(), !e.transient()),
+                        None => (format!("{}: the fetch task failed", entry.url), false),
                     };
                     match feed_text(source, entry, &why) {
                         Some(page) => {
@@ -215,8 +221,12 @@ impl<'a> Follower<'a> {
                             keep.push(page);
                             marked.push(entry.url.to_string());
                         }
-                        // Not marked: the next poll tries the page again.
-                        None => eprintln!("follow: {why}"),
+                        None => {
+                            eprintln!("follow: {why}{}", if permanent { "; not asked again" } else { "; tried again at the next poll" });
+                            if permanent {
+                                marked.push(entry.url.to_string());
+                            }
+                        }
                     }
                     continue;
                 }

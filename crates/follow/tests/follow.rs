@@ -67,10 +67,23 @@ async fn handle(State(site): State<Site>, Path(path): Path<String>, headers: Hea
             response.headers_mut().insert("etag", etag.parse().unwrap());
             response
         }
+        // A sitemap index that never changes, over a sitemap that grows with the items.
+        "index.xml" => {
+            if headers.get("if-none-match").is_some_and(|v| v == "\"index\"") {
+                return Response::builder().status(StatusCode::NOT_MODIFIED).header("etag", "\"index\"").body(Body::empty()).unwrap();
+            }
+            let mut response = ok("application/xml", "<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\"><sitemap><loc>/s.xml</loc></sitemap></sitemapindex>".into());
+            response.headers_mut().insert("etag", "\"index\"".parse().unwrap());
+            response
+        }
+        "s.xml" => {
+            let urls: String = (0..site.items.load(Ordering::SeqCst)).map(|i| format!("<url><loc>/a/{}</loc></url>", 100 + i)).collect();
+            ok("application/xml", format!("<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">{urls}</urlset>"))
+        }
         // A second feed that lists, under another address, a page whose canonical is /a/0.
         "other.xml" => ok(
             "application/rss+xml",
-            "<rss version=\"2.0\"><channel><title>Other</title><item><title>Mirror</title><link>/mirror/0</link></item></channel></rss>".into(),
+            "<rss version=\"2.0\"><channel><title>Other</title><item><title>Mirror</title><link>/mirror/0</link></item><item><title>Gone</title><link>/gone/1</link></item></channel></rss>".into(),
         ),
         p if p.starts_with("mirror/") => ok("text/html", article_html(0, Some("/a/0"))),
         p if p.starts_with("a/") => {
@@ -151,6 +164,11 @@ fn polls_fetch_new_pages_once_and_the_archive_reproduces_the_store() {
     assert_eq!(article_urls(&store).len(), 4);
     assert_eq!(site.hits.lock().unwrap().get("/a/0"), Some(&1));
 
+    // A page that answered 404 is not asked again; the other feed is polled anew.
+    let other = runtime.block_on(follower.poll(&sources[1..], now)).unwrap();
+    assert_eq!((other.sources_polled, other.pages_fetched, other.page_errors), (1, 0, 0), "{other:?}");
+    assert_eq!(site.hits.lock().unwrap().get("/gone/1"), Some(&1));
+
     // The source's state is in the store.
     let states = store.sources().unwrap();
     let state = states.iter().find(|s| s.url == feed).unwrap();
@@ -196,4 +214,27 @@ fn a_failing_source_is_backed_off_and_reported() {
     }
     assert_eq!(waits, [120, 240, 480], "the wait doubles with each failure");
     assert_eq!(store.sources().unwrap()[0].failures, 3);
+}
+
+#[test]
+fn an_unchanged_sitemap_index_still_polls_its_sitemaps() {
+    let site = Site::default();
+    site.items.store(1, Ordering::SeqCst);
+    let base = serve(site.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let store = MemoryStore::new().unwrap();
+    let config = Config::default();
+    let follow = FollowConfig::new(dir.path().join("archive"));
+    let every = chrono::Duration::from_std(follow.every).unwrap();
+    let follower = Follower::new(&store, Pipeline::new(&config, &Quiet), fetcher(), follow).unwrap();
+    let index = vec![format!("{base}/index.xml")];
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let now = chrono::Utc::now();
+    let first = runtime.block_on(follower.poll(&index, now)).unwrap();
+    assert_eq!((first.sources_polled, first.articles_added), (2, 1), "{first:?}");
+    site.items.store(2, Ordering::SeqCst);
+    let later = runtime.block_on(follower.poll(&index, now + every)).unwrap();
+    assert_eq!((later.sources_polled, later.unchanged, later.articles_added), (2, 1, 1), "{later:?}");
+    let kinds: Vec<_> = store.sources().unwrap().into_iter().map(|s| (s.url.rsplit('/').next().unwrap().to_owned(), s.kind)).collect();
+    assert_eq!(kinds, [("index.xml".to_owned(), storyline_model::SourceKind::SitemapIndex), ("s.xml".to_owned(), storyline_model::SourceKind::Sitemap)]);
 }

@@ -37,6 +37,10 @@ pub struct SourceState {
     /// Pages listed by the source over its life, and articles stored from them.
     pub entries_seen: u64,
     pub new_articles: u64,
+    /// The sources this one names (an OPML file's feeds, an index's sitemaps), as of its last
+    /// full answer: still followed when it answers 304.
+    #[serde(default)]
+    pub children: Vec<String>,
 }
 
 impl SourceState {
@@ -53,6 +57,7 @@ impl SourceState {
             last_error: None,
             entries_seen: 0,
             new_articles: 0,
+            children: Vec::new(),
         }
     }
 }

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,6 +150,45 @@ test('the API answers JSON, errors included', async () => {
   const bad = await fetch(`${base}stories?limit=0`);
   assert.equal(bad.status, 400);
   assert.equal((await bad.json()).error.code, 'bad_request');
+});
+
+test('a story page and the story list open in Chromium show an article that arrives while they are open', async () => {
+  const top = (await fetch(`${base}stories?limit=1`).then(r => r.json())).stories[0];
+  await page.goto(`${base}ui/stories/${encodeURIComponent(top.id)}`);
+  const list = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  list.on('pageerror', e => consoleErrors.push(String(e)));
+  await list.goto(base);
+  // Both pages are connected to the event stream.
+  await page.waitForSelector('#live:not(.off)', { timeout: 15000 });
+  await list.waitForSelector('#live:not(.off)', { timeout: 15000 });
+  const before = await page.locator('#sources tr.source').count();
+  assert.equal(await page.locator('#sources tr.source.new').count(), 0);
+
+  // Another process stores a rewrite of one of the story's articles, under a new outlet.
+  const text = readFileSync(path.join(root, 'examples/001_cd5b6eb30dfdc74c.txt'), 'utf8').replace('[ad_1]', '');
+  const input = path.join(db, 'live.jsonl');
+  writeFileSync(input, JSON.stringify({ id: 'live-1', url: 'https://live.example/news/envoy', outlet: 'live.example',
+    title: 'U.S. envoy heads to the Middle East as violence mounts', published: '2021-05-13', text }) + '\n');
+  const ingest = spawnSync(bin, ['ingest', '--db', db, '--no-progress', input], { encoding: 'utf8' });
+  assert.equal(ingest.status, 0, ingest.stderr);
+
+  // The open story page shows it, marked, without a reload.
+  const added = page.locator('#sources tr.source.new');
+  await added.first().waitFor({ timeout: 30000 });
+  assert.equal(await added.count(), 1);
+  assert.match(await added.innerText(), /live\.example/);
+  assert.match(await added.locator('.badge').innerText(), /new since opened/);
+  assert.equal(await page.locator('#sources tr.source').count(), before + 1);
+  assert.match(await page.locator('#live').innerText(), /1 new since opened/);
+  await page.screenshot({ path: path.join(shots, 'live-story.png'), fullPage: true });
+
+  // The story list marks the story that grew.
+  const grown = list.locator(`#stories tr.story.new[data-story="${top.id}"]`);
+  await grown.waitFor({ timeout: 30000 });
+  assert.match(await grown.locator('.badge').innerText(), /\+1 since opened/);
+  assert.equal(Number(await grown.locator('td:nth-child(2)').innerText().then(t => t.trim())), top.articles + 1);
+  await list.screenshot({ path: path.join(shots, 'live-list.png'), fullPage: true });
+  await list.close();
 });
 
 test('no page logged an error: the Content-Security-Policy blocked nothing the UI needs', async () => {

@@ -93,6 +93,9 @@ pub struct ApiQuery {
     pub kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// `/events`: the id of the last event seen (as `Last-Event-ID`).
+    #[serde(default, deserialize_with = "blank_is_none", skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 fn blank_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -168,6 +171,7 @@ pub fn routes() -> Router<Shared> {
         .route("/figures", get(figures))
         .route("/search", get(search))
         .route("/export/{what}", get(export))
+        .route("/events", get(crate::stream::events))
         .fallback(|| async { ApiError::not_found("no such endpoint (see openapi.yaml)") })
 }
 

@@ -45,8 +45,9 @@ impl Default for Limits {
 }
 
 /// Sent with every response. The UI's pages load their style and script from `/assets/`, so
-/// nothing inline runs; no page may be framed.
-const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// nothing inline runs; no page may be framed. Scripts may talk to this server only (the live
+/// pages' event stream and refetches).
+const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Security headers on every response.
 pub async fn headers(req: Request, next: Next) -> Response {

@@ -64,6 +64,8 @@ mark.PER{background:#dbe8ff}mark.ORG{background:#ffe9c7}mark.LOC{background:#d9f
 q.quote{background:#fff6bf;quotes:none}span.fig{border-bottom:2px solid #e07b00}
 .removed{white-space:pre-wrap;background:#f6f6f8;border-left:3px solid #c8c8d0;padding:.3rem .6rem;margin:.3rem 0;font-size:.85rem}
 .copy{margin-left:1.5rem}.pager{margin:1rem 0;display:flex;gap:1rem}
+#live{font-size:.85rem;color:#4a6b3a}#live::before{content:"\25CF  ";color:#3c9a3c}#live.off::before{color:#b0b0b0}
+tr.new{background:#fff8d6}.badge{display:inline-block;margin-left:.4rem;padding:0 .35rem;border-radius:.6rem;background:#e9a400;color:#fff;font-size:.7rem;vertical-align:middle}
 "#;
 
 pub const JS: &str = r#"
@@ -82,8 +84,27 @@ pub fn page(title: &str, body: &str) -> String {
 /// A page of the server: style and script come from `/assets/`, so that the
 /// Content-Security-Policy can forbid anything inline.
 pub fn served_page(title: &str, body: &str) -> String {
-    layout(title, body, "<link rel=\"stylesheet\" href=\"/assets/storyline.css\">", "<script src=\"/assets/storyline.js\"></script>")
+    layout(
+        title,
+        body,
+        "<link rel=\"stylesheet\" href=\"/assets/storyline.css\">",
+        "<script src=\"/assets/storyline.js\"></script><script src=\"/assets/live.js\"></script>",
+    )
 }
+
+/// The marker of a page that follows the server's events: `stories` (the story list) or
+/// `story` (one story page). The script `LIVE_JS` refetches the page when its stories change
+/// and marks what arrived since the page was opened.
+pub fn live_marker(mode: &str, story: Option<&str>) -> String {
+    format!(
+        "<p id=\"live\" class=\"off\" data-live=\"{}\"{} hidden>live</p>",
+        esc(mode),
+        story.map(|s| format!(" data-story=\"{}\"", esc(s))).unwrap_or_default()
+    )
+}
+
+/// The live pages' script (see [`live_marker`]).
+pub const LIVE_JS: &str = include_str!("live.js");
 
 fn layout(title: &str, body: &str, style: &str, script: &str) -> String {
     format!(
@@ -137,7 +158,8 @@ pub fn story_body(r: &StoryReport) -> String {
             .unwrap_or_else(|| "original reporting".into());
         let _ = write!(
             h,
-            "<tr class=\"source\"><td>{}</td><td>{}{}</td><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"source\" data-article=\"{}\"><td>{}</td><td>{}{}</td><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&x.article.0),
             i + 1,
             esc(&x.outlet),
             if x.outlet_guessed { " <span class=\"muted small\">(not stated)</span>" } else { "" },

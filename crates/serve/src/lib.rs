@@ -10,8 +10,10 @@
 
 mod api;
 pub mod catalog;
+pub mod events;
 pub mod guard;
 pub mod html;
+mod stream;
 mod ui;
 
 use std::net::SocketAddr;
@@ -66,9 +68,20 @@ pub struct AppState {
     hooks: Hooks,
     limits: Limits,
     config: Config,
+    /// What each refresh changed, for `GET /events` and the live pages.
+    pub events: events::Events,
+    /// Set when the server stops, so that event streams end.
+    closing: tokio::sync::watch::Sender<bool>,
+    /// Event streams open now.
+    streams: std::sync::atomic::AtomicUsize,
 }
 
 pub type Shared = Arc<AppState>;
+
+/// How many recent events a server keeps for clients that reconnect.
+const EVENTS_KEPT: usize = 4096;
+/// Articles read per store call when their events are made.
+const EVENT_PAGE: usize = 256;
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, hooks: Hooks, limits: Limits, config: Config) -> Result<Shared, Error> {
@@ -85,6 +98,9 @@ impl AppState {
             hooks,
             limits,
             config,
+            events: events::Events::new(EVENTS_KEPT),
+            closing: tokio::sync::watch::channel(false).0,
+            streams: std::sync::atomic::AtomicUsize::new(0),
         }))
     }
 
@@ -133,10 +149,31 @@ impl AppState {
         self.store.sync_index(false)?;
         // The head was read first: every story write it covers is in these changes.
         let changes = self.store.story_changes(seen.changes)?;
-        let catalog = self.catalog().apply(self.store(), &changes)?;
+        let old = self.catalog();
+        let catalog = old.apply(self.store(), &changes)?;
+        let mut happened = self.stored_since(seen.articles, head.articles)?;
+        happened.extend(events::story_events(&old, &catalog, &changes));
         self.swap(catalog);
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = head;
+        self.events.publish(happened);
         Ok(true)
+    }
+
+    /// An event for each article stored after sequence number `after`, up to `upto`.
+    fn stored_since(&self, mut after: i64, upto: i64) -> Result<Vec<events::Event>, Error> {
+        let mut out = Vec::new();
+        while after < upto {
+            let page = self.store.articles_after(after, EVENT_PAGE)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            out.extend(page.iter().filter(|a| a.seq <= upto).map(events::article_event));
+        }
+        Ok(out)
+    }
+
+    /// A receiver that sees `true` when the server stops.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Resolves entities across the store anew, when anything was written since the last
@@ -234,6 +271,7 @@ pub async fn serve(state: Shared, addr: SocketAddr, on_ready: impl FnOnce(Socket
     let listener = tokio::net::TcpListener::bind(addr).await?;
     on_ready(listener.local_addr()?);
     let limits = state.limits.clone();
+    let kept = state.clone();
     let app = router(state);
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -273,8 +311,9 @@ pub async fn serve(state: Shared, addr: SocketAddr, on_ready: impl FnOnce(Socket
             }
         });
     }
-    // Let the connections finish their requests in flight.
+    // Let the connections finish their requests in flight; event streams end.
     let _ = stop_tx.send(true);
+    let _ = kept.closing.send(true);
     let all = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(limits.request_timeout, connections.acquire_many(all)).await;
     Ok(())

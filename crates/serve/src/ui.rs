@@ -24,6 +24,7 @@ pub fn routes() -> Router<Shared> {
         .route("/ui/threads/{id}", get(thread))
         .route("/assets/storyline.css", get(|| async { asset("text/css; charset=utf-8", crate::html::CSS) }))
         .route("/assets/storyline.js", get(|| async { asset("text/javascript; charset=utf-8", crate::html::JS) }))
+        .route("/assets/live.js", get(|| async { asset("text/javascript; charset=utf-8", crate::html::LIVE_JS) }))
 }
 
 fn asset(kind: &'static str, text: &'static str) -> Response {
@@ -60,13 +61,14 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
         let sel = |x: &str| if f.sort == x { " selected" } else { "" };
         let _ = write!(
             h,
-            "<h1>Stories</h1><p class=\"muted\">{} articles, {} stories, {} entities</p>\
+            "<h1>Stories</h1>{}<p class=\"muted\" id=\"counts\">{} articles, {} stories, {} entities</p>\
              <form class=\"filters\" method=\"get\" action=\"/\">\
              <label>text<input name=\"q\" value=\"{}\" placeholder=\"words, \\\"phrases\\\", AND/OR\"></label>\
              <label>from<input name=\"from\" type=\"date\" value=\"{}\"></label><label>to<input name=\"to\" type=\"date\" value=\"{}\"></label>\
              <label>outlet<input name=\"outlet\" value=\"{}\"></label><label>entity<input name=\"entity\" value=\"{}\"></label>\
              <label>sort<select name=\"sort\"><option value=\"size\"{}>most articles</option><option value=\"recent\"{}>most recent</option><option value=\"oldest\"{}>oldest</option></select></label>\
              <button type=\"submit\">Filter</button></form>",
+            crate::html::live_marker("stories", None),
             c.articles,
             c.stories.len(),
             c.entities.len(),
@@ -79,13 +81,15 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
             sel("recent"),
             sel("oldest")
         );
-        let _ = write!(h, "<p class=\"muted\">{} matching stories</p><table id=\"stories\"><tr><th>story</th><th>articles</th><th>outlets</th><th>dates</th><th>who</th></tr>", pg.total);
+        let _ = write!(h, "<p class=\"muted\" id=\"matching\">{} matching stories</p><table id=\"stories\"><tr><th>story</th><th>articles</th><th>outlets</th><th>dates</th><th>who</th></tr>", pg.total);
         for r in &pg.rows {
             let st = &r.story;
             let who: String = r.entities.iter().take(4).map(|&e| format!("<span class=\"tag\">{}</span>", esc(&c.entities[e].name))).collect();
             let _ = write!(
                 h,
-                "<tr class=\"story\"><td><a href=\"/ui/stories/{}\">{}</a></td><td>{}</td><td class=\"small\">{}</td><td class=\"small\">{} .. {}</td><td>{who}</td></tr>",
+                "<tr class=\"story\" data-story=\"{}\" data-articles=\"{}\"><td><a href=\"/ui/stories/{}\">{}</a></td><td>{}</td><td class=\"small\">{}</td><td class=\"small\">{} .. {}</td><td>{who}</td></tr>",
+                esc(&st.id.0),
+                st.articles,
                 url(&st.id.0),
                 esc(&st.title),
                 st.articles,
@@ -107,7 +111,8 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
 async fn story(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
     let (title, body) = blocking(&s, move |app| {
         let Some(r) = app.0.report(&id)? else { return Err(ApiError::not_found(format!("no story `{id}`"))) };
-        let mut body = story_body(&r);
+        let mut body = crate::html::live_marker("story", Some(&r.story.id.0));
+        body.push_str(&story_body(&r));
         // The other stories of its thread: the same actors at other times (or the same event
         // that the clustering kept apart).
         let c = app.0.catalog();

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod copies;
+mod events;
 mod facts;
 mod follow;
 mod hardening;

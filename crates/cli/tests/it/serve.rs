@@ -99,6 +99,10 @@ impl Server {
         (status, head, body)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn json(&self, path: &str) -> (u16, Value) {
         let (status, body) = self.request("GET", path, "");
         (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")))

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use storyline_follow::fetch::{FetchConfig, Fetcher};
+use storyline_follow::folder::{self, FolderConfig};
 use storyline_follow::follower::{FollowConfig, Follower};
 use storyline_follow::listing::{self, Kind};
 use storyline_pipeline::{Config, Pipeline, Quiet};
@@ -22,8 +23,31 @@ pub struct Args {
     pub sources: Vec<String>,
 }
 
+/// `storyline follow`: polls once (without `--every`) or until stopped; a poll that cannot
+/// store ends the command.
 pub fn run(store: &Arc<dyn Store>, db: &str, config: &Config, args: Args) -> Result<ExitCode> {
-    let sources = expand(&args.sources)?;
+    follow(store, db, config, args, false)
+}
+
+/// `storyline serve --follow`: the same follower on a thread of its own beside the server,
+/// polling every `--every` (default 5 minutes); a poll that fails is reported and tried again.
+pub fn spawn(store: Arc<dyn Store>, db: String, config: Config, mut args: Args) -> Result<()> {
+    args.every = Some(args.every.unwrap_or(Duration::from_secs(300)));
+    // Bad sources are refused before the server starts.
+    expand(&args.sources)?;
+    std::thread::Builder::new()
+        .name("follow-sources".into())
+        .spawn(move || {
+            if let Err(e) = follow(&store, &db, &config, args, true) {
+                eprintln!("error: following sources stopped: {e:#}");
+            }
+        })
+        .context("starting the follower")?;
+    Ok(())
+}
+
+fn follow(store: &Arc<dyn Store>, db: &str, config: &Config, args: Args, keep_going: bool) -> Result<ExitCode> {
+    let (sources, folders) = expand(&args.sources)?;
     let archive = args.archive.clone().unwrap_or_else(|| if db.contains("://") { PathBuf::from("storyline-archive") } else { Path::new(db).join("archive") });
     let mut fetch = FetchConfig { host_delay: args.host_delay, ..FetchConfig::default() };
     if let Some(agent) = args.user_agent {
@@ -36,34 +60,77 @@ pub fn run(store: &Arc<dyn Store>, db: &str, config: &Config, args: Args) -> Res
     }
     let pipeline = Pipeline::new(config, &Quiet);
     let follower = Follower::new(store.as_ref(), pipeline, fetcher, follow).context("opening the archive")?;
+    let folder_config = FolderConfig::default();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    // Folders are watched only when followed over time.
+    let _watcher = match (&args.every, folders.is_empty()) {
+        (Some(_), false) => Some(folder::watch(&folders, wake.clone()).context("watching the folders")?),
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
         loop {
-            let summary = follower.poll(&sources, chrono::Utc::now()).await.with_context(|| format!("following into {}", store.describe()))?;
-            eprintln!(
-                "follow: {} sources polled ({} unchanged, {} failed); {} pages fetched, {} already fetched, {} canonical duplicates, {} page errors ({} from feed text); {} articles added",
-                summary.sources_polled,
-                summary.unchanged,
-                summary.failed,
-                summary.pages_fetched,
-                summary.already_fetched,
-                summary.canonical_duplicates,
-                summary.page_errors,
-                summary.from_feed_text,
-                summary.articles_added
-            );
+            let mut settling = 0;
+            if !sources.is_empty() {
+                match follower.poll(&sources, chrono::Utc::now()).await {
+                    Ok(summary) => eprintln!(
+                        "follow: {} sources polled ({} unchanged, {} failed); {} pages fetched, {} already fetched, {} canonical duplicates, {} page errors ({} from feed text); {} articles added",
+                        summary.sources_polled,
+                        summary.unchanged,
+                        summary.failed,
+                        summary.pages_fetched,
+                        summary.already_fetched,
+                        summary.canonical_duplicates,
+                        summary.page_errors,
+                        summary.from_feed_text,
+                        summary.articles_added
+                    ),
+                    Err(e) if keep_going => eprintln!("warning: following into {}: {e}", store.describe()),
+                    Err(e) => return Err(e).with_context(|| format!("following into {}", store.describe())),
+                }
+            }
+            for dir in &folders {
+                match follower.look(dir, &folder_config, chrono::Utc::now()) {
+                    Ok(look) => {
+                        settling += look.settling;
+                        if look.new_files > 0 || look.errors > 0 {
+                            eprintln!(
+                                "follow: {}: {} new files of {}, {} articles added, {} errors",
+                                dir.display(),
+                                look.new_files,
+                                look.files,
+                                look.articles_added,
+                                look.errors
+                            );
+                        }
+                    }
+                    Err(e) if keep_going => eprintln!("warning: ingesting {}: {e}", dir.display()),
+                    Err(e) => return Err(e).with_context(|| format!("ingesting {}", dir.display())),
+                }
+            }
             let Some(every) = args.every else { return Ok(ExitCode::SUCCESS) };
-            // Wake for the soonest source due, at most `every` from now.
+            // Wake for the soonest source due, at most `every` from now; sooner for files
+            // still being written; at once when a watched folder changes.
             let soonest = store.sources()?.iter().filter(|s| sources.contains(&s.url)).filter_map(|s| s.next_poll).min();
-            let wait = soonest.and_then(|at| (at - chrono::Utc::now()).to_std().ok()).unwrap_or(Duration::from_secs(1)).min(every);
-            tokio::time::sleep(wait.max(Duration::from_millis(200))).await;
+            let mut wait = soonest.and_then(|at| (at - chrono::Utc::now()).to_std().ok()).unwrap_or(Duration::from_secs(1)).min(every);
+            if settling > 0 {
+                wait = wait.min(folder_config.settle + Duration::from_millis(100));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
+                _ = wake.notified() => {
+                    // Let a burst of writes finish before looking.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            }
         }
     })
 }
 
-/// Sources as given, with local OPML files replaced by the feeds they list.
-fn expand(given: &[String]) -> Result<Vec<String>> {
+/// Sources as given, with local OPML files replaced by the feeds they list; folders apart.
+fn expand(given: &[String]) -> Result<(Vec<String>, Vec<PathBuf>)> {
     let mut out = Vec::new();
+    let mut folders = Vec::new();
     for source in given {
         if source.starts_with("http://") || source.starts_with("https://") {
             out.push(source.clone());
@@ -71,16 +138,17 @@ fn expand(given: &[String]) -> Result<Vec<String>> {
         }
         let path = Path::new(source);
         if path.is_dir() {
-            bail!("{source}: watching folders is not built yet; ingest its files with `storyline ingest`");
+            folders.push(std::fs::canonicalize(path).with_context(|| format!("{source}: cannot resolve the folder"))?);
+            continue;
         }
-        let bytes = std::fs::read(path).with_context(|| format!("{source}: neither an http(s) address nor a readable file"))?;
+        let bytes = std::fs::read(path).with_context(|| format!("{source}: neither an http(s) address, a folder nor a readable file"))?;
         let found = listing::read(source, None, &bytes).with_context(|| format!("reading {source}"))?;
         if found.kind != Kind::Opml {
-            bail!("{source}: a local file is followed only when it is an OPML list of feeds");
+            bail!("{source}: a local file is followed only when it is an OPML list of feeds (to read a file once, `storyline ingest` it)");
         }
         out.extend(found.sources.iter().map(|u| u.to_string()));
     }
-    Ok(out)
+    Ok((out, folders))
 }
 
 pub fn list(store: &Arc<dyn Store>, json: bool) -> Result<ExitCode> {

@@ -93,19 +93,9 @@ enum Command {
     Follow {
         #[command(flatten)]
         db: DbArg,
-        /// Poll again after this long (30s, 5m, 1h); without it, poll once and exit.
-        #[arg(long, value_parser = parse_duration)]
-        every: Option<std::time::Duration>,
-        /// Folder of the daily WARC files of every answer [default: ARCHIVE under the store
-        /// directory, or ./storyline-archive for a PostgreSQL store].
-        #[arg(long)]
-        archive: Option<PathBuf>,
-        /// The User-Agent sent, and matched against robots.txt.
-        #[arg(long)]
-        user_agent: Option<String>,
-        /// Least time between two requests to one host (a robots.txt Crawl-delay can raise it).
-        #[arg(long, value_parser = parse_duration, default_value = "1s")]
-        host_delay: std::time::Duration,
+        #[command(flatten)]
+        flags: FollowFlags,
+        /// Feed, sitemap or sitemap index URLs, OPML files of feeds, and folders to watch.
         #[arg(required = true)]
         sources: Vec<String>,
     },
@@ -233,6 +223,12 @@ enum Command {
         addr: std::net::SocketAddr,
         #[command(flatten)]
         limits: ServeLimits,
+        /// Follow these sources while serving (as `storyline follow` does: feeds, sitemaps,
+        /// OPML files, folders), every --every.
+        #[arg(long, num_args = 1..)]
+        follow: Vec<String>,
+        #[command(flatten)]
+        flags: FollowFlags,
     },
     /// Print one stored article (by id or external id) as JSON.
     Show {
@@ -240,6 +236,30 @@ enum Command {
         db: DbArg,
         id: String,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct FollowFlags {
+    /// Poll again after this long (30s, 5m, 1h); without it, `follow` polls once and exits
+    /// [serve --follow: 5m].
+    #[arg(long, value_parser = parse_duration)]
+    every: Option<std::time::Duration>,
+    /// Folder of the daily WARC files of every answer [default: ARCHIVE under the store
+    /// directory, or ./storyline-archive for a PostgreSQL store].
+    #[arg(long)]
+    archive: Option<PathBuf>,
+    /// The User-Agent sent, and matched against robots.txt.
+    #[arg(long)]
+    user_agent: Option<String>,
+    /// Least time between two requests to one host (a robots.txt Crawl-delay can raise it).
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    host_delay: std::time::Duration,
+}
+
+impl FollowFlags {
+    fn args(self, sources: Vec<String>) -> follow::Args {
+        follow::Args { every: self.every, archive: self.archive, user_agent: self.user_agent, host_delay: self.host_delay, sources }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -344,9 +364,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<ExitCode> {
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Follow { db, every, archive, user_agent, host_delay, sources } => {
-            follow::run(&open(&db)?, &db.db, &config, follow::Args { every, archive, user_agent, host_delay, sources })
-        }
+        Command::Follow { db, flags, sources } => follow::run(&open(&db)?, &db.db, &config, flags.args(sources)),
         Command::Sources { db, json } => follow::list(&open(&db)?, json),
         Command::Ingest { db, read, paths } => {
             read.apply(&mut config);
@@ -383,9 +401,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { db, addr, limits } => {
+        Command::Serve { db, addr, limits, follow, flags } => {
             let limits = limits.limits(&mut config)?;
-            serve(&db, addr, limits, config)
+            serve(&db, addr, limits, config, (!follow.is_empty()).then(|| flags.args(follow)))
         }
         Command::Copies { db, id } => {
             let store = open(&db)?;
@@ -465,7 +483,7 @@ fn export_any(store: &dyn Store, what: &str, csv: bool, out: impl Write) -> Resu
     }
 }
 
-fn serve(db: &DbArg, addr: std::net::SocketAddr, limits: storyline_serve::Limits, config: Config) -> Result<ExitCode> {
+fn serve(db: &DbArg, addr: std::net::SocketAddr, limits: storyline_serve::Limits, config: Config, sources: Option<follow::Args>) -> Result<ExitCode> {
     // Said before the catalog is loaded, which can take a while.
     if !addr.ip().is_loopback() && limits.token.is_none() {
         return Err(storyline_serve::Error::NoToken(addr).into());
@@ -477,10 +495,13 @@ fn serve(db: &DbArg, addr: std::net::SocketAddr, limits: storyline_serve::Limits
     let hooks = storyline_serve::Hooks {
         export: Arc::new(|store: &dyn Store, what: &str, csv: bool, out: &mut dyn Write| export_any(store, what, csv, out).map_err(|e| format!("{e:#}"))),
     };
-    let state = storyline_serve::AppState::new(store, hooks, limits, config).with_context(|| format!("reading {name}"))?;
+    let state = storyline_serve::AppState::new(store.clone(), hooks, limits, config.clone()).with_context(|| format!("reading {name}"))?;
     let c = state.catalog();
     eprintln!("{} articles, {} stories, {} entities ({:.1} s)", c.articles, c.stories.len(), c.entities.len(), started.elapsed().as_secs_f64());
     state.follow();
+    if let Some(sources) = sources {
+        follow::spawn(store, db.db.clone(), config, sources)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the server runtime")?;
     runtime
         .block_on(storyline_serve::serve(state, addr, |bound| {

@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod canon;
 pub mod fetch;
+pub mod folder;
 pub mod follower;
 pub mod listing;
 pub mod opml;

@@ -138,3 +138,56 @@ fn an_event_stream_client_sees_articles_stored_by_another_process_and_their_stor
     let ended = all.until("the end of the stream", Duration::from_secs(30), |_| false);
     assert!(!ended);
 }
+
+#[test]
+fn serve_follows_a_watched_folder_and_streams_what_arrives_in_it() {
+    let db = tempfile::tempdir().unwrap();
+    let inbox = tempfile::tempdir().unwrap();
+    // A file there before the server starts is ingested at the first look.
+    std::fs::write(inbox.path().join("early.jsonl"), format!("{}\n", rewrite_of("000_ee6209165108b612.txt", "early.example"))).unwrap();
+    let folder = inbox.path().to_str().unwrap();
+    let server = Server::start_with(db.path(), &["--follow", folder, "--every", "1m"]);
+    let limit = Duration::from_secs(30);
+    let count = |server: &Server| server.json("/healthz").1["articles"].as_u64().unwrap();
+    let started = Instant::now();
+    while count(&server) < 1 {
+        assert!(started.elapsed() < limit, "the file already in the folder was not ingested");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut stream = Stream::open(&server, "/events?type=article_stored", &[]);
+
+    // A file written into the folder (in two parts, as a slow writer does) arrives once, whole,
+    // well before the next poll is due.
+    let path = inbox.path().join("sub").join("late.jsonl");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let line = format!("{}\n", rewrite_of("004_49a082d0ec2fb85f.txt", "late.example"));
+    let (head, tail) = line.split_at(line.len() / 2);
+    let mut file = std::fs::File::create(&path).unwrap();
+    file.write_all(head.as_bytes()).unwrap();
+    file.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    file.write_all(tail.as_bytes()).unwrap();
+    drop(file);
+    let (_, _, stored) = stream.event("the folder's new article", limit, |e| e.2["outlet"] == "late.example");
+    assert_eq!(stored["title"], "U.S. envoy heads to the Middle East as violence mounts");
+    assert_eq!(count(&server), 2);
+    // The folder is a source like the others, its files marked once their articles are stored.
+    let folder_state = || {
+        let sources: Vec<Value> = crate::jsonl(&run(db.path(), &["sources", "--json"]));
+        sources.into_iter().find(|s| s["url"].as_str().unwrap().starts_with("folder:")).expect("the folder is listed")
+    };
+    let started = Instant::now();
+    while folder_state()["new_articles"] != 2 {
+        assert!(started.elapsed() < limit, "{}", folder_state());
+    }
+    let source = folder_state();
+    assert_eq!((&source["kind"], &source["entries_seen"], &source["last_error"]), (&json!("folder"), &json!(2), &Value::Null), "{source}");
+    drop(server);
+
+    // A restart reads nothing again.
+    let out = crate::bin().args(["follow", "--db"]).arg(db.path()).arg(folder).output().unwrap();
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    assert!(!crate::stderr(&out).contains("new files"), "{}", crate::stderr(&out));
+    let sources: Vec<Value> = crate::jsonl(&run(db.path(), &["sources", "--json"]));
+    assert_eq!(sources.iter().find(|s| s["kind"] == "folder").unwrap()["new_articles"], 2);
+}

@@ -151,8 +151,10 @@ fn schemathesis() -> Result<(), String> {
             "positive_data_acceptance",
             "--max-examples",
             "20",
+            // One worker: hypothesis's internals are not thread-safe (two workers raised
+            // IndexError and AST errors inside it, not in the server).
             "--workers",
-            "2",
+            "1",
             "--seed",
             "1",
             "--max-time",

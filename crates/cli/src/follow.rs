@@ -20,6 +20,7 @@ pub struct Args {
     pub archive: Option<PathBuf>,
     pub user_agent: Option<String>,
     pub host_delay: Duration,
+    pub rate: u32,
     pub sources: Vec<String>,
 }
 
@@ -46,10 +47,38 @@ pub fn spawn(store: Arc<dyn Store>, db: String, config: Config, mut args: Args) 
     Ok(())
 }
 
+/// Checks the store's alerts every `every` on a thread of its own, for as long as the process
+/// runs (beside `storyline serve`).
+pub fn spawn_alerts(store: Arc<dyn Store>, every: Duration) -> Result<()> {
+    let alerter = storyline_alert::Alerter::new(store, storyline_alert::AlertConfig::default())?;
+    std::thread::Builder::new()
+        .name("alerts".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                eprintln!("error: alerts: cannot start a runtime");
+                return;
+            };
+            runtime.block_on(async {
+                loop {
+                    tokio::time::sleep(every).await;
+                    match alerter.run(chrono::Utc::now()).await {
+                        Ok(s) if s.reported + s.delivered + s.failed > 0 => {
+                            eprintln!("alerts: {} new reports, {} delivered, {} failed", s.reported, s.delivered, s.failed)
+                        }
+                        Ok(_) => {}
+                        Err(e) => eprintln!("warning: checking alerts: {e}"),
+                    }
+                }
+            })
+        })
+        .context("starting the alert checker")?;
+    Ok(())
+}
+
 fn follow(store: &Arc<dyn Store>, db: &str, config: &Config, args: Args, keep_going: bool) -> Result<ExitCode> {
     let (sources, folders) = expand(&args.sources)?;
     let archive = args.archive.clone().unwrap_or_else(|| if db.contains("://") { PathBuf::from("storyline-archive") } else { Path::new(db).join("archive") });
-    let mut fetch = FetchConfig { host_delay: args.host_delay, ..FetchConfig::default() };
+    let mut fetch = FetchConfig { host_delay: args.host_delay, requests_per_second: args.rate, ..FetchConfig::default() };
     if let Some(agent) = args.user_agent {
         fetch.user_agent = agent;
     }
@@ -67,6 +96,8 @@ fn follow(store: &Arc<dyn Store>, db: &str, config: &Config, args: Args, keep_go
         (Some(_), false) => Some(folder::watch(&folders, wake.clone()).context("watching the folders")?),
         _ => None,
     };
+    // Alerts are checked after each poll (beside a server, the server checks them).
+    let alerter = if keep_going { None } else { Some(storyline_alert::Alerter::new(store.clone(), storyline_alert::AlertConfig::default())?) };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
         loop {
@@ -106,6 +137,15 @@ fn follow(store: &Arc<dyn Store>, db: &str, config: &Config, args: Args, keep_go
                     }
                     Err(e) if keep_going => eprintln!("warning: ingesting {}: {e}", dir.display()),
                     Err(e) => return Err(e).with_context(|| format!("ingesting {}", dir.display())),
+                }
+            }
+            if let Some(alerter) = &alerter {
+                match alerter.run(chrono::Utc::now()).await {
+                    Ok(s) if s.reported + s.delivered + s.failed > 0 => {
+                        eprintln!("alerts: {} new reports, {} delivered, {} failed", s.reported, s.delivered, s.failed)
+                    }
+                    Ok(_) => {}
+                    Err(e) => eprintln!("warning: checking alerts: {e}"),
                 }
             }
             let Some(every) = args.every else { return Ok(ExitCode::SUCCESS) };

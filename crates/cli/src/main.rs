@@ -1,5 +1,6 @@
 //! The `storyline` binary: command-line parsing and glue. All real work lives in the crates.
 
+mod alerts;
 mod copies;
 mod enrich;
 mod export;
@@ -100,6 +101,13 @@ enum Command {
         sources: Vec<String>,
     },
     /// List the followed sources: kind, last fetch and status, articles, errors, next poll.
+    /// Saved searches that report matching stories by webhook or to a file.
+    Alert {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(subcommand)]
+        action: alerts::Action,
+    },
     Sources {
         #[command(flatten)]
         db: DbArg,
@@ -254,11 +262,14 @@ struct FollowFlags {
     /// Least time between two requests to one host (a robots.txt Crawl-delay can raise it).
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     host_delay: std::time::Duration,
+    /// Requests per second at most, over all hosts together.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    rate: u32,
 }
 
 impl FollowFlags {
     fn args(self, sources: Vec<String>) -> follow::Args {
-        follow::Args { every: self.every, archive: self.archive, user_agent: self.user_agent, host_delay: self.host_delay, sources }
+        follow::Args { every: self.every, archive: self.archive, user_agent: self.user_agent, host_delay: self.host_delay, rate: self.rate, sources }
     }
 }
 
@@ -365,6 +376,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Follow { db, flags, sources } => follow::run(&open(&db)?, &db.db, &config, flags.args(sources)),
+        Command::Alert { db, action } => alerts::run(open(&db)?, action),
         Command::Sources { db, json } => follow::list(&open(&db)?, json),
         Command::Ingest { db, read, paths } => {
             read.apply(&mut config);
@@ -499,6 +511,7 @@ fn serve(db: &DbArg, addr: std::net::SocketAddr, limits: storyline_serve::Limits
     let c = state.catalog();
     eprintln!("{} articles, {} stories, {} entities ({:.1} s)", c.articles, c.stories.len(), c.entities.len(), started.elapsed().as_secs_f64());
     state.follow();
+    follow::spawn_alerts(store.clone(), std::time::Duration::from_secs(1))?;
     if let Some(sources) = sources {
         follow::spawn(store, db.db.clone(), config, sources)?;
     }

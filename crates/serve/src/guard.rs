@@ -112,7 +112,7 @@ impl axum::extract::FromRequestParts<Shared> for Authorized {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &Shared) -> Result<Authorized, Response> {
-        check_write(&parts.headers, state.limits.token.as_deref()).map(|()| Authorized).map_err(|e| {
+        check_write(&parts.headers, state.limits.token.as_deref(), parts.method != axum::http::Method::DELETE).map(|()| Authorized).map_err(|e| {
             let mut response = e.into_response();
             if response.status() == StatusCode::UNAUTHORIZED {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"storyline\""));
@@ -122,7 +122,9 @@ impl axum::extract::FromRequestParts<Shared> for Authorized {
     }
 }
 
-fn check_write(headers: &HeaderMap, token: Option<&str>) -> Result<(), ApiError> {
+/// `json`: the request carries a body, which must be JSON (a DELETE has none; a cross-site
+/// page cannot send one without a preflight, which this server never grants).
+fn check_write(headers: &HeaderMap, token: Option<&str>, json: bool) -> Result<(), ApiError> {
     let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let forbidden = |message: String| ApiError { status: StatusCode::FORBIDDEN, code: "forbidden", message };
     if let Some(site) = get(header::HeaderName::from_static("sec-fetch-site")) {
@@ -142,6 +144,9 @@ fn check_write(headers: &HeaderMap, token: Option<&str>) -> Result<(), ApiError>
             let message = if given.is_some() { "wrong bearer token" } else { "writes need `Authorization: Bearer TOKEN` (the server's --token)" };
             return Err(ApiError { status: StatusCode::UNAUTHORIZED, code: "unauthorized", message: message.to_owned() });
         }
+    }
+    if !json {
+        return Ok(());
     }
     let kind = get(header::CONTENT_TYPE).unwrap_or("");
     let essence = kind.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -214,9 +219,9 @@ mod tests {
     fn writes_need_same_origin_token_and_json() {
         let json = ("content-type", "application/json");
         let host = ("host", "127.0.0.1:8080");
-        assert!(check_write(&headers(&[json, host]), None).is_ok());
-        assert!(check_write(&headers(&[("content-type", "application/json; charset=utf-8"), host, ("origin", "http://127.0.0.1:8080")]), None).is_ok());
-        let status = |h: &[(&'static str, &str)], token| check_write(&headers(h), token).map_err(|e| e.status);
+        assert!(check_write(&headers(&[json, host]), None, true).is_ok());
+        assert!(check_write(&headers(&[("content-type", "application/json; charset=utf-8"), host, ("origin", "http://127.0.0.1:8080")]), None, true).is_ok());
+        let status = |h: &[(&'static str, &str)], token| check_write(&headers(h), token, true).map_err(|e| e.status);
         assert_eq!(status(&[("content-type", "text/plain"), host], None), Err(StatusCode::UNSUPPORTED_MEDIA_TYPE));
         assert_eq!(status(&[host], None), Err(StatusCode::UNSUPPORTED_MEDIA_TYPE));
         assert_eq!(status(&[json, host, ("origin", "https://evil.example")], None), Err(StatusCode::FORBIDDEN));
@@ -225,5 +230,9 @@ mod tests {
         assert_eq!(status(&[json, host], Some("s3cret")), Err(StatusCode::UNAUTHORIZED));
         assert_eq!(status(&[json, host, ("authorization", "Bearer s3cre")], Some("s3cret")), Err(StatusCode::UNAUTHORIZED));
         assert_eq!(status(&[json, host, ("authorization", "Bearer s3cret")], Some("s3cret")), Ok(()));
+        // A write without a body (DELETE) needs no content type, and the rest as much.
+        assert!(check_write(&headers(&[host]), None, false).is_ok());
+        assert_eq!(check_write(&headers(&[host, ("sec-fetch-site", "cross-site")]), None, false).map_err(|e| e.status), Err(StatusCode::FORBIDDEN));
+        assert_eq!(check_write(&headers(&[host]), Some("s3cret"), false).map_err(|e| e.status), Err(StatusCode::UNAUTHORIZED));
     }
 }

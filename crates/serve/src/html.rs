@@ -73,6 +73,18 @@ document.addEventListener('change', e => {
   if (e.target.matches('form.filters select')) e.target.form.submit();
   if (e.target.matches('input.only-diffs')) onlyDiffs(e.target);
 });
+document.addEventListener('submit', async e => {
+  if (!e.target.matches('form#new-alert')) return;
+  e.preventDefault();
+  const f = new FormData(e.target), out = document.getElementById('alert-result');
+  const headers = { 'Content-Type': 'application/json' };
+  if (f.get('token')) headers.Authorization = `Bearer ${f.get('token')}`;
+  const body = { name: f.get('name'), query: f.get('query'), webhook: f.get('webhook'), grow_by: Number(f.get('grow_by') || 3) };
+  const r = await fetch('/alerts', { method: 'POST', headers, body: JSON.stringify(body) });
+  const v = await r.json().catch(() => ({}));
+  out.textContent = r.ok ? `Saved. Webhook secret (shown once): ${v.secret}` : `Not saved: ${v.error ? v.error.message : r.status}`;
+  if (r.ok) setTimeout(() => location.reload(), 4000);
+});
 function onlyDiffs(box){document.querySelectorAll('.matrix tr.row').forEach(r=>{const all=!r.querySelector('td.no');r.style.display=(box.checked&&all)?'none':'';});}
 "#;
 
@@ -110,7 +122,7 @@ fn layout(title: &str, body: &str, style: &str, script: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{} · Storyline</title>{style}</head><body>\
-         <header class=\"top\"><a class=\"brand\" href=\"/\">Storyline</a><a href=\"/\">Stories</a><a href=\"/ui/entities\">Entities</a>\
+         <header class=\"top\"><a class=\"brand\" href=\"/\">Storyline</a><a href=\"/\">Stories</a><a href=\"/ui/entities\">Entities</a><a href=\"/ui/sources\">Sources</a><a href=\"/ui/alerts\">Alerts</a>\
          <form action=\"/\" method=\"get\"><input name=\"q\" placeholder=\"search: blinken AND published:2021-05\" size=\"36\" aria-label=\"search\"></form></header>\
          <main>{body}</main>{script}</body></html>",
         esc(title)

@@ -15,6 +15,7 @@ pub mod guard;
 pub mod html;
 mod stream;
 mod ui;
+mod watch;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -248,6 +249,7 @@ pub fn router(state: Shared) -> axum::Router {
     use axum::middleware::{from_fn, from_fn_with_state};
     api::routes()
         .merge(ui::routes())
+        .merge(watch::routes())
         .method_not_allowed_fallback(|| async {
             api::ApiError {
                 status: axum::http::StatusCode::METHOD_NOT_ALLOWED,

@@ -5,7 +5,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use storyline_model::{Article, ArticleId, CopyKind, CopyRelation, Facts, SourceKind, SourceState, Story, StoryId, StoryMember, Thread, ThreadId};
+use storyline_model::{
+    Alert, AlertHit, Article, ArticleId, CopyKind, CopyRelation, Facts, SourceKind, SourceState, Story, StoryId, StoryMember, Thread, ThreadId,
+};
 
 use crate::{CopyCheck, Error, Query, Step, Store, StoryChanges, StoryEventKind, StorySort, StoryUpdate};
 
@@ -17,7 +19,7 @@ type Check = (&'static str, fn(&dyn Store));
 
 /// Every check, each on a fresh store.
 pub fn run_all(make: Make<'_>) {
-    let checks: [Check; 9] = [
+    let checks: [Check; 10] = [
         ("articles", articles),
         ("search", search),
         ("copies", copies),
@@ -27,6 +29,7 @@ pub fn run_all(make: Make<'_>) {
         ("paging", paging),
         ("story ordering", story_ordering),
         ("sources", sources),
+        ("alerts", alerts),
     ];
     for (name, check) in checks {
         eprintln!("conformance: {name}");
@@ -420,6 +423,63 @@ fn sources(s: &dyn Store) {
     let fetched = s.fetched_pages(&asked).unwrap();
     assert_eq!(fetched, HashSet::from(["https://b.example/1".to_owned(), "https://b.example/2".to_owned()]));
     assert!(s.fetched_pages(&[]).unwrap().is_empty());
+}
+
+fn alerts(s: &dyn Store) {
+    assert!(s.alerts().unwrap().is_empty());
+    let at: chrono::DateTime<chrono::Utc> = "2021-05-13T10:00:00Z".parse().unwrap();
+    let alert = Alert {
+        name: "envoy".into(),
+        query: "amr AND envoy".into(),
+        webhook: Some("http://127.0.0.1:9/hook".into()),
+        file: None,
+        secret: "00ff".into(),
+        grow_by: 2,
+        created: at,
+        checked: 0,
+    };
+    s.put_alert(&alert).unwrap();
+    s.put_alert(&Alert { name: "budget".into(), webhook: None, file: Some("/tmp/a.jsonl".into()), ..alert.clone() }).unwrap();
+    assert_eq!(s.alerts().unwrap().iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["budget", "envoy"]);
+    assert_eq!(s.alerts().unwrap()[1], alert, "an alert reads back as stored");
+    let hit = |story: &str, level: u32| AlertHit {
+        alert: "envoy".into(),
+        story: StoryId(story.into()),
+        level,
+        title: "Envoy".into(),
+        articles: 3,
+        outlets: vec!["a".into(), "b".into()],
+        new_outlets: vec!["b".into()],
+        matched: vec![ArticleId("x".into())],
+        at,
+        delivered: None,
+        attempts: 0,
+        last_attempt: None,
+        last_error: None,
+    };
+    let added = s.record_alert_check("envoy", 7, &[hit("s1", 0), hit("s2", 0)]).unwrap();
+    assert_eq!(added.len(), 2);
+    assert_eq!(s.alerts().unwrap()[1].checked, 7, "the check's cursor is kept");
+    // A report already made is not made again (another checker, a restart); a new level is.
+    let added = s.record_alert_check("envoy", 9, &[hit("s1", 0), hit("s1", 1)]).unwrap();
+    assert_eq!(added, vec![hit("s1", 1)]);
+    // The cursor never goes back.
+    s.record_alert_check("envoy", 3, &[]).unwrap();
+    assert_eq!(s.alerts().unwrap()[1].checked, 9);
+    let mut done = hit("s2", 0);
+    done.delivered = Some(at);
+    done.attempts = 1;
+    s.update_alert_hit(&done).unwrap();
+    let hits = s.alert_hits(Some("envoy")).unwrap();
+    assert_eq!(hits, vec![hit("s1", 0), hit("s1", 1), done]);
+    assert_eq!(s.alert_hits(None).unwrap().len(), 3);
+    assert!(s.alert_hits(Some("budget")).unwrap().is_empty());
+    // Checking an alert that is gone records nothing.
+    assert!(s.record_alert_check("nope", 1, &[hit("s9", 0)]).unwrap().is_empty());
+    assert!(s.remove_alert("envoy").unwrap());
+    assert!(!s.remove_alert("envoy").unwrap());
+    assert!(s.alert_hits(None).unwrap().is_empty(), "an alert's reports go with it");
+    assert_eq!(s.alerts().unwrap().len(), 1);
 }
 
 fn step_locks(s: Arc<dyn Store>) {

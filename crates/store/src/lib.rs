@@ -25,7 +25,9 @@ mod query;
 mod sqlite;
 mod sqlite_stories;
 
-use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, SourceState, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
+use storyline_model::{
+    Alert, AlertHit, Article, ArticleId, CopyRelation, Facts, Published, SourceState, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId,
+};
 
 /// The traits, for `use storyline_store::prelude::*`.
 pub mod prelude {
@@ -343,9 +345,28 @@ pub trait Sources {
     fn fetched_pages(&self, urls: &[String]) -> Result<std::collections::HashSet<String>>;
 }
 
-pub trait Store: Articles + Search + Copies + Stories + FactStore + Sources + ChangeFeed + Send + Sync {}
+/// Saved searches and what they reported: a report is stored once per `(alert, story, level)`,
+/// so that whoever checks, and however often, each is delivered once.
+pub trait Alerts {
+    /// Every alert, by name.
+    fn alerts(&self) -> Result<Vec<Alert>>;
+    /// Adds an alert or replaces the one of that name.
+    fn put_alert(&self, alert: &Alert) -> Result<()>;
+    /// Removes an alert and its reports; whether there was one.
+    fn remove_alert(&self, name: &str) -> Result<bool>;
+    /// Records, in one transaction, that `alert` was checked up to change `checked`, with
+    /// these reports; a report already stored is left as it is. Returns the reports newly
+    /// stored (to deliver).
+    fn record_alert_check(&self, alert: &str, checked: i64, hits: &[AlertHit]) -> Result<Vec<AlertHit>>;
+    /// The reports of an alert (every alert: `None`), by story and level.
+    fn alert_hits(&self, alert: Option<&str>) -> Result<Vec<AlertHit>>;
+    /// Stores a report's delivery state.
+    fn update_alert_hit(&self, hit: &AlertHit) -> Result<()>;
+}
 
-impl<T: Articles + Search + Copies + Stories + FactStore + Sources + ChangeFeed + Send + Sync> Store for T {}
+pub trait Store: Articles + Search + Copies + Stories + FactStore + Sources + Alerts + ChangeFeed + Send + Sync {}
+
+impl<T: Articles + Search + Copies + Stories + FactStore + Sources + Alerts + ChangeFeed + Send + Sync> Store for T {}
 
 /// Opens a store by locator: `postgres://...` or `postgresql://...` for PostgreSQL,
 /// `memory:` for a fresh in-memory store, anything else a directory for the embedded store.

@@ -4,12 +4,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
-use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, SourceState, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
+use storyline_model::{
+    Alert, AlertHit, Article, ArticleId, CopyRelation, Facts, Published, SourceState, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId,
+};
 
 use crate::index::SearchIndex;
 use crate::{
-    Articles, ChangeFeed, ClusterState, Copies, CopyCheck, FactStore, Head, PutSummary, Query, Result, Search, SearchResults, Sources, Step, StepLock, Stories,
-    StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
+    Alerts, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, FactStore, Head, PutSummary, Query, Result, Search, SearchResults, Sources, Step, StepLock,
+    Stories, StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
 struct StoryRow {
@@ -39,6 +41,8 @@ struct Inner {
     facts: HashMap<ArticleId, Facts>,
     sources: BTreeMap<String, SourceState>,
     fetched_pages: HashSet<String>,
+    alerts: BTreeMap<String, Alert>,
+    alert_hits: BTreeMap<(String, StoryId, u32), AlertHit>,
     changes: i64,
 }
 
@@ -381,6 +385,50 @@ impl Sources for MemoryStore {
     fn fetched_pages(&self, urls: &[String]) -> Result<HashSet<String>> {
         let inner = self.read();
         Ok(urls.iter().filter(|u| inner.fetched_pages.contains(*u)).cloned().collect())
+    }
+}
+
+impl Alerts for MemoryStore {
+    fn alerts(&self) -> Result<Vec<Alert>> {
+        Ok(self.read().alerts.values().cloned().collect())
+    }
+
+    fn put_alert(&self, alert: &Alert) -> Result<()> {
+        self.write().alerts.insert(alert.name.clone(), alert.clone());
+        Ok(())
+    }
+
+    fn remove_alert(&self, name: &str) -> Result<bool> {
+        let mut inner = self.write();
+        inner.alert_hits.retain(|(a, _, _), _| a != name);
+        Ok(inner.alerts.remove(name).is_some())
+    }
+
+    fn record_alert_check(&self, alert: &str, checked: i64, hits: &[AlertHit]) -> Result<Vec<AlertHit>> {
+        let mut inner = self.write();
+        let Some(a) = inner.alerts.get_mut(alert) else { return Ok(Vec::new()) };
+        a.checked = a.checked.max(checked);
+        let mut added = Vec::new();
+        for h in hits {
+            let key = (h.alert.clone(), h.story.clone(), h.level);
+            if let std::collections::btree_map::Entry::Vacant(e) = inner.alert_hits.entry(key) {
+                e.insert(h.clone());
+                added.push(h.clone());
+            }
+        }
+        Ok(added)
+    }
+
+    fn alert_hits(&self, alert: Option<&str>) -> Result<Vec<AlertHit>> {
+        Ok(self.read().alert_hits.values().filter(|h| alert.is_none_or(|a| h.alert == a)).cloned().collect())
+    }
+
+    fn update_alert_hit(&self, hit: &AlertHit) -> Result<()> {
+        let mut inner = self.write();
+        if let Some(h) = inner.alert_hits.get_mut(&(hit.alert.clone(), hit.story.clone(), hit.level)) {
+            *h = hit.clone();
+        }
+        Ok(())
     }
 }
 

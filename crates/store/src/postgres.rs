@@ -11,15 +11,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use postgres::{Client, NoTls, Transaction};
-use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, SourceState, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
+use storyline_model::{
+    Alert, AlertHit, Article, ArticleId, CopyRelation, Facts, Published, SourceState, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId,
+};
 
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
-    decode, from_json, relation_name, to_json, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query, Result,
-    Search, SearchResults, Sources, Step, StepLock, Stories, StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
+    decode, from_json, relation_name, to_json, Alerts, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query,
+    Result, Search, SearchResults, Sources, Step, StepLock, Stories, StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 /// Connections kept open for reuse.
 const POOL: usize = 8;
 /// Serialises article inserts (see the module comment).
@@ -75,6 +77,8 @@ const TABLES: &str = r#"
     CREATE TABLE IF NOT EXISTS facts (article TEXT COLLATE "C" PRIMARY KEY, json TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS sources (url TEXT COLLATE "C" PRIMARY KEY, json TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS fetched_pages (url TEXT COLLATE "C" PRIMARY KEY, source TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS alerts (name TEXT COLLATE "C" PRIMARY KEY, json TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS alert_hits (alert TEXT COLLATE "C" NOT NULL, story TEXT COLLATE "C" NOT NULL, level BIGINT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (alert, story, level));
 "#;
 
 /// A PostgreSQL database as the store.
@@ -163,6 +167,7 @@ impl PgStore {
             )
             .map_err(err)?;
             // 3 -> 4: the followed sources and the pages they fetched (new tables, made above).
+            // 4 -> 5: alerts and their reports (new tables, made above).
             tx.execute("INSERT INTO meta (key, value) VALUES ('store_id', md5(random()::text || clock_timestamp()::text)) ON CONFLICT DO NOTHING", &[])
                 .map_err(err)?;
             tx.execute(
@@ -644,6 +649,70 @@ impl Stories for PgStore {
         let members = self.read(|c| c.query("SELECT article, story FROM story_members WHERE changed > $1 ORDER BY article", &[&after]))?;
         out.members = members.iter().map(|r| (ArticleId(r.get(0)), StoryId(r.get(1)))).collect();
         Ok(out)
+    }
+}
+
+impl Alerts for PgStore {
+    fn alerts(&self) -> Result<Vec<Alert>> {
+        let rows = self.read(|c| c.query("SELECT name, json FROM alerts ORDER BY name", &[]))?;
+        rows.iter().map(|r| crate::from_json(r.get::<_, &str>(0), r.get::<_, &str>(1))).collect()
+    }
+
+    fn put_alert(&self, alert: &Alert) -> Result<()> {
+        let j = to_json(&alert.name, alert)?;
+        self.write(|tx| {
+            tx.execute("INSERT INTO alerts (name, json) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET json = excluded.json", &[&alert.name, &j])
+                .map_err(|e| self.err(e))?;
+            Ok(())
+        })
+    }
+
+    fn remove_alert(&self, name: &str) -> Result<bool> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM alert_hits WHERE alert = $1", &[&name]).map_err(|e| self.err(e))?;
+            Ok(tx.execute("DELETE FROM alerts WHERE name = $1", &[&name]).map_err(|e| self.err(e))? > 0)
+        })
+    }
+
+    fn record_alert_check(&self, alert: &str, checked: i64, hits: &[AlertHit]) -> Result<Vec<AlertHit>> {
+        let encoded: Vec<(&AlertHit, String)> = hits.iter().map(|h| Ok((h, to_json(alert, h)?))).collect::<Result<_>>()?;
+        self.write(|tx| {
+            let Some(row) = tx.query_opt("SELECT json FROM alerts WHERE name = $1 FOR UPDATE", &[&alert]).map_err(|e| self.err(e))? else {
+                return Ok(Vec::new());
+            };
+            let mut a: Alert = from_json(alert, row.get::<_, &str>(0))?;
+            a.checked = a.checked.max(checked);
+            tx.execute("UPDATE alerts SET json = $2 WHERE name = $1", &[&alert, &to_json(alert, &a)?]).map_err(|e| self.err(e))?;
+            let mut added = Vec::new();
+            for (h, j) in &encoded {
+                let level = i64::from(h.level);
+                let n = tx
+                    .execute(
+                        "INSERT INTO alert_hits (alert, story, level, json) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        &[&h.alert, &h.story.0, &level, j],
+                    )
+                    .map_err(|e| self.err(e))?;
+                if n > 0 {
+                    added.push((*h).clone());
+                }
+            }
+            Ok(added)
+        })
+    }
+
+    fn alert_hits(&self, alert: Option<&str>) -> Result<Vec<AlertHit>> {
+        let rows = self.read(|c| c.query("SELECT json FROM alert_hits WHERE $1::text IS NULL OR alert = $1 ORDER BY alert, story, level", &[&alert]))?;
+        rows.iter().map(|r| from_json(alert.unwrap_or("alert_hits"), r.get::<_, &str>(0))).collect()
+    }
+
+    fn update_alert_hit(&self, hit: &AlertHit) -> Result<()> {
+        let level = i64::from(hit.level);
+        let j = to_json(&hit.alert, hit)?;
+        self.write(|tx| {
+            tx.execute("UPDATE alert_hits SET json = $4 WHERE alert = $1 AND story = $2 AND level = $3", &[&hit.alert, &hit.story.0, &level, &j])
+                .map_err(|e| self.err(e))?;
+            Ok(())
+        })
     }
 }
 

@@ -9,16 +9,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
-use storyline_model::{Article, ArticleId, CopyRelation, Facts, Published, SourceState, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId};
+use storyline_model::{
+    Alert, AlertHit, Article, ArticleId, CopyRelation, Facts, Published, SourceState, StoredArticle, Story, StoryId, StoryMember, Thread, ThreadId,
+};
 
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
-    decode, relation_name, sqlite_stories as stories, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query, Result,
-    Search, SearchResults, Sources, Step, StepLock, Stories, StoryChanges, StoryEvent, StorySort, StoryUpdate, WORK_BATCH_BYTES,
+    decode, relation_name, sqlite_stories as stories, Alerts, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query,
+    Result, Search, SearchResults, Sources, Step, StepLock, Stories, StoryChanges, StoryEvent, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
 /// The schema this code writes. Older stores are migrated on open; newer ones are refused.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 /// How long a write waits for other writers before it gives up (never, in practice).
 const BUSY_TIMEOUT_MS: u32 = 600_000;
 /// Reader connections kept open for reuse.
@@ -84,7 +86,9 @@ const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS cluster_df (key INTEGER PRIMARY KEY, df INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS facts (article TEXT PRIMARY KEY, json TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS sources (url TEXT PRIMARY KEY, json TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS fetched_pages (url TEXT PRIMARY KEY, source TEXT NOT NULL);";
+    CREATE TABLE IF NOT EXISTS fetched_pages (url TEXT PRIMARY KEY, source TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS alerts (name TEXT PRIMARY KEY, json TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS alert_hits (alert TEXT NOT NULL, story TEXT NOT NULL, level INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (alert, story, level));";
 
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
@@ -126,6 +130,7 @@ impl EmbeddedStore {
             )
             .map_err(sql)?;
             // 3 -> 4: the followed sources and the pages they fetched (new tables, made above).
+            // 4 -> 5: alerts and their reports (new tables, made above).
             tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION.to_string()]).map_err(sql)?;
             tx.commit().map_err(sql)?;
         }
@@ -433,6 +438,72 @@ impl FactStore for EmbeddedStore {
             Ok(out)
         })?;
         rows.into_iter().map(|(id, json)| Ok((id.clone(), crate::from_json(&id.0, &json)?))).collect()
+    }
+}
+
+impl Alerts for EmbeddedStore {
+    fn alerts(&self) -> Result<Vec<Alert>> {
+        let rows: Vec<(String, String)> = self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT name, json FROM alerts ORDER BY name")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        rows.into_iter().map(|(name, json)| crate::from_json(&name, &json)).collect()
+    }
+
+    fn put_alert(&self, alert: &Alert) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached("INSERT OR REPLACE INTO alerts (name, json) VALUES (?1, ?2)")?.execute(params![alert.name, json(alert)?])?;
+            Ok(())
+        })
+    }
+
+    fn remove_alert(&self, name: &str) -> Result<bool> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM alert_hits WHERE alert = ?1", [name])?;
+            Ok(tx.execute("DELETE FROM alerts WHERE name = ?1", [name])? > 0)
+        })
+    }
+
+    fn record_alert_check(&self, alert: &str, checked: i64, hits: &[AlertHit]) -> Result<Vec<AlertHit>> {
+        // The alert is read and written inside the write transaction (IMMEDIATE: one writer).
+        let name = alert.to_owned();
+        self.write(|tx| {
+            let stored: Option<String> = tx.query_row("SELECT json FROM alerts WHERE name = ?1", [&name], |r| r.get(0)).optional()?;
+            let Some(stored) = stored else { return Ok(Vec::new()) };
+            let Ok(mut a) = serde_json::from_str::<Alert>(&stored) else {
+                return Err(rusqlite::Error::InvalidColumnType(0, format!("alert `{name}`: unreadable JSON"), rusqlite::types::Type::Text));
+            };
+            a.checked = a.checked.max(checked);
+            tx.execute("UPDATE alerts SET json = ?2 WHERE name = ?1", params![name, json(&a)?])?;
+            let mut stmt = tx.prepare_cached("INSERT OR IGNORE INTO alert_hits (alert, story, level, json) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut added = Vec::new();
+            for h in hits {
+                if stmt.execute(params![h.alert, h.story.0, h.level, json(h)?])? > 0 {
+                    added.push(h.clone());
+                }
+            }
+            Ok(added)
+        })
+    }
+
+    fn alert_hits(&self, alert: Option<&str>) -> Result<Vec<AlertHit>> {
+        let rows: Vec<String> = self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT json FROM alert_hits WHERE ?1 IS NULL OR alert = ?1 ORDER BY alert, story, level")?;
+            let rows = stmt.query_map([alert], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        rows.iter().map(|j| crate::from_json(alert.unwrap_or("alert_hits"), j)).collect()
+    }
+
+    fn update_alert_hit(&self, hit: &AlertHit) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE alert_hits SET json = ?4 WHERE alert = ?1 AND story = ?2 AND level = ?3",
+                params![hit.alert, hit.story.0, hit.level, json(hit)?],
+            )?;
+            Ok(())
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `storyline` binary: one test binary, a module per feature.
 
+mod alerts;
 mod bad_input;
 mod copies;
 mod events;

@@ -35,12 +35,21 @@ pub struct FollowConfig {
     pub max_pages_per_poll: usize,
     /// Sources named by an OPML file or sitemap index, at most, per source.
     pub max_children: usize,
+    /// Sources asked at once (a wave); their pages are fetched at once and ingested together.
+    pub sources_at_once: usize,
     pub archive: PathBuf,
 }
 
 impl FollowConfig {
     pub fn new(archive: PathBuf) -> FollowConfig {
-        FollowConfig { every: Duration::from_secs(300), max_backoff: Duration::from_secs(6 * 3600), max_pages_per_poll: 200, max_children: 1000, archive }
+        FollowConfig {
+            every: Duration::from_secs(300),
+            max_backoff: Duration::from_secs(6 * 3600),
+            max_pages_per_poll: 200,
+            max_children: 1000,
+            sources_at_once: 32,
+            archive,
+        }
     }
 }
 
@@ -87,120 +96,155 @@ impl<'a> Follower<'a> {
         Ok(Follower { store, pipeline, fetcher, config, archive })
     }
 
-    /// Polls every source in `sources` that is due (and the sources they name), once.
+    /// Polls every source in `sources` that is due (and the sources they name), once. Due
+    /// sources are taken in waves of [`FollowConfig::sources_at_once`]: a wave's sources are
+    /// asked at once, then the pages they list are fetched at once (the fetcher spaces the
+    /// requests to each host and keeps the global rate), archived, ingested together and only
+    /// then marked fetched with each source's new state.
     pub async fn poll(&self, sources: &[String], now: DateTime<Utc>) -> Result<PollSummary, FollowError> {
         let mut states: std::collections::HashMap<String, SourceState> = self.store.sources()?.into_iter().map(|s| (s.url.clone(), s)).collect();
         let mut summary = PollSummary::default();
         let mut queue: std::collections::VecDeque<String> = sources.iter().cloned().collect();
         let mut visited = HashSet::new();
-        while let Some(url) = queue.pop_front() {
-            if !visited.insert(url.clone()) {
-                continue;
+        while !queue.is_empty() {
+            let mut wave = Vec::new();
+            while wave.len() < self.config.sources_at_once.max(1) {
+                let Some(url) = queue.pop_front() else { break };
+                if !visited.insert(url.clone()) {
+                    continue;
+                }
+                let state = states.remove(&url).unwrap_or_else(|| SourceState::new(url.clone()));
+                if state.next_poll.is_some_and(|at| at > now) {
+                    continue;
+                }
+                summary.sources_polled += 1;
+                wave.push(state);
             }
-            let mut state = states.remove(&url).unwrap_or_else(|| SourceState::new(url.clone()));
-            if state.next_poll.is_some_and(|at| at > now) {
-                continue;
+            if !wave.is_empty() {
+                let children = self.poll_wave(wave, now, &mut summary).await?;
+                queue.extend(children);
             }
-            summary.sources_polled += 1;
-            let children = self.poll_source(&mut state, now, &mut summary).await?;
-            queue.extend(children.into_iter().take(self.config.max_children));
         }
         Ok(summary)
     }
 
-    /// Polls one source; returns the sources it names (OPML feeds, an index's sitemaps).
-    async fn poll_source(&self, state: &mut SourceState, now: DateTime<Utc>, summary: &mut PollSummary) -> Result<Vec<String>, FollowError> {
-        let fail = |state: &mut SourceState, summary: &mut PollSummary, status: Option<u16>, error: String| {
-            state.failures += 1;
-            state.last_status = status;
-            state.last_error = Some(error);
-            let wait = self.config.every.saturating_mul(1 << state.failures.min(16)).min(self.config.max_backoff.max(self.config.every));
-            state.next_poll = Some(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX));
-            summary.failed += 1;
-        };
-        state.last_fetch = Some(now);
-        let Ok(url) = Url::parse(&state.url) else {
-            fail(state, summary, None, format!("{}: not an address", state.url));
-            self.store.put_source(state, &[])?;
-            return Ok(Vec::new());
-        };
-        let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
-        let answer = match self.fetcher.get(&url, &validators).await {
-            Ok(answer) => answer,
-            Err(e) => {
-                fail(state, summary, None, e.to_string());
-                self.store.put_source(state, &[])?;
-                return Ok(Vec::new());
-            }
-        };
-        if answer.not_modified() {
-            summary.unchanged += 1;
-            self.answered(state, now, 304);
-            self.store.put_source(state, &[])?;
-            return Ok(state.children.clone());
-        }
-        if !answer.ok() {
-            fail(state, summary, Some(answer.status), format!("{url}: answered {}", answer.status));
-            self.store.put_source(state, &[])?;
-            return Ok(Vec::new());
-        }
-        let listing = match listing::read(url.as_str(), Some(&answer.url), &answer.body) {
-            Ok(listing) => listing,
-            Err(e) => {
-                fail(state, summary, Some(answer.status), e.to_string());
-                self.store.put_source(state, &[])?;
-                return Ok(Vec::new());
-            }
-        };
-        state.kind = match listing.kind {
-            Kind::Feed => SourceKind::Feed,
-            Kind::Sitemap => SourceKind::Sitemap,
-            Kind::SitemapIndex => SourceKind::SitemapIndex,
-            Kind::Opml => SourceKind::Opml,
-        };
-        let (fetched, added) = self.take_pages(&url, &listing, summary).await?;
-        let validators = answer.validators();
-        state.etag = validators.etag;
-        state.last_modified = validators.last_modified;
-        state.entries_seen += listing.entries.len() as u64;
-        state.new_articles += added as u64;
-        state.children = listing.sources.iter().map(Url::to_string).collect();
-        self.answered(state, now, answer.status);
-        self.store.put_source(state, &fetched)?;
-        Ok(state.children.clone())
+    /// Records a source's failure: it waits `every × 2^failures`, at most `max_backoff`.
+    fn fail(&self, state: &mut SourceState, now: DateTime<Utc>, summary: &mut PollSummary, status: Option<u16>, error: String) {
+        state.failures += 1;
+        state.last_status = status;
+        state.last_error = Some(error);
+        let wait = self.config.every.saturating_mul(1 << state.failures.min(16)).min(self.config.max_backoff.max(self.config.every));
+        state.next_poll = Some(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX));
+        summary.failed += 1;
     }
 
-    fn answered(&self, state: &mut SourceState, now: DateTime<Utc>, status: u16) {
-        state.failures = 0;
-        state.last_error = None;
-        state.last_status = Some(status);
-        state.next_poll = Some(now + chrono::Duration::from_std(self.config.every).unwrap_or(chrono::Duration::MAX));
-    }
-
-    /// Fetches the listed pages no source fetched before, archives the answers and ingests
-    /// them; returns the addresses to mark fetched and the articles added.
-    async fn take_pages(&self, source: &Url, listing: &Listing, summary: &mut PollSummary) -> Result<(Vec<String>, usize), FollowError> {
-        let listed: Vec<String> = listing.entries.iter().map(|e| e.url.to_string()).collect();
-        let done = self.store.fetched_pages(&listed)?;
-        summary.already_fetched += done.len();
-        let todo: Vec<&Entry> = listing.entries.iter().filter(|e| !done.contains(e.url.as_str())).take(self.config.max_pages_per_poll).collect();
-        // Pages on different hosts are fetched at once; the fetcher spaces those on one host.
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, entry) in todo.iter().enumerate() {
-            let fetcher = self.fetcher.clone();
-            let url = entry.url.clone();
-            tasks.spawn(async move { (i, fetcher.get(&url, &Validators::default()).await) });
+    /// Polls one wave of sources; returns the sources they name (OPML feeds, an index's
+    /// sitemaps).
+    async fn poll_wave(&self, mut wave: Vec<SourceState>, now: DateTime<Utc>, summary: &mut PollSummary) -> Result<Vec<String>, FollowError> {
+        // 1. Every source is asked at once, conditionally.
+        let mut asks = tokio::task::JoinSet::new();
+        let mut answers: Vec<Option<Result<Fetched, FetchError>>> = (0..wave.len()).map(|_| None).collect();
+        let mut urls: Vec<Option<Url>> = Vec::with_capacity(wave.len());
+        for (i, state) in wave.iter_mut().enumerate() {
+            state.last_fetch = Some(now);
+            let url = Url::parse(&state.url).ok();
+            if let Some(url) = &url {
+                let (fetcher, url) = (self.fetcher.clone(), url.clone());
+                let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
+                asks.spawn(async move { (i, fetcher.get(&url, &validators).await) });
+            }
+            urls.push(url);
         }
-        let mut answers: Vec<Option<Result<Fetched, FetchError>>> = (0..todo.len()).map(|_| None).collect();
-        while let Some(joined) = tasks.join_next().await {
+        while let Some(joined) = asks.join_next().await {
             if let Ok((i, answer)) = joined {
                 answers[i] = Some(answer);
             }
         }
-        let mut marked: Vec<String> = Vec::new();
+        // 2. What each answered: failures and 304s are recorded now; listings go on.
+        let mut children = Vec::new();
+        let mut listed: Vec<(usize, Url, Listing, Validators, u16)> = Vec::new();
+        for (i, answer) in answers.into_iter().enumerate() {
+            let state = &mut wave[i];
+            let Some(url) = urls[i].clone() else {
+                let error = format!("{}: not an address", state.url);
+                self.fail(state, now, summary, None, error);
+                self.store.put_source(state, &[])?;
+                continue;
+            };
+            let answer = match answer {
+                Some(Ok(answer)) => answer,
+                Some(Err(e)) => {
+                    self.fail(state, now, summary, None, e.to_string());
+                    self.store.put_source(state, &[])?;
+                    continue;
+                }
+                None => {
+                    self.fail(state, now, summary, None, format!("{url}: the fetch task failed"));
+                    self.store.put_source(state, &[])?;
+                    continue;
+                }
+            };
+            if answer.not_modified() {
+                summary.unchanged += 1;
+                self.answered(state, now, 304);
+                self.store.put_source(state, &[])?;
+                children.extend(state.children.iter().take(self.config.max_children).cloned());
+                continue;
+            }
+            if !answer.ok() {
+                self.fail(state, now, summary, Some(answer.status), format!("{url}: answered {}", answer.status));
+                self.store.put_source(state, &[])?;
+                continue;
+            }
+            match listing::read(url.as_str(), Some(&answer.url), &answer.body) {
+                Ok(listing) => listed.push((i, url, listing, answer.validators(), answer.status)),
+                Err(e) => {
+                    self.fail(state, now, summary, Some(answer.status), e.to_string());
+                    self.store.put_source(state, &[])?;
+                }
+            }
+        }
+        if listed.is_empty() {
+            return Ok(children);
+        }
+        // 3. The pages no source fetched before (and no other source of this wave lists first).
+        let mut claimed: HashSet<String> = HashSet::new();
+        let mut jobs: Vec<(usize, &Entry)> = Vec::new();
+        for (k, (_, _, listing, _, _)) in listed.iter().enumerate() {
+            let urls: Vec<String> = listing.entries.iter().map(|e| e.url.to_string()).collect();
+            let done = self.store.fetched_pages(&urls)?;
+            summary.already_fetched += done.len();
+            let mut taken = 0;
+            for entry in listing.entries.iter().filter(|e| !done.contains(e.url.as_str())) {
+                if taken == self.config.max_pages_per_poll {
+                    break;
+                }
+                if !claimed.insert(entry.url.to_string()) {
+                    summary.already_fetched += 1;
+                    continue;
+                }
+                taken += 1;
+                jobs.push((k, entry));
+            }
+        }
+        // 4. Fetched at once; the fetcher spaces the requests to one host.
+        let mut tasks = tokio::task::JoinSet::new();
+        for (j, (_, entry)) in jobs.iter().enumerate() {
+            let (fetcher, url) = (self.fetcher.clone(), entry.url.clone());
+            tasks.spawn(async move { (j, fetcher.get(&url, &Validators::default()).await) });
+        }
+        let mut pages: Vec<Option<Result<Fetched, FetchError>>> = (0..jobs.len()).map(|_| None).collect();
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((j, answer)) = joined {
+                pages[j] = Some(answer);
+            }
+        }
+        let mut marked: Vec<Vec<String>> = vec![Vec::new(); listed.len()];
+        let mut kept: Vec<usize> = vec![0; listed.len()];
         let mut keep: Vec<Fetched> = Vec::new();
         let mut canonicals: HashSet<String> = HashSet::new();
-        for (entry, answer) in todo.iter().zip(answers) {
+        for ((k, entry), answer) in jobs.iter().zip(pages) {
+            let source = &listed[*k].1;
             let page = match answer {
                 Some(Ok(answer)) if answer.ok() => answer,
                 other => {
@@ -219,12 +263,13 @@ impl<'a> Follower<'a> {
                         Some(page) => {
                             summary.from_feed_text += 1;
                             keep.push(page);
-                            marked.push(entry.url.to_string());
+                            kept[*k] += 1;
+                            marked[*k].push(entry.url.to_string());
                         }
                         None => {
                             eprintln!("follow: {why}{}", if permanent { "; not asked again" } else { "; tried again at the next poll" });
                             if permanent {
-                                marked.push(entry.url.to_string());
+                                marked[*k].push(entry.url.to_string());
                             }
                         }
                     }
@@ -232,7 +277,7 @@ impl<'a> Follower<'a> {
                 }
             };
             summary.pages_fetched += 1;
-            marked.push(entry.url.to_string());
+            marked[*k].push(entry.url.to_string());
             // After the fetch: the page's own canonical address (or where redirects led).
             let stated = stated_canonical(&page).or_else(|| canon::canonical(page.url.as_str())).filter(|c| c != &entry.url).map(|c| c.to_string());
             if let Some(stated) = stated {
@@ -241,24 +286,49 @@ impl<'a> Follower<'a> {
                     continue;
                 }
                 canonicals.insert(stated.clone());
-                marked.push(stated);
+                marked[*k].push(stated);
             } else if !canonicals.insert(entry.url.to_string()) {
                 summary.canonical_duplicates += 1;
                 continue;
             }
             keep.push(page);
+            kept[*k] += 1;
         }
-        if keep.is_empty() {
-            return Ok((marked, 0));
+        // 5. Archived (synced), ingested together, then each source's pages marked.
+        if !keep.is_empty() {
+            self.archive.append(&keep).map_err(|source| FollowError::Archive { path: self.config.archive.clone(), source })?;
+            let name = if listed.len() == 1 { listed[0].1.to_string() } else { format!("{} and {} more sources", listed[0].1, listed.len() - 1) };
+            summary.articles_added += self.ingest(&name, &keep)?;
         }
-        self.archive.append(&keep).map_err(|source| FollowError::Archive { path: self.config.archive.clone(), source })?;
-        let added = self.ingest(source, &keep)?;
-        summary.articles_added += added;
-        Ok((marked, added))
+        for (k, (i, _, listing, validators, status)) in listed.into_iter().enumerate() {
+            let state = &mut wave[i];
+            state.kind = match listing.kind {
+                Kind::Feed => SourceKind::Feed,
+                Kind::Sitemap => SourceKind::Sitemap,
+                Kind::SitemapIndex => SourceKind::SitemapIndex,
+                Kind::Opml => SourceKind::Opml,
+            };
+            state.etag = validators.etag;
+            state.last_modified = validators.last_modified;
+            state.entries_seen += listing.entries.len() as u64;
+            state.new_articles += kept[k] as u64;
+            state.children = listing.sources.iter().map(Url::to_string).collect();
+            self.answered(state, now, status);
+            self.store.put_source(state, &marked[k])?;
+            children.extend(state.children.iter().take(self.config.max_children).cloned());
+        }
+        Ok(children)
+    }
+
+    fn answered(&self, state: &mut SourceState, now: DateTime<Utc>, status: u16) {
+        state.failures = 0;
+        state.last_error = None;
+        state.last_status = Some(status);
+        state.next_poll = Some(now + chrono::Duration::from_std(self.config.every).unwrap_or(chrono::Duration::MAX));
     }
 
     /// The answers through the pipeline, as one WARC stream.
-    fn ingest(&self, source: &Url, answers: &[Fetched]) -> Result<usize, FollowError> {
+    fn ingest(&self, source: &str, answers: &[Fetched]) -> Result<usize, FollowError> {
         let spool_err = |source: std::io::Error| FollowError::Archive { path: std::env::temp_dir(), source };
         let mut spool = tempfile::tempfile().map_err(spool_err)?;
         archive::write_records(&mut spool, answers).map_err(spool_err)?;

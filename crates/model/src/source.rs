@@ -34,7 +34,8 @@ pub struct SourceState {
     /// Polls in a row that failed; the source is backed off while this grows.
     pub failures: u32,
     pub last_error: Option<String>,
-    /// Pages listed by the source over its life, and articles stored from them.
+    /// Pages listed by the source over its life, and the pages it brought that were ingested
+    /// (a feed entry's full text included; for a folder, the articles its files added).
     pub entries_seen: u64,
     pub new_articles: u64,
     /// The sources this one names (an OPML file's feeds, an index's sitemaps), as of its last

@@ -4,6 +4,7 @@
 mod backends_bench;
 mod copies_eval;
 mod eval;
+mod follow_bench;
 mod ner_eval;
 mod quotes_eval;
 mod serve_bench;
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | eval [extraction|dragnet|dates|cleaning|copies|stories|ner] [--bench DIR] | bench [copies|stories|serve N|backends N] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
+                "usage: cargo xtask <ci | eval [extraction|dragnet|dates|cleaning|copies|stories|ner] [--bench DIR] | bench [copies|stories|serve N|backends N|follow [FEEDS ITEMS SECONDS]] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
             );
             return ExitCode::from(2);
         }

@@ -149,6 +149,22 @@ impl Catalog {
         Ok(Catalog::assemble(store.count_articles()?, tier, rows, article_story))
     }
 
+    /// This catalog's story tier over another entity tier: the same stories, memberships and
+    /// orders (what the change feed brought so far, no more), with each story's entities taken
+    /// from `tier`. The store is not read, so the story tier stays the one the caller's head
+    /// covers (a full read here would take in story changes the follower has not turned into
+    /// events yet).
+    pub fn with_tier(&self, tier: Arc<EntityTier>) -> Catalog {
+        let mut members_of: HashMap<&StoryId, Vec<&ArticleId>> = HashMap::new();
+        for (a, s) in &self.article_story {
+            members_of.entry(s).or_default().push(a);
+        }
+        let rows: Vec<StoryRow> =
+            self.stories.iter().map(|r| story_row(&tier, r.story.clone(), members_of.get(&r.story.id).map(Vec::as_slice).unwrap_or(&[]))).collect();
+        drop(members_of);
+        Catalog::assemble(self.articles, tier, rows, self.article_story.clone())
+    }
+
     /// This catalog with the story changes of the store applied (see
     /// [`storyline_store::Stories::story_changes`]): changed stories are read with their
     /// members, merged-away ones dropped, moved memberships followed; every other row is kept.
@@ -362,5 +378,28 @@ mod tests {
         // Nothing new: the same catalog.
         let again = step(&catalog, &mut seen);
         assert_eq!(shown(&again), shown(&catalog));
+        // A new entity tier keeps the story tier as it is, and gives what a full read gives.
+        let tier = Arc::new(EntityTier::load(&store).unwrap());
+        let retiered = catalog.with_tier(tier.clone());
+        assert_eq!(shown(&retiered), shown(&Catalog::with_entities(&store, tier).unwrap()));
+        // (The first tier knew only the first two articles' entities.)
+        assert!(retiered.entities.len() > catalog.entities.len());
+        assert!(retiered.stories.iter().all(|r| r.entities.iter().all(|&e| e < retiered.entities.len())));
+    }
+
+    #[test]
+    fn a_new_entity_tier_does_not_take_in_story_changes_not_yet_applied() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&examples).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let store = MemoryStore::new().unwrap();
+        let ingest = |paths: &[PathBuf]| Pipeline::new(&Config::default(), &Quiet).ingest(&store, &prepare(paths, 0).unwrap()).unwrap();
+        ingest(&files[..2]);
+        let catalog = Catalog::load(&store).unwrap();
+        // More arrives; the entities are resolved again before the follower applies it.
+        ingest(&files[2..]);
+        let retiered = catalog.with_tier(Arc::new(EntityTier::load(&store).unwrap()));
+        assert_eq!(retiered.article_story, catalog.article_story, "the story tier is still the one applied");
+        assert_eq!(retiered.stories.len(), catalog.stories.len());
     }
 }

@@ -79,8 +79,10 @@ pub struct AppState {
 
 pub type Shared = Arc<AppState>;
 
-/// How many recent events a server keeps for clients that reconnect.
-const EVENTS_KEPT: usize = 4096;
+/// How many recent events a server keeps for clients that reconnect, and that a live client
+/// may fall behind by (one refresh after a large batch makes an event per article and per
+/// story it touched: a follower's wave of 128 feeds brings up to a few thousand of each).
+const EVENTS_KEPT: usize = 16_384;
 /// Articles read per store call when their events are made.
 const EVENT_PAGE: usize = 256;
 
@@ -186,7 +188,9 @@ impl AppState {
         }
         let tier = Arc::new(catalog::EntityTier::load(self.store())?);
         let _one = self.building.lock().unwrap_or_else(|p| p.into_inner());
-        let catalog = Catalog::with_entities(self.store(), tier)?;
+        // The story tier stays the one the follower applied (see `Catalog::with_tier`): the
+        // story changes since are left to `refresh`, which turns them into events.
+        let catalog = self.catalog().with_tier(tier);
         self.swap(catalog);
         *self.entities_seen.lock().unwrap_or_else(|p| p.into_inner()) = (head, std::time::Instant::now());
         Ok(true)

@@ -107,3 +107,29 @@ fn a_killed_follower_resumes_without_loss_or_duplicates() {
     assert!(ingest.output().unwrap().status.success());
     assert_eq!(urls(&fresh), want);
 }
+
+#[test]
+fn two_followers_of_one_feed_at_once_store_each_article_once() {
+    let base = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let feed = format!("{base}/feed.xml");
+    // Two processes poll the same feed into the same store at the same time (each fetches what
+    // it finds unfetched; the store keeps one article per page).
+    let spawn = || bin().args(["follow", "--host-delay", "1s", "--db"]).arg(&db).arg(&feed).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let want: Vec<String> = {
+        let mut v: Vec<String> = (0..PAGES).map(|i| format!("{base}/p/{i}")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(urls(&db), want, "each page stored once");
+    let stories: Vec<serde_json::Value> = jsonl(&run(&db, &["stories", "--json"]));
+    let members: u64 = stories.iter().map(|s| s["articles"].as_u64().unwrap()).sum();
+    assert_eq!(members, PAGES as u64, "each article in one story: {stories:?}");
+    assert_eq!(jsonl(&run(&db, &["sources", "--json"])).len(), 1);
+}

@@ -470,7 +470,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         let numbers: Vec<u64> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();
         let o = opts(&args[1..].iter().filter(|a| a.parse::<u64>().is_err()).cloned().collect::<Vec<_>>())?;
         let at = |i: usize, default: u64| numbers.get(i).copied().unwrap_or(default);
-        return crate::follow_bench::run(&o.bench, at(0, 500) as usize, at(1, 20) as usize, at(2, 300));
+        return crate::follow_bench::run(&o.bench, at(0, 500) as usize, at(1, 20) as usize, at(2, 300), at(3, 100));
     }
     if args.first().map(String::as_str) == Some("serve") {
         let n = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);

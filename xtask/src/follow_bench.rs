@@ -1,4 +1,4 @@
-//! `cargo xtask bench follow [FEEDS] [ITEMS] [STEADY_SECONDS]`: `storyline serve --follow` over
+//! `cargo xtask bench follow [FEEDS] [ITEMS] [STEADY_SECONDS] [PERIOD]`: `storyline serve --follow` over
 //! FEEDS feeds of ITEMS items each (500 × 20 by default) on a loopback site, with `--every 10s`.
 //!
 //! Each feed is on a host of its own (127.0.X.Y: all of 127/8 is loopback on Linux), so the
@@ -6,7 +6,7 @@
 //! 40% of their words replaced (the `bench serve` corpus), so they form stories. The site
 //! answers 304 to a feed that did not change (ETag). Measured, from the server's event stream
 //! and /proc: the time until every initial item is in a story; then, while each feed gains an
-//! item every 100 s for STEADY_SECONDS, the time from an item's appearance in its feed to its
+//! item every PERIOD seconds (100; 0: none, only unchanged polls) for STEADY_SECONDS, the time from an item's appearance in its feed to its
 //! story event (p50, p99); CPU seconds per 1,000 articles; resident memory along the way.
 
 use std::collections::HashMap;
@@ -150,13 +150,13 @@ fn follow_events(addr: String, seen: Arc<Mutex<Seen>>) {
     }
 }
 
-pub fn run(bench: &Path, feeds: usize, items: usize, steady: u64) -> Result<(), String> {
+pub fn run(bench: &Path, feeds: usize, items: usize, steady: u64, period: u64) -> Result<(), String> {
     let bin = std::fs::canonicalize(crate::eval::build()?).map_err(|e| e.to_string())?;
     let out = Path::new("bench-out/follow");
     let _ = std::fs::remove_dir_all(out);
     std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
     // Pages: the initial items and those added while steady.
-    let per_feed_later = (steady / 100 + 2) as usize;
+    let per_feed_later = if period == 0 { 0 } else { (steady / period + 2) as usize };
     let total = feeds * (items + per_feed_later);
     let corpus = out.join("pages.jsonl");
     crate::serve_bench::corpus(bench, total, &corpus)?;
@@ -211,7 +211,7 @@ pub fn run(bench: &Path, feeds: usize, items: usize, steady: u64) -> Result<(), 
         let (addr, seen) = (addr.clone(), seen.clone());
         std::thread::spawn(move || follow_events(addr, seen));
     }
-    let result = measure(&site, &seen, pid, feeds, items, steady);
+    let result = measure(&site, &seen, pid, feeds, items, steady, period);
     let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
     let _ = server.wait();
     let mut rest = String::new();
@@ -242,7 +242,7 @@ fn in_stories(seen: &Mutex<Seen>, pages: &[(usize, Instant)]) -> (usize, Vec<f64
     (n, latencies)
 }
 
-fn measure(site: &Site, seen: &Mutex<Seen>, pid: u32, feeds: usize, items: usize, steady: u64) -> Result<(), String> {
+fn measure(site: &Site, seen: &Mutex<Seen>, pid: u32, feeds: usize, items: usize, steady: u64, period: u64) -> Result<(), String> {
     let initial = appeared(site);
     let want = initial.len();
     println!("{feeds} feeds × {items} items = {want} pages on {feeds} loopback hosts; serve --follow --every 10s --rate 500 --host-delay 1s");
@@ -273,9 +273,9 @@ fn measure(site: &Site, seen: &Mutex<Seen>, pid: u32, feeds: usize, items: usize
         cpu_after * 1000.0 / want as f64,
         rss_after / 1024
     );
-    // Steady state: one new item per feed every 100 s, spread over the period.
+    // Steady state: one new item per feed every `period` seconds (none: 0), spread over it.
     let steady_start = Instant::now();
-    let period = Duration::from_secs(100);
+    let period = Duration::from_secs(if period == 0 { 100 * 365 * 86_400 } else { period });
     let mut next: Vec<Duration> = (0..feeds).map(|i| period * i as u32 / feeds as u32).collect();
     let mut added: Vec<(usize, Instant)> = Vec::new();
     let mut counts = vec![items; feeds];

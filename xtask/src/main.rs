@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | eval [extraction|dragnet|dates|cleaning|copies|stories|ner] [--bench DIR] | bench [copies|stories|serve N|backends N|follow [FEEDS ITEMS SECONDS]] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
+                "usage: cargo xtask <ci | eval [extraction|dragnet|dates|cleaning|copies|stories|ner] [--bench DIR] | bench [copies|stories|serve N|backends N|follow [FEEDS ITEMS SECONDS PERIOD]] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
             );
             return ExitCode::from(2);
         }

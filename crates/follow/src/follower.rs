@@ -48,7 +48,7 @@ impl FollowConfig {
             max_backoff: Duration::from_secs(6 * 3600),
             max_pages_per_poll: 200,
             max_children: 1000,
-            sources_at_once: 32,
+            sources_at_once: 128,
             archive,
         }
     }

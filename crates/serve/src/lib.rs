@@ -20,7 +20,6 @@ mod watch;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -62,7 +61,8 @@ pub struct AppState {
     catalog: RwLock<Arc<Catalog>>,
     /// The change-feed head the current catalog's story tier reflects, and its entity tier.
     seen: Mutex<Head>,
-    entities_seen: Mutex<(Head, std::time::Instant)>,
+    /// The head the entity tier reflects, when it was resolved and what that cost.
+    entities_seen: Mutex<(Head, std::time::Instant, Duration)>,
     /// One catalog build at a time.
     building: Mutex<()>,
     reports: Mutex<lru::LruCache<String, Arc<StoryReport>>>,
@@ -95,7 +95,7 @@ impl AppState {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
             seen: Mutex::new(head),
-            entities_seen: Mutex::new((head, std::time::Instant::now())),
+            entities_seen: Mutex::new((head, std::time::Instant::now(), Duration::ZERO)),
             building: Mutex::new(()),
             reports: Mutex::new(lru::LruCache::new(cache)),
             hooks,
@@ -186,23 +186,25 @@ impl AppState {
         if head == self.entities_seen.lock().unwrap_or_else(|p| p.into_inner()).0 {
             return Ok(false);
         }
+        let started = std::time::Instant::now();
         let tier = Arc::new(catalog::EntityTier::load(self.store())?);
         let _one = self.building.lock().unwrap_or_else(|p| p.into_inner());
         // The story tier stays the one the follower applied (see `Catalog::with_tier`): the
         // story changes since are left to `refresh`, which turns them into events.
         let catalog = self.catalog().with_tier(tier);
         self.swap(catalog);
-        *self.entities_seen.lock().unwrap_or_else(|p| p.into_inner()) = (head, std::time::Instant::now());
+        *self.entities_seen.lock().unwrap_or_else(|p| p.into_inner()) = (head, std::time::Instant::now(), started.elapsed());
         Ok(true)
     }
 
-    /// Follows the change feed on a thread of its own until the state is dropped: the story
-    /// tier at every change, the entity tier once the store is quiet for a follow interval (or
-    /// at the latest 30 s after the last resolution).
+    /// Follows the change feed on threads of their own until the state is dropped: the story
+    /// tier at every change (`follow`); the entity tier (`resolve`) once the store was quiet for
+    /// a follow interval, or at the latest 30 s after the last resolution, and never sooner
+    /// than four times the last resolution took after it (so that resolving, which reads the
+    /// whole store, takes at most a fifth of a core however often sources bring articles).
     pub fn follow(self: &Arc<Self>) {
         let weak: Weak<AppState> = Arc::downgrade(self);
         let every = Duration::from_millis(self.config.serve.follow_interval_ms.max(10));
-        let resolving = Arc::new(AtomicBool::new(false));
         std::thread::Builder::new()
             .name("follow".into())
             .spawn(move || {
@@ -216,27 +218,36 @@ impl AppState {
                 loop {
                     std::thread::sleep(every);
                     let Some(state) = weak.upgrade() else { return };
-                    let changed = state.refresh().unwrap_or_else(|e| {
+                    if let Err(e) = state.refresh() {
                         eprintln!("warning: following {}: {e}", state.store.describe());
-                        true
-                    });
-                    let overdue = state.entities_seen.lock().unwrap_or_else(|p| p.into_inner()).1.elapsed() > Duration::from_secs(30);
-                    // On a thread of its own, so that the story tier keeps following meanwhile.
-                    if (!changed || overdue) && !resolving.swap(true, Ordering::AcqRel) {
-                        let (state, done) = (state.clone(), resolving.clone());
-                        let spawned = std::thread::Builder::new().name("resolve".into()).spawn(move || {
-                            if let Err(e) = state.refresh_entities() {
-                                eprintln!("warning: resolving entities in {}: {e}", state.store.describe());
-                            }
-                            done.store(false, Ordering::Release);
-                        });
-                        if spawned.is_err() {
-                            resolving.store(false, Ordering::Release);
-                        }
                     }
                 }
             })
             .expect("spawning the follower thread");
+        let weak: Weak<AppState> = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("resolve".into())
+            .spawn(move || {
+                let mut last_head = None;
+                let mut quiet_since = std::time::Instant::now();
+                loop {
+                    std::thread::sleep(every);
+                    let Some(state) = weak.upgrade() else { return };
+                    let Ok(head) = state.store.head() else { continue };
+                    if last_head != Some(head) {
+                        last_head = Some(head);
+                        quiet_since = std::time::Instant::now();
+                    }
+                    let (seen, at, cost) = *state.entities_seen.lock().unwrap_or_else(|p| p.into_inner());
+                    let due = quiet_since.elapsed() >= every || at.elapsed() > Duration::from_secs(30);
+                    if head != seen && due && at.elapsed() >= cost.saturating_mul(4) {
+                        if let Err(e) = state.refresh_entities() {
+                            eprintln!("warning: resolving entities in {}: {e}", state.store.describe());
+                        }
+                    }
+                }
+            })
+            .expect("spawning the resolver thread");
     }
 
     /// Ingests a JSON Lines file through the pipeline, then refreshes the read model.

@@ -156,7 +156,7 @@ pub fn run(bench: &Path, feeds: usize, items: usize, steady: u64, period: u64) -
     let _ = std::fs::remove_dir_all(out);
     std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
     // Pages: the initial items and those added while steady.
-    let per_feed_later = if period == 0 { 0 } else { (steady / period + 2) as usize };
+    let per_feed_later = steady.checked_div(period).map_or(0, |n| n as usize + 2);
     let total = feeds * (items + per_feed_later);
     let corpus = out.join("pages.jsonl");
     crate::serve_bench::corpus(bench, total, &corpus)?;

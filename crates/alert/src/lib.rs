@@ -11,6 +11,8 @@
 //! 5xx; or a line appended (and synced) to a JSON Lines file. A report that could not be
 //! delivered is tried again by later runs, with a growing wait, up to
 //! [`AlertConfig::max_attempts`].
+//!
+//! The checks run in async code: every store call goes through [`storyline_store::blocking`].
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -217,13 +219,14 @@ impl Alerter {
 
     /// Checks each alert, stores its new reports, then delivers every report still due.
     pub async fn run(&self, now: DateTime<Utc>) -> Result<RunSummary, Error> {
-        let alerts = self.store.alerts()?;
+        let store = self.store.as_ref();
+        let alerts = storyline_store::blocking(|| store.alerts())?;
         let mut summary = RunSummary { alerts: alerts.len(), ..RunSummary::default() };
         if alerts.is_empty() {
             return Ok(summary);
         }
         for alert in &alerts {
-            let (checked, hits) = match check(self.store.as_ref(), alert, &self.config, now) {
+            let (checked, hits) = match storyline_store::blocking(|| check(store, alert, &self.config, now)) {
                 Ok(c) => c,
                 Err(e @ Error::Invalid { .. }) => {
                     eprintln!("warning: {e}");
@@ -232,11 +235,11 @@ impl Alerter {
                 Err(e) => return Err(e),
             };
             if checked > alert.checked || !hits.is_empty() {
-                summary.reported += self.store.record_alert_check(&alert.name, checked, &hits)?.len();
+                summary.reported += storyline_store::blocking(|| store.record_alert_check(&alert.name, checked, &hits))?.len();
             }
         }
         let by_name: HashMap<&str, &Alert> = alerts.iter().map(|a| (a.name.as_str(), a)).collect();
-        for mut hit in self.store.alert_hits(None)? {
+        for mut hit in storyline_store::blocking(|| store.alert_hits(None))? {
             if hit.delivered.is_some() || hit.attempts >= self.config.max_attempts {
                 continue;
             }
@@ -265,7 +268,7 @@ impl Alerter {
                     summary.failed += 1;
                 }
             }
-            self.store.update_alert_hit(&hit)?;
+            storyline_store::blocking(|| store.update_alert_hit(&hit))?;
         }
         Ok(summary)
     }

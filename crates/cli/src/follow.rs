@@ -151,7 +151,7 @@ fn follow(store: &Arc<dyn Store>, db: &str, config: &Config, args: Args, keep_go
             let Some(every) = args.every else { return Ok(ExitCode::SUCCESS) };
             // Wake for the soonest source due, at most `every` from now; sooner for files
             // still being written; at once when a watched folder changes.
-            let soonest = store.sources()?.iter().filter(|s| sources.contains(&s.url)).filter_map(|s| s.next_poll).min();
+            let soonest = storyline_store::blocking(|| store.sources())?.iter().filter(|s| sources.contains(&s.url)).filter_map(|s| s.next_poll).min();
             let mut wait = soonest.and_then(|at| (at - chrono::Utc::now()).to_std().ok()).unwrap_or(Duration::from_secs(1)).min(every);
             if settling > 0 {
                 wait = wait.min(folder_config.settle + Duration::from_millis(100));

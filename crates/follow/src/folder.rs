@@ -91,7 +91,8 @@ impl Follower<'_> {
     /// folder's state.
     pub fn look(&self, dir: &Path, config: &FolderConfig, now: DateTime<Utc>) -> Result<FolderSummary, FollowError> {
         let name = source_name(dir);
-        let mut state = self.store.sources()?.into_iter().find(|s| s.url == name).unwrap_or_else(|| SourceState::new(name.clone()));
+        let mut state =
+            storyline_store::blocking(|| self.store.sources())?.into_iter().find(|s| s.url == name).unwrap_or_else(|| SourceState::new(name.clone()));
         state.kind = SourceKind::Folder;
         state.last_fetch = Some(now);
         let mut summary = FolderSummary::default();
@@ -100,7 +101,7 @@ impl Follower<'_> {
             Err(e) => {
                 state.failures += 1;
                 state.last_error = Some(format!("{}: {e}", dir.display()));
-                self.store.put_source(&state, &[])?;
+                storyline_store::blocking(|| self.store.put_source(&state, &[]))?;
                 summary.errors += 1;
                 return Ok(summary);
             }
@@ -109,7 +110,7 @@ impl Follower<'_> {
         summary.files = all.len();
         summary.settling = settling;
         let keys: Vec<String> = all.iter().map(|(_, k)| k.clone()).collect();
-        let done = self.store.fetched_pages(&keys)?;
+        let done = storyline_store::blocking(|| self.store.fetched_pages(&keys))?;
         let new: Vec<&(PathBuf, String)> = all.iter().filter(|(_, k)| !done.contains(k)).take(config.max_per_look).collect();
         summary.new_files = new.len();
         state.entries_seen = summary.files as u64;
@@ -118,7 +119,7 @@ impl Follower<'_> {
         if !new.is_empty() {
             let paths: Vec<PathBuf> = new.iter().map(|(p, _)| p.clone()).collect();
             let inputs = storyline_pipeline::prepare(&paths, 0).map_err(storyline_pipeline::Error::Stdin)?;
-            let ingested = self.pipeline.ingest(self.store, &inputs)?;
+            let ingested = storyline_store::blocking(|| self.pipeline.ingest(self.store, &inputs))?;
             summary.articles_added = ingested.added;
             summary.errors = ingested.errors;
             state.new_articles += ingested.added as u64;
@@ -127,7 +128,7 @@ impl Follower<'_> {
             }
         }
         let marked: Vec<String> = new.iter().map(|(_, k)| k.clone()).collect();
-        self.store.put_source(&state, &marked)?;
+        storyline_store::blocking(|| self.store.put_source(&state, &marked))?;
         Ok(summary)
     }
 }

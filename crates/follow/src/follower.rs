@@ -103,7 +103,8 @@ impl<'a> Follower<'a> {
     /// requests to each host and keeps the global rate), archived, ingested together and only
     /// then marked fetched with each source's new state.
     pub async fn poll(&self, sources: &[String], now: DateTime<Utc>) -> Result<PollSummary, FollowError> {
-        let mut states: std::collections::HashMap<String, SourceState> = self.store.sources()?.into_iter().map(|s| (s.url.clone(), s)).collect();
+        let mut states: std::collections::HashMap<String, SourceState> =
+            storyline_store::blocking(|| self.store.sources())?.into_iter().map(|s| (s.url.clone(), s)).collect();
         let mut summary = PollSummary::default();
         let mut queue: std::collections::VecDeque<String> = sources.iter().cloned().collect();
         let mut visited = HashSet::new();
@@ -169,39 +170,39 @@ impl<'a> Follower<'a> {
             let Some(url) = urls[i].clone() else {
                 let error = format!("{}: not an address", state.url);
                 self.fail(state, now, summary, None, error);
-                self.store.put_source(state, &[])?;
+                storyline_store::blocking(|| self.store.put_source(state, &[]))?;
                 continue;
             };
             let answer = match answer {
                 Some(Ok(answer)) => answer,
                 Some(Err(e)) => {
                     self.fail(state, now, summary, None, e.to_string());
-                    self.store.put_source(state, &[])?;
+                    storyline_store::blocking(|| self.store.put_source(state, &[]))?;
                     continue;
                 }
                 None => {
                     self.fail(state, now, summary, None, format!("{url}: the fetch task failed"));
-                    self.store.put_source(state, &[])?;
+                    storyline_store::blocking(|| self.store.put_source(state, &[]))?;
                     continue;
                 }
             };
             if answer.not_modified() {
                 summary.unchanged += 1;
                 self.answered(state, now, 304);
-                self.store.put_source(state, &[])?;
+                storyline_store::blocking(|| self.store.put_source(state, &[]))?;
                 children.extend(state.children.iter().take(self.config.max_children).cloned());
                 continue;
             }
             if !answer.ok() {
                 self.fail(state, now, summary, Some(answer.status), format!("{url}: answered {}", answer.status));
-                self.store.put_source(state, &[])?;
+                storyline_store::blocking(|| self.store.put_source(state, &[]))?;
                 continue;
             }
             match listing::read(url.as_str(), Some(&answer.url), &answer.body) {
                 Ok(listing) => listed.push((i, url, listing, answer.validators(), answer.status)),
                 Err(e) => {
                     self.fail(state, now, summary, Some(answer.status), e.to_string());
-                    self.store.put_source(state, &[])?;
+                    storyline_store::blocking(|| self.store.put_source(state, &[]))?;
                 }
             }
         }
@@ -213,7 +214,7 @@ impl<'a> Follower<'a> {
         let mut jobs: Vec<(usize, &Entry)> = Vec::new();
         for (k, (_, _, listing, _, _)) in listed.iter().enumerate() {
             let urls: Vec<String> = listing.entries.iter().map(|e| e.url.to_string()).collect();
-            let done = self.store.fetched_pages(&urls)?;
+            let done = storyline_store::blocking(|| self.store.fetched_pages(&urls))?;
             summary.already_fetched += done.len();
             let mut taken = 0;
             for entry in listing.entries.iter().filter(|e| !done.contains(e.url.as_str())) {
@@ -282,7 +283,7 @@ impl<'a> Follower<'a> {
             // After the fetch: the page's own canonical address (or where redirects led).
             let stated = stated_canonical(&page).or_else(|| canon::canonical(page.url.as_str())).filter(|c| c != &entry.url).map(|c| c.to_string());
             if let Some(stated) = stated {
-                if canonicals.contains(&stated) || !self.store.fetched_pages(std::slice::from_ref(&stated))?.is_empty() {
+                if canonicals.contains(&stated) || !storyline_store::blocking(|| self.store.fetched_pages(std::slice::from_ref(&stated)))?.is_empty() {
                     summary.canonical_duplicates += 1;
                     continue;
                 }
@@ -315,7 +316,7 @@ impl<'a> Follower<'a> {
             state.new_articles += kept[k] as u64;
             state.children = listing.sources.iter().map(Url::to_string).collect();
             self.answered(state, now, status);
-            self.store.put_source(state, &marked[k])?;
+            storyline_store::blocking(|| self.store.put_source(state, &marked[k]))?;
             children.extend(state.children.iter().take(self.config.max_children).cloned());
         }
         Ok(children)
@@ -334,7 +335,7 @@ impl<'a> Follower<'a> {
         let mut spool = tempfile::tempfile().map_err(spool_err)?;
         archive::write_records(&mut spool, answers).map_err(spool_err)?;
         let inputs = Inputs::spooled(format!("{source} (fetched)"), spool).map_err(spool_err)?;
-        let summary = self.pipeline.ingest(self.store, &inputs)?;
+        let summary = storyline_store::blocking(|| self.pipeline.ingest(self.store, &inputs))?;
         Ok(summary.added)
     }
 }

@@ -368,6 +368,21 @@ pub trait Store: Articles + Search + Copies + Stories + FactStore + Sources + Al
 
 impl<T: Articles + Search + Copies + Stories + FactStore + Sources + Alerts + ChangeFeed + Send + Sync> Store for T {}
 
+/// Runs `f` (store calls) where a blocking database client may block. The PostgreSQL client
+/// drives its connection on a runtime of its own and cannot be called from inside another
+/// async runtime; from there `f` runs on a thread of its own (the caller waits, as it would for
+/// the call itself). Elsewhere it runs in place. Async code (the follower, the alerter) calls
+/// the store through this.
+pub fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
 /// Opens a store by locator: `postgres://...` or `postgresql://...` for PostgreSQL,
 /// `memory:` for a fresh in-memory store, anything else a directory for the embedded store.
 /// `index_dir` is where a PostgreSQL reader keeps its derived search index (default: a

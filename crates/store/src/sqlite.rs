@@ -93,8 +93,22 @@ const TABLES: &str = "
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS as u64))?;
-    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
-    Ok(conn)
+    // Switching a new database to WAL takes an exclusive lock without waiting on the busy
+    // handler: two processes creating one store at once see SQLITE_BUSY here. Wait for the other.
+    let started = std::time::Instant::now();
+    loop {
+        match conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && started.elapsed() < std::time::Duration::from_millis(BUSY_TIMEOUT_MS as u64) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => {
+                other?;
+                return Ok(conn);
+            }
+        }
+    }
 }
 
 impl EmbeddedStore {

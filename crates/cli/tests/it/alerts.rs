@@ -187,3 +187,23 @@ fn alerts_and_sources_over_the_api_and_in_the_ui() {
     assert_eq!(status, 200);
     assert!(page.contains("0 sources followed"), "{page}");
 }
+
+#[test]
+fn alerts_are_checked_and_delivered_on_postgres() {
+    let Some(url) = storyline_store::conformance::fresh_pg_database("alerts") else { return };
+    let index = tempfile::tempdir().unwrap();
+    let pg = ["--db", url.as_str(), "--index-dir", index.path().to_str().unwrap()];
+    let out = bin().arg("ingest").arg("--no-progress").args(pg).arg(examples_dir()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (hook, received) = webhook(0);
+    let out = bin().args(["alert", "add", "envoy", "Amr", "--webhook", &hook]).args(pg).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    for _ in 0..2 {
+        let out = bin().args(["alert", "check"]).args(pg).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "delivered once: {got:?}");
+    let report: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(report["level"], 0);
+}

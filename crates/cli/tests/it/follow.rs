@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::{bin, jsonl, run};
@@ -110,10 +111,20 @@ fn a_killed_follower_resumes_without_loss_or_duplicates() {
 
 /// Two processes poll the same feed into the same store at the same time (each fetches what it
 /// finds unfetched; the store keeps one article per page).
-fn two_followers_at_once(db: &str, extra: &[&str]) {
+fn two_followers_at_once(db: &str, extra: &[&str], archive: &Path) {
     let base = serve();
     let feed = format!("{base}/feed.xml");
-    let spawn = || bin().args(["follow", "--host-delay", "1s", "--db", db]).args(extra).arg(&feed).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let spawn = || {
+        bin()
+            .args(["follow", "--host-delay", "1s", "--db", db])
+            .args(extra)
+            .arg("--archive")
+            .arg(archive)
+            .arg(&feed)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
     let (a, b) = (spawn(), spawn());
     for child in [a, b] {
         let out = child.wait_with_output().unwrap();
@@ -138,12 +149,13 @@ fn two_followers_at_once(db: &str, extra: &[&str]) {
 #[test]
 fn two_followers_of_one_feed_at_once_store_each_article_once() {
     let dir = tempfile::tempdir().unwrap();
-    two_followers_at_once(dir.path().join("db").to_str().unwrap(), &[]);
+    two_followers_at_once(dir.path().join("db").to_str().unwrap(), &[], &dir.path().join("archive"));
 }
 
 #[test]
 fn two_followers_of_one_feed_at_once_on_postgres() {
     let Some(url) = storyline_store::conformance::fresh_pg_database("followers") else { return };
-    let index = tempfile::tempdir().unwrap();
-    two_followers_at_once(&url, &["--index-dir", index.path().to_str().unwrap()]);
+    let (index, archive) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // (A PostgreSQL store has no directory: the archive would go to ./storyline-archive.)
+    two_followers_at_once(&url, &["--index-dir", index.path().to_str().unwrap()], archive.path());
 }

@@ -25,4 +25,7 @@ pub enum Error {
     Gzip { source_name: String, message: String },
     #[error("{source_name}: {message}")]
     NotThisFormat { source_name: String, message: String },
+    /// A parser library panicked on this document (contained: the document is refused).
+    #[error("{source_name}: the feed parser failed on this document: {message}")]
+    Parser { source_name: String, message: String },
 }

@@ -70,8 +70,10 @@ pub fn read(source_name: &str, base: Option<&Url>, bytes: &[u8]) -> Result<Listi
         Err(Error::NotThisFormat { .. }) => {}
         Err(e) => return Err(e),
     }
-    let feed = feed_rs::parser::parse(bytes)
-        .map_err(|e| Error::NotThisFormat { source_name: source_name.to_owned(), message: format!("not a feed, sitemap or OPML file ({e})") })?;
+    // feed-rs (through quick-xml) can panic on hostile input: contained, the document is refused.
+    let parsed = storyline_model::contain::contain(|| feed_rs::parser::parse(bytes))
+        .map_err(|message| Error::Parser { source_name: source_name.to_owned(), message })?;
+    let feed = parsed.map_err(|e| Error::NotThisFormat { source_name: source_name.to_owned(), message: format!("not a feed, sitemap or OPML file ({e})") })?;
     let mut listing = Listing { kind: Kind::Feed, entries: Vec::new(), sources: Vec::new(), dropped: 0 };
     for entry in feed.entries {
         let link = entry.links.iter().find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).or(entry.links.first());

@@ -520,52 +520,41 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult<Js
     .await
 }
 
-/// Facts of the articles in scope, and for unscoped requests the cursor of the next window.
-type Scoped = (Vec<(ArticleId, Facts)>, Option<u64>);
-
 /// Facts of the articles a request is about: a story's members, an entity's articles, or
 /// (neither given) every article, in pages; unscoped requests also get the cursor of the next
 /// article window (`None` at the end).
-fn facts_scope(app: &AppRef, p: &ApiQuery, offset: usize, n: usize) -> ApiResult<Scoped> {
+fn facts_scope(app: &AppRef, p: &ApiQuery) -> ApiResult<Vec<(ArticleId, Facts)>> {
     let c = app.0.catalog();
-    let ids: Option<Vec<ArticleId>> = if let Some(story) = &p.story {
+    let ids: Vec<ArticleId> = if let Some(story) = &p.story {
         let r = c.story(story).ok_or_else(|| ApiError::not_found(format!("no story `{story}`")))?;
-        Some(app.store(|st| st.story_members(&r.story.id))?.into_iter().map(|m| m.article).collect())
+        app.store(|st| st.story_members(&r.story.id))?.into_iter().map(|m| m.article).collect()
     } else if let Some(e) = p.speaker.as_ref().or(p.entity.as_ref()) {
-        Some(c.entity(e).ok_or_else(|| ApiError::not_found(format!("no entity `{e}`")))?.articles.clone())
+        c.entity(e).ok_or_else(|| ApiError::not_found(format!("no entity `{e}`")))?.articles.clone()
     } else {
-        p.article.as_ref().map(|a| vec![ArticleId(a.clone())])
+        p.article.iter().map(|a| ArticleId(a.clone())).collect()
     };
-    let (mut out, next) = match ids {
-        Some(ids) => (app.store(|st| st.facts_of(&ids))?, None),
-        None => {
-            // Unscoped: walk the store, keep one window of articles (the cursor is a sequence number).
-            let page = app.store(|st| st.articles_after(offset as i64, n))?;
-            let next = (page.len() == n).then(|| page.last().map(|a| a.seq.max(0) as u64)).flatten();
-            let ids: Vec<ArticleId> = page.into_iter().map(|a| a.article.id).collect();
-            (app.store(|st| st.facts_of(&ids))?, next)
-        }
-    };
+    let mut out = app.store(|st| st.facts_of(&ids))?;
     for (id, f) in &mut out {
         c.resolve(id, f);
     }
-    Ok((out, next))
+    Ok(out)
 }
 
 async fn quotes(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let p = params(p)?;
     let n = limit(&p, 100, 1000)?;
-    let offset = cursor_in(&p, "quotes")? as usize;
     blocking(&s, move |app| {
-        let scoped = p.story.is_some() || p.speaker.is_some() || p.entity.is_some() || p.article.is_some();
-        let (facts, window) = facts_scope(app, &p, offset, n)?;
         let speaker = p.speaker.clone();
-        let all: Vec<_> = facts
-            .into_iter()
-            .flat_map(|(_, f)| f.quotes)
-            .filter(|q| speaker.as_ref().is_none_or(|sp| q.speaker_entity.as_deref() == Some(sp.as_str())))
-            .collect();
-        page_of(all, scoped, offset, n, window, "quotes")
+        let keep = |f: Facts| -> Vec<storyline_model::Quote> {
+            f.quotes.into_iter().filter(|q| speaker.as_ref().is_none_or(|sp| q.speaker_entity.as_deref() == Some(sp.as_str()))).collect()
+        };
+        if p.story.is_some() || p.speaker.is_some() || p.entity.is_some() || p.article.is_some() {
+            let offset = cursor_in(&p, "quotes")? as usize;
+            let all: Vec<_> = facts_scope(app, &p)?.into_iter().flat_map(|(_, f)| keep(f)).collect();
+            page_of(all, offset, n, "quotes")
+        } else {
+            unscoped_page(app, &p, n, "quotes", keep)
+        }
     })
     .await
 }
@@ -573,29 +562,82 @@ async fn quotes(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
 async fn figures(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let p = params(p)?;
     let n = limit(&p, 100, 1000)?;
-    let offset = cursor_in(&p, "figures")? as usize;
     blocking(&s, move |app| {
-        let scoped = p.story.is_some() || p.entity.is_some() || p.article.is_some();
-        let (facts, window) = facts_scope(app, &p, offset, n)?;
-        let all: Vec<_> = facts.into_iter().flat_map(|(_, f)| f.figures).collect();
-        page_of(all, scoped, offset, n, window, "figures")
+        if p.story.is_some() || p.entity.is_some() || p.article.is_some() {
+            let offset = cursor_in(&p, "figures")? as usize;
+            let all: Vec<_> = facts_scope(app, &p)?.into_iter().flat_map(|(_, f)| f.figures).collect();
+            page_of(all, offset, n, "figures")
+        } else {
+            unscoped_page(app, &p, n, "figures", |f: Facts| f.figures)
+        }
     })
     .await
 }
 
-/// Scoped results are paged by offset; unscoped ones were read by article window (`window` is
-/// then the cursor of the next one).
-fn page_of<T: serde::Serialize>(all: Vec<T>, scoped: bool, offset: usize, n: usize, window: Option<u64>, key: &str) -> ApiResult<Json<Value>> {
-    if scoped {
-        let total = all.len();
-        let page: Vec<&T> = all.iter().skip(offset).take(n).collect();
-        let next = (offset + page.len() < total).then(|| cursor_out(key, (offset + page.len()) as u64));
-        Ok(Json(json!({"total": total, key: page, "next_cursor": next})))
-    } else {
-        Ok(Json(
-            json!({key: all, "next_cursor": window.map(|w| cursor_out(key, w)), "note": "unscoped listings page by article window: one page covers `limit` articles"}),
-        ))
-    }
+/// Articles looked at per unscoped page at most: a page may hold fewer than `limit` items (with
+/// a cursor to go on) rather than scan a store with few of them in one request.
+const UNSCOPED_SCAN: usize = 5_000;
+
+/// An unscoped listing of facts, `n` items a page in store order. The cursor is the article
+/// sequence number to go on after and how many items of the next article were already given.
+fn unscoped_page<T: serde::Serialize>(app: &AppRef, p: &ApiQuery, n: usize, key: &str, items: impl Fn(Facts) -> Vec<T>) -> ApiResult<Json<Value>> {
+    let (mut after, mut skip) = match &p.cursor {
+        None => (0i64, 0usize),
+        Some(c) => {
+            let bad = || ApiError::bad_request(format!("bad cursor `{c}` (pass the next_cursor of a {key} page)"));
+            let text = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad)?;
+            let at = text.strip_prefix(key).and_then(|t| t.strip_prefix(':')).ok_or_else(bad)?;
+            let (seq, given) = at.split_once('.').unwrap_or((at, "0"));
+            (seq.parse().map_err(|_| bad())?, given.parse().map_err(|_| bad())?)
+        }
+    };
+    let c = app.0.catalog();
+    let mut out: Vec<T> = Vec::with_capacity(n);
+    let mut scanned = 0;
+    let next = loop {
+        if scanned >= UNSCOPED_SCAN {
+            break Some(format!("{after}.{skip}"));
+        }
+        let page = app.store(|st| st.articles_after(after, 256))?;
+        if page.is_empty() {
+            break None;
+        }
+        scanned += page.len();
+        let ids: Vec<ArticleId> = page.iter().map(|a| a.article.id.clone()).collect();
+        let mut facts: std::collections::HashMap<ArticleId, Facts> = app.store(|st| st.facts_of(&ids))?.into_iter().collect();
+        let mut full = None;
+        for a in &page {
+            let Some(mut f) = facts.remove(&a.article.id) else {
+                after = a.seq;
+                skip = 0;
+                continue;
+            };
+            c.resolve(&a.article.id, &mut f);
+            let these = items(f);
+            let room = n - out.len();
+            let given = these.len().saturating_sub(skip).min(room);
+            let rest = these.len().saturating_sub(skip + given);
+            out.extend(these.into_iter().skip(skip).take(given));
+            if out.len() == n {
+                // Go on inside this article, or after it.
+                full = Some(if rest > 0 { format!("{}.{}", a.seq - 1, skip + given) } else { format!("{}.0", a.seq) });
+                break;
+            }
+            after = a.seq;
+            skip = 0;
+        }
+        if let Some(at) = full {
+            break Some(at);
+        }
+    };
+    Ok(Json(json!({key: out, "next_cursor": next.map(|at| URL_SAFE_NO_PAD.encode(format!("{key}:{at}")))})))
+}
+
+fn page_of<T: serde::Serialize>(all: Vec<T>, offset: usize, n: usize, key: &str) -> ApiResult<Json<Value>> {
+    let total = all.len();
+    let page: Vec<&T> = all.iter().skip(offset).take(n).collect();
+    let next = (offset + page.len() < total).then(|| cursor_out(key, (offset + page.len()) as u64));
+    Ok(Json(json!({"total": total, key: page, "next_cursor": next})))
 }
 
 async fn search(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {

@@ -166,21 +166,28 @@ fn the_api_serves_stories_articles_entities_and_json_errors_and_stops_gracefully
     assert!(!e["quotes"].as_array().unwrap().is_empty());
     let (_, q) = server.json(&format!("/quotes?speaker={blinken}"));
     assert!(q["quotes"].as_array().unwrap().iter().all(|x| x["speaker_entity"] == blinken));
-    // Unscoped quotes page by article windows and end.
-    let (_, all_quotes) = server.json("/quotes?limit=10");
-    assert!(all_quotes["next_cursor"].is_null() && all_quotes["quotes"].as_array().unwrap().len() > 10);
-    let (mut seen, mut cursor, mut pages) = (0, String::new(), 0);
+    // Unscoped quotes come `limit` at a time, in store order, and the pages add up to the whole.
+    let (_, all_quotes) = server.json("/quotes?limit=1000");
+    let all = all_quotes["quotes"].as_array().unwrap().clone();
+    assert!(all_quotes["next_cursor"].is_null() && all.len() > 4, "{}", all.len());
+    let (_, first) = server.json("/quotes?limit=2");
+    assert_eq!(first["quotes"].as_array().unwrap().len(), 2, "a page holds `limit` quotes");
+    let (mut paged, mut cursor, mut pages) = (Vec::new(), String::new(), 0);
     loop {
         let (_, page) = server.json(&format!("/quotes?limit=2{cursor}"));
-        seen += page["quotes"].as_array().unwrap().len();
+        let got = page["quotes"].as_array().unwrap();
+        assert!(got.len() <= 2);
+        paged.extend(got.iter().cloned());
         pages += 1;
         match page["next_cursor"].as_str() {
             Some(c) => cursor = format!("&cursor={c}"),
             None => break,
         }
-        assert!(pages < 10, "paging does not end");
+        assert!(pages <= all.len(), "paging does not end");
     }
-    assert_eq!(seen, all_quotes["quotes"].as_array().unwrap().len());
+    assert_eq!(paged, all, "every quote once, in order");
+    let (status, _) = server.json("/quotes?cursor=bm9wZQ");
+    assert_eq!(status, 400);
     let (_, hits) = server.json("/search?q=blinken%20AND%20published:2021-05");
     assert_eq!(hits["total"], 1);
     let (status, csv) = server.request("GET", "/export/stories.csv", "");

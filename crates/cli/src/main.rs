@@ -521,7 +521,7 @@ fn serve(db: &DbArg, addr: std::net::SocketAddr, limits: storyline_serve::Limits
             println!("Storyline is serving {name} at http://{bound}/ (JSON API: http://{bound}/stories; Ctrl-C stops)");
             let _ = io::stdout().flush();
         }))
-        .with_context(|| format!("serving on {addr}"))?;
+        .with_context(|| format!("serving {name}"))?;
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -36,8 +36,11 @@ pub enum Error {
     Store(#[from] storyline_store::Error),
     #[error(transparent)]
     Pipeline(#[from] storyline_pipeline::Error),
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The address is taken (or not ours to take).
+    #[error("cannot listen on {0}: {1}; is another server listening there? Choose another --addr")]
+    Bind(SocketAddr, std::io::Error),
     #[error(
         "refusing to listen on {0} without a token: anyone who can reach it could write into the store. \
          Set one with --token or STORYLINE_TOKEN (for example `export STORYLINE_TOKEN=$(openssl rand -hex 32)`), \
@@ -285,7 +288,7 @@ pub async fn serve(state: Shared, addr: SocketAddr, on_ready: impl FnOnce(Socket
     if !addr.ip().is_loopback() && state.limits.token.is_none() {
         return Err(Error::NoToken(addr));
     }
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Bind(addr, e))?;
     on_ready(listener.local_addr()?);
     let limits = state.limits.clone();
     let kept = state.clone();

@@ -239,3 +239,14 @@ fn the_api_serves_stories_articles_entities_and_json_errors_and_stops_gracefully
     let status = server.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn a_taken_address_is_said_once_with_what_to_do() {
+    let db = tempfile::tempdir().unwrap();
+    let server = Server::start(db.path());
+    let out = bin().args(["serve", "--addr", &server.addr, "--db"]).arg(db.path()).output().unwrap();
+    assert!(!out.status.success());
+    let err = crate::stderr(&out);
+    assert_eq!(err.matches("Address already in use").count(), 1, "{err}");
+    assert!(err.contains(&format!("cannot listen on {}", server.addr)) && err.contains("--addr"), "{err}");
+}

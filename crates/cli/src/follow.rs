@@ -61,18 +61,21 @@ pub fn spawn_alerts(store: Arc<dyn Store>, every: Duration) -> Result<()> {
             runtime.block_on(async {
                 loop {
                     tokio::time::sleep(every).await;
-                    match alerter.run(chrono::Utc::now()).await {
-                        Ok(s) if s.reported + s.delivered + s.failed > 0 => {
-                            eprintln!("alerts: {} new reports, {} delivered, {} failed", s.reported, s.delivered, s.failed)
-                        }
-                        Ok(_) => {}
-                        Err(e) => eprintln!("warning: checking alerts: {e}"),
-                    }
+                    check_alerts(&alerter).await;
                 }
             })
         })
         .context("starting the alert checker")?;
     Ok(())
+}
+
+/// One run of the alerter, said on stderr when it did anything.
+async fn check_alerts(alerter: &storyline_alert::Alerter) {
+    match alerter.run(chrono::Utc::now()).await {
+        Ok(s) if s.reported + s.delivered + s.failed > 0 => eprintln!("alerts: {} new reports, {} delivered, {} failed", s.reported, s.delivered, s.failed),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: checking alerts: {e}"),
+    }
 }
 
 fn follow(store: &Arc<dyn Store>, db: &str, config: &Config, args: Args, keep_going: bool) -> Result<ExitCode> {
@@ -140,13 +143,7 @@ fn follow(store: &Arc<dyn Store>, db: &str, config: &Config, args: Args, keep_go
                 }
             }
             if let Some(alerter) = &alerter {
-                match alerter.run(chrono::Utc::now()).await {
-                    Ok(s) if s.reported + s.delivered + s.failed > 0 => {
-                        eprintln!("alerts: {} new reports, {} delivered, {} failed", s.reported, s.delivered, s.failed)
-                    }
-                    Ok(_) => {}
-                    Err(e) => eprintln!("warning: checking alerts: {e}"),
-                }
+                check_alerts(alerter).await;
             }
             let Some(every) = args.every else { return Ok(ExitCode::SUCCESS) };
             // Wake for the soonest source due, at most `every` from now; sooner for files

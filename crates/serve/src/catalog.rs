@@ -84,6 +84,21 @@ fn story_row(tier: &EntityTier, story: Story, members: &[&ArticleId]) -> StoryRo
     StoryRow { story, entities: entities.into_iter().map(|(e, _)| e).collect(), outlets }
 }
 
+/// The rows of these stories over an entity tier, each with its members from `article_story`.
+fn story_rows(tier: &EntityTier, stories: impl IntoIterator<Item = Story>, article_story: &HashMap<ArticleId, StoryId>) -> Vec<StoryRow> {
+    let mut members_of: HashMap<&StoryId, Vec<&ArticleId>> = HashMap::new();
+    for (a, s) in article_story {
+        members_of.entry(s).or_default().push(a);
+    }
+    stories
+        .into_iter()
+        .map(|story| {
+            let members = members_of.get(&story.id).map(Vec::as_slice).unwrap_or(&[]);
+            story_row(tier, story, members)
+        })
+        .collect()
+}
+
 /// Every stored fact with the entities resolved across the whole store.
 pub struct Resolution {
     pub entities: Vec<Entity>,
@@ -133,19 +148,7 @@ impl Catalog {
     /// The story tier read from the store, over this entity tier.
     pub fn with_entities(store: &dyn Store, tier: Arc<EntityTier>) -> Result<Catalog, Error> {
         let article_story: HashMap<ArticleId, StoryId> = store.article_stories()?.into_iter().map(|(a, (s, _))| (a, s)).collect();
-        let mut members_of: HashMap<&StoryId, Vec<&ArticleId>> = HashMap::new();
-        for (a, s) in &article_story {
-            members_of.entry(s).or_default().push(a);
-        }
-        let rows: Vec<StoryRow> = store
-            .list_stories(StorySort::Size, None, usize::MAX)?
-            .into_iter()
-            .map(|story| {
-                let members = members_of.get(&story.id).map(Vec::as_slice).unwrap_or(&[]);
-                story_row(&tier, story, members)
-            })
-            .collect();
-        drop(members_of);
+        let rows = story_rows(&tier, store.list_stories(StorySort::Size, None, usize::MAX)?, &article_story);
         Ok(Catalog::assemble(store.count_articles()?, tier, rows, article_story))
     }
 
@@ -155,13 +158,7 @@ impl Catalog {
     /// covers (a full read here would take in story changes the follower has not turned into
     /// events yet).
     pub fn with_tier(&self, tier: Arc<EntityTier>) -> Catalog {
-        let mut members_of: HashMap<&StoryId, Vec<&ArticleId>> = HashMap::new();
-        for (a, s) in &self.article_story {
-            members_of.entry(s).or_default().push(a);
-        }
-        let rows: Vec<StoryRow> =
-            self.stories.iter().map(|r| story_row(&tier, r.story.clone(), members_of.get(&r.story.id).map(Vec::as_slice).unwrap_or(&[]))).collect();
-        drop(members_of);
+        let rows = story_rows(&tier, self.stories.iter().map(|r| r.story.clone()), &self.article_story);
         Catalog::assemble(self.articles, tier, rows, self.article_story.clone())
     }
 
@@ -336,13 +333,23 @@ mod tests {
         )
     }
 
-    #[test]
-    fn applying_the_story_changes_gives_the_catalog_a_full_read_gives() {
+    /// The bundled samples, in name order.
+    fn samples() -> Vec<PathBuf> {
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
         let mut files: Vec<PathBuf> = std::fs::read_dir(&examples).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
+        files
+    }
+
+    fn ingest(store: &MemoryStore, paths: &[PathBuf]) {
+        Pipeline::new(&Config::default(), &Quiet).ingest(store, &prepare(paths, 0).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn applying_the_story_changes_gives_the_catalog_a_full_read_gives() {
+        let files = samples();
         let store = MemoryStore::new().unwrap();
-        let ingest = |paths: &[PathBuf]| Pipeline::new(&Config::default(), &Quiet).ingest(&store, &prepare(paths, 0).unwrap()).unwrap();
+        let ingest = |paths: &[PathBuf]| ingest(&store, paths);
         ingest(&files[..2]);
         let mut catalog = Catalog::load(&store).unwrap();
         let mut seen = store.head().unwrap().changes;
@@ -389,11 +396,9 @@ mod tests {
 
     #[test]
     fn a_new_entity_tier_does_not_take_in_story_changes_not_yet_applied() {
-        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&examples).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
+        let files = samples();
         let store = MemoryStore::new().unwrap();
-        let ingest = |paths: &[PathBuf]| Pipeline::new(&Config::default(), &Quiet).ingest(&store, &prepare(paths, 0).unwrap()).unwrap();
+        let ingest = |paths: &[PathBuf]| ingest(&store, paths);
         ingest(&files[..2]);
         let catalog = Catalog::load(&store).unwrap();
         // More arrives; the entities are resolved again before the follower applies it.

@@ -121,14 +121,20 @@ pub fn params(p: Params) -> ApiResult<ApiQuery> {
 /// offset, which may change), so that no client builds on them and a cursor of one listing is
 /// refused by another.
 fn cursor_in(p: &ApiQuery, listing: &str) -> ApiResult<u64> {
-    let Some(c) = &p.cursor else { return Ok(0) };
+    cursor_position(p, listing, |at| at.parse().ok()).map(Option::unwrap_or_default)
+}
+
+/// The position a listing's cursor holds, read by `parse` (`None` without a cursor; a 400 for a
+/// cursor that is not this listing's or that `parse` refuses).
+fn cursor_position<T>(p: &ApiQuery, listing: &str, parse: impl FnOnce(&str) -> Option<T>) -> ApiResult<Option<T>> {
+    let Some(c) = &p.cursor else { return Ok(None) };
     let bad = || ApiError::bad_request(format!("bad cursor `{c}` (pass the next_cursor of a {listing} page)"));
     let text = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad)?;
-    text.strip_prefix(listing).and_then(|t| t.strip_prefix(':')).and_then(|n| n.parse().ok()).ok_or_else(bad)
+    text.strip_prefix(listing).and_then(|t| t.strip_prefix(':')).and_then(parse).map(Some).ok_or_else(bad)
 }
 
 /// The cursor of a position in a listing (see [`cursor_in`]).
-fn cursor_out(listing: &str, position: u64) -> String {
+fn cursor_out(listing: &str, position: impl std::fmt::Display) -> String {
     URL_SAFE_NO_PAD.encode(format!("{listing}:{position}"))
 }
 
@@ -520,9 +526,8 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult<Js
     .await
 }
 
-/// Facts of the articles a request is about: a story's members, an entity's articles, or
-/// (neither given) every article, in pages; unscoped requests also get the cursor of the next
-/// article window (`None` at the end).
+/// Facts of the articles a scoped request is about: a story's members, an entity's articles,
+/// or one article (unscoped listings go through [`unscoped_page`]).
 fn facts_scope(app: &AppRef, p: &ApiQuery) -> ApiResult<Vec<(ArticleId, Facts)>> {
     let c = app.0.catalog();
     let ids: Vec<ArticleId> = if let Some(story) = &p.story {
@@ -581,16 +586,11 @@ const UNSCOPED_SCAN: usize = 5_000;
 /// An unscoped listing of facts, `n` items a page in store order. The cursor is the article
 /// sequence number to go on after and how many items of the next article were already given.
 fn unscoped_page<T: serde::Serialize>(app: &AppRef, p: &ApiQuery, n: usize, key: &str, items: impl Fn(Facts) -> Vec<T>) -> ApiResult<Json<Value>> {
-    let (mut after, mut skip) = match &p.cursor {
-        None => (0i64, 0usize),
-        Some(c) => {
-            let bad = || ApiError::bad_request(format!("bad cursor `{c}` (pass the next_cursor of a {key} page)"));
-            let text = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(bad)?;
-            let at = text.strip_prefix(key).and_then(|t| t.strip_prefix(':')).ok_or_else(bad)?;
-            let (seq, given) = at.split_once('.').unwrap_or((at, "0"));
-            (seq.parse().map_err(|_| bad())?, given.parse().map_err(|_| bad())?)
-        }
-    };
+    let (mut after, mut skip): (i64, usize) = cursor_position(p, key, |at| {
+        let (seq, given) = at.split_once('.').unwrap_or((at, "0"));
+        Some((seq.parse().ok()?, given.parse().ok()?))
+    })?
+    .unwrap_or_default();
     let c = app.0.catalog();
     let mut out: Vec<T> = Vec::with_capacity(n);
     let mut scanned = 0;
@@ -630,7 +630,7 @@ fn unscoped_page<T: serde::Serialize>(app: &AppRef, p: &ApiQuery, n: usize, key:
             break Some(at);
         }
     };
-    Ok(Json(json!({key: out, "next_cursor": next.map(|at| URL_SAFE_NO_PAD.encode(format!("{key}:{at}")))})))
+    Ok(Json(json!({key: out, "next_cursor": next.map(|at| cursor_out(key, at))})))
 }
 
 fn page_of<T: serde::Serialize>(all: Vec<T>, offset: usize, n: usize, key: &str) -> ApiResult<Json<Value>> {

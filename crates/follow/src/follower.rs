@@ -130,14 +130,16 @@ impl<'a> Follower<'a> {
         Ok(summary)
     }
 
-    /// Records a source's failure: it waits `every × 2^failures`, at most `max_backoff`.
-    fn fail(&self, state: &mut SourceState, now: DateTime<Utc>, summary: &mut PollSummary, status: Option<u16>, error: String) {
+    /// Records a source's failure and stores its state: it waits `every × 2^failures`, at most
+    /// `max_backoff`.
+    fn fail(&self, state: &mut SourceState, now: DateTime<Utc>, summary: &mut PollSummary, status: Option<u16>, error: String) -> Result<(), FollowError> {
         state.failures += 1;
         state.last_status = status;
         state.last_error = Some(error);
         let wait = self.config.every.saturating_mul(1 << state.failures.min(16)).min(self.config.max_backoff.max(self.config.every));
         state.next_poll = Some(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX));
         summary.failed += 1;
+        Ok(storyline_store::blocking(|| self.store.put_source(state, &[]))?)
     }
 
     /// Polls one wave of sources; returns the sources they name (OPML feeds, an index's
@@ -169,20 +171,17 @@ impl<'a> Follower<'a> {
             let state = &mut wave[i];
             let Some(url) = urls[i].clone() else {
                 let error = format!("{}: not an address", state.url);
-                self.fail(state, now, summary, None, error);
-                storyline_store::blocking(|| self.store.put_source(state, &[]))?;
+                self.fail(state, now, summary, None, error)?;
                 continue;
             };
             let answer = match answer {
                 Some(Ok(answer)) => answer,
                 Some(Err(e)) => {
-                    self.fail(state, now, summary, None, e.to_string());
-                    storyline_store::blocking(|| self.store.put_source(state, &[]))?;
+                    self.fail(state, now, summary, None, e.to_string())?;
                     continue;
                 }
                 None => {
-                    self.fail(state, now, summary, None, format!("{url}: the fetch task failed"));
-                    storyline_store::blocking(|| self.store.put_source(state, &[]))?;
+                    self.fail(state, now, summary, None, format!("{url}: the fetch task failed"))?;
                     continue;
                 }
             };
@@ -194,15 +193,13 @@ impl<'a> Follower<'a> {
                 continue;
             }
             if !answer.ok() {
-                self.fail(state, now, summary, Some(answer.status), format!("{url}: answered {}", answer.status));
-                storyline_store::blocking(|| self.store.put_source(state, &[]))?;
+                self.fail(state, now, summary, Some(answer.status), format!("{url}: answered {}", answer.status))?;
                 continue;
             }
             match listing::read(url.as_str(), Some(&answer.url), &answer.body) {
                 Ok(listing) => listed.push((i, url, listing, answer.validators(), answer.status)),
                 Err(e) => {
-                    self.fail(state, now, summary, Some(answer.status), e.to_string());
-                    storyline_store::blocking(|| self.store.put_source(state, &[]))?;
+                    self.fail(state, now, summary, Some(answer.status), e.to_string())?;
                 }
             }
         }

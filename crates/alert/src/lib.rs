@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
 use storyline_model::{Alert, AlertHit, ArticleId, StoryId};
-use storyline_store::{Query, Store};
+use storyline_store::{Query, Store, StoryChanges};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -89,17 +89,11 @@ pub fn new_secret() -> String {
     (0..32).map(|_| format!("{:02x}", rng.u8(..))).collect()
 }
 
-/// The reports `alert` makes on the stories that changed since its last check, and the change
-/// they cover up to.
-pub fn check(store: &dyn Store, alert: &Alert, config: &AlertConfig, now: DateTime<Utc>) -> Result<(i64, Vec<AlertHit>), Error> {
-    // The head first: every story write it covers is in the changes read after.
-    let head = store.head()?;
-    if head.changes <= alert.checked {
-        return Ok((alert.checked, Vec::new()));
-    }
-    let changes = store.story_changes(alert.checked)?;
+/// The reports `alert` makes on `changes`, the story changes since its last check
+/// (`Stories::story_changes(alert.checked)`).
+pub fn check(store: &dyn Store, alert: &Alert, changes: &StoryChanges, config: &AlertConfig, now: DateTime<Utc>) -> Result<Vec<AlertHit>, Error> {
     if changes.stories.is_empty() {
-        return Ok((head.changes, Vec::new()));
+        return Ok(Vec::new());
     }
     let query = Query::parse(&alert.query).map_err(|e| Error::Invalid { name: alert.name.clone(), message: format!("the query: {e}") })?;
     let ids: Vec<ArticleId> = store.search(&query, config.max_matches)?.hits.into_iter().map(|h| h.id).collect();
@@ -156,7 +150,7 @@ pub fn check(store: &dyn Store, alert: &Alert, config: &AlertConfig, now: DateTi
             last_error: None,
         });
     }
-    Ok((head.changes, hits))
+    Ok(hits)
 }
 
 /// What a delivery carries (the webhook's body; the file's line).
@@ -225,18 +219,28 @@ impl Alerter {
         if alerts.is_empty() {
             return Ok(summary);
         }
+        // The head first: every story write it covers is in the changes read after. Alerts
+        // checked up to the same change share one read of what changed since.
+        let head = storyline_store::blocking(|| store.head())?;
+        let mut changes_since: HashMap<i64, StoryChanges> = HashMap::new();
         for alert in &alerts {
-            let (checked, hits) = match storyline_store::blocking(|| check(store, alert, &self.config, now)) {
-                Ok(c) => c,
+            if head.changes <= alert.checked {
+                continue;
+            }
+            let changes = match changes_since.entry(alert.checked) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(storyline_store::blocking(|| store.story_changes(alert.checked))?),
+            };
+            let changes = &*changes;
+            let hits = match storyline_store::blocking(|| check(store, alert, changes, &self.config, now)) {
+                Ok(hits) => hits,
                 Err(e @ Error::Invalid { .. }) => {
                     eprintln!("warning: {e}");
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            if checked > alert.checked || !hits.is_empty() {
-                summary.reported += storyline_store::blocking(|| store.record_alert_check(&alert.name, checked, &hits))?.len();
-            }
+            summary.reported += storyline_store::blocking(|| store.record_alert_check(&alert.name, head.changes, &hits))?.len();
         }
         let by_name: HashMap<&str, &Alert> = alerts.iter().map(|a| (a.name.as_str(), a)).collect();
         for mut hit in storyline_store::blocking(|| store.alert_hits(None))? {

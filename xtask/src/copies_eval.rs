@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 use storyline_dedup::rewrite::{align, find_rewrites, is_rewrite, RewriteConfig, RewriteProfile};
 use storyline_dedup::{find_copies, CopyInput, DedupConfig};
-use storyline_model::{ArticleId, CopyKind};
+use storyline_model::{ArticleId, CopyKind, Side};
 
 /// A small deterministic generator (xorshift), so the set is the same on every run.
 pub struct Rng(pub u64);
@@ -350,6 +350,35 @@ fn score(docs: Vec<Doc>, with_rewrites: bool) -> Result<Figures, String> {
         }
         found.insert(key(a, b), r.relation);
     }
+    // Direction: of the relations found between an edited text and its origin, how many name
+    // the origin as the original, the copy, or neither. The inputs carry no dates, outlets or
+    // scraper markers, so only the text itself can decide.
+    let mut direction: HashMap<Edit, [usize; 3]> = HashMap::new();
+    for r in &relations {
+        let (a, b) = (index[&r.a], index[&r.b]);
+        let (origin, copy) = if b >= originals && docs[b].origin == a && docs[b].edit != Some(Edit::Embedded) {
+            (Side::A, b)
+        } else if a >= originals && docs[a].origin == b && docs[a].edit != Some(Edit::Embedded) {
+            (Side::B, a)
+        } else {
+            continue;
+        };
+        let kind = docs[copy].edit.unwrap_or(Edit::Truncate);
+        let slot = match r.original {
+            Some(side) if side == origin => 0,
+            Some(_) => 1,
+            None => 2,
+        };
+        direction.entry(kind).or_default()[slot] += 1;
+    }
+    let mut dirs: Vec<_> = direction.into_iter().collect();
+    dirs.sort_by_key(|(k, _)| *k);
+    for (kind, [right, wrong, open]) in &dirs {
+        println!("copies     direction {kind:?}: {right} right, {wrong} wrong, {open} undecided");
+    }
+    let decided: usize = dirs.iter().map(|(_, d)| d[0] + d[1]).sum();
+    let direction_wrong: usize = dirs.iter().map(|(_, d)| d[1]).sum();
+    println!("copies     direction: {direction_wrong} of {decided} decided relations name the copy as the original");
     // Recall: each edited text against the article(s) it came from.
     let mut by_edit: HashMap<Edit, (usize, usize, HashMap<String, usize>)> = HashMap::new();
     for (j, d) in docs.iter().enumerate().skip(originals) {

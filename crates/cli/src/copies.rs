@@ -33,7 +33,7 @@ pub fn show(store: &dyn Store, id: &ArticleId, mut out: impl Write) -> Result<bo
             )
         });
         let kind = serde_json::to_value(r.relation)?.as_str().unwrap_or_default().replace('_', " ");
-        writeln!(out, "\n{kind} ({:.0}% similar) with {other_id} ({})", r.similarity * 100.0, describe.unwrap_or_default())?;
+        writeln!(out, "\n{kind} ({} similar) with {other_id} ({})", storyline_compare::percent(r.similarity), describe.unwrap_or_default())?;
         let original = match (r.original, mine_is_a) {
             (None, _) => "undecided".to_owned(),
             (Some(Side::A), true) | (Some(Side::B), false) => "this article".to_owned(),

@@ -13,7 +13,7 @@ pub use storyline_dedup::text;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use storyline_model::{
-    Article, ArticleId, Conflict, ConflictKind, CopyGroup, CopyLink, CopyRelation, EntityId, EntityType, Facts, MatrixKind, MatrixRow, NaiveDate, Published,
+    Article, ArticleId, Conflict, ConflictKind, CopyGroup, CopyKind, CopyLink, CopyRelation, EntityId, EntityType, Facts, MatrixKind, MatrixRow, NaiveDate, Published,
     Side, Source, Story, StoryEntity, StoryReport, TimelineEntry, TimelineKind, Version,
 };
 
@@ -50,6 +50,11 @@ pub fn compare(story: &Story, members: &[Member<'_>], copies: &[CopyRelation], e
     let links = copy_links(compared, copies);
     let mut sources: Vec<Source> = members.iter().map(|m| source(m.article)).collect();
     for (i, l) in links.iter().enumerate() {
+        if let Some(l) = l {
+            if let Some(target) = sources.iter_mut().find(|s| s.article == l.article) {
+                target.copied_by.push(members[i].article.id.clone());
+            }
+        }
         sources[i].copy_of = l.clone();
     }
     let independent: Vec<bool> = (0..members.len()).map(|i| sources[i].copy_of.is_none()).collect();
@@ -102,6 +107,125 @@ pub fn compare(story: &Story, members: &[Member<'_>], copies: &[CopyRelation], e
     }
 }
 
+/// A similarity as a percentage that never rounds a difference away: 1.0 is "100%", 0.997
+/// "99.7%", 0.62 "62%".
+pub fn percent(similarity: f32) -> String {
+    let p = f64::from(similarity) * 100.0;
+    if p >= 100.0 {
+        "100%".into()
+    } else if p >= 99.5 {
+        format!("{:.1}%", ((p * 10.0).round() / 10.0).min(99.9))
+    } else {
+        format!("{:.0}%", p.min(99.0))
+    }
+}
+
+/// How source `i` of a report relates to the others, in words, with `[n]` citing the other
+/// sources by number: "exact copy of [1] (100%)", "near-duplicate with [5] (99.7%), direction
+/// unknown", "original of [3][4]", or "original reporting" for an article with no copy relation.
+pub fn relation_label(r: &StoryReport, i: usize) -> String {
+    let n = |id: &ArticleId| r.sources.iter().position(|x| x.article == *id).map(|i| i + 1).unwrap_or(0);
+    let s = &r.sources[i];
+    let kind = |k: CopyKind| match k {
+        CopyKind::Exact => "exact copy",
+        CopyKind::NearDuplicate => "near-duplicate",
+        CopyKind::Partial => "partial copy",
+        CopyKind::Rewrite => "rewrite",
+    };
+    let mut parts = Vec::new();
+    if let Some(c) = &s.copy_of {
+        let how = if c.direction_known { "of" } else { "with" };
+        let unknown = if c.direction_known { "" } else { ", direction unknown" };
+        parts.push(format!("{} {how} [{}] ({}){unknown}", kind(c.relation), n(&c.article), percent(c.similarity)));
+    }
+    let (known, unknown): (Vec<&ArticleId>, Vec<&ArticleId>) =
+        s.copied_by.iter().partition(|id| r.sources.iter().find(|x| x.article == **id).and_then(|x| x.copy_of.as_ref()).is_some_and(|c| c.direction_known));
+    if !known.is_empty() {
+        parts.push(format!("original of {}", known.iter().map(|id| format!("[{}]", n(id))).collect::<String>()));
+    }
+    for id in unknown {
+        let c = r.sources.iter().find(|x| x.article == *id).and_then(|x| x.copy_of.as_ref());
+        if let Some(c) = c {
+            parts.push(format!("{} with [{}] ({}), direction unknown", kind(c.relation), n(id), percent(c.similarity)));
+        }
+    }
+    if parts.is_empty() {
+        "original reporting".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// The member a source's copy link points to (inside a copy group the links name the copies).
+pub fn copy_target<'r>(r: &'r StoryReport, copy: &ArticleId) -> Option<&'r ArticleId> {
+    r.sources.iter().find(|x| x.article == *copy).and_then(|x| x.copy_of.as_ref()).map(|l| &l.article)
+}
+
+/// Words of `copy` against `original`, compared without case and punctuation: only the
+/// changes, each with up to four words of context, at most 12 changes.
+fn word_diff(original: &str, copy: &str) -> Vec<storyline_model::AlignedWord> {
+    use storyline_model::{AlignedWord, WordOp};
+    const CONTEXT: usize = 4;
+    const CHANGES: usize = 12;
+    const RUN: usize = 8;
+    let all = quotes::align_full(original, copy);
+    let changed: Vec<usize> = all.iter().enumerate().filter(|(_, w)| w.op != WordOp::Same).map(|(i, _)| i).collect();
+    let mut keep = vec![false; all.len()];
+    let mut changes = 0;
+    let mut last: Option<usize> = None;
+    for &i in &changed {
+        if last.is_none_or(|l| i > l + 1) {
+            changes += 1;
+            if changes > CHANGES {
+                break;
+            }
+        }
+        last = Some(i);
+        for k in i.saturating_sub(CONTEXT)..(i + CONTEXT + 1).min(all.len()) {
+            keep[k] = true;
+        }
+    }
+    let mut out = Vec::new();
+    let mut gap = false;
+    // Consecutive words of one kind of change (a paragraph left out, a tail cut off): the
+    // first `RUN` are shown, the rest counted.
+    let mut run = (WordOp::Same, 0usize);
+    let mut hidden = 0usize;
+    let flush = |out: &mut Vec<AlignedWord>, hidden: &mut usize, op: WordOp| {
+        if *hidden > 0 {
+            out.push(AlignedWord { word: format!("… {} more {}", *hidden, if op == WordOp::Added { "added" } else { "left out" }), op: WordOp::Elided });
+            *hidden = 0;
+        }
+    };
+    for (w, k) in all.into_iter().zip(keep) {
+        if !k {
+            flush(&mut out, &mut hidden, run.0);
+            run = (WordOp::Same, 0);
+            gap = true;
+            continue;
+        }
+        if gap && !out.is_empty() {
+            out.push(AlignedWord { word: "…".into(), op: WordOp::Elided });
+        }
+        gap = false;
+        if w.op != run.0 {
+            flush(&mut out, &mut hidden, run.0);
+            run = (w.op, 0);
+        }
+        run.1 += 1;
+        if w.op != WordOp::Same && run.1 > RUN {
+            hidden += 1;
+        } else {
+            out.push(w);
+        }
+    }
+    flush(&mut out, &mut hidden, run.0);
+    if gap && !out.is_empty() {
+        out.push(AlignedWord { word: "…".into(), op: WordOp::Elided });
+    }
+    out
+}
+
 /// A day as `2021-05-12`, or "undated".
 pub fn day(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_else(|| "undated".into())
@@ -139,6 +263,7 @@ fn source(a: &Article) -> Source {
         url: a.url.clone(),
         words: a.text.split_whitespace().count(),
         copy_of: None,
+        copied_by: Vec::new(),
     }
 }
 
@@ -161,7 +286,15 @@ fn copy_links(members: &[&Member<'_>], copies: &[CopyRelation]) -> Vec<Option<Co
                 (c, o, false)
             }
         };
-        let link = CopyLink { article: members[orig].article.id.clone(), relation: r.relation, similarity: r.similarity, evidence: r.evidence.clone() };
+        let diff = if r.relation == CopyKind::NearDuplicate { word_diff(&members[orig].article.text, &members[copy].article.text) } else { Vec::new() };
+        let link = CopyLink {
+            article: members[orig].article.id.clone(),
+            relation: r.relation,
+            similarity: r.similarity,
+            direction_known: known,
+            evidence: r.evidence.clone(),
+            diff,
+        };
         cands.push((copy, orig, link, known));
     }
     // One link per copy: known direction first, then the closest.
@@ -186,7 +319,7 @@ fn copy_links(members: &[&Member<'_>], copies: &[CopyRelation]) -> Vec<Option<Co
             continue;
         }
         if !known {
-            link.evidence.push("direction unknown: the earlier or longer article is shown as the original".into());
+            link.evidence.push("direction unknown: the earlier or longer article is shown first".into());
         }
         parent[copy] = Some(orig);
         out[copy] = Some(link);
@@ -216,11 +349,11 @@ fn copy_groups(sources: &[Source]) -> Vec<CopyGroup> {
     for s in sources {
         let Some(link) = &s.copy_of else { continue };
         let mut root = &link.article;
-        let mut all_known = !link.evidence.iter().any(|e| e.starts_with("direction unknown"));
+        let mut all_known = link.direction_known;
         for _ in 0..sources.len() {
             match by_id.get(root).and_then(|r| r.copy_of.as_ref()) {
                 Some(up) => {
-                    all_known &= !up.evidence.iter().any(|e| e.starts_with("direction unknown"));
+                    all_known &= up.direction_known;
                     root = &up.article;
                 }
                 None => break,

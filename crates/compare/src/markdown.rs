@@ -31,11 +31,7 @@ pub fn markdown(r: &StoryReport) -> String {
     }
     h.push_str("\n## Outlets\n\n| # | outlet | headline | published | relation |\n|---|---|---|---|---|\n");
     for (i, x) in r.sources.iter().enumerate() {
-        let rel = x
-            .copy_of
-            .as_ref()
-            .map(|c| format!("{} of [{}] ({:.0}%)", c.relation, n(&c.article), c.similarity * 100.0))
-            .unwrap_or_else(|| "original reporting".into());
+        let rel = crate::relation_label(r, i);
         let _ = writeln!(
             h,
             "| {} | {}{} | {} | {} | {} |",
@@ -83,7 +79,11 @@ pub fn markdown(r: &StoryReport) -> String {
     for g in &r.copies {
         let _ = writeln!(h, "- [{}]{}", n(&g.original), if g.original_known { " original" } else { " (direction unknown)" });
         for c in &g.copies {
-            let _ = writeln!(h, "  - [{}] {} ({:.0}%): {}", n(&c.article), c.relation, c.similarity * 100.0, c.evidence.join("; "));
+            let of = crate::copy_target(r, &c.article).filter(|t| **t != g.original).map(|t| format!(" of [{}]", n(t))).unwrap_or_default();
+            let _ = writeln!(h, "  - [{}] {}{of} ({}): {}", n(&c.article), c.relation, crate::percent(c.similarity), c.evidence.join("; "));
+            if !c.diff.is_empty() {
+                let _ = writeln!(h, "    - changed words: {}", diff_words(&c.diff));
+            }
         }
     }
     h.push_str("\n## Timeline\n\n");
@@ -110,4 +110,17 @@ pub fn markdown(r: &StoryReport) -> String {
         h.push('\n');
     }
     h
+}
+
+/// A word diff with removed words struck and added words in bold.
+fn diff_words(diff: &[storyline_model::AlignedWord]) -> String {
+    let words: Vec<String> = diff
+        .iter()
+        .map(|a| match a.op.as_str() {
+            "added" => format!("**{}**", a.word),
+            "missing" => format!("~~{}~~", a.word),
+            _ => a.word.clone(),
+        })
+        .collect();
+    words.join(" ")
 }

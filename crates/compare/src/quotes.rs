@@ -61,6 +61,24 @@ fn norm(text: &str) -> String {
 /// Word-by-word alignment of `other` against `reference`, compared without case and
 /// punctuation, shown with the words as written.
 pub fn align(reference: &str, other: &str) -> Vec<AlignedWord> {
+    let mut out = align_full(reference, other);
+    // A wording that quotes only part of the reference: the parts left out at either end are
+    // one elision, not a run of missing words.
+    let word = |w: &str, op: WordOp| AlignedWord { word: w.to_string(), op };
+    let lead = out.iter().take_while(|w| w.op == WordOp::Missing).count();
+    if lead > 0 && lead < out.len() {
+        out.splice(..lead, [word("…", WordOp::Elided)]);
+    }
+    let trail = out.iter().rev().take_while(|w| w.op == WordOp::Missing).count();
+    if trail > 0 && trail < out.len() {
+        let n = out.len();
+        out.splice(n - trail.., [word("…", WordOp::Elided)]);
+    }
+    out
+}
+
+/// Every word of both texts in order: the same, missing from `other`, or added by it.
+pub fn align_full(reference: &str, other: &str) -> Vec<AlignedWord> {
     let rw: Vec<&str> = reference.split_whitespace().collect();
     let ow: Vec<&str> = other.split_whitespace().collect();
     let rn: Vec<String> = rw.iter().map(|w| norm(w)).collect();
@@ -77,17 +95,6 @@ pub fn align(reference: &str, other: &str) -> Vec<AlignedWord> {
                 out.extend(ow[new_index..new_index + new_len].iter().map(|w| word(w, WordOp::Added)));
             }
         }
-    }
-    // A wording that quotes only part of the reference: the parts left out at either end are
-    // one elision, not a run of missing words.
-    let lead = out.iter().take_while(|w| w.op == WordOp::Missing).count();
-    if lead > 0 && lead < out.len() {
-        out.splice(..lead, [word("…", WordOp::Elided)]);
-    }
-    let trail = out.iter().rev().take_while(|w| w.op == WordOp::Missing).count();
-    if trail > 0 && trail < out.len() {
-        let n = out.len();
-        out.splice(n - trail.., [word("…", WordOp::Elided)]);
     }
     out
 }

@@ -158,3 +158,45 @@ fn a_partial_quote_is_aligned_with_elisions_not_missing_runs() {
     assert_eq!(ops.last(), Some(&("…", "elided")), "{ops:?}");
     assert!(ops.contains(&("job", "missing")) && ops.contains(&("work", "added")), "{ops:?}");
 }
+
+fn exact(a: &str, b: &str, original: Option<Side>, relation: CopyKind, similarity: f32) -> CopyRelation {
+    CopyRelation { a: ArticleId(a.into()), b: ArticleId(b.into()), relation, similarity, shared: vec![], original, evidence: vec![] }
+}
+
+#[test]
+fn copy_labels_come_from_evidence_and_say_so_on_both_sides() {
+    let wire = "The central bank raised its main interest rate by half a point on Tuesday, its third rise this year.";
+    let edited = "The central bank raised its main interest rate by half a point on Tuesday, its third increase this year.";
+    let arts = [
+        article("a", Some("Wire"), Some("2024-01-01"), wire),
+        article("b", Some("Blog"), Some("2024-01-02"), wire),
+        article("c", Some("Mirror"), None, edited),
+        article("d", Some("Other"), None, "Something else entirely happened in another city."),
+    ];
+    let facts = [Facts::default(), Facts::default(), Facts::default(), Facts::default()];
+    let members: Vec<Member<'_>> = arts.iter().zip(&facts).map(|(article, facts)| Member { article, facts }).collect();
+    let rels = [exact("a", "b", Some(Side::A), CopyKind::Exact, 1.0), exact("a", "c", None, CopyKind::NearDuplicate, 0.997)];
+    let r = compare(&story(), &members, &rels, &lookup);
+    let label = |id: &str| relation_label(&r, r.sources.iter().position(|s| s.article.0 == id).unwrap());
+    // A known direction: the copy names its original, the original its copy.
+    assert_eq!(label("b"), "exact copy of [1] (100%)");
+    assert!(label("a").contains("original of [2]"), "{}", label("a"));
+    // No evidence: both sides say so, and neither is "original reporting".
+    assert_eq!(label("c"), "near-duplicate with [1] (99.7%), direction unknown");
+    assert!(label("a").contains("near-duplicate with [3] (99.7%), direction unknown"), "{}", label("a"));
+    assert_eq!(label("d"), "original reporting");
+    // The near-duplicate carries its word diff: the one word changed, in context.
+    let c = r.sources.iter().find(|s| s.article.0 == "c").and_then(|s| s.copy_of.as_ref()).unwrap();
+    let ops: Vec<(&str, &str)> = c.diff.iter().map(|w| (w.word.as_str(), w.op.as_str())).collect();
+    assert!(ops.contains(&("rise", "missing")) && ops.contains(&("increase", "added")), "{ops:?}");
+    assert!(!ops.contains(&("central", "same")), "context is cut to a few words: {ops:?}");
+}
+
+#[test]
+fn percentages_never_round_a_difference_away() {
+    assert_eq!(percent(1.0), "100%");
+    assert_eq!(percent(0.9999), "99.9%");
+    assert_eq!(percent(0.997), "99.7%");
+    assert_eq!(percent(0.62), "62%");
+    assert_eq!(percent(0.994), "99%");
+}

@@ -305,7 +305,7 @@ fn compare(a: &CopyInput<'_>, pa: &Prepared, b: &CopyInput<'_>, pb: &Prepared, c
             b_start: pb.words[0].start,
             b_end: pb.words[pb.words.len() - 1].end,
         }];
-        let (original, evidence) = provenance(a, b, 1.0, 1.0);
+        let (original, evidence) = provenance(a, b, 1.0, 1.0, None);
         return Some(CopyRelation { a: a.id.clone(), b: b.id.clone(), relation: CopyKind::Exact, similarity: 1.0, shared, original, evidence });
     }
     let k = config.shingle_words;
@@ -336,7 +336,8 @@ fn compare(a: &CopyInput<'_>, pa: &Prepared, b: &CopyInput<'_>, pb: &Prepared, c
             b_end: pb.words[s.b_last].end,
         })
         .collect();
-    let (original, evidence) = provenance(a, b, cov_a, cov_b);
+    let excerpt = excerpt(&spans, pa.words.len(), pb.words.len(), cov_a, cov_b);
+    let (original, evidence) = provenance(a, b, cov_a, cov_b, excerpt);
     Some(CopyRelation { a: a.id.clone(), b: b.id.clone(), relation, similarity: short_cov, shared, original, evidence })
 }
 
@@ -428,9 +429,29 @@ fn align(pa: &Prepared, pb: &Prepared, k: usize) -> Vec<Run> {
     out
 }
 
+/// Which side, if either, is the other's opening cut short (a feed excerpt, a scrape that
+/// stopped early): all of it aligned, in order, with the start of the other, whose last tenth
+/// or more is its own. Text added around a copy is the opposite shape (the copy's words sit
+/// inside the longer text, not at its start), so this is evidence of direction; containment
+/// alone is not.
+fn excerpt(spans: &[Run], words_a: usize, words_b: usize, cov_a: f32, cov_b: f32) -> Option<Side> {
+    let in_order = spans.windows(2).all(|w| w[0].a_first < w[1].a_first && w[0].b_first < w[1].b_first);
+    let (first, last) = (spans.first()?, spans.last()?);
+    let opening = |start: usize, end: usize, words: usize| start * 20 <= words && (end + 1) * 10 <= words * 9;
+    if !in_order {
+        None
+    } else if cov_b >= 0.95 && opening(first.a_first, last.a_last, words_a) {
+        Some(Side::B)
+    } else if cov_a >= 0.95 && opening(first.b_first, last.b_last, words_b) {
+        Some(Side::A)
+    } else {
+        None
+    }
+}
+
 /// Which side is the likely original, and why. Each piece of evidence votes; conflicting or no
 /// votes leave the question open, and the evidence says so.
-fn provenance(a: &CopyInput<'_>, b: &CopyInput<'_>, cov_a: f32, cov_b: f32) -> (Option<Side>, Vec<String>) {
+fn provenance(a: &CopyInput<'_>, b: &CopyInput<'_>, cov_a: f32, cov_b: f32, excerpt: Option<Side>) -> (Option<Side>, Vec<String>) {
     let mut evidence = Vec::new();
     let mut votes_a = 0;
     let mut votes_b = 0;
@@ -472,16 +493,24 @@ fn provenance(a: &CopyInput<'_>, b: &CopyInput<'_>, cov_a: f32, cov_b: f32) -> (
         evidence.push(format!("a carries scraper signatures ({} markers)", a.scraper_markers));
         votes_b += 1;
     }
-    if cov_a >= 0.95 && cov_b < 0.9 {
-        evidence.push("b contains all of a's text plus more".to_owned());
-    } else if cov_b >= 0.95 && cov_a < 0.9 {
-        evidence.push("a contains all of b's text plus more".to_owned());
+    match excerpt {
+        Some(Side::B) => {
+            evidence.push("b is the opening of a's text, cut short".to_owned());
+            votes_a += 1;
+        }
+        Some(Side::A) => {
+            evidence.push("a is the opening of b's text, cut short".to_owned());
+            votes_b += 1;
+        }
+        None if cov_a >= 0.95 && cov_b < 0.9 => evidence.push("b contains all of a's text plus more".to_owned()),
+        None if cov_b >= 0.95 && cov_a < 0.9 => evidence.push("a contains all of b's text plus more".to_owned()),
+        None => {}
     }
     let original = match (votes_a, votes_b) {
         (x, 0) if x > 0 => Some(Side::A),
         (0, y) if y > 0 => Some(Side::B),
         (0, 0) => {
-            evidence.push("undecided: no dates, credits or scraper signatures tell which came first".to_owned());
+            evidence.push("undecided: no dates, credits, scraper signatures or cut-short text tell which came first".to_owned());
             None
         }
         _ => {
@@ -576,6 +605,21 @@ mod tests {
         );
         let rels = find_copies(&[input(&ids[0], &a), input(&ids[1], &b)], &DedupConfig::default());
         assert!(rels.is_empty(), "{rels:?}");
+    }
+
+    #[test]
+    fn a_text_cut_short_is_the_copy_and_a_text_inside_another_is_undecided() {
+        let ids = ids(2);
+        let long = format!("{WIRE} {OTHER}");
+        let rels = find_copies(&[input(&ids[0], &long), input(&ids[1], WIRE)], &DedupConfig::default());
+        assert_eq!(rels.len(), 1);
+        assert_eq!(rels[0].original, Some(Side::A), "{:?}", rels[0].evidence);
+        assert!(rels[0].evidence.iter().any(|e| e.contains("cut short")), "{:?}", rels[0].evidence);
+        // The same text with words around it: a copy with additions or an excerpt? No vote.
+        let around = format!("{OTHER} {WIRE} {OTHER}");
+        let rels = find_copies(&[input(&ids[0], &around), input(&ids[1], WIRE)], &DedupConfig::default());
+        assert_eq!(rels.len(), 1);
+        assert_eq!(rels[0].original, None, "{:?}", rels[0].evidence);
     }
 
     #[test]

@@ -240,7 +240,7 @@ pub fn rewrite_pair(x: &CopyInput<'_>, px: &RewriteProfile, y: &CopyInput<'_>, p
     let mean = alignment.pairs.iter().map(|p| p.2).sum::<f32>() / n as f32;
     let cov_a = n as f32 / pa.len().max(1) as f32;
     let cov_b = n as f32 / pb.len().max(1) as f32;
-    let (original, provenance_evidence) = provenance(a, b, cov_a, cov_b);
+    let (original, provenance_evidence) = provenance(a, b, cov_a, cov_b, None);
     let mut evidence = vec![format!(
         "{n} of {} sentences reworded in the same order (the writer's own words, quotations left out; mean similarity {mean:.2})",
         pa.len().min(pb.len())

@@ -20,8 +20,12 @@ pub struct Source {
     pub published: Option<Published>,
     pub url: Option<String>,
     pub words: usize,
-    /// Set when this article copies or rewrites another member: that article and how.
+    /// Set when this article copies or rewrites another member: that article and how. With
+    /// `direction_known` false the two are one text whose direction no evidence tells; this
+    /// side is then only the one not counted as independent.
     pub copy_of: Option<CopyLink>,
+    /// Members whose `copy_of` is this article.
+    pub copied_by: Vec<ArticleId>,
 }
 
 /// How an article relates to its original.
@@ -30,8 +34,14 @@ pub struct CopyLink {
     pub article: ArticleId,
     pub relation: CopyKind,
     pub similarity: f32,
+    /// Whether evidence (dates, credits, scraper signatures, a text cut short) tells which is
+    /// the original; when false `article` is only the earlier or longer of the two.
+    pub direction_known: bool,
     /// Why: shared passages, aligned sentences, dates, credits.
     pub evidence: Vec<String>,
+    /// For a near-duplicate: the words that differ, with a few words of context around each
+    /// change and an elision between changes (at most 12 changes); empty otherwise.
+    pub diff: Vec<AlignedWord>,
 }
 
 /// An original with the members that copy or rewrite it.

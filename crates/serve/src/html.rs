@@ -129,6 +129,20 @@ fn layout(title: &str, body: &str, style: &str, script: &str) -> String {
     )
 }
 
+/// Aligned words as HTML: added words marked `<ins>`, missing ones `<del>`, elisions "…".
+fn aligned_words(words: &[storyline_model::AlignedWord]) -> String {
+    let out: String = words
+        .iter()
+        .map(|a| match a.op.as_str() {
+            "added" => format!("<ins class=\"w-added\">{}</ins> ", esc(&a.word)),
+            "missing" => format!("<del class=\"w-missing\">{}</del> ", esc(&a.word)),
+            "elided" => format!("<span class=\"muted\" title=\"text not shown here\">{}</span> ", esc(&a.word)),
+            _ => format!("{} ", esc(&a.word)),
+        })
+        .collect();
+    out.trim_end().to_string()
+}
+
 /// The story page body.
 pub fn story_body(r: &StoryReport) -> String {
     let mut h = String::new();
@@ -163,11 +177,7 @@ pub fn story_body(r: &StoryReport) -> String {
         "<section id=\"sources\"><h2>Outlets</h2><table><tr><th>#</th><th>outlet</th><th>headline</th><th>published</th><th>words</th><th>relation</th></tr>",
     );
     for (i, x) in r.sources.iter().enumerate() {
-        let rel = x
-            .copy_of
-            .as_ref()
-            .map(|c| format!("{} of [{}] ({:.0}%)", c.relation.as_str().replace('_', "-"), n(&c.article), c.similarity * 100.0))
-            .unwrap_or_else(|| "original reporting".into());
+        let rel = storyline_compare::relation_label(r, i);
         let _ = write!(
             h,
             "<tr class=\"source\" data-article=\"{}\"><td>{}</td><td>{}{}</td><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -223,23 +233,14 @@ pub fn story_body(r: &StoryReport) -> String {
         };
         let _ = write!(h, "<div class=\"variants\"><strong>{speaker}</strong>");
         for (i, w) in q.wordings.iter().enumerate() {
-            let words: String = w
-                .alignment
-                .iter()
-                .map(|a| match a.op.as_str() {
-                    "added" => format!("<ins class=\"w-added\">{}</ins> ", esc(&a.word)),
-                    "missing" => format!("<del class=\"w-missing\">{}</del> ", esc(&a.word)),
-                    "elided" => "<span class=\"muted\" title=\"the rest of the reference wording is not quoted here\">…</span> ".to_string(),
-                    _ => format!("{} ", esc(&a.word)),
-                })
-                .collect();
+            let words = aligned_words(&w.alignment);
             let label = if i == 0 { "reference wording" } else { "variant" };
             let _ = write!(
                 h,
                 "<div class=\"variant\"><span class=\"muted small\">{label} · {}</span> {}<br>“{}”</div>",
                 esc(&w.outlets.join(", ")),
                 w.articles.iter().map(cite).collect::<String>(),
-                words.trim_end()
+                words
             );
         }
         h.push_str("</div>");
@@ -262,11 +263,13 @@ pub fn story_body(r: &StoryReport) -> String {
             let i = n(&c.article);
             let _ = write!(
                 h,
-                "<div class=\"copy\">↳ [{i}] {} — {} ({:.0}%) <span class=\"muted small\">{}</span></div>",
+                "<div class=\"copy\">↳ [{i}] {} — {}{} ({}) <span class=\"muted small\">{}</span>{}</div>",
                 esc(&r.sources.get(i.wrapping_sub(1)).map(|x| x.outlet.clone()).unwrap_or_default()),
                 esc(&c.relation.as_str().replace('_', "-")),
-                c.similarity * 100.0,
-                esc(&c.evidence.join("; "))
+                storyline_compare::copy_target(r, &c.article).filter(|t| **t != g.original).map(|t| format!(" of [{}]", n(t))).unwrap_or_default(),
+                storyline_compare::percent(c.similarity),
+                esc(&c.evidence.join("; ")),
+                if c.diff.is_empty() { String::new() } else { format!("<div class=\"worddiff small\">{}</div>", aligned_words(&c.diff)) }
             );
         }
         h.push_str("</div>");

@@ -1,6 +1,7 @@
 //! The web UI: story list, story page, article, entity and thread pages. Server-rendered HTML
 //! over the same catalog, filters and reports as the API.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use axum::extract::{Path, State};
@@ -8,7 +9,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::api::{self, blocking, list_stories, params, ApiError, Params, StoryFilter};
+use crate::api::{self, blocking, list_stories, params, ApiError, ApiResult, Params, StoryFilter};
+use crate::api::AppRef;
+use storyline_model::ArticleId;
 use storyline_compare::day;
 
 use crate::html::{entity_link, esc, highlighted, served_page, story_body, url};
@@ -179,6 +182,8 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> PageResult 
         if copies.is_empty() {
             h.push_str("<p class=\"muted\">No stored article copies this one or is copied by it.</p>");
         }
+        let others: Vec<ArticleId> = copies.iter().map(|r| if r.a == x.id { r.b.clone() } else { r.a.clone() }).collect();
+        let labels = article_labels(app, &others)?;
         for r in &copies {
             let other = if r.a == x.id { &r.b } else { &r.a };
             let orig = match r.original {
@@ -189,11 +194,11 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> PageResult 
             };
             let _ = write!(
                 h,
-                "<p><a href=\"/ui/articles/{}\">{}</a> — {:?} ({:.0}%), {orig}</p>",
+                "<p><a href=\"/ui/articles/{}\">{}</a> — {} ({}), {orig}</p>",
                 url(&other.0),
-                esc(&other.0),
-                r.relation,
-                r.similarity * 100.0
+                esc(labels.get(other).map_or(other.0.as_str(), String::as_str)),
+                r.relation.as_str().replace('_', "-"),
+                storyline_compare::percent(r.similarity)
             );
         }
         h.push_str("<h2>Quotes</h2><ul>");
@@ -261,6 +266,11 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
         if !e.ambiguous_with.is_empty() {
             let _ = write!(h, "<p class=\"conflict\">A bare surname in some articles could also be: {}</p>", esc(&e.ambiguous_with.join(", ")));
         }
+        let mut shown: Vec<ArticleId> = e.roles.iter().map(|r| r.article.clone()).chain(quotes.iter().map(|q| q.article.clone())).collect();
+        shown.sort();
+        shown.dedup();
+        let labels = article_labels(app, &shown)?;
+        let label = |id: &ArticleId| esc(labels.get(id).map_or(id.0.as_str(), String::as_str));
         h.push_str("<h2>Roles, as each article states them</h2><table><tr><th>role</th><th>article</th><th>published</th></tr>");
         for r in &e.roles {
             let _ = write!(
@@ -268,13 +278,13 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
                 "<tr><td>{}</td><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td></tr>",
                 esc(&r.role),
                 url(&r.article.0),
-                esc(&r.article.0),
+                label(&r.article),
                 day(r.published.map(|p| p.date))
             );
         }
         h.push_str("</table><h2>Quotes</h2><ul>");
         for q in &quotes {
-            let _ = write!(h, "<li>“{}” <a class=\"small\" href=\"/ui/articles/{}\">{}</a></li>", esc(&q.text), url(&q.article.0), esc(&q.article.0));
+            let _ = write!(h, "<li>“{}” <a class=\"small\" href=\"/ui/articles/{}\">{}</a></li>", esc(&q.text), url(&q.article.0), label(&q.article));
         }
         h.push_str("</ul><h2>Stories</h2><ul>");
         let mut seen = std::collections::HashSet::new();
@@ -291,6 +301,23 @@ async fn entity(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {
     })
     .await?;
     Ok(Html(served_page(&title, &body)))
+}
+
+/// At most this many articles are named by headline on one page; the rest show their ids.
+const LABELLED: usize = 500;
+
+/// "Headline — outlet" for each of these articles found in the store (the first `LABELLED`).
+fn article_labels(app: &AppRef, ids: &[ArticleId]) -> ApiResult<HashMap<ArticleId, String>> {
+    let ids = &ids[..ids.len().min(LABELLED)];
+    let found = app.store(|st| st.get_articles(ids))?;
+    Ok(found
+        .into_iter()
+        .map(|a| {
+            let (outlet, _) = storyline_compare::outlet_of(&a.article);
+            let title = a.article.title.clone().unwrap_or_else(|| "(no headline)".into());
+            (a.article.id.clone(), format!("{title} — {outlet}"))
+        })
+        .collect())
 }
 
 async fn thread(State(s): State<Shared>, Path(id): Path<String>) -> PageResult {

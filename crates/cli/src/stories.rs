@@ -18,7 +18,7 @@ pub fn list(store: &dyn Store, sort: StorySort, since: Option<NaiveDate>, limit:
         } else {
             writeln!(
                 out,
-                "{}  {:>4} articles {:>3} outlets  {} .. {}  {}",
+                "{}  {:>4} articles {:>3} named outlets  {} .. {}  {}",
                 s.id.0,
                 s.articles,
                 s.outlets.len(),
@@ -44,7 +44,7 @@ pub fn show(store: &dyn Store, id: &str, mut out: impl Write) -> Result<bool> {
     writeln!(out, "{}\n{}", story.id.0, if story.title.is_empty() { "(no title)" } else { &story.title })?;
     writeln!(
         out,
-        "{} articles from {} outlets, {} .. {}",
+        "{} articles from {} named outlets, {} .. {}",
         story.articles,
         story.outlets.len(),
         storyline_compare::day(story.first_published),

@@ -239,17 +239,35 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
-/// Outlet name, or the best stand-in: credited source, URL host, input file name.
+/// Outlet name, or the best stand-in marked as one: the credited source ("Anadolu Agency,
+/// credited"), the URL's host ("example.com, from the URL"), or "outlet not stated (FILE)".
+/// The flag is true for a stand-in.
 pub fn outlet_of(a: &Article) -> (String, bool) {
     if let Some(o) = a.outlet.as_deref().filter(|o| !o.trim().is_empty()) {
         return (o.trim().to_string(), false);
     }
+    if let Some(c) = a.credited_source.as_deref().filter(|c| !c.trim().is_empty()) {
+        return (format!("{}, credited", c.trim()), true);
+    }
     if let Some(host) = a.url.as_deref().and_then(|u| u.split("//").nth(1)).and_then(|r| r.split('/').next()).filter(|h| !h.is_empty()) {
-        return (host.trim_start_matches("www.").to_string(), true);
+        return (format!("{}, from the URL", host.trim_start_matches("www.")), true);
     }
     let file = a.source.rsplit(['/', '\\']).next().unwrap_or(&a.source);
     let file = file.split('#').next().unwrap_or(file);
-    (format!("unknown outlet ({file})"), true)
+    (format!("outlet not stated ({file})"), true)
+}
+
+/// "2 named outlets, 3 articles not stated": distinct stated outlets, and the members that
+/// state none (each shown with its stand-in).
+pub fn outlet_count(sources: &[Source]) -> String {
+    let named: HashSet<&str> = sources.iter().filter(|s| !s.outlet_guessed).map(|s| s.outlet.as_str()).collect();
+    let unstated = sources.iter().filter(|s| s.outlet_guessed).count();
+    let plural = |n: usize, one: &str, many: &str| if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") };
+    let mut out = plural(named.len(), "named outlet", "named outlets");
+    if unstated > 0 {
+        out.push_str(&format!(", {unstated} not stated"));
+    }
+    out
 }
 
 fn source(a: &Article) -> Source {

@@ -18,10 +18,11 @@ pub fn markdown(r: &StoryReport) -> String {
     let _ = writeln!(h, "# {}\n", s.title);
     let _ = writeln!(
         h,
-        "Story `{}` · {} articles ({} independent) · {} .. {}\n",
+        "Story `{}` · {} articles ({} independent) · {} · {} .. {}\n",
         s.id.0,
         r.sources.len(),
         r.sources.iter().filter(|x| x.copy_of.is_none()).count(),
+        crate::outlet_count(&r.sources),
         day(s.first_published),
         day(s.last_published)
     );
@@ -34,10 +35,9 @@ pub fn markdown(r: &StoryReport) -> String {
         let rel = crate::relation_label(r, i);
         let _ = writeln!(
             h,
-            "| {} | {}{} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
             i + 1,
             cell(&x.outlet),
-            if x.outlet_guessed { " (not stated)" } else { "" },
             cell(x.title.as_deref().unwrap_or("(no headline)")),
             day(x.published.map(|p| p.date)),
             rel

@@ -146,7 +146,8 @@ fn stored_copy_relations_group_under_the_original() {
     assert_eq!(r.copies[0].original, ArticleId("a".into()));
     assert!(r.copies[0].original_known);
     assert_eq!(r.copies[0].copies[0].article, ArticleId("b".into()));
-    assert_eq!(r.sources[1].outlet, "unknown outlet (b.txt)");
+    assert_eq!(r.sources[1].outlet, "outlet not stated (b.txt)");
+    assert_eq!(outlet_count(&r.sources), "1 named outlet, 1 not stated");
     assert!(r.sources[1].copy_of.is_some());
 }
 

@@ -156,10 +156,11 @@ pub fn story_body(r: &StoryReport) -> String {
     let independent = r.sources.iter().filter(|x| x.copy_of.is_none()).count();
     let _ = write!(
         h,
-        "<h1 id=\"story-title\">{}</h1><p class=\"muted\">{} articles · {} independent · {} .. {}{}</p>",
+        "<h1 id=\"story-title\">{}</h1><p class=\"muted\">{} articles · {} independent · {} · {} .. {}{}</p>",
         esc(&s.title),
         r.sources.len(),
         independent,
+        storyline_compare::outlet_count(&r.sources),
         day(s.first_published),
         day(s.last_published),
         s.thread.as_ref().map(|t| format!(" · <a href=\"/ui/threads/{}\">thread</a>", url(t))).unwrap_or_default()
@@ -180,11 +181,11 @@ pub fn story_body(r: &StoryReport) -> String {
         let rel = storyline_compare::relation_label(r, i);
         let _ = write!(
             h,
-            "<tr class=\"source\" data-article=\"{}\"><td>{}</td><td>{}{}</td><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"source\" data-article=\"{}\"><td>{}</td><td{}>{}</td><td><a href=\"/ui/articles/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&x.article.0),
             i + 1,
+            if x.outlet_guessed { " class=\"muted\" title=\"no outlet stated: a stand-in\"" } else { "" },
             esc(&x.outlet),
-            if x.outlet_guessed { " <span class=\"muted small\">(not stated)</span>" } else { "" },
             url(&x.article.0),
             esc(x.title.as_deref().unwrap_or("(no headline)")),
             day(x.published.map(|p| p.date)),

@@ -84,7 +84,7 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
             sel("recent"),
             sel("oldest")
         );
-        let _ = write!(h, "<p class=\"muted\" id=\"matching\">{} matching stories</p><table id=\"stories\"><tr><th>story</th><th>articles</th><th>outlets</th><th>dates</th><th>who</th></tr>", pg.total);
+        let _ = write!(h, "<p class=\"muted\" id=\"matching\">{} matching stories</p><table id=\"stories\"><tr><th>story</th><th>articles</th><th>named outlets</th><th>dates</th><th>who</th></tr>", pg.total);
         for r in &pg.rows {
             let st = &r.story;
             let who: String = r.entities.iter().take(4).map(|&e| format!("<span class=\"tag\">{}</span>", esc(&c.entities[e].name))).collect();

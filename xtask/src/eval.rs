@@ -13,6 +13,7 @@ use serde_json::Value;
 const FLOOR_EXTRACTION_F1: f64 = 0.93;
 const FLOOR_DATES_F: f64 = 0.925;
 const FLOOR_CLEANING_F1: f64 = 0.50;
+const FLOOR_SUPPORT_F05: f64 = 0.88;
 const FLOOR_COPIES_PRECISION: f64 = 0.98;
 const FLOOR_COPIES_RECALL: f64 = 0.95;
 const CEILING_SAME_EVENT_COPIES: f64 = 0.01;
@@ -108,6 +109,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
             failures.push(format!(
                 "copies outside the gate (precision >= {FLOOR_COPIES_PRECISION}, recall >= {FLOOR_COPIES_RECALL}, same-event false copies <= {CEILING_SAME_EVENT_COPIES}, rewrite recall >= {FLOOR_REWRITE_RECALL})"
             ));
+        }
+    }
+    if wants("support") {
+        let f1 = crate::support_eval::run(&o.bench)?;
+        if f1 < FLOOR_SUPPORT_F05 {
+            failures.push(format!("citation support F0.5 below floor {FLOOR_SUPPORT_F05}"));
         }
     }
     if wants("ner") {

@@ -10,6 +10,7 @@ mod quotes_eval;
 mod serve_bench;
 mod spin;
 mod stories_eval;
+mod support_eval;
 
 use std::process::{Command, ExitCode};
 

@@ -7,14 +7,14 @@
 
 mod markdown;
 mod quotes;
-mod summary;
+pub mod summary;
 pub use storyline_dedup::text;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use storyline_model::{
-    Article, ArticleId, Conflict, ConflictKind, CopyGroup, CopyKind, CopyLink, CopyRelation, EntityId, EntityType, Facts, MatrixKind, MatrixRow, NaiveDate, Published,
-    Side, Source, Story, StoryEntity, StoryReport, TimelineEntry, TimelineKind, Version,
+    Article, ArticleId, Conflict, ConflictKind, CopyGroup, CopyKind, CopyLink, CopyRelation, EntityId, EntityType, Facts, MatrixKind, MatrixRow, NaiveDate,
+    Published, Side, Source, Story, StoryEntity, StoryReport, TimelineEntry, TimelineKind, Version,
 };
 
 pub use markdown::markdown;
@@ -64,7 +64,7 @@ pub fn compare(story: &Story, members: &[Member<'_>], copies: &[CopyRelation], e
     let quote_groups = quotes::groups(compared);
     let variants = quotes::variants(&quote_groups, &sources);
     let ranked = summary::rank(compared, &sents, &independent);
-    let summary = summary::pick(&ranked, compared, 5);
+    let summary = summary::pick(&ranked, compared, &sents, 5);
 
     let n = compared.len();
     let mut matrix = Vec::new();
@@ -181,9 +181,8 @@ fn word_diff(original: &str, copy: &str) -> Vec<storyline_model::AlignedWord> {
             }
         }
         last = Some(i);
-        for k in i.saturating_sub(CONTEXT)..(i + CONTEXT + 1).min(all.len()) {
-            keep[k] = true;
-        }
+        let end = (i + CONTEXT + 1).min(all.len());
+        keep[i.saturating_sub(CONTEXT)..end].iter_mut().for_each(|k| *k = true);
     }
     let mut out = Vec::new();
     let mut gap = false;

@@ -214,6 +214,8 @@ pub struct SummarySentence {
     pub text: String,
     /// The article the wording comes from first, then the others that state the same.
     pub articles: Vec<ArticleId>,
+    /// For each of `articles`, its sentence that states this one (the first is `text`).
+    pub support: Vec<String>,
 }
 
 /// An entity of the story with its type and how many sources name it.

@@ -54,6 +54,8 @@ input,select,button{font:inherit;padding:.3rem .5rem;border:1px solid #c8c8d0;bo
 button{background:var(--accent);color:#fff;border-color:var(--accent);cursor:pointer}
 .tag{display:inline-block;border:1px solid var(--line);border-radius:999px;padding:0 .5rem;margin:0 .2rem .2rem 0;font-size:.8rem;background:#f6f6f8}
 .summary li{margin:.4rem 0}.cite{font-size:.75rem;vertical-align:super;margin-left:.1rem}
+.cite-wrap{position:relative}.cite-wrap .support{display:none;position:absolute;left:0;top:1.4em;z-index:5;width:28rem;max-width:80vw;background:#fff;border:1px solid #c8c8d0;border-radius:8px;box-shadow:0 4px 14px rgba(0,0,0,.12);padding:.5rem .7rem;font-size:.85rem;line-height:1.4}
+.cite-wrap:hover .support,.cite-wrap:focus-within .support,.cite-wrap.open .support{display:block}
 .conflict{border:1px solid #f0c4c0;background:#fdf3f2;border-radius:8px;padding:.6rem .9rem;margin:.6rem 0}
 .majority{color:var(--ok);font-weight:600}.minority{color:var(--warn);font-weight:600}
 .variant{margin:.3rem 0 .8rem}.w-added{background:#d7f5dd;text-decoration:none}.w-missing{background:#fbd9d6;text-decoration:line-through}
@@ -72,6 +74,12 @@ pub const JS: &str = r#"
 document.addEventListener('change', e => {
   if (e.target.matches('form.filters select')) e.target.form.submit();
   if (e.target.matches('input.only-diffs')) onlyDiffs(e.target);
+});
+document.addEventListener('click', e => {
+  const c = e.target.closest('.summary a.cite');
+  if (!c) return;
+  const w = c.parentElement;
+  if (!w.classList.contains('open')) { e.preventDefault(); document.querySelectorAll('.cite-wrap.open').forEach(o => o.classList.remove('open')); w.classList.add('open'); }
 });
 document.addEventListener('submit', async e => {
   if (!e.target.matches('form#new-alert')) return;
@@ -167,7 +175,27 @@ pub fn story_body(r: &StoryReport) -> String {
     );
     h.push_str("<section id=\"summary\"><h2>Summary</h2><ol class=\"summary\">");
     for x in &r.summary {
-        let _ = write!(h, "<li>{}{}</li>", esc(&x.text), x.articles.iter().map(cite).collect::<String>());
+        // Each citation carries the sentence of its article that states this one: shown on
+        // hover, on focus, and on click (which toggles it; the pop-up links the article).
+        let cites: String = x
+            .articles
+            .iter()
+            .enumerate()
+            .map(|(k, id)| {
+                let i = n(id);
+                let outlet = r.sources.get(i.wrapping_sub(1)).map(|x| x.outlet.as_str()).unwrap_or("");
+                let said = x.support.get(k).map(String::as_str).unwrap_or("");
+                format!(
+                    "<span class=\"cite-wrap\"><a class=\"cite\" href=\"/ui/articles/{}\" aria-label=\"source {i}: {}\">[{i}]</a><span class=\"support\" role=\"tooltip\"><strong>[{i}] {}</strong> “{}” <a href=\"/ui/articles/{}\">open article</a></span></span>",
+                    url(&id.0),
+                    esc(outlet),
+                    esc(outlet),
+                    esc(said),
+                    url(&id.0)
+                )
+            })
+            .collect();
+        let _ = write!(h, "<li>{}{cites}</li>", esc(&x.text));
     }
     if r.summary.is_empty() {
         h.push_str("<li class=\"muted\">No sentence long enough to summarise.</li>");

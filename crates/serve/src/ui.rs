@@ -9,10 +9,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::api::{self, blocking, list_stories, params, ApiError, ApiResult, Params, StoryFilter};
 use crate::api::AppRef;
-use storyline_model::ArticleId;
+use crate::api::{self, blocking, list_stories, params, ApiError, ApiResult, Params, StoryFilter};
 use storyline_compare::day;
+use storyline_model::ArticleId;
 
 use crate::html::{entity_link, esc, highlighted, served_page, story_body, url};
 use crate::Shared;

@@ -134,6 +134,8 @@ enum Command {
     Search {
         #[command(flatten)]
         db: DbArg,
+        /// The query; a leading `-` excludes a word (`-hamas`: every article without it).
+        #[arg(allow_hyphen_values = true)]
         query: String,
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -377,7 +379,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Follow { db, flags, sources } => follow::run(&open(&db)?, &db.db, &config, flags.args(sources)),
         Command::Alert { db, action } => alerts::run(open(&db)?, action),
-        Command::Sources { db, json } => follow::list(&open(&db)?, json),
+        Command::Sources { db, json } => follow::list(&open_existing(&db)?, json),
         Command::Ingest { db, read, paths } => {
             read.apply(&mut config);
             ingest(&db, &config, read.no_progress, &paths)
@@ -387,13 +389,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             extract(&config, read.no_progress, &paths)
         }
         Command::Export { db, what, format } => {
-            let store = open(&db)?;
+            let store = open_existing(&db)?;
             let name = what.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
             export_any(store.as_ref(), &name, format == Format::Csv, BufWriter::new(io::stdout().lock()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { db, story, format } => {
-            let store = open(&db)?;
+            let store = open_existing(&db)?;
             let catalog = storyline_serve::Catalog::load(store.as_ref()).context("reading the store")?;
             let Some(report) = catalog.report(store.as_ref(), &story)? else {
                 eprintln!("error: no story `{story}` in {} (`storyline stories` lists them)", store.describe());
@@ -418,7 +420,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             serve(&db, addr, limits, config, (!follow.is_empty()).then(|| flags.args(follow)))
         }
         Command::Copies { db, id } => {
-            let store = open(&db)?;
+            let store = open_existing(&db)?;
             let out = BufWriter::new(io::stdout().lock());
             if copies::show(store.as_ref(), &ArticleId(id.clone()), out)? {
                 Ok(ExitCode::SUCCESS)
@@ -429,7 +431,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Search { db, query, limit, json } => search(&db, &query, limit, json),
         Command::Entity { db, name } => {
-            let store = open(&db)?;
+            let store = open_existing(&db)?;
             if enrich::show_entity(store.as_ref(), &name, BufWriter::new(io::stdout().lock()))? {
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -449,25 +451,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             folds,
         }),
         Command::Stories { db, sort, since, limit, json } => {
-            let store = open(&db)?;
+            let store = open_existing(&db)?;
             let sort = match sort {
                 SortArg::Size => storyline_store::StorySort::Size,
                 SortArg::Recent => storyline_store::StorySort::Recent,
             };
             let n = stories::list(store.as_ref(), sort, since, limit, json, BufWriter::new(io::stdout().lock()))?;
+            if n == 0 {
+                eprintln!("no stories in {}{}", store.describe(), if since.is_some() { " since that day" } else { "" });
+            }
             Ok(if n > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Story { db, id } => {
-            let store = open(&db)?;
+            let store = open_existing(&db)?;
             if stories::show(store.as_ref(), &id, BufWriter::new(io::stdout().lock()))? {
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("error: no story `{id}` in {}", store.describe());
+                eprintln!("error: no story `{id}` in {}{}", store.describe(), stories::hint(store.as_ref(), &id)?);
                 Ok(ExitCode::FAILURE)
             }
         }
         Command::Show { db, id } => {
-            let store = open(&db)?;
+            let store = open_existing(&db)?;
             match store.get_article(&ArticleId(id.clone()))? {
                 Some(a) => {
                     let mut out = io::stdout().lock();
@@ -526,10 +531,36 @@ fn serve(db: &DbArg, addr: std::net::SocketAddr, limits: storyline_serve::Limits
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the store the locator names (a directory or a PostgreSQL URL).
+/// The embedded store's directory, when the locator names one (not a URL or `memory:`), and
+/// whether a store is already there.
+fn embedded_dir(db: &DbArg) -> Option<(&std::path::Path, bool)> {
+    let url = db.db.starts_with("postgres://") || db.db.starts_with("postgresql://") || db.db == "memory:";
+    let dir = std::path::Path::new(&db.db);
+    (!url).then(|| (dir, dir.join("storyline.sqlite").exists()))
+}
+
+/// Opens the store the locator names (a directory or a PostgreSQL URL), creating it when there
+/// is none, and says so: a command that writes may start a new store.
 fn open(db: &DbArg) -> Result<Arc<dyn Store>> {
+    let created = embedded_dir(db).filter(|(_, exists)| !exists);
     let store = storyline_store::open(&db.db, db.index_dir.as_deref()).with_context(|| format!("opening the store at {}", db.db))?;
+    if let Some((dir, _)) = created {
+        eprintln!("created a new store at {}", dir.display());
+    }
     Ok(Arc::from(store))
+}
+
+/// Opens a store that must already exist: a command that only reads never creates one (a
+/// mistyped `--db` would otherwise answer from a new, empty store).
+fn open_existing(db: &DbArg) -> Result<Arc<dyn Store>> {
+    if let Some((dir, false)) = embedded_dir(db) {
+        anyhow::bail!(
+            "no store at {}: nothing was ingested there (check --db or STORYLINE_DB; `storyline ingest --db {} FILES` creates one)",
+            dir.display(),
+            dir.display()
+        );
+    }
+    open(db)
 }
 
 fn ingest(db: &DbArg, config: &Config, no_progress: bool, paths: &[PathBuf]) -> Result<ExitCode> {
@@ -571,7 +602,7 @@ fn search(db: &DbArg, query: &str, limit: usize, json: bool) -> Result<ExitCode>
         }
         Err(e) => return Err(e.into()),
     };
-    let store = open(db)?;
+    let store = open_existing(db)?;
     let results = match store.search(&parsed, limit) {
         Ok(r) => r,
         Err(storyline_store::Error::Query(message)) => {

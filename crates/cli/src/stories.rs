@@ -81,6 +81,19 @@ pub fn show(store: &dyn Store, id: &str, mut out: impl Write) -> Result<bool> {
     Ok(true)
 }
 
+/// What to say when `id` is no story: the story of the article with that id (or external id),
+/// or where to find story ids.
+pub fn hint(store: &dyn Store, id: &str) -> Result<String> {
+    let Some(a) = store.get_article(&storyline_model::ArticleId(id.to_owned()))? else {
+        return Ok(" (`storyline stories` lists them)".to_owned());
+    };
+    let story = store.stories_of(std::slice::from_ref(&a.article.id))?.into_iter().next().map(|(_, s)| s);
+    Ok(match story {
+        Some(s) => format!("; `{id}` is an article, in story {s} (`storyline story {s}`)"),
+        None => format!("; `{id}` is an article, not yet in a story (the story step runs at the end of each ingest)"),
+    })
+}
+
 /// One exported story: its descriptors and its thread's title.
 #[derive(Serialize)]
 struct StoryRow<'a> {

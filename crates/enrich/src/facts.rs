@@ -908,7 +908,7 @@ fn figures(
                 source: source.clone(),
                 sentence: sentence.clone(),
                 start: chars.at(toks[start_tok].start),
-                end: chars.at(toks[what_end - 1].end),
+                end: chars.at(toks[end_tok - 1].end),
                 when,
             });
             i = what_end;

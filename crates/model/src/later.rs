@@ -273,7 +273,7 @@ pub struct Figure {
     pub what: String,
     pub source: Option<String>,
     pub sentence: String,
-    /// Character offsets of the number and what it counts.
+    /// Character offsets of the number as written (`text`) in the clean text.
     pub start: usize,
     pub end: usize,
     /// The date the sentence's relative date refers to ("on Wednesday"), when known.

@@ -100,6 +100,12 @@ pub struct IngestSummary {
     pub already_stored: usize,
     pub warnings: usize,
     pub errors: usize,
+    /// Stored articles that carry a warning of their own (a date that is no date, a charset
+    /// guessed): each is in the article's `warnings`.
+    pub article_warnings: usize,
+    /// The first warnings of this run, input and article ones, each naming its input (at most
+    /// [`FIRST_WARNINGS`]), so that a caller without the console (`POST /articles`) sees them.
+    pub first_warnings: Vec<String>,
     /// Articles in the store afterwards.
     pub articles: usize,
     pub copy_relations: usize,
@@ -113,6 +119,9 @@ pub struct IngestSummary {
     /// Seconds each stage took (`extract` includes reading and storing).
     pub seconds: std::collections::BTreeMap<Stage, f64>,
 }
+
+/// Warnings an [`IngestSummary`] spells out.
+pub const FIRST_WARNINGS: usize = 20;
 
 /// The pipeline with its settings.
 pub struct Pipeline<'a> {
@@ -148,6 +157,14 @@ impl<'a> Pipeline<'a> {
                 return;
             }
             batch_bytes += article.text.len();
+            if !article.warnings.is_empty() {
+                summary.article_warnings += 1;
+                for w in &article.warnings {
+                    if summary.first_warnings.len() < FIRST_WARNINGS {
+                        summary.first_warnings.push(w.clone());
+                    }
+                }
+            }
             batch.push(article);
             if batch.len() >= b.store_articles || batch_bytes >= b.store_bytes {
                 batch_bytes = 0;
@@ -162,19 +179,28 @@ impl<'a> Pipeline<'a> {
         store_batch(&mut batch, &mut summary).map_err(Error::Storing)?;
         summary.documents = tally.documents;
         summary.warnings = tally.warnings;
+        for w in &tally.first {
+            if summary.first_warnings.len() < FIRST_WARNINGS {
+                summary.first_warnings.push(w.clone());
+            }
+        }
         summary.errors = tally.errors;
         summary.articles = store.count_articles()?;
         summary.seconds.insert(Stage::Extract, started.elapsed().as_secs_f64());
         self.observer.finish(
             Stage::Extract,
             &format!(
-                "ingested {} documents from {} inputs: {} added, {} already stored; {} warnings, {} errors; {} articles in the store",
+                "ingested {} documents from {} inputs: {} added, {} already stored; {} warnings, {} errors{}; {} articles in the store",
                 summary.documents,
                 inputs.sources.len(),
                 summary.added,
                 summary.already_stored,
                 summary.warnings,
                 summary.errors,
+                match summary.article_warnings {
+                    0 => String::new(),
+                    n => format!(", {n} articles with warnings of their own (their `warnings` field)"),
+                },
                 summary.articles
             ),
         );

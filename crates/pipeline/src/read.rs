@@ -92,11 +92,13 @@ pub fn prepare(paths: &[PathBuf], max_stdin_bytes: u64) -> io::Result<Inputs> {
 }
 
 /// Counts of what a run did.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Tally {
     pub documents: usize,
     pub warnings: usize,
     pub errors: usize,
+    /// The first warnings and errors, "INPUT: message" (at most [`crate::FIRST_WARNINGS`]).
+    pub first: Vec<String>,
 }
 
 /// Runs both passes and hands each clean article to `sink`, in input order. Warnings go to the
@@ -188,6 +190,9 @@ fn read_source(source: &Source, config: &ReadConfig, observer: &dyn Observer, em
 }
 
 fn report(observer: &dyn Observer, warning: &InputWarning, tally: &mut Tally) {
+    if tally.first.len() < crate::FIRST_WARNINGS {
+        tally.first.push(format!("{}: {}", warning.input, warning.message));
+    }
     match warning.severity {
         Severity::Warning => tally.warnings += 1,
         Severity::Error => tally.errors += 1,

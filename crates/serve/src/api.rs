@@ -501,7 +501,8 @@ pub struct EntityView {
 /// An entity with its quotes (from the articles that mention it).
 pub fn entity_view(app: &AppRef, id: &str) -> ApiResult<Option<EntityView>> {
     let c = app.0.catalog();
-    let Some(e) = c.entity(id).cloned() else { return Ok(None) };
+    let Some(e) = c.find_entity(id).cloned() else { return Ok(None) };
+    let id = e.id.0.as_str();
     let mut quotes = Vec::new();
     let mut mentions = Vec::new();
     app.store(|st| -> ApiResult<()> {
@@ -534,7 +535,7 @@ fn facts_scope(app: &AppRef, p: &ApiQuery) -> ApiResult<Vec<(ArticleId, Facts)>>
         let r = c.story(story).ok_or_else(|| ApiError::not_found(format!("no story `{story}`")))?;
         app.store(|st| st.story_members(&r.story.id))?.into_iter().map(|m| m.article).collect()
     } else if let Some(e) = p.speaker.as_ref().or(p.entity.as_ref()) {
-        c.entity(e).ok_or_else(|| ApiError::not_found(format!("no entity `{e}`")))?.articles.clone()
+        c.find_entity(e).ok_or_else(|| ApiError::not_found(format!("no entity `{e}`")))?.articles.clone()
     } else {
         p.article.iter().map(|a| ArticleId(a.clone())).collect()
     };
@@ -549,7 +550,8 @@ async fn quotes(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     let p = params(p)?;
     let n = limit(&p, 100, 1000)?;
     blocking(&s, move |app| {
-        let speaker = p.speaker.clone();
+        // A speaker by id or by name, as `/entities/{id}` takes it.
+        let speaker = p.speaker.as_ref().map(|sp| app.0.catalog().find_entity(sp).map_or_else(|| sp.clone(), |e| e.id.0.clone()));
         let keep = |f: Facts| -> Vec<storyline_model::Quote> {
             f.quotes.into_iter().filter(|q| speaker.as_ref().is_none_or(|sp| q.speaker_entity.as_deref() == Some(sp.as_str()))).collect()
         };
@@ -570,13 +572,38 @@ async fn figures(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> {
     blocking(&s, move |app| {
         if p.story.is_some() || p.entity.is_some() || p.article.is_some() {
             let offset = cursor_in(&p, "figures")? as usize;
-            let all: Vec<_> = facts_scope(app, &p)?.into_iter().flat_map(|(_, f)| f.figures).collect();
+            // With `entity`, the figures whose sentence names it (the entity's articles hold
+            // many figures about other things).
+            let entity = p.entity.as_ref().and_then(|e| app.0.catalog().find_entity(e).map(|e| e.id.0.clone()));
+            let all: Vec<_> = facts_scope(app, &p)?
+                .into_iter()
+                .flat_map(|(_, f)| {
+                    let named: Vec<(usize, usize)> = f
+                        .mentions
+                        .iter()
+                        .filter(|m| entity.is_some() && m.entity.as_deref() == entity.as_deref())
+                        .map(|m| (m.span.start, m.span.end))
+                        .collect();
+                    let scoped = entity.is_some();
+                    f.figures.into_iter().filter(move |x| !scoped || named.iter().any(|&(s, e)| in_sentence(x, s, e)))
+                })
+                .collect();
             page_of(all, offset, n, "figures")
         } else {
             unscoped_page(app, &p, n, "figures", |f: Facts| f.figures)
         }
     })
     .await
+}
+
+/// Whether a mention at these character offsets lies in the figure's sentence (the sentence
+/// holds the figure; its bounds follow from where the figure's text sits in it).
+fn in_sentence(f: &storyline_model::Figure, start: usize, end: usize) -> bool {
+    let Some(at) = f.sentence.find(&f.text) else { return false };
+    let before = f.sentence[..at].chars().count();
+    let first = f.start.saturating_sub(before);
+    let last = first + f.sentence.chars().count();
+    start >= first && end <= last
 }
 
 /// Articles looked at per unscoped page at most: a page may hold fewer than `limit` items (with

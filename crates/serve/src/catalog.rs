@@ -256,6 +256,19 @@ impl Catalog {
         self.tier.entity_ix.get(id).map(|&i| &self.tier.entities[i])
     }
 
+    /// An entity by id, else by name or alias as written (case aside): the one named in most
+    /// articles, so `/entities/Hady%20Amr` finds what `?entity=Hady Amr` filters on.
+    pub fn find_entity(&self, key: &str) -> Option<&Entity> {
+        if let Some(e) = self.entity(key) {
+            return Some(e);
+        }
+        let key = key.trim().to_lowercase();
+        let named = |e: &&Entity| e.name.to_lowercase() == key;
+        let aliased = |e: &&Entity| e.aliases.iter().any(|a| a.to_lowercase() == key);
+        let most = |a: &&Entity, b: &&Entity| a.articles.len().cmp(&b.articles.len()).then(b.id.cmp(&a.id));
+        self.tier.entities.iter().filter(named).max_by(most).or_else(|| self.tier.entities.iter().filter(aliased).max_by(most))
+    }
+
     pub fn story(&self, id: &str) -> Option<&StoryRow> {
         self.story_ix.get(id).map(|&i| &self.stories[i])
     }

@@ -254,8 +254,11 @@ impl AppState {
     }
 
     /// Ingests a JSON Lines file through the pipeline, then refreshes the read model.
+    /// Posted articles are named `POST /articles#N` (N: their place in the request), not by
+    /// the file they pass through.
     fn ingest(&self, path: &Path) -> Result<IngestSummary, Error> {
-        let inputs = storyline_pipeline::prepare(&[path.to_path_buf()], 0).map_err(storyline_pipeline::Error::Stdin)?;
+        let file = std::fs::File::open(path).map_err(storyline_pipeline::Error::Stdin)?;
+        let inputs = storyline_pipeline::read::Inputs::spooled("POST /articles".into(), file).map_err(storyline_pipeline::Error::Stdin)?;
         let summary = Pipeline::new(&self.config, &Quiet).ingest(self.store(), &inputs)?;
         self.refresh()?;
         Ok(summary)

@@ -118,6 +118,8 @@ fn search(s: &dyn Store) {
     assert_eq!(q("\"the ceasefire took\""), ["s2"], "a phrase");
     assert_eq!(q("ceasefire AND NOT gaza"), ["s1"], "NOT");
     assert_eq!(q("ceasefire -gaza"), ["s1"], "minus");
+    assert_eq!(q("-gaza"), ["s1", "s3"], "only an excluded word: every article without it");
+    assert_eq!(q("NOT gaza"), ["s1", "s3"], "only NOT");
     assert_eq!(q("title:cairo"), ["s1"], "a field");
     assert_eq!(q("headline:cairo"), ["s1"], "a field alias");
     assert_eq!(q("published:2021-05"), ["s1", "s2"], "a month");

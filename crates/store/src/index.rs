@@ -225,8 +225,13 @@ pub(crate) fn validate(rewritten: &str, original: &str) -> Result<()> {
 }
 
 /// Parse errors are cut to their first words (the parser's message may repeat the whole query).
+/// A query of excluding terms only (`-hamas`) means every article but those.
 fn parse(parser: &QueryParser, rewritten: &str, original: &str) -> Result<Box<dyn tantivy::query::Query>> {
-    parser.parse_query(rewritten).map_err(|e| {
+    let parsed = match parser.parse_query(rewritten) {
+        Err(tantivy::query::QueryParserError::AllButQueryForbidden) => parser.parse_query(&format!("* {rewritten}")),
+        other => other,
+    };
+    parsed.map_err(|e| {
         let message = e.to_string();
         let message = message.char_indices().nth(60).map_or(message.as_str(), |(cut, _)| &message[..cut]).trim_end();
         Error::Query(format!("{message} (in {})", query::quoted(original)))

@@ -60,7 +60,7 @@ fn samples_resolve_people_quotes_and_figures() {
     let f = fig(1500.0, "rockets");
     let text = articles.iter().find(|a| a["id"] == f["article"]).unwrap()["text"].as_str().unwrap();
     let (s, e) = (f["start"].as_u64().unwrap() as usize, f["end"].as_u64().unwrap() as usize);
-    assert_eq!(text.chars().skip(s).take(e - s).collect::<String>(), "1,500 rockets");
+    assert_eq!(text.chars().skip(s).take(e - s).collect::<String>(), "1,500", "the offsets cover `text`");
 
     // CSV exports have the documented columns; `entity` shows roles and quotes.
     let csv = run(&db, &["export", "quotes", "--format", "csv"]);

@@ -166,6 +166,28 @@ fn the_api_serves_stories_articles_entities_and_json_errors_and_stops_gracefully
     assert!(!e["quotes"].as_array().unwrap().is_empty());
     let (_, q) = server.json(&format!("/quotes?speaker={blinken}"));
     assert!(q["quotes"].as_array().unwrap().iter().all(|x| x["speaker_entity"] == blinken));
+    // An entity by name, as the story filter takes it: the same entity, its quotes too.
+    let (status, by_name) = server.json("/entities/Antony%20Blinken");
+    assert_eq!((status, by_name["id"].as_str()), (200, Some(blinken)), "{by_name}");
+    let (_, q_by_name) = server.json("/quotes?speaker=antony%20blinken");
+    assert_eq!(q_by_name["total"], q["total"]);
+    // Figures of an entity are those whose sentence names it, not every figure of its articles.
+    let (_, ministry) = server.json("/figures?entity=Gaza%20Health%20Ministry");
+    let figs = ministry["figures"].as_array().unwrap();
+    assert!(!figs.is_empty() && figs.iter().all(|f| f["sentence"].as_str().unwrap().contains("Health Ministry")), "{ministry}");
+    let (_, articles_of) = server.json(&format!("/figures?article={}", figs[0]["article"].as_str().unwrap()));
+    assert!(articles_of["total"].as_u64() > ministry["total"].as_u64(), "the article holds other figures too");
+    // A figure's offsets cover its text as written.
+    let (_, art) = server.json(&format!("/articles/{}", figs[0]["article"].as_str().unwrap()));
+    let text: Vec<char> = art["text"].as_str().unwrap().chars().collect();
+    for f in articles_of["figures"].as_array().unwrap() {
+        let (start, end) = (f["start"].as_u64().unwrap() as usize, f["end"].as_u64().unwrap() as usize);
+        assert_eq!(text[start..end].iter().collect::<String>(), f["text"].as_str().unwrap(), "{f}");
+    }
+    // Only an excluded word: every article without it.
+    let (_, without) = server.json("/search?q=-dujarric");
+    let (_, with) = server.json("/search?q=dujarric");
+    assert_eq!(without["total"].as_u64().unwrap() + with["total"].as_u64().unwrap(), 5, "{without} {with}");
     // Unscoped quotes come `limit` at a time, in store order, and the pages add up to the whole.
     let (_, all_quotes) = server.json("/quotes?limit=1000");
     let all = all_quotes["quotes"].as_array().unwrap().clone();
@@ -219,10 +241,21 @@ fn the_api_serves_stories_articles_entities_and_json_errors_and_stops_gracefully
     assert_eq!(status, 201, "{body}");
     let summary: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(summary["added"], 1);
+    // A value that is no date is said in the answer, and the article is named by its place in
+    // the request, not by a temporary file.
+    let odd = r#"{"text": "Storyline test: the ferry between Bodo and Moskenes was cancelled for a week because of storms, the operator said.", "title": "Ferry cancelled", "published": "not a date"}"#;
+    let (status, body) = server.request("POST", "/articles", odd);
+    assert_eq!(status, 201, "{body}");
+    let summary: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(summary["article_warnings"], 1, "{summary}");
+    assert!(summary["first_warnings"][0].as_str().unwrap().starts_with("POST /articles#1: published \"not a date\" is not a date"), "{summary}");
+    let (_, hits) = server.json("/search?q=Moskenes");
+    let (_, ferry) = server.json(&format!("/articles/{}", hits["hits"][0]["id"].as_str().unwrap()));
+    assert_eq!(ferry["source"], "POST /articles#1");
     let (_, after) = server.json("/stories?outlet=test%20wire");
     assert_eq!(after["total"], 1);
     let (_, health) = server.json("/healthz");
-    assert_eq!(health["articles"], 6);
+    assert_eq!(health["articles"], 7);
     // Its page escapes what it was given and links no script URL.
     let (_, hits) = server.json("/search?q=Tromso");
     let (status, page) = server.request("GET", &format!("/ui/articles/{}", hits["hits"][0]["id"].as_str().unwrap()), "");

@@ -174,3 +174,27 @@ fn a_later_ingest_moves_an_article_and_old_story_links_still_work() {
         assert_eq!(s["articles"].as_u64().unwrap() as usize, late.values().filter(|v| *v == id).count(), "{s}");
     }
 }
+
+#[test]
+fn read_commands_never_create_a_store_and_hint_at_what_was_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("mistyped");
+    for args in [&["stories"][..], &["search", "blinken"], &["story", "s1"], &["export", "articles"]] {
+        let out = crate::bin().args(args).arg("--db").arg(&missing).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert!(crate::stderr(&out).contains("no store at") && crate::stderr(&out).contains("mistyped"), "{args:?}: {}", crate::stderr(&out));
+        assert!(!missing.exists(), "{args:?} created a store");
+    }
+    // Writing commands create one and say so.
+    let out = crate::bin().args(["ingest", "--no-progress"]).arg(crate::examples_dir()).arg("--db").arg(&missing).output().unwrap();
+    assert!(out.status.success() && crate::stderr(&out).contains("created a new store at"), "{}", crate::stderr(&out));
+    // An article id given for a story: the article's story is named.
+    let article = crate::jsonl(&crate::run(&missing, &["export", "articles"]))[0]["id"].as_str().unwrap().to_owned();
+    let out = crate::bin().args(["story", &article]).arg("--db").arg(&missing).output().unwrap();
+    assert!(!out.status.success());
+    assert!(crate::stderr(&out).contains(&format!("`{article}` is an article, in story s")), "{}", crate::stderr(&out));
+    // A query of excluded words only: every article without them, as the README says.
+    let without = crate::run(&missing, &["search", "-dujarric", "--json"]).lines().count();
+    let with = crate::run(&missing, &["search", "dujarric", "--json"]).lines().count();
+    assert_eq!((without, with), (4, 1), "-dujarric gives the articles without the word");
+}

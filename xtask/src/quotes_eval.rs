@@ -164,8 +164,10 @@ pub fn run(bench: &Path) -> Result<f64, String> {
                     let said = words(&[q.speaker_mention.clone().unwrap_or_default(), q.speaker.clone().unwrap_or_default()].join(" "));
                     if !said.is_empty() && !said.is_disjoint(&words(&gold[gi].source)) {
                         t.speaker_right += 1;
-                    } else if split == "dev" && std::env::var_os("SHOW_WRONG_SPEAKERS").is_some() {
-                        let around: String = chars[q.start.saturating_sub(120)..(q.end + 80).min(chars.len())].iter().collect();
+                    } else if std::env::var("SHOW_WRONG_SPEAKERS").is_ok_and(|s| s == split) {
+                        let before: String = chars[q.start.saturating_sub(140)..q.start].iter().collect();
+                        let after: String = chars[q.end..(q.end + 80).min(chars.len())].iter().collect();
+                        let around = format!("{before}[[QUOTE]]{after}");
                         println!(
                             "{stem}: ours {:?} / {:?} (cue {:?}); gold {:?}\n    {}",
                             q.speaker_mention,

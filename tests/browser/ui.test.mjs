@@ -80,8 +80,20 @@ test('search and filters narrow the list', async () => {
   await page.goto(`${base}?from=2023-01-01`);
   const recent = await page.locator('#stories tr.story td:nth-child(4)').allInnerTexts();
   assert.ok(recent.length >= 1 && recent.every(t => t.includes('2023')), recent.join(' | '));
-  await page.goto(`${base}?from=not-a-date`);
-  assert.match(await page.locator('h1').innerText(), /400/);
+  // A wrong date is shown where it was typed, with what is wrong; the list stays.
+  for (const bad of ['2021-13-01', '2021-02-30', 'not-a-date']) {
+    await page.goto(`${base}?from=${bad}`);
+    assert.equal(await page.inputValue('form.filters input[name=from]'), bad, 'the wrong value stays visible');
+    assert.equal(await page.getAttribute('form.filters input[name=from]', 'aria-invalid'), 'true');
+    const error = page.locator('#error-from');
+    assert.ok(await error.isVisible(), `an error for ${bad}`);
+    assert.match(await error.innerText(), new RegExp(`from wants a date like 2021-05-12, not .${bad}.`));
+    assert.ok(await page.locator('#stories tr.story').count() >= 2, 'the list is not filtered by it');
+  }
+  await page.goto(`${base}?from=2021-06-01&to=2021-05-01`);
+  assert.match(await page.locator('#error-to').innerText(), /from \(2021-06-01\) is after to \(2021-05-01\)/);
+  // The text box's hint reads as written.
+  assert.equal(await page.getAttribute('form.filters input[name=q]', 'placeholder'), 'words, "phrases", AND/OR, -word');
 });
 
 test('the May 2021 story shows its summary, the title conflict and the quote variants', async () => {
@@ -111,10 +123,51 @@ test('the May 2021 story shows its summary, the title conflict and the quote var
   assert.ok(await page.locator('#matrix tr.row').count() >= 5, 'comparison matrix');
   assert.ok(await page.locator('#related a').count() >= 1, 'the other stories of the thread are linked');
   await page.screenshot({ path: path.join(shots, 'story.png'), fullPage: true });
-  // The matrix can hide the facts every outlet reports.
-  await page.check('#matrix input[type=checkbox]');
-  const hidden = await page.locator('#matrix tr.row').evaluateAll(rs => rs.filter(r => r.style.display === 'none').length);
-  assert.ok(hidden >= 1, 'rows reported by all outlets hidden');
+
+  // A page for reading: a contents bar over collapsible parts, the long ones closed.
+  const parts = await page.locator('nav.contents a').evaluateAll(as => as.map(a => a.getAttribute('href')));
+  assert.deepEqual(parts.slice(0, 3), ['#summary', '#sources', '#conflicts']);
+  for (const id of ['summary', 'sources', 'conflicts']) assert.equal(await page.getAttribute(`details#${id}`, 'open'), '', `${id} open`);
+  for (const id of ['quote-variants', 'copies', 'timeline', 'matrix', 'entities']) assert.equal(await page.getAttribute(`details#${id}`, 'open'), null, `${id} closed`);
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  assert.ok(height <= 3.5 * 900, `the four-article story fits in about three screens: ${height} px`);
+  // The contents bar opens the part it links to.
+  await page.click('nav.contents a[href="#matrix"]');
+  assert.equal(await page.getAttribute('details#matrix', 'open'), '');
+  // The matrix opens on the facts some outlets leave out; the box shows the rest.
+  const shown = () => page.locator('#matrix tr.row').evaluateAll(rs => rs.filter(r => getComputedStyle(r).display !== 'none').length);
+  const all = await page.locator('#matrix tr.row').count();
+  assert.ok(await page.isChecked('#matrix input.only-diffs'));
+  const some = await shown();
+  assert.ok(some >= 1 && some < all, `${some} of ${all} rows shown`);
+  assert.equal(await page.locator('#matrix tr.row.all').evaluateAll(rs => rs.filter(r => getComputedStyle(r).display !== 'none').length), 0);
+  await page.uncheck('#matrix input.only-diffs');
+  assert.equal(await shown(), all);
+  await page.screenshot({ path: path.join(shots, 'story-matrix.png'), fullPage: true });
+});
+
+test('every summary citation shows the sentence of its article that supports it', async () => {
+  const cites = page.locator('#summary .cite-wrap');
+  const n = await cites.count();
+  assert.ok(n >= 2, `${n} citations`);
+  for (let i = 0; i < n; i++) {
+    const c = cites.nth(i);
+    const said = (await c.locator('.support').textContent()).trim();
+    assert.ok(said.length > 40 && /“.+”/.test(said), `citation ${i} carries its sentence: ${said}`);
+  }
+  // On hover it shows; a click pins it open without leaving the page.
+  const first = cites.first();
+  assert.ok(!(await first.locator('.support').isVisible()));
+  await first.locator('a.cite').hover();
+  assert.ok(await first.locator('.support').isVisible(), 'shown on hover');
+  await page.mouse.move(0, 0);
+  const url = page.url();
+  await first.locator('a.cite').click();
+  assert.equal(page.url(), url, 'the first click shows the sentence, it does not navigate');
+  await page.mouse.move(0, 0);
+  assert.ok(await first.locator('.support').isVisible(), 'pinned by the click');
+  assert.ok(await first.locator('.support a', { hasText: 'open article' }).count() === 1);
+  await page.screenshot({ path: path.join(shots, 'citation.png') });
 });
 
 test('an article page highlights entities, quotes and figures and shows removed boilerplate on demand', async () => {
@@ -131,6 +184,7 @@ test('an article page highlights entities, quotes and figures and shows removed 
 test('entity and thread pages open from the story', async () => {
   await page.goto(base);
   await page.locator('#stories tr.story a').first().click();
+  await page.click('nav.contents a[href="#entities"]');
   await page.locator('#entities a.tag', { hasText: 'Blinken' }).first().click();
   assert.match(await page.locator('h1').innerText(), /Blinken/);
   assert.ok(await page.locator('text=Roles, as each article states them').count() === 1);

@@ -564,6 +564,24 @@ fn figure_conflicts(members: &[&Member<'_>], sources: &[Source], independent: &[
     out
 }
 
+/// A reported event of one day: the sentence shown, its content words, the articles stating it.
+type DayEvent = (String, HashSet<String>, Vec<ArticleId>);
+
+/// Words of a plan, and of a plan changed: a sentence with both ("planned to visit next week,
+/// and moved his trip up") dates the plan, not what happened.
+const PLANNED: &[&str] = &["planned", "plans", "scheduled", "due", "expected", "intended", "set"];
+const REVISED: &[&str] = &["postponed", "delayed", "cancelled", "canceled", "rescheduled", "instead"];
+/// Verb and particle of a change, up to three words apart ("moved his trip up").
+const REVISED_PHRASAL: &[(&str, &str)] = &[("moved", "up"), ("brought", "forward"), ("called", "off"), ("pushed", "back"), ("put", "off")];
+
+fn revised_plan(sentence: &str) -> bool {
+    let lower = sentence.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let phrasal =
+        |(verb, particle): &(&str, &str)| words.iter().enumerate().any(|(i, w)| w == verb && words[i + 1..(i + 5).min(words.len())].contains(particle));
+    words.iter().any(|w| PLANNED.contains(w)) && (words.iter().any(|w| REVISED.contains(w)) || REVISED_PHRASAL.iter().any(phrasal))
+}
+
 /// Publications in date order (undated last), then the dated events the articles report.
 fn timeline(all: &[&Member<'_>], compared: &[&Member<'_>], sents: &[Vec<Sentence>]) -> Vec<TimelineEntry> {
     let mut out: Vec<TimelineEntry> = Vec::new();
@@ -577,18 +595,37 @@ fn timeline(all: &[&Member<'_>], compared: &[&Member<'_>], sents: &[Vec<Sentence
             articles: vec![m.article.id.clone()],
         });
     }
-    let mut events: BTreeMap<NaiveDate, (String, Vec<ArticleId>)> = BTreeMap::new();
+    // Per day, the sentences that report something on it; an article is cited for an entry only
+    // when its own sentence states the entry's (as summary citations are), else it opens an
+    // entry of its own (at most `EVENTS_PER_DAY` a day).
+    const EVENTS_PER_DAY: usize = 3;
+    let bags: Vec<Vec<HashSet<String>>> = sents.iter().map(|ss| ss.iter().map(|s| content(&s.text)).collect()).collect();
+    let weights = summary::Weights::new(bags.iter().flatten());
+    let mut events: BTreeMap<NaiveDate, Vec<DayEvent>> = BTreeMap::new();
     for (i, m) in compared.iter().enumerate() {
         for d in &m.facts.dates {
-            let sentence = sents[i].iter().find(|s| s.start <= d.start && d.start < s.end).map(|s| truncate(&s.text, 300)).unwrap_or_else(|| d.text.clone());
-            let e = events.entry(d.date).or_insert_with(|| (sentence, Vec::new()));
-            if !e.1.contains(&m.article.id) {
-                e.1.push(m.article.id.clone());
+            let Some(si) = sents[i].iter().position(|s| s.start <= d.start && d.start < s.end) else { continue };
+            let sentence = &sents[i][si];
+            if revised_plan(&sentence.text) {
+                continue;
+            }
+            let words = &bags[i][si];
+            let day = events.entry(d.date).or_default();
+            let same = day
+                .iter()
+                .position(|(_, w, _)| summary::support(w, words, &weights) >= summary::SUPPORT || summary::support(words, w, &weights) >= summary::SUPPORT);
+            match same {
+                Some(k) if !day[k].2.contains(&m.article.id) => day[k].2.push(m.article.id.clone()),
+                Some(_) => {}
+                None if day.len() < EVENTS_PER_DAY => day.push((truncate(&sentence.text, 300), words.clone(), vec![m.article.id.clone()])),
+                None => {}
             }
         }
     }
-    for (date, (text, articles)) in events {
-        out.push(TimelineEntry { date: Some(Published::day(date)), kind: TimelineKind::Event, text, articles });
+    for (date, entries) in events {
+        for (text, _, articles) in entries {
+            out.push(TimelineEntry { date: Some(Published::day(date)), kind: TimelineKind::Event, text, articles });
+        }
     }
     out.sort_by(|a, b| {
         let day = |e: &TimelineEntry| e.date.map(|d| d.date);

@@ -201,3 +201,11 @@ fn percentages_never_round_a_difference_away() {
     assert_eq!(percent(0.62), "62%");
     assert_eq!(percent(0.994), "99%");
 }
+
+#[test]
+fn a_plan_that_was_changed_does_not_date_the_event() {
+    assert!(revised_plan("The envoy planned to visit the region next week, and moved his trip up in light of the fighting."));
+    assert!(revised_plan("The vote, scheduled for Friday, was postponed."));
+    assert!(!revised_plan("The envoy will visit the region next week."));
+    assert!(!revised_plan("Officials moved up the stairs on Monday."));
+}

@@ -200,7 +200,7 @@ pub struct StoryFilter {
 }
 
 /// A `YYYY-MM-DD` parameter naming a day that exists (not 2021-13-01, not 2021-02-30).
-fn date_param(value: Option<&String>, key: &str) -> ApiResult<Option<NaiveDate>> {
+pub fn date_param(value: Option<&String>, key: &str) -> ApiResult<Option<NaiveDate>> {
     match value.map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
@@ -217,16 +217,13 @@ impl StoryFilter {
         if !["size", "recent", "oldest"].contains(&sort.as_str()) {
             return Err(ApiError::bad_request(format!("sort must be size, recent or oldest, not `{sort}`")));
         }
-        Ok(StoryFilter {
-            from: date_param(p.from.as_ref(), "from")?,
-            to: date_param(p.to.as_ref(), "to")?,
-            outlet: text(&p.outlet),
-            entity: text(&p.entity),
-            q: text(&p.q),
-            sort,
-            cursor: text(&p.cursor),
-            limit: limit(p, 50, 500)?,
-        })
+        let (from, to) = (date_param(p.from.as_ref(), "from")?, date_param(p.to.as_ref(), "to")?);
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                return Err(ApiError::bad_request(format!("from ({f}) is after to ({t})")));
+            }
+        }
+        Ok(StoryFilter { from, to, outlet: text(&p.outlet), entity: text(&p.entity), q: text(&p.q), sort, cursor: text(&p.cursor), limit: limit(p, 50, 500)? })
     }
 }
 

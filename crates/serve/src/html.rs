@@ -66,6 +66,12 @@ mark.PER{background:#dbe8ff}mark.ORG{background:#ffe9c7}mark.LOC{background:#d9f
 q.quote{background:#fff6bf;quotes:none}span.fig{border-bottom:2px solid #e07b00}
 .removed{white-space:pre-wrap;background:#f6f6f8;border-left:3px solid #c8c8d0;padding:.3rem .6rem;margin:.3rem 0;font-size:.85rem}
 .copy{margin-left:1.5rem}.pager{margin:1rem 0;display:flex;gap:1rem}
+nav.contents{position:sticky;top:0;z-index:4;display:flex;flex-wrap:wrap;gap:.2rem .9rem;background:#fafafa;border:1px solid var(--line);border-radius:8px;padding:.35rem .7rem;margin:.4rem 0 .6rem;font-size:.85rem}
+nav.contents a{text-decoration:none}.count{display:inline-block;min-width:1.2rem;padding:0 .3rem;border-radius:.6rem;background:#eceef4;color:var(--muted);font-size:.75rem;font-weight:600;text-align:center}
+details.part>summary{cursor:pointer;list-style:none}details.part>summary::-webkit-details-marker{display:none}
+details.part>summary h2{display:flex;align-items:center;gap:.5rem}details.part>summary h2::before{content:"\25B8";color:var(--muted);font-size:.8em}details.part[open]>summary h2::before{content:"\25BE"}
+.matrix.only tr.all{display:none}.filter-error{color:var(--warn);margin:.2rem 0}input.invalid{border-color:var(--warn);background:#fdf3f2}
+.worddiff{margin:.2rem 0 .5rem 1.5rem;max-width:56rem}
 #live{font-size:.85rem;color:#4a6b3a}#live::before{content:"\25CF  ";color:#3c9a3c}#live.off::before{color:#b0b0b0}
 tr.new{background:#fff8d6}.badge{display:inline-block;margin-left:.4rem;padding:0 .35rem;border-radius:.6rem;background:#e9a400;color:#fff;font-size:.7rem;vertical-align:middle}
 "#;
@@ -93,7 +99,11 @@ document.addEventListener('submit', async e => {
   out.textContent = r.ok ? `Saved. Webhook secret (shown once): ${v.secret}` : `Not saved: ${v.error ? v.error.message : r.status}`;
   if (r.ok) setTimeout(() => location.reload(), 4000);
 });
-function onlyDiffs(box){document.querySelectorAll('.matrix tr.row').forEach(r=>{const all=!r.querySelector('td.no');r.style.display=(box.checked&&all)?'none':'';});}
+function onlyDiffs(box){const m=box.closest('#matrix').querySelector('.matrix');if(m)m.classList.toggle('only',box.checked);}
+function openPart(hash){const d=hash&&document.getElementById(decodeURIComponent(hash.slice(1)));if(d&&d.tagName==='DETAILS')d.open=true;}
+document.addEventListener('click', e => { const a = e.target.closest('nav.contents a'); if (a) openPart(a.getAttribute('href')); });
+window.addEventListener('hashchange', () => openPart(location.hash));
+if (location.hash) openPart(location.hash);
 "#;
 
 /// A whole page that stands alone (a report written to a file): style and script inline.
@@ -319,7 +329,8 @@ pub fn story_body(r: &StoryReport) -> String {
     }
     h.push_str("</table></section>");
 
-    let _ = write!(h, "<section id=\"matrix\"><h2>Comparison</h2><label class=\"small\"><input type=\"checkbox\" class=\"only-diffs\"> only facts some outlets leave out</label><div class=\"matrix\"><table><tr><th>fact</th>");
+    // The matrix opens on what some outlets leave out; the box shows the rest.
+    let _ = write!(h, "<section id=\"matrix\"><h2>Comparison</h2><label class=\"small\"><input type=\"checkbox\" class=\"only-diffs\" checked> only facts some outlets leave out</label><div class=\"matrix only\"><table><tr><th>fact</th>");
     for (i, x) in r.sources.iter().enumerate() {
         let _ = write!(h, "<th title=\"{}\">[{}] {}</th>", esc(x.title.as_deref().unwrap_or("")), i + 1, esc(&x.outlet));
     }
@@ -341,7 +352,8 @@ pub fn story_body(r: &StoryReport) -> String {
             );
         }
         let label = entity_link(row.entity.as_deref(), &row.label);
-        let _ = write!(h, "<tr class=\"row\"><td>{label}</td>");
+        let all = row.cells.iter().all(Option::is_some);
+        let _ = write!(h, "<tr class=\"row{}\"><td>{label}</td>", if all { " all" } else { "" });
         for cell in &row.cells {
             match cell {
                 Some(v) if row.kind == MatrixKind::Statement || (row.kind == MatrixKind::Entity && v == "named") => {
@@ -362,7 +374,47 @@ pub fn story_body(r: &StoryReport) -> String {
         let _ = write!(h, "<a class=\"tag\" href=\"/ui/entities/{}\">{} · {}</a>", url(&e.id), esc(&e.name), e.articles);
     }
     h.push_str("</p></section>");
-    h
+    collapsible(&h, r)
+}
+
+/// The story page's sections as collapsible parts under a contents bar: what a reader checks
+/// first (summary, outlets, conflicts) open, the long parts (quote variants, copies, timeline,
+/// the matrix, who is involved) closed, each with its count. Opening a part from the contents bar
+/// is done by the page script.
+fn collapsible(body: &str, r: &StoryReport) -> String {
+    let parts = [
+        ("summary", "Summary", r.summary.len(), true),
+        ("sources", "Outlets", r.sources.len(), true),
+        ("conflicts", "Conflicts", r.conflicts.len(), true),
+        ("quote-variants", "Quote variants", r.quote_variants.len(), false),
+        ("copies", "Copies and rewrites", r.copies.iter().map(|g| g.copies.len()).sum(), false),
+        ("timeline", "Timeline", r.timeline.len(), false),
+        ("matrix", "Comparison", r.matrix.iter().filter(|row| row.cells.iter().any(Option::is_none)).count(), false),
+        ("entities", "Who is involved", r.entities.len(), false),
+    ];
+    let mut out = body.to_string();
+    let mut nav = String::from("<nav id=\"contents\" class=\"contents\" aria-label=\"contents\">");
+    for (id, title, count, open) in parts {
+        let from = format!("<section id=\"{id}\"><h2>{title}</h2>");
+        let Some(at) = out.find(&from) else { continue };
+        let to = format!(
+            "<details class=\"part\" id=\"{id}\"{}><summary><h2>{title} <span class=\"count\">{count}</span></h2></summary>",
+            if open { " open" } else { "" }
+        );
+        out.replace_range(at..at + from.len(), &to);
+        let end = out[at..].find("</section>").map(|e| at + e).unwrap_or(out.len());
+        if end < out.len() {
+            out.replace_range(end..end + "</section>".len(), "</details>");
+        }
+        let _ = write!(nav, "<a href=\"#{id}\">{title} <span class=\"count\">{count}</span></a>");
+    }
+    nav.push_str("</nav>");
+    // The bar goes after the title and its line of counts.
+    match out.find("</p>") {
+        Some(p) => out.insert_str(p + 4, &nav),
+        None => out.insert_str(0, &nav),
+    }
+    out
 }
 
 /// An article's clean text with entities, quotes and figures marked (character offsets).

@@ -54,7 +54,29 @@ type PageResult = Result<Html<String>, PageError>;
 
 async fn index(State(s): State<Shared>, p: Params) -> PageResult {
     let p = params(p)?;
-    let f = StoryFilter::parse(&p)?;
+    // A filter value that is wrong (a date that is no date, `from` after `to`) is shown where it
+    // was typed, with what is wrong, and the list is filtered without it.
+    let mut problems: Vec<(&'static str, String)> = Vec::new();
+    let mut usable = p.clone();
+    for (key, value) in [("from", &p.from), ("to", &p.to)] {
+        if let Err(e) = api::date_param(value.as_ref(), key) {
+            problems.push((key, e.message));
+            if key == "from" {
+                usable.from = None;
+            } else {
+                usable.to = None;
+            }
+        }
+    }
+    let f = match StoryFilter::parse(&usable) {
+        Ok(f) => f,
+        Err(e) if e.message.starts_with("from (") => {
+            problems.push(("to", e.message));
+            usable.to = None;
+            StoryFilter::parse(&usable)?
+        }
+        Err(e) => return Err(e.into()),
+    };
     let body = blocking(&s, move |app| {
         let hits = f.q.as_deref().map(|q| app.store(|st| api::search_articles(st, q, 5000))).transpose()?;
         let c = app.0.catalog();
@@ -62,22 +84,33 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
         let mut h = String::new();
         let v = |x: &Option<String>| esc(x.as_deref().unwrap_or(""));
         let sel = |x: &str| if f.sort == x { " selected" } else { "" };
+        // Dates are typed as text, so that a wrong one stays visible with its error.
+        let date_box = |key: &str, value: &Option<String>| {
+            let bad = problems.iter().find(|(k, _)| *k == key);
+            format!(
+                "<label>{key}<input name=\"{key}\" value=\"{}\" placeholder=\"YYYY-MM-DD\" pattern=\"\\d{{4}}-\\d{{2}}-\\d{{2}}\" inputmode=\"numeric\" size=\"11\"{}></label>",
+                v(value),
+                if bad.is_some() { format!(" aria-invalid=\"true\" aria-describedby=\"error-{key}\" class=\"invalid\"") } else { String::new() }
+            )
+        };
+        let errors: String =
+            problems.iter().map(|(k, m)| format!("<p class=\"filter-error\" role=\"alert\" id=\"error-{k}\">{}; the list is not filtered by it.</p>", esc(m))).collect();
         let _ = write!(
             h,
             "<h1>Stories</h1>{}<p class=\"muted\" id=\"counts\">{} articles, {} stories, {} entities</p>\
              <form class=\"filters\" method=\"get\" action=\"/\">\
-             <label>text<input name=\"q\" value=\"{}\" placeholder=\"words, \\\"phrases\\\", AND/OR\"></label>\
-             <label>from<input name=\"from\" type=\"date\" value=\"{}\"></label><label>to<input name=\"to\" type=\"date\" value=\"{}\"></label>\
+             <label>text<input name=\"q\" value=\"{}\" placeholder=\"words, &quot;phrases&quot;, AND/OR, -word\"></label>\
+             {}{}\
              <label>outlet<input name=\"outlet\" value=\"{}\"></label><label>entity<input name=\"entity\" value=\"{}\"></label>\
              <label>sort<select name=\"sort\"><option value=\"size\"{}>most articles</option><option value=\"recent\"{}>most recent</option><option value=\"oldest\"{}>oldest</option></select></label>\
-             <button type=\"submit\">Filter</button></form>",
+             <button type=\"submit\">Filter</button></form>{errors}",
             crate::html::live_marker("stories", None),
             c.articles,
             c.stories.len(),
             c.entities.len(),
             v(&p.q),
-            v(&p.from),
-            v(&p.to),
+            date_box("from", &p.from),
+            date_box("to", &p.to),
             v(&p.outlet),
             v(&p.entity),
             sel("size"),

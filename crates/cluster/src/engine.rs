@@ -1058,7 +1058,15 @@ impl Engine {
     /// The story's key terms and main names, heaviest first, as labels.
     pub fn descriptors(&self, s: &StoryState, k: usize) -> (Vec<String>, Vec<String>) {
         let labels: HashMap<u64, &str> = s.labels.iter().map(|(k, l)| (*k, l.as_str())).collect();
-        let pick = |fs: &[(u64, f32)]| self.heaviest(fs, LABELLED).into_iter().filter_map(|(key, _)| labels.get(key).map(|l| l.to_string())).take(k).collect();
+        // Day and month names, titles and group words ("Wednesday", "Secretary", "Israeli")
+        // weigh in the clustering but describe no story.
+        let pick = |fs: &[(u64, f32)]| {
+            self.heaviest(fs, LABELLED)
+                .into_iter()
+                .filter_map(|(key, _)| labels.get(key).filter(|l| storyline_model::names::is_name_word(l)).map(|l| l.to_string()))
+                .take(k)
+                .collect()
+        };
         (pick(&s.terms), pick(&s.names))
     }
 
@@ -1081,7 +1089,7 @@ impl Engine {
             }
             labels.extend(s.labels.iter().map(|(k, l)| (*k, l.as_str())));
         }
-        let mut v: Vec<(u64, f32)> = sum.into_iter().filter(|(k, _)| labels.contains_key(k)).collect();
+        let mut v: Vec<(u64, f32)> = sum.into_iter().filter(|(k, _)| labels.get(k).is_some_and(|l| storyline_model::names::is_name_word(l))).collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let mut out: Vec<&str> = Vec::new();
         for (key, _) in v {

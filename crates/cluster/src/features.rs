@@ -137,31 +137,15 @@ fn algorithm(lang: &str) -> Option<Algorithm> {
     })
 }
 
+/// Calendar words are capitalised in English but name no actor or place; "May" is left in (as a
+/// name it is also a surname, and a sentence may open with the verb).
+fn is_calendar(lower: &str) -> bool {
+    lower != "may" && storyline_model::names::CALENDAR.contains(&lower)
+}
+
 /// Languages whose NLTK stop-word lists the `stop-words` crate carries (it panics on others).
 const STOPWORD_LANGUAGES: &[&str] =
     &["ar", "az", "da", "nl", "en", "fi", "fr", "de", "el", "hu", "id", "it", "kk", "ne", "no", "pt", "ro", "ru", "sl", "es", "sv", "tg", "tr"];
-
-/// Calendar words are capitalised in English but name no actor or place.
-const CALENDAR: &[&str] = &[
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "january",
-    "february",
-    "march",
-    "april",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
 
 /// Words that carry no event in news prose beyond the general stop-word lists.
 const NEWS_STOPWORDS: &[&str] = &[
@@ -281,7 +265,7 @@ fn add_names(text: &str, boost: f32, evidence: &NameEvidence, tools: &Tools, nam
     let ws = words_with_starts(text);
     let candidate = |w: &str| {
         let lower = w.to_lowercase();
-        is_capitalised(w) && !evidence.lower.contains(lower.as_str()) && !tools.stop.contains(&lower) && !CALENDAR.contains(&lower.as_str())
+        is_capitalised(w) && !evidence.lower.contains(lower.as_str()) && !tools.stop.contains(&lower) && !is_calendar(&lower)
     };
     let mut run: Vec<&str> = Vec::new();
     let flush = |run: &mut Vec<&str>, names: &mut HashMap<String, (f32, String)>| {

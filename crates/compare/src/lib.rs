@@ -68,7 +68,10 @@ pub fn compare(story: &Story, members: &[Member<'_>], copies: &[CopyRelation], e
 
     let n = compared.len();
     let mut matrix = Vec::new();
-    for e in entities.iter().take(MATRIX_ROWS) {
+    // People, organisations and places first, then the groups of people in rows of their own.
+    let who = entities.iter().filter(|e| e.kind != EntityType::Group).take(MATRIX_ROWS);
+    let groups = entities.iter().filter(|e| e.kind == EntityType::Group).take(MATRIX_ROWS / 2);
+    for e in who.chain(groups) {
         let mut cells = vec![None; n];
         for (i, m) in compared.iter().enumerate() {
             let ms: Vec<_> = m.facts.mentions.iter().filter(|x| x.entity.as_deref() == Some(e.id.as_str())).collect();
@@ -76,7 +79,8 @@ pub fn compare(story: &Story, members: &[Member<'_>], copies: &[CopyRelation], e
                 cells[i] = Some(ms.iter().find_map(|x| x.role.clone()).unwrap_or_else(|| "named".to_string()));
             }
         }
-        matrix.push(MatrixRow { kind: MatrixKind::Entity, label: e.name.clone(), entity: Some(e.id.clone()), cells });
+        let kind = if e.kind == EntityType::Group { MatrixKind::Group } else { MatrixKind::Entity };
+        matrix.push(MatrixRow { kind, label: e.name.clone(), entity: Some(e.id.clone()), cells });
     }
     for (label, cells) in figure_rows(compared).into_iter().take(MATRIX_ROWS) {
         matrix.push(MatrixRow { kind: MatrixKind::Figure, label, entity: None, cells });

@@ -8,87 +8,7 @@ use storyline_model::{ArticleId, DateRef, EntityType, Facts, Figure, Mention, Qu
 use crate::ner::{spans, Tagger};
 use crate::tokens::{sentences, tokenize, Token};
 
-/// Words that make a phrase a role or title.
-const ROLE_WORDS: &[&str] = &[
-    "secretary",
-    "president",
-    "minister",
-    "ambassador",
-    "spokesperson",
-    "spokesman",
-    "spokeswoman",
-    "envoy",
-    "senator",
-    "sen.",
-    "representative",
-    "rep.",
-    "governor",
-    "gov.",
-    "mayor",
-    "director",
-    "chief",
-    "chairman",
-    "chairwoman",
-    "chair",
-    "general",
-    "gen.",
-    "commander",
-    "leader",
-    "king",
-    "queen",
-    "prince",
-    "pope",
-    "judge",
-    "justice",
-    "attorney",
-    "adviser",
-    "advisor",
-    "official",
-    "officer",
-    "head",
-    "ceo",
-    "founder",
-    "editor",
-    "correspondent",
-    "reporter",
-    "analyst",
-    "professor",
-    "premier",
-    "chancellor",
-    "deputy",
-    "assistant",
-    "undersecretary",
-    "speaker",
-    "lawmaker",
-    "coordinator",
-    "administrator",
-    "commissioner",
-    "prosecutor",
-    "colonel",
-    "sergeant",
-    "captain",
-    "admiral",
-    "lieutenant",
-    "emir",
-    "cardinal",
-    "bishop",
-    "rabbi",
-    "imam",
-    "coach",
-    "manager",
-    "vice",
-    "diplomat",
-    "negotiator",
-    "executive",
-    "economist",
-    "researcher",
-    "scientist",
-    "activist",
-    "candidate",
-    "nominee",
-    "member",
-    "source",
-];
+use storyline_model::names::TITLES as ROLE_WORDS;
 const HONORIFICS: &[&str] = &["Mr.", "Mrs.", "Ms.", "Dr.", "Mr", "Mrs", "Ms", "Dr", "Miss", "Sir", "Dame", "Prof."];
 const CONNECTORS: &[&str] = &["of", "for", "and", "the", "on", "'s", "’s", "-"];
 /// Verbs of saying, in every form a report uses them ("says", "said"; the "-ing" forms are
@@ -431,6 +351,10 @@ pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option
                     first -= 1;
                 }
             }
+            // An editorial insertion in brackets is part of the name: "President [Joe] Biden".
+            if kind == "PER" && first >= range.start + 3 && toks[first - 1].text == "]" && toks[first - 3].text == "[" && capitalised(toks[first - 2].text) {
+                first -= 3;
+            }
             let mut surface_start = toks[first].start;
             if first > range.start && HONORIFICS.contains(&toks[first - 1].text) {
                 surface_start = toks[first - 1].start;
@@ -446,6 +370,18 @@ pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option
             });
         }
     }
+    // A span inside a longer one (the "Joe" of "[Joe] Biden") is part of that name.
+    let inside: Vec<bool> = found
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            found.iter().enumerate().any(|(j, g)| {
+                j != i && g.first_token <= f.first_token && f.last_token <= g.last_token && (g.last_token - g.first_token) > (f.last_token - f.first_token)
+            })
+        })
+        .collect();
+    let mut keep = inside.iter().map(|x| !x);
+    found.retain(|_| keep.next().unwrap_or(true));
     for i in 0..found.len() {
         if found[i].kind == EntityType::Person {
             let sent = &sents[sentence_of[found[i].first_token]];
@@ -472,7 +408,9 @@ pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option
         .map(|(f, _)| Mention {
             article: article.clone(),
             text: text[f.surface_start..f.end].to_string(),
-            kind: f.kind,
+            // Nationalities, religions and political groups are groups of people, whatever
+            // the tagger's class (CoNLL calls them MISC).
+            kind: if storyline_model::names::is_group(&text[f.start..f.end]) { EntityType::Group } else { f.kind },
             span: Span { start: chars.at(f.start), end: chars.at(f.end) },
             role: f.role.clone(),
             entity: None,

@@ -21,7 +21,12 @@ pub struct ArticleFacts<'a> {
 
 /// The words of a person's name without honorific, possessive and generational suffix.
 fn name_words(text: &str) -> Vec<String> {
-    let mut w: Vec<String> = text.split_whitespace().map(|w| w.trim_end_matches("'s").trim_end_matches("’s").to_string()).collect();
+    // Brackets of an editorial insertion go ("[Joe] Biden" is Joe Biden).
+    let mut w: Vec<String> = text
+        .split_whitespace()
+        .map(|w| w.trim_end_matches("'s").trim_end_matches("’s").trim_matches(|c| c == '[' || c == ']').to_string())
+        .filter(|w| !w.is_empty())
+        .collect();
     while w.first().is_some_and(|f| HONORIFICS.contains(&f.to_lowercase().as_str())) {
         w.remove(0);
     }
@@ -121,7 +126,17 @@ pub fn resolve(articles: &[ArticleFacts<'_>]) -> (Vec<Entity>, HashMap<ArticleId
                     }
                 }
                 None if m.text.trim().is_empty() => None,
-                None => Some(Key::Name(format!("{:?}:{}", m.kind, norm_key(&w.join(" "))))),
+                // A country by any of its names ("U.S.", "USA", "United States") is one place.
+                None => match storyline_model::names::country(&m.text) {
+                    Some(c) => Some(Key::Name(format!("{:?}:{}", EntityType::Place, norm_key(c)))),
+                    // "Israelis" and "Israeli" are one group.
+                    None if m.kind == EntityType::Group => {
+                        let k = norm_key(&w.join(" "));
+                        let one = k.strip_suffix('s').filter(|x| storyline_model::names::is_group(x)).map(str::to_owned).unwrap_or(k);
+                        Some(Key::Name(format!("{:?}:{one}", m.kind)))
+                    }
+                    None => Some(Key::Name(format!("{:?}:{}", m.kind, norm_key(&w.join(" "))))),
+                },
             };
             row.push(key);
         }
@@ -140,6 +155,38 @@ pub fn resolve(articles: &[ArticleFacts<'_>]) -> (Vec<Entity>, HashMap<ArticleId
                             *k = Some(Key::Person(c[0]));
                         }
                     }
+                }
+            }
+        }
+    }
+    // An acronym is the name whose initials it spells, when one name does ("UN" and "United
+    // Nations", "WHO" and "World Health Organization"); words like "of" have no initial.
+    let initials = |t: &str| -> String {
+        t.split_whitespace()
+            .filter(|w| !matches!(w.to_lowercase().as_str(), "of" | "the" | "and" | "for" | "on" | "in" | "de"))
+            .filter_map(|w| w.chars().next())
+            .collect::<String>()
+            .to_uppercase()
+    };
+    let mut spelled: HashMap<String, BTreeSet<Key>> = HashMap::new();
+    for (ai, row) in keys.iter().enumerate() {
+        for (mi, k) in row.iter().enumerate() {
+            let m = &articles[ai].facts.mentions[mi];
+            if let Some(k @ Key::Name(_)) = k {
+                if m.text.split_whitespace().count() >= 2 && matches!(m.kind, EntityType::Organisation | EntityType::Place | EntityType::Other) {
+                    spelled.entry(initials(&m.text)).or_default().insert(k.clone());
+                }
+            }
+        }
+    }
+    for (ai, row) in keys.iter_mut().enumerate() {
+        for (mi, k) in row.iter_mut().enumerate() {
+            let m = &articles[ai].facts.mentions[mi];
+            let bare: String = m.text.chars().filter(|c| *c != '.').collect();
+            let acronym = (2..=6).contains(&bare.len()) && bare.chars().all(|c| c.is_ascii_uppercase());
+            if acronym && matches!(k, Some(Key::Name(_))) {
+                if let Some(one) = spelled.get(&bare).filter(|s| s.len() == 1).and_then(|s| s.iter().next()) {
+                    *k = Some(one.clone());
                 }
             }
         }
@@ -171,7 +218,12 @@ pub fn resolve(articles: &[ArticleFacts<'_>]) -> (Vec<Entity>, HashMap<ArticleId
             if name.contains(' ') {
                 *e.full_forms.entry(name.clone()).or_default() += 1;
             }
-            *e.kinds.entry(kind_code(m.kind)).or_default() += 1;
+            let country = storyline_model::names::country(&m.text);
+            *e.kinds.entry(kind_code(if country.is_some() { EntityType::Place } else { m.kind })).or_default() += 1;
+            if let Some(c) = country {
+                // The country's common name is its name, however the articles write it.
+                *e.full_forms.entry(c.to_string()).or_default() += 1_000_000;
+            }
             if let Some(r) = &m.role {
                 if !e.roles.iter().any(|x| &x.role == r && &x.article == articles[ai].article) {
                     e.roles.push(Role { role: r.clone(), article: articles[ai].article.clone(), published: articles[ai].published });
@@ -232,6 +284,7 @@ fn kind_code(k: EntityType) -> u8 {
         EntityType::Organisation => 1,
         EntityType::Place => 2,
         EntityType::Other => 3,
+        EntityType::Group => 4,
     }
 }
 
@@ -240,6 +293,7 @@ fn kind_from(c: u8) -> EntityType {
         0 => EntityType::Person,
         1 => EntityType::Organisation,
         2 => EntityType::Place,
+        4 => EntityType::Group,
         _ => EntityType::Other,
     }
 }

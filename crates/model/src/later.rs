@@ -190,16 +190,21 @@ pub enum EntityType {
     Place,
     #[serde(rename = "MISC")]
     Other,
+    /// A group of people: a nationality, religion, political or ethnic group ("Israelis",
+    /// "Jewish", "Republicans"), told apart from MISC by the shared name lists.
+    #[serde(rename = "NORP")]
+    Group,
 }
 
 impl EntityType {
-    /// The CoNLL name, as serialized: PER, ORG, LOC or MISC.
+    /// The CoNLL name, as serialized: PER, ORG, LOC or MISC, and NORP for groups.
     pub fn as_str(self) -> &'static str {
         match self {
             EntityType::Person => "PER",
             EntityType::Organisation => "ORG",
             EntityType::Place => "LOC",
             EntityType::Other => "MISC",
+            EntityType::Group => "NORP",
         }
     }
 }
@@ -306,7 +311,7 @@ mod tests {
 
     #[test]
     fn entity_type_names_are_the_serialized_ones() {
-        for t in [EntityType::Person, EntityType::Organisation, EntityType::Place, EntityType::Other] {
+        for t in [EntityType::Person, EntityType::Organisation, EntityType::Place, EntityType::Other, EntityType::Group] {
             assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
         }
     }

@@ -11,6 +11,7 @@ use std::fmt;
 
 pub mod contain;
 mod date;
+pub mod names;
 pub use chrono::NaiveDate;
 pub use date::{BadDate, Published};
 mod alert;

@@ -70,6 +70,9 @@ pub struct MatrixRow {
 #[serde(rename_all = "snake_case")]
 pub enum MatrixKind {
     Entity,
+    /// A group of people (nationality, religion, political group): rows of their own, apart
+    /// from the people, organisations and places.
+    Group,
     Figure,
     Quote,
     Statement,
@@ -79,6 +82,7 @@ impl MatrixKind {
     pub fn as_str(self) -> &'static str {
         match self {
             MatrixKind::Entity => "entity",
+            MatrixKind::Group => "group",
             MatrixKind::Figure => "figure",
             MatrixKind::Quote => "quote",
             MatrixKind::Statement => "statement",

@@ -470,8 +470,8 @@ async fn entities(State(s): State<Shared>, p: Params) -> ApiResult<Json<Value>> 
     let q = p.q.as_ref().map(|q| q.to_lowercase());
     let kind = p.kind.clone();
     if let Some(k) = &kind {
-        if !["PER", "ORG", "LOC", "MISC"].contains(&k.as_str()) {
-            return Err(ApiError::bad_request(format!("type must be PER, ORG, LOC or MISC, not `{k}`")));
+        if !["PER", "ORG", "LOC", "MISC", "NORP"].contains(&k.as_str()) {
+            return Err(ApiError::bad_request(format!("type must be PER, ORG, LOC, MISC or NORP, not `{k}`")));
         }
     }
     let c = s.catalog();

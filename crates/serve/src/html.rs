@@ -62,7 +62,7 @@ button{background:var(--accent);color:#fff;border-color:var(--accent);cursor:poi
 .matrix{overflow-x:auto}.matrix td.has{background:#eef5ee}.matrix td.no{background:#fbf1f0;color:#c9a09b;text-align:center}
 .matrix td{max-width:16rem;font-size:.85rem}.matrix th.kind{background:#eceef4;text-transform:uppercase;font-size:.75rem;letter-spacing:.05em}
 .text{white-space:pre-wrap;max-width:48rem}
-mark.PER{background:#dbe8ff}mark.ORG{background:#ffe9c7}mark.LOC{background:#d9f2e3}mark.MISC{background:#eee3fb}
+mark.PER{background:#dbe8ff}mark.ORG{background:#ffe9c7}mark.LOC{background:#d9f2e3}mark.MISC{background:#eee3fb}mark.NORP{background:#f3e6d8}
 q.quote{background:#fff6bf;quotes:none}span.fig{border-bottom:2px solid #e07b00}
 .removed{white-space:pre-wrap;background:#f6f6f8;border-left:3px solid #c8c8d0;padding:.3rem .6rem;margin:.3rem 0;font-size:.85rem}
 .copy{margin-left:1.5rem}.pager{margin:1rem 0;display:flex;gap:1rem}
@@ -345,6 +345,7 @@ pub fn story_body(r: &StoryReport) -> String {
                 r.sources.len() + 1,
                 match row.kind {
                     MatrixKind::Entity => "who",
+                    MatrixKind::Group => "groups of people",
                     MatrixKind::Figure => "figures",
                     MatrixKind::Quote => "quotations",
                     MatrixKind::Statement => "key statements",
@@ -356,7 +357,7 @@ pub fn story_body(r: &StoryReport) -> String {
         let _ = write!(h, "<tr class=\"row{}\"><td>{label}</td>", if all { " all" } else { "" });
         for cell in &row.cells {
             match cell {
-                Some(v) if row.kind == MatrixKind::Statement || (row.kind == MatrixKind::Entity && v == "named") => {
+                Some(v) if row.kind == MatrixKind::Statement || (matches!(row.kind, MatrixKind::Entity | MatrixKind::Group) && v == "named") => {
                     let _ = write!(h, "<td class=\"has\" title=\"{}\">✓</td>", esc(v));
                 }
                 Some(v) => {
@@ -370,10 +371,19 @@ pub fn story_body(r: &StoryReport) -> String {
     h.push_str("</table></div></section>");
 
     h.push_str("<section id=\"entities\"><h2>Who is involved</h2><p>");
-    for e in r.entities.iter().take(40) {
+    for e in r.entities.iter().filter(|e| e.kind != storyline_model::EntityType::Group).take(40) {
         let _ = write!(h, "<a class=\"tag\" href=\"/ui/entities/{}\">{} · {}</a>", url(&e.id), esc(&e.name), e.articles);
     }
-    h.push_str("</p></section>");
+    h.push_str("</p>");
+    let groups: Vec<_> = r.entities.iter().filter(|e| e.kind == storyline_model::EntityType::Group).take(20).collect();
+    if !groups.is_empty() {
+        h.push_str("<p class=\"groups\"><span class=\"muted small\">groups of people:</span> ");
+        for e in groups {
+            let _ = write!(h, "<a class=\"tag NORP\" href=\"/ui/entities/{}\">{} · {}</a>", url(&e.id), esc(&e.name), e.articles);
+        }
+        h.push_str("</p>");
+    }
+    h.push_str("</section>");
     collapsible(&h, r)
 }
 

@@ -120,7 +120,14 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
         let _ = write!(h, "<p class=\"muted\" id=\"matching\">{} matching stories</p><table id=\"stories\"><tr><th>story</th><th>articles</th><th>named outlets</th><th>dates</th><th>who</th></tr>", pg.total);
         for r in &pg.rows {
             let st = &r.story;
-            let who: String = r.entities.iter().take(4).map(|&e| format!("<span class=\"tag\">{}</span>", esc(&c.entities[e].name))).collect();
+            // Who: people, organisations and places; groups of people ("Israelis") are not who.
+            let who: String = r
+                .entities
+                .iter()
+                .filter(|&&e| c.entities[e].kind != storyline_model::EntityType::Group)
+                .take(4)
+                .map(|&e| format!("<span class=\"tag\">{}</span>", esc(&c.entities[e].name)))
+                .collect();
             let _ = write!(
                 h,
                 "<tr class=\"story\" data-story=\"{}\" data-articles=\"{}\"><td><a href=\"/ui/stories/{}\">{}</a></td><td>{}</td><td class=\"small\">{}</td><td class=\"small\">{} .. {}</td><td>{who}</td></tr>",
@@ -204,7 +211,7 @@ async fn article(State(s): State<Shared>, Path(id): Path<String>) -> PageResult 
             let t = c.story(&sid.0).map(|r| r.story.title.clone()).unwrap_or_default();
             let _ = write!(h, "<p>Story: <a href=\"/ui/stories/{}\">{}</a></p>", url(&sid.0), esc(&t));
         }
-        h.push_str("<p class=\"small\"><mark class=\"PER\">person</mark> <mark class=\"ORG\">organisation</mark> <mark class=\"LOC\">place</mark> <mark class=\"MISC\">other</mark> <q class=\"quote\">quote</q> <span class=\"fig\">figure</span></p>");
+        h.push_str("<p class=\"small\"><mark class=\"PER\">person</mark> <mark class=\"ORG\">organisation</mark> <mark class=\"LOC\">place</mark> <mark class=\"MISC\">other</mark> <mark class=\"NORP\">group of people</mark> <q class=\"quote\">quote</q> <span class=\"fig\">figure</span></p>");
         let _ = write!(h, "<div class=\"text\" id=\"text\">{}</div>", highlighted(&x.text, &facts));
         let _ = write!(h, "<details id=\"removed\"><summary>Removed boilerplate ({} pieces)</summary>", x.removed.len());
         for r in &x.removed {

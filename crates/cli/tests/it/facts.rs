@@ -28,6 +28,34 @@ fn samples_resolve_people_quotes_and_figures() {
             assert!(aliases.contains(f), "{surname}: {f} not in {aliases:?}");
         }
     }
+    // "[Joe] Biden" is Biden's name with an editorial insertion, not a person "Joe".
+    assert!(named("Biden")[0]["aliases"].as_array().unwrap().iter().any(|a| a == "[Joe] Biden"));
+    assert!(!entities.iter().any(|e| e["name"] == "Joe"), "no entity `Joe`");
+    // Groups of people are NORP, one per group however written; a country is one place by any
+    // of its names; an acronym is the name it spells.
+    let by_name = |n: &str| entities.iter().find(|e| e["name"] == n).unwrap_or_else(|| panic!("{n}: {entities:#?}"));
+    for group in ["Israeli", "Palestinians"] {
+        assert_eq!(by_name(group)["type"], "NORP", "{group}");
+    }
+    assert!(!entities.iter().any(|e| e["type"] == "NORP" && e["name"] == "Israelis"), "Israelis and Israeli are one group");
+    let us = by_name("United States");
+    assert_eq!(us["type"], "LOC");
+    let us_aliases: Vec<&str> = us["aliases"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(us_aliases.contains(&"U.S.") && us_aliases.contains(&"United States"), "{us_aliases:?}");
+    assert!(!entities.iter().any(|e| e["name"] == "U.S."), "U.S. is the United States");
+    let un: Vec<&str> = by_name("United Nations")["aliases"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(un.contains(&"U.N."), "{un:?}");
+    // The story's key names and its thread's title hold no title, weekday or group word.
+    let stories = jsonl(&run(&db, &["export", "stories"]));
+    for s in &stories {
+        for name in s["key_names"].as_array().unwrap().iter().chain(s["key_terms"].as_array().unwrap()) {
+            let n = name.as_str().unwrap();
+            assert!(!["Secretary", "State", "Israeli", "wednesday", "de", "Deputy Assistant Secretary"].contains(&n), "{n} in {s}");
+        }
+        let title = s["thread_title"].as_str().unwrap_or_default();
+        assert!(!title.split(" · ").any(|w| ["Israeli", "Palestinian", "Israelis"].contains(&w)), "{title}");
+    }
+
     // Titles are kept per mention, with their article: the outlets state Amr's title differently.
     let amr = named("Amr")[0];
     let roles: Vec<&str> = amr["roles"].as_array().unwrap().iter().map(|r| r["role"].as_str().unwrap()).collect();

@@ -337,11 +337,36 @@ pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option
                 false
             }
         });
+        // An organisation or place the tagger ran into a person's name ("the UN Linda" before
+        // "Thomas-Greenfield"): a known first name at its end followed by a capitalised word
+        // starts the person, and the name runs on over the capitalised words after it.
+        let mut split: Vec<(usize, usize, String, bool)> = Vec::new();
         for (s, e, kind) in spans_here {
+            let last = range.start + e - 1;
+            let next = last + 1;
+            if kind != "PER"
+                && e - s >= 2
+                && next < range.end
+                && tagger.in_list(toks[last].text, "FIRST")
+                && capitalised(toks[next].text)
+                && toks[next].text.chars().all(|c| c.is_alphabetic() || c == '-')
+                && !tags.get(next - range.start).is_some_and(|t| *t != "O")
+            {
+                let mut end = next + 1;
+                while end < range.end && capitalised(toks[end].text) && toks[end].text.chars().all(|c| c.is_alphabetic() || c == '-') && end - next < 2 {
+                    end += 1;
+                }
+                split.push((s, e - 1, kind, false));
+                split.push((e - 1, end - range.start, "PER".to_string(), true));
+            } else {
+                split.push((s, e, kind, false));
+            }
+        }
+        for (s, e, kind, was_split) in split {
             let (mut first, last) = (range.start + s, range.start + e - 1);
             // A name the tagger cut short: "Antony J." before "Blinken" (initials and words never
             // seen lower-case).
-            if kind == "PER" {
+            if kind == "PER" && !was_split {
                 while first > range.start && {
                     let w = toks[first - 1].text;
                     let initial = w.len() == 2 && w.ends_with('.') && w.starts_with(|c: char| c.is_ascii_uppercase());
@@ -359,13 +384,16 @@ pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option
             if first > range.start && HONORIFICS.contains(&toks[first - 1].text) {
                 surface_start = toks[first - 1].start;
             }
+            // "the Obama administration": a one-word name before "administration" is the
+            // president whose administration it was.
+            let administration = first == last && toks.get(last + 1).is_some_and(|t| t.text == "administration") && capitalised(toks[first].text);
             found.push(Found {
                 start: toks[first].start,
                 end: toks[last].end,
                 surface_start,
                 first_token: first,
                 last_token: last,
-                kind: kind_of(&kind),
+                kind: if administration { EntityType::Person } else { kind_of(&kind) },
                 role: None,
             });
         }
@@ -382,6 +410,22 @@ pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option
         .collect();
     let mut keep = inside.iter().map(|x| !x);
     found.retain(|_| keep.next().unwrap_or(true));
+    // A name given as another name of something ("the Temple Mount, known to Muslims as
+    // Al-Haram Al-Sharif") is a thing of the same kind.
+    for i in 0..found.len() {
+        let first = found[i].first_token;
+        if first < 2 || toks[first - 1].text != "as" {
+            continue;
+        }
+        let Some(known) = (first.saturating_sub(5)..first - 1).rev().find(|&t| matches!(toks[t].text, "known" | "called" | "dubbed")) else { continue };
+        let before = found
+            .iter()
+            .filter(|g| g.last_token < known && known - g.last_token <= 3 && sentence_of[g.last_token] == sentence_of[first])
+            .max_by_key(|g| g.last_token);
+        if let Some(kind) = before.map(|g| g.kind) {
+            found[i].kind = kind;
+        }
+    }
     for i in 0..found.len() {
         if found[i].kind == EntityType::Person {
             let sent = &sents[sentence_of[found[i].first_token]];
@@ -1152,6 +1196,20 @@ mod tests {
         let text = "The newspaper reveals a few relevant facts: “Of its registered voters, most are unaffiliated.”";
         let f = facts(&tagger, &ArticleId("b".into()), text, None);
         assert_eq!(f.quotes[0].speaker_mention.as_deref(), Some("The newspaper"), "{:?}", f.quotes);
+    }
+
+    #[test]
+    fn names_the_tagger_runs_together_or_mistypes() {
+        let tagger = Tagger::bundled().unwrap();
+        let text = "Meanwhile, the US Ambassador to the UN Linda Thomas-Greenfield spoke. He served during the Obama administration. \
+                    Protests spread to the Old Market, known to locals as Souk Al-Qadim.";
+        let f = facts(&tagger, &ArticleId("a".into()), text, None);
+        let kind = |name: &str| f.mentions.iter().find(|m| m.text == name).map(|m| m.kind);
+        assert_eq!(kind("Linda Thomas-Greenfield"), Some(EntityType::Person), "{:?}", f.mentions);
+        assert!(kind("UN Linda").is_none() && kind("UN Linda Thomas-Greenfield").is_none(), "{:?}", f.mentions);
+        assert_eq!(kind("Obama"), Some(EntityType::Person), "{:?}", f.mentions);
+        assert!(kind("Old Market").is_some(), "{:?}", f.mentions);
+        assert_eq!(kind("Souk Al-Qadim"), kind("Old Market"), "another name of a thing is a thing of its kind: {:?}", f.mentions);
     }
 
     #[test]

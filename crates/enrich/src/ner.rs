@@ -766,6 +766,13 @@ impl Tagger {
         self.lower_vocab.contains(&key32(word.to_lowercase().as_bytes()))
     }
 
+    /// Whether the bundled name list `list` (one of [`LISTS`]: "FIRST", "LOC", ...) holds this
+    /// one word.
+    pub fn in_list(&self, word: &str, list: &str) -> bool {
+        let Some(bit) = LISTS.iter().position(|l| *l == list) else { return false };
+        self.lexicon.gazetteer.get(&phrase_hash(&[word.to_lowercase()])).is_some_and(|m| m & (1 << bit) != 0)
+    }
+
     /// Features with weights (both passes).
     pub fn len(&self) -> usize {
         self.first.rows.len() + self.second.as_ref().map_or(0, |s| s.rows.len())

@@ -350,7 +350,7 @@ pub fn facts(tagger: &Tagger, article: &ArticleId, text: &str, published: Option
                 && tagger.in_list(toks[last].text, "FIRST")
                 && capitalised(toks[next].text)
                 && toks[next].text.chars().all(|c| c.is_alphabetic() || c == '-')
-                && !tags.get(next - range.start).is_some_and(|t| *t != "O")
+                && tags.get(next - range.start).is_none_or(|t| *t == "O")
             {
                 let mut end = next + 1;
                 while end < range.end && capitalised(toks[end].text) && toks[end].text.chars().all(|c| c.is_alphabetic() || c == '-') && end - next < 2 {

@@ -80,7 +80,14 @@ pub fn markdown(r: &StoryReport) -> String {
         let _ = writeln!(h, "- [{}]{}", n(&g.original), if g.original_known { " original" } else { " (direction unknown)" });
         for c in &g.copies {
             let of = crate::copy_target(r, &c.article).filter(|t| **t != g.original).map(|t| format!(" of [{}]", n(t))).unwrap_or_default();
-            let _ = writeln!(h, "  - [{}] {}{of} ({}): {}", n(&c.article), c.relation, crate::percent(c.similarity), c.evidence.join("; "));
+            let _ = writeln!(
+                h,
+                "  - [{}] {}{of} ({}): {}",
+                n(&c.article),
+                c.relation.as_str().replace('_', "-"),
+                crate::percent(c.similarity),
+                c.evidence.join("; ")
+            );
             if !c.diff.is_empty() {
                 let _ = writeln!(h, "    - changed words: {}", diff_words(&c.diff));
             }

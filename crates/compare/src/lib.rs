@@ -142,16 +142,15 @@ pub fn relation_label(r: &StoryReport, i: usize) -> String {
         let unknown = if c.direction_known { "" } else { ", direction unknown" };
         parts.push(format!("{} {how} [{}] ({}){unknown}", kind(c.relation), n(&c.article), percent(c.similarity)));
     }
-    let (known, unknown): (Vec<&ArticleId>, Vec<&ArticleId>) =
-        s.copied_by.iter().partition(|id| r.sources.iter().find(|x| x.article == **id).and_then(|x| x.copy_of.as_ref()).is_some_and(|c| c.direction_known));
+    // The members that copy this one, with their links to it.
+    let copies: Vec<(&ArticleId, &CopyLink)> =
+        s.copied_by.iter().filter_map(|id| r.sources.iter().find(|x| x.article == *id).and_then(|x| x.copy_of.as_ref()).map(|c| (id, c))).collect();
+    let known: String = copies.iter().filter(|(_, c)| c.direction_known).map(|(id, _)| format!("[{}]", n(id))).collect();
     if !known.is_empty() {
-        parts.push(format!("original of {}", known.iter().map(|id| format!("[{}]", n(id))).collect::<String>()));
+        parts.push(format!("original of {known}"));
     }
-    for id in unknown {
-        let c = r.sources.iter().find(|x| x.article == *id).and_then(|x| x.copy_of.as_ref());
-        if let Some(c) = c {
-            parts.push(format!("{} with [{}] ({}), direction unknown", kind(c.relation), n(id), percent(c.similarity)));
-        }
+    for (id, c) in copies.iter().filter(|(_, c)| !c.direction_known) {
+        parts.push(format!("{} with [{}] ({}), direction unknown", kind(c.relation), n(id), percent(c.similarity)));
     }
     if parts.is_empty() {
         "original reporting".into()

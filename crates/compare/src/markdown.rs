@@ -60,16 +60,7 @@ pub fn markdown(r: &StoryReport) -> String {
     for q in &r.quote_variants {
         let _ = writeln!(h, "- **{}**", q.speaker.as_deref().unwrap_or("unattributed"));
         for w in &q.wordings {
-            let words: Vec<String> = w
-                .alignment
-                .iter()
-                .map(|a| match a.op.as_str() {
-                    "added" => format!("**{}**", a.word),
-                    "missing" => format!("~~{}~~", a.word),
-                    _ => a.word.clone(),
-                })
-                .collect();
-            let _ = writeln!(h, "  - {} {}: “{}”", w.outlets.join(", "), cites(&w.articles), words.join(" "));
+            let _ = writeln!(h, "  - {} {}: “{}”", w.outlets.join(", "), cites(&w.articles), aligned_words(&w.alignment));
         }
     }
     h.push_str("\n## Copies and rewrites\n\n");
@@ -89,7 +80,7 @@ pub fn markdown(r: &StoryReport) -> String {
                 c.evidence.join("; ")
             );
             if !c.diff.is_empty() {
-                let _ = writeln!(h, "    - changed words: {}", diff_words(&c.diff));
+                let _ = writeln!(h, "    - changed words: {}", aligned_words(&c.diff));
             }
         }
     }
@@ -119,9 +110,10 @@ pub fn markdown(r: &StoryReport) -> String {
     h
 }
 
-/// A word diff with removed words struck and added words in bold.
-fn diff_words(diff: &[storyline_model::AlignedWord]) -> String {
-    let words: Vec<String> = diff
+/// Aligned words (a quote variant, a near-duplicate's diff): missing words struck, added words
+/// in bold.
+fn aligned_words(words: &[storyline_model::AlignedWord]) -> String {
+    let words: Vec<String> = words
         .iter()
         .map(|a| match a.op.as_str() {
             "added" => format!("**{}**", a.word),

@@ -760,8 +760,9 @@ fn attribute(text: &str, toks: &[Token<'_>], window: &[usize], after: bool, foun
             let from = window.len().saturating_sub(reach);
             (from..window.len()).rev().find(|&i| is_cue(toks[window[i]].text) && !aside(i)).map(|i| (&window[from..], i - from))
         };
-        let aside_only = window[window.len().saturating_sub(20)..].iter().any(|&t| is_cue(toks[t].text));
-        last(20).or_else(|| aside_only.then(|| last(40)).flatten())?
+        // Cues in the last 20 words that were all asides.
+        let asides = window[window.len().saturating_sub(20)..].iter().any(|&t| is_cue(toks[t].text));
+        last(20).or_else(|| asides.then(|| last(40)).flatten())?
     };
     let cue_tok = win[cue_pos];
     let cue = if toks[cue_tok].text.eq_ignore_ascii_case("according") { "according to".to_string() } else { toks[cue_tok].text.to_string() };

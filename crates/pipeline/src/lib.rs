@@ -123,6 +123,12 @@ pub struct IngestSummary {
 /// Warnings an [`IngestSummary`] spells out.
 pub const FIRST_WARNINGS: usize = 20;
 
+/// Adds warnings to `first` up to [`FIRST_WARNINGS`].
+fn keep_first(first: &mut Vec<String>, more: &[String]) {
+    let room = FIRST_WARNINGS.saturating_sub(first.len());
+    first.extend(more.iter().take(room).cloned());
+}
+
 /// The pipeline with its settings.
 pub struct Pipeline<'a> {
     pub config: &'a Config,
@@ -159,11 +165,7 @@ impl<'a> Pipeline<'a> {
             batch_bytes += article.text.len();
             if !article.warnings.is_empty() {
                 summary.article_warnings += 1;
-                for w in &article.warnings {
-                    if summary.first_warnings.len() < FIRST_WARNINGS {
-                        summary.first_warnings.push(w.clone());
-                    }
-                }
+                keep_first(&mut summary.first_warnings, &article.warnings);
             }
             batch.push(article);
             if batch.len() >= b.store_articles || batch_bytes >= b.store_bytes {
@@ -179,11 +181,7 @@ impl<'a> Pipeline<'a> {
         store_batch(&mut batch, &mut summary).map_err(Error::Storing)?;
         summary.documents = tally.documents;
         summary.warnings = tally.warnings;
-        for w in &tally.first {
-            if summary.first_warnings.len() < FIRST_WARNINGS {
-                summary.first_warnings.push(w.clone());
-            }
-        }
+        keep_first(&mut summary.first_warnings, &tally.first);
         summary.errors = tally.errors;
         summary.articles = store.count_articles()?;
         summary.seconds.insert(Stage::Extract, started.elapsed().as_secs_f64());

@@ -210,6 +210,14 @@ pub fn date_param(value: Option<&String>, key: &str) -> ApiResult<Option<NaiveDa
     }
 }
 
+/// A date range runs forwards: `from` no later than `to`.
+pub fn date_order(from: Option<NaiveDate>, to: Option<NaiveDate>) -> ApiResult<()> {
+    match (from, to) {
+        (Some(f), Some(t)) if f > t => Err(ApiError::bad_request(format!("from ({f}) is after to ({t})"))),
+        _ => Ok(()),
+    }
+}
+
 impl StoryFilter {
     pub fn parse(p: &ApiQuery) -> ApiResult<StoryFilter> {
         let text = |v: &Option<String>| v.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
@@ -218,11 +226,7 @@ impl StoryFilter {
             return Err(ApiError::bad_request(format!("sort must be size, recent or oldest, not `{sort}`")));
         }
         let (from, to) = (date_param(p.from.as_ref(), "from")?, date_param(p.to.as_ref(), "to")?);
-        if let (Some(f), Some(t)) = (from, to) {
-            if f > t {
-                return Err(ApiError::bad_request(format!("from ({f}) is after to ({t})")));
-            }
-        }
+        date_order(from, to)?;
         Ok(StoryFilter { from, to, outlet: text(&p.outlet), entity: text(&p.entity), q: text(&p.q), sort, cursor: text(&p.cursor), limit: limit(p, 50, 500)? })
     }
 }

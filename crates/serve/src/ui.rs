@@ -58,25 +58,20 @@ async fn index(State(s): State<Shared>, p: Params) -> PageResult {
     // was typed, with what is wrong, and the list is filtered without it.
     let mut problems: Vec<(&'static str, String)> = Vec::new();
     let mut usable = p.clone();
-    for (key, value) in [("from", &p.from), ("to", &p.to)] {
-        if let Err(e) = api::date_param(value.as_ref(), key) {
+    let mut date = |key: &'static str, value: &mut Option<String>| match api::date_param(value.as_ref(), key) {
+        Ok(d) => d,
+        Err(e) => {
             problems.push((key, e.message));
-            if key == "from" {
-                usable.from = None;
-            } else {
-                usable.to = None;
-            }
+            *value = None;
+            None
         }
-    }
-    let f = match StoryFilter::parse(&usable) {
-        Ok(f) => f,
-        Err(e) if e.message.starts_with("from (") => {
-            problems.push(("to", e.message));
-            usable.to = None;
-            StoryFilter::parse(&usable)?
-        }
-        Err(e) => return Err(e.into()),
     };
+    let (from, to) = (date("from", &mut usable.from), date("to", &mut usable.to));
+    if let Err(e) = api::date_order(from, to) {
+        problems.push(("to", e.message));
+        usable.to = None;
+    }
+    let f = StoryFilter::parse(&usable)?;
     let body = blocking(&s, move |app| {
         let hits = f.q.as_deref().map(|q| app.store(|st| api::search_articles(st, q, 5000))).transpose()?;
         let c = app.0.catalog();

@@ -22,6 +22,8 @@ pub struct Args {
     pub host_delay: Duration,
     pub rate: u32,
     pub sources: Vec<String>,
+    /// New pages go to this work queue instead of the pipeline.
+    pub queue: Option<String>,
 }
 
 /// `storyline follow`: polls once (without `--every`) or until stopped; a poll that cannot
@@ -91,7 +93,14 @@ fn follow(store: &Arc<dyn Store>, db: &str, config: &Config, args: Args, keep_go
         follow.every = every;
     }
     let pipeline = Pipeline::new(config, &Quiet);
-    let follower = Follower::new(store.as_ref(), pipeline, fetcher, follow).context("opening the archive")?;
+    let publisher = match &args.queue {
+        Some(url) => Some(storyline_queue::Publisher::connect(storyline_queue::QueueConfig::new(url.as_str()), config.clone())?),
+        None => None,
+    };
+    let mut follower = Follower::new(store.as_ref(), pipeline, fetcher, follow).context("opening the archive")?;
+    if let Some(p) = &publisher {
+        follower = follower.through(p);
+    }
     let folder_config = FolderConfig::default();
     let wake = Arc::new(tokio::sync::Notify::new());
     // Folders are watched only when followed over time.

@@ -6,6 +6,7 @@ mod enrich;
 mod export;
 mod follow;
 mod observe;
+mod queue;
 mod stories;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -84,8 +85,28 @@ enum Command {
         db: DbArg,
         #[command(flatten)]
         read: ReadArgs,
+        /// Publish the documents to this work queue (NATS JetStream, `nats://HOST:PORT`)
+        /// instead of storing them here: `storyline worker`s store them.
+        #[arg(long, value_name = "nats://HOST:PORT")]
+        queue: Option<String>,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Run the pipeline on the documents of a work queue (NATS JetStream) into the store, until
+    /// stopped: start any number, on any machines, over one PostgreSQL store. A batch is
+    /// acknowledged only after the store committed it; a worker that dies leaves its batch to
+    /// the others.
+    Worker {
+        #[command(flatten)]
+        db: DbArg,
+        /// The work queue, `nats://HOST:PORT`.
+        #[arg(long, value_name = "nats://HOST:PORT")]
+        queue: String,
+        #[command(flatten)]
+        flags: queue::QueueArgs,
+        /// Documents extracted in parallel (default: all cores).
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
     },
     /// Follow sources as they publish: RSS/Atom feeds, sitemaps and news sitemaps (indexes and
     /// gzip too) by URL, and OPML files of feeds (a URL or a local file). New pages are fetched
@@ -96,6 +117,10 @@ enum Command {
         db: DbArg,
         #[command(flatten)]
         flags: FollowFlags,
+        /// Publish new pages to this work queue (`nats://HOST:PORT`) for `storyline worker`s
+        /// to store; the sources' state stays in the store.
+        #[arg(long, value_name = "nats://HOST:PORT")]
+        queue: Option<String>,
         /// Feed, sitemap or sitemap index URLs, OPML files of feeds, and folders to watch.
         #[arg(required = true)]
         sources: Vec<String>,
@@ -270,8 +295,8 @@ struct FollowFlags {
 }
 
 impl FollowFlags {
-    fn args(self, sources: Vec<String>) -> follow::Args {
-        follow::Args { every: self.every, archive: self.archive, user_agent: self.user_agent, host_delay: self.host_delay, rate: self.rate, sources }
+    fn args(self, sources: Vec<String>, queue: Option<String>) -> follow::Args {
+        follow::Args { every: self.every, archive: self.archive, user_agent: self.user_agent, host_delay: self.host_delay, rate: self.rate, sources, queue }
     }
 }
 
@@ -377,12 +402,21 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<ExitCode> {
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Follow { db, flags, sources } => follow::run(&open(&db)?, &db.db, &config, flags.args(sources)),
+        Command::Follow { db, flags, queue, sources } => follow::run(&open(&db)?, &db.db, &config, flags.args(sources, queue)),
         Command::Alert { db, action } => alerts::run(open(&db)?, action),
         Command::Sources { db, json } => follow::list(&open_existing(&db)?, json),
-        Command::Ingest { db, read, paths } => {
+        Command::Ingest { db, read, queue, paths } => {
             read.apply(&mut config);
-            ingest(&db, &config, read.no_progress, &paths)
+            match queue {
+                Some(url) => queue::publish(&url, &config, read.no_progress, &paths),
+                None => ingest(&db, &config, read.no_progress, &paths),
+            }
+        }
+        Command::Worker { db, queue, flags, jobs } => {
+            if let Some(n) = jobs {
+                config.read.jobs = n;
+            }
+            queue::work(open(&db)?.as_ref(), &queue, &config, &flags)
         }
         Command::Extract { read, paths } => {
             read.apply(&mut config);
@@ -417,7 +451,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Serve { db, addr, limits, follow, flags } => {
             let limits = limits.limits(&mut config)?;
-            serve(&db, addr, limits, config, (!follow.is_empty()).then(|| flags.args(follow)))
+            serve(&db, addr, limits, config, (!follow.is_empty()).then(|| flags.args(follow, None)))
         }
         Command::Copies { db, id } => {
             let store = open_existing(&db)?;

@@ -119,7 +119,7 @@ impl Follower<'_> {
         if !new.is_empty() {
             let paths: Vec<PathBuf> = new.iter().map(|(p, _)| p.clone()).collect();
             let inputs = storyline_pipeline::prepare(&paths, 0).map_err(storyline_pipeline::Error::Stdin)?;
-            let ingested = storyline_store::blocking(|| self.pipeline.ingest(self.store, &inputs))?;
+            let ingested = storyline_store::blocking(|| self.ingestor().ingest(self.store, &inputs))?;
             summary.articles_added = ingested.added;
             summary.errors = ingested.errors;
             state.new_articles += ingested.added as u64;

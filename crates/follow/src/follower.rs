@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use storyline_model::{SourceKind, SourceState};
-use storyline_pipeline::{Inputs, Pipeline};
+use storyline_pipeline::{Ingest, Inputs, Pipeline};
 use storyline_store::Store;
 use url::Url;
 
@@ -86,6 +86,8 @@ pub enum FollowError {
 pub struct Follower<'a> {
     pub store: &'a dyn Store,
     pub pipeline: Pipeline<'a>,
+    /// Where new documents go instead of `pipeline` (a work queue), when set.
+    pub via: Option<&'a dyn Ingest>,
     pub fetcher: Arc<Fetcher>,
     pub config: FollowConfig,
     archive: Archive,
@@ -94,7 +96,20 @@ pub struct Follower<'a> {
 impl<'a> Follower<'a> {
     pub fn new(store: &'a dyn Store, pipeline: Pipeline<'a>, fetcher: Arc<Fetcher>, config: FollowConfig) -> Result<Follower<'a>, FollowError> {
         let archive = Archive::open(&config.archive).map_err(|source| FollowError::Archive { path: config.archive.clone(), source })?;
-        Ok(Follower { store, pipeline, fetcher, config, archive })
+        Ok(Follower { store, pipeline, via: None, fetcher, config, archive })
+    }
+
+    /// New documents go to `ingest` (a queue publisher) instead of the pipeline; the source
+    /// state is still kept in the store, and a page is marked fetched only once `ingest`
+    /// returned (the queue acknowledged it).
+    pub fn through(mut self, ingest: &'a dyn Ingest) -> Follower<'a> {
+        self.via = Some(ingest);
+        self
+    }
+
+    /// What new documents go through.
+    pub(crate) fn ingestor(&self) -> &dyn Ingest {
+        self.via.unwrap_or(&self.pipeline)
     }
 
     /// Polls every source in `sources` that is due (and the sources they name), once. Due
@@ -332,7 +347,7 @@ impl<'a> Follower<'a> {
         let mut spool = tempfile::tempfile().map_err(spool_err)?;
         archive::write_records(&mut spool, answers).map_err(spool_err)?;
         let inputs = Inputs::spooled(format!("{source} (fetched)"), spool).map_err(spool_err)?;
-        let summary = storyline_store::blocking(|| self.pipeline.ingest(self.store, &inputs))?;
+        let summary = storyline_store::blocking(|| self.ingestor().ingest(self.store, &inputs))?;
         Ok(summary.added)
     }
 }

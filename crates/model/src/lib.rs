@@ -73,7 +73,8 @@ impl InputFormat {
 }
 
 /// The body of a raw document: markup to extract from, or text someone already extracted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "text")]
 pub enum Body {
     Html(String),
     Text(String),
@@ -89,7 +90,8 @@ impl Body {
 
 /// Metadata that came with a document from its container (a JSONL record's fields, a WARC
 /// header, a feed entry). Extraction prefers these over what it guesses from the body.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Hints {
     pub external_id: Option<String>,
     pub url: Option<String>,
@@ -101,8 +103,9 @@ pub struct Hints {
     pub language: Option<String>,
 }
 
-/// One document as read from an input, before extraction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One document as read from an input, before extraction. Serialisable: this is what the
+/// work queue carries between a publisher and the workers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawDocument {
     /// Where it came from: the input path, plus `#N` (line or record number) inside JSONL,
     /// WARC and feed files. `-` is standard input.

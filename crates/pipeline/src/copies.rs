@@ -9,7 +9,7 @@ use storyline_dedup::{anchors, compare_pair, CopyInput, DedupConfig};
 use storyline_ingest::{InputWarning, Severity};
 use storyline_model::contain::contain;
 use storyline_model::{ArticleId, CopyKind, CopyRelation, RemovalReason, Side, StoredArticle, StoryId, StoryMember};
-use storyline_store::{CopyCheck, Store};
+use storyline_store::{CopyCheck, Step, Store};
 
 use crate::{Config, Error, Observer};
 
@@ -51,15 +51,7 @@ pub fn copy_step(store: &dyn Store, settings: &Config, observer: &dyn Observer) 
                 }
             }
             let mut relations = Vec::new();
-            // A library panic on one pair loses that pair's relation, not the batch.
-            let mut compare_with = |other: &StoredArticle| match contain(|| compare_pair(&input(article), &input(other), &config)) {
-                Ok(found) => relations.extend(found),
-                Err(panic) => observer.warning(&InputWarning {
-                    input: format!("articles {} and {}", article.article.id, other.article.id),
-                    message: format!("copy check failed inside a library ({panic}); pair skipped"),
-                    severity: Severity::Error,
-                }),
-            };
+            let mut compare_with = |other: &StoredArticle| relations.extend(compare_guarded(article, other, &config, observer));
             for (j, n) in shared_in_batch {
                 if n >= config.min_shared_anchors {
                     compare_with(&batch[j]);
@@ -80,6 +72,89 @@ pub fn copy_step(store: &dyn Store, settings: &Config, observer: &dyn Observer) 
             observer.position(checked);
         }
         store.record_copy_checks(&checks)?;
+    }
+}
+
+/// The copy check of the given articles (this process's own, just stored), in batches, in
+/// parallel with other processes doing the same: each article is compared with the checked
+/// articles that share its anchors and with the batch's earlier articles, without a lock;
+/// then, under the copy lock, with the articles whose check was recorded meanwhile, and the
+/// batch is recorded. Of any two articles, the one recorded later has compared itself with
+/// the other, so no pair is missed however the processes interleave, and the relations are
+/// those [`copy_step`] finds. Articles already checked are skipped when recording.
+pub fn check_own(store: &dyn Store, ids: &[ArticleId], settings: &Config, observer: &dyn Observer) -> Result<usize> {
+    let config = DedupConfig::default();
+    let mut found = 0;
+    let mut checked = 0;
+    for chunk in ids.chunks(settings.batches.copy_check.max(1)) {
+        let batch = store.get_articles(chunk)?;
+        let all: Vec<Vec<u64>> = batch.par_iter().map(|a| anchors(&a.article.text, &config)).collect();
+        let mut batch_anchors: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut earlier: Vec<Vec<usize>> = Vec::with_capacity(batch.len());
+        for (k, mine) in all.iter().enumerate() {
+            let mut shared: HashMap<usize, usize> = HashMap::new();
+            for a in mine {
+                for &j in batch_anchors.get(a).into_iter().flatten() {
+                    *shared.entry(j).or_default() += 1;
+                }
+            }
+            let mut peers: Vec<usize> = shared.into_iter().filter(|&(_, n)| n >= config.min_shared_anchors).map(|(j, _)| j).collect();
+            peers.sort_unstable();
+            earlier.push(peers);
+            for a in mine {
+                batch_anchors.entry(*a).or_default().push(k);
+            }
+        }
+        // Without the lock: the batch's earlier articles and the articles checked so far.
+        let first: Vec<(HashSet<ArticleId>, Vec<CopyRelation>)> = batch
+            .par_iter()
+            .enumerate()
+            .map(|(k, article)| {
+                let mut relations = Vec::new();
+                for &j in &earlier[k] {
+                    relations.extend(compare_guarded(article, &batch[j], &config, observer));
+                }
+                let mut candidates = store.copy_candidates(&all[k], config.min_shared_anchors)?;
+                candidates.retain(|id| *id != article.article.id);
+                for other in store.get_articles(&candidates)? {
+                    relations.extend(compare_guarded(article, &other, &config, observer));
+                }
+                Ok((candidates.into_iter().collect(), relations))
+            })
+            .collect::<Result<_>>()?;
+        // Under the lock: what was recorded since, then the record.
+        let _lock = store.lock_step(Step::Copies)?;
+        let mut checks = Vec::with_capacity(batch.len());
+        for ((article, anchors), (seen, mut relations)) in batch.iter().zip(all).zip(first) {
+            let mut candidates = store.copy_candidates(&anchors, config.min_shared_anchors)?;
+            candidates.retain(|id| *id != article.article.id && !seen.contains(id));
+            for other in store.get_articles(&candidates)? {
+                relations.extend(compare_guarded(article, &other, &config, observer));
+            }
+            relations.sort_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
+            relations.dedup_by(|x, y| x.a == y.a && x.b == y.b);
+            found += relations.len();
+            checks.push(CopyCheck { article: article.article.id.clone(), anchors, relations });
+            checked += 1;
+            observer.position(checked);
+        }
+        store.record_copy_checks(&checks)?;
+    }
+    Ok(found)
+}
+
+/// One pair's relations; a library panic loses that pair's relation, not the batch.
+fn compare_guarded(article: &StoredArticle, other: &StoredArticle, config: &DedupConfig, observer: &dyn Observer) -> Vec<CopyRelation> {
+    match contain(|| compare_pair(&input(article), &input(other), config)) {
+        Ok(found) => found.into_iter().collect(),
+        Err(panic) => {
+            observer.warning(&InputWarning {
+                input: format!("articles {} and {}", article.article.id, other.article.id),
+                message: format!("copy check failed inside a library ({panic}); pair skipped"),
+                severity: Severity::Error,
+            });
+            Vec::new()
+        }
     }
 }
 

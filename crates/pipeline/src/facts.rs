@@ -1,10 +1,12 @@
 //! The facts step: entities, quotes and figures of every article that has none yet.
 
 use rayon::prelude::*;
+use std::collections::HashSet;
 use storyline_enrich::ner::Tagger;
 use storyline_ingest::{InputWarning, Severity};
 use storyline_model::contain::contain;
-use storyline_model::{ArticleId, Facts};
+
+use storyline_model::{ArticleId, Facts, StoredArticle};
 use storyline_store::Store;
 
 use crate::{Config, Error, Observer};
@@ -28,34 +30,48 @@ pub fn facts_step(store: &dyn Store, config: &Config, observer: &dyn Observer) -
         if batch.is_empty() {
             return Ok(done);
         }
-        let found: Vec<(ArticleId, Facts)> = batch
-            .par_iter()
-            .map(|a| {
-                let published = a.article.published_date();
-                if a.article.text.len() > storyline_enrich::MAX_FACTS_BYTES {
-                    observer.warning(&InputWarning {
-                        input: format!("{} ({})", a.article.id, a.article.source),
-                        message: format!(
-                            "text longer than {} bytes; entities, quotes and figures come from its beginning only",
-                            storyline_enrich::MAX_FACTS_BYTES
-                        ),
-                        severity: Severity::Warning,
-                    });
-                }
-                // A library panic on one article leaves it without facts (recorded, so not retried).
-                let facts = contain(|| storyline_enrich::facts(tagger, &a.article.id, &a.article.text, published)).unwrap_or_else(|panic| {
-                    observer.warning(&InputWarning {
-                        input: format!("{} ({})", a.article.id, a.article.source),
-                        message: format!("facts step failed inside a library ({panic}); no entities, quotes or figures for it"),
-                        severity: Severity::Error,
-                    });
-                    Facts::default()
-                });
-                (a.article.id.clone(), facts)
-            })
-            .collect();
+        let found: Vec<(ArticleId, Facts)> = batch.par_iter().map(|a| facts_for(tagger, a, observer)).collect();
         store.record_facts(&found)?;
         done += found.len();
         observer.position(done as u64);
     }
+}
+
+/// The facts of the given articles (this process's own, just stored) that have none yet,
+/// without the facts lock: an article's facts depend on it alone, so processes may find them
+/// at once; one found twice is recorded twice, the same.
+pub fn facts_of_own(store: &dyn Store, ids: &[ArticleId], config: &Config, observer: &dyn Observer) -> Result<usize, Error> {
+    let tagger = bundled_tagger()?;
+    let mut done = 0;
+    for chunk in ids.chunks(config.batches.facts.max(1)) {
+        let known: HashSet<ArticleId> = store.facts_of(chunk)?.into_iter().map(|(id, _)| id).collect();
+        let wanted: Vec<ArticleId> = chunk.iter().filter(|id| !known.contains(id)).cloned().collect();
+        let batch = store.get_articles(&wanted)?;
+        let found: Vec<(ArticleId, Facts)> = batch.par_iter().map(|a| facts_for(tagger, a, observer)).collect();
+        store.record_facts(&found)?;
+        done += found.len();
+        observer.position(done as u64);
+    }
+    Ok(done)
+}
+
+/// One article's facts; a library panic leaves it without facts (recorded, so not retried).
+fn facts_for(tagger: &Tagger, a: &StoredArticle, observer: &dyn Observer) -> (ArticleId, Facts) {
+    let published = a.article.published_date();
+    if a.article.text.len() > storyline_enrich::MAX_FACTS_BYTES {
+        observer.warning(&InputWarning {
+            input: format!("{} ({})", a.article.id, a.article.source),
+            message: format!("text longer than {} bytes; entities, quotes and figures come from its beginning only", storyline_enrich::MAX_FACTS_BYTES),
+            severity: Severity::Warning,
+        });
+    }
+    let facts = contain(|| storyline_enrich::facts(tagger, &a.article.id, &a.article.text, published)).unwrap_or_else(|panic| {
+        observer.warning(&InputWarning {
+            input: format!("{} ({})", a.article.id, a.article.source),
+            message: format!("facts step failed inside a library ({panic}); no entities, quotes or figures for it"),
+            severity: Severity::Error,
+        });
+        Facts::default()
+    });
+    (a.article.id.clone(), facts)
 }

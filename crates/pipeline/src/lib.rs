@@ -18,13 +18,14 @@ pub mod stories;
 use std::time::Instant;
 
 use serde::Serialize;
-use storyline_ingest::InputWarning;
-use storyline_model::Article;
+pub use storyline_ingest::InputWarning;
+use storyline_model::{Article, ArticleId, RawDocument};
 use storyline_store::{Step, Store};
 
 pub use config::{Config, ConfigError};
 pub use read::{prepare, Inputs, Tally};
 pub use stories::StepSummary;
+pub use storyline_ingest::Severity;
 
 /// The stages of an ingest, in order: what progress bars, logs and the summary speak of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -90,6 +91,9 @@ pub enum Error {
     StoryState(String),
     #[error("storing articles (batches already reported stored are kept): {0}")]
     Storing(#[source] storyline_store::Error),
+    /// The work queue refused or lost a document (publishers only).
+    #[error("work queue: {0}")]
+    Queue(String),
 }
 
 /// What an ingest did.
@@ -129,6 +133,111 @@ fn keep_first(first: &mut Vec<String>, more: &[String]) {
     first.extend(more.iter().take(room).cloned());
 }
 
+/// The one summary line of reading and storing.
+fn extract_line(summary: &IngestSummary, from: &str) -> String {
+    format!(
+        "ingested {} documents from {from}: {} added, {} already stored; {} warnings, {} errors{}; {} articles in the store",
+        summary.documents,
+        summary.added,
+        summary.already_stored,
+        summary.warnings,
+        summary.errors,
+        match summary.article_warnings {
+            0 => String::new(),
+            n => format!(", {n} articles with warnings of their own (their `warnings` field)"),
+        },
+        summary.articles
+    )
+}
+
+/// Clean articles into the store in byte- and count-bounded batches, each one transaction.
+struct Storing<'p, 'a> {
+    pipeline: &'p Pipeline<'a>,
+    store: &'p dyn Store,
+    now: String,
+    batch: Vec<Article>,
+    bytes: usize,
+    summary: IngestSummary,
+    failure: Option<storyline_store::Error>,
+    /// The ids of the articles stored (when asked to keep them).
+    ids: Vec<ArticleId>,
+    keep_ids: bool,
+}
+
+impl<'p, 'a> Storing<'p, 'a> {
+    fn new(pipeline: &'p Pipeline<'a>, store: &'p dyn Store, keep_ids: bool) -> Self {
+        Storing {
+            pipeline,
+            store,
+            now: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            batch: Vec::with_capacity(pipeline.config.batches.store_articles),
+            bytes: 0,
+            summary: IngestSummary::default(),
+            failure: None,
+            ids: Vec::new(),
+            keep_ids,
+        }
+    }
+
+    fn push(&mut self, article: Article) {
+        if self.failure.is_some() {
+            return;
+        }
+        self.bytes += article.text.len();
+        if !article.warnings.is_empty() {
+            self.summary.article_warnings += 1;
+            keep_first(&mut self.summary.first_warnings, &article.warnings);
+        }
+        self.batch.push(article);
+        let b = &self.pipeline.config.batches;
+        if self.batch.len() >= b.store_articles || self.bytes >= b.store_bytes {
+            if let Err(e) = self.flush() {
+                self.failure = Some(e);
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), storyline_store::Error> {
+        self.bytes = 0;
+        let put = self.store.put_articles(&self.batch, &self.now)?;
+        self.summary.added += put.added;
+        self.summary.already_stored += put.already_stored;
+        self.pipeline.observer.status(&format!("{} stored", self.summary.added));
+        if self.keep_ids {
+            self.ids.extend(self.batch.iter().map(|a| a.id.clone()));
+        }
+        self.batch.clear();
+        Ok(())
+    }
+
+    /// The last batch stored, and the summary of reading and storing.
+    fn finish(mut self, tally: read::Tally) -> Result<IngestSummary, Error> {
+        if let Some(e) = self.failure.take() {
+            return Err(Error::Storing(e));
+        }
+        self.flush().map_err(Error::Storing)?;
+        let mut summary = self.summary;
+        summary.documents = tally.documents;
+        summary.warnings = tally.warnings;
+        keep_first(&mut summary.first_warnings, &tally.first);
+        summary.errors = tally.errors;
+        summary.articles = self.store.count_articles()?;
+        Ok(summary)
+    }
+}
+
+/// What takes inputs into a store: the pipeline itself, or a publisher that hands the
+/// documents to a work queue for workers to run the pipeline on.
+pub trait Ingest: Sync {
+    fn ingest(&self, store: &dyn Store, inputs: &Inputs) -> Result<IngestSummary, Error>;
+}
+
+impl Ingest for Pipeline<'_> {
+    fn ingest(&self, store: &dyn Store, inputs: &Inputs) -> Result<IngestSummary, Error> {
+        Pipeline::ingest(self, store, inputs)
+    }
+}
+
 /// The pipeline with its settings.
 pub struct Pipeline<'a> {
     pub config: &'a Config,
@@ -143,66 +252,39 @@ impl<'a> Pipeline<'a> {
     /// Reads, cleans and stores the inputs, then runs the copy, story and facts steps on
     /// everything not yet done (this run's articles, and any another run left).
     pub fn ingest(&self, store: &dyn Store, inputs: &Inputs) -> Result<IngestSummary, Error> {
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let b = &self.config.batches;
-        let mut batch: Vec<Article> = Vec::with_capacity(b.store_articles);
-        let mut batch_bytes = 0usize;
-        let mut summary = IngestSummary::default();
-        let mut failure = None;
         let started = Instant::now();
-        let store_batch = |batch: &mut Vec<Article>, summary: &mut IngestSummary| -> Result<(), storyline_store::Error> {
-            let put = store.put_articles(batch, &now)?;
-            summary.added += put.added;
-            summary.already_stored += put.already_stored;
-            self.observer.status(&format!("{} stored", summary.added));
-            batch.clear();
-            Ok(())
-        };
-        let tally = read::run(inputs, self.config, self.observer, &mut |article| {
-            if failure.is_some() {
-                return;
-            }
-            batch_bytes += article.text.len();
-            if !article.warnings.is_empty() {
-                summary.article_warnings += 1;
-                keep_first(&mut summary.first_warnings, &article.warnings);
-            }
-            batch.push(article);
-            if batch.len() >= b.store_articles || batch_bytes >= b.store_bytes {
-                batch_bytes = 0;
-                if let Err(e) = store_batch(&mut batch, &mut summary) {
-                    failure = Some(e);
-                }
-            }
-        });
-        if let Some(e) = failure {
-            return Err(Error::Storing(e));
-        }
-        store_batch(&mut batch, &mut summary).map_err(Error::Storing)?;
-        summary.documents = tally.documents;
-        summary.warnings = tally.warnings;
-        keep_first(&mut summary.first_warnings, &tally.first);
-        summary.errors = tally.errors;
-        summary.articles = store.count_articles()?;
+        let mut storing = Storing::new(self, store, false);
+        let tally = read::run(inputs, self.config, self.observer, &mut |article| storing.push(article));
+        let mut summary = storing.finish(tally)?;
         summary.seconds.insert(Stage::Extract, started.elapsed().as_secs_f64());
-        self.observer.finish(
-            Stage::Extract,
-            &format!(
-                "ingested {} documents from {} inputs: {} added, {} already stored; {} warnings, {} errors{}; {} articles in the store",
-                summary.documents,
-                inputs.sources.len(),
-                summary.added,
-                summary.already_stored,
-                summary.warnings,
-                summary.errors,
-                match summary.article_warnings {
-                    0 => String::new(),
-                    n => format!(", {n} articles with warnings of their own (their `warnings` field)"),
-                },
-                summary.articles
-            ),
-        );
+        self.observer.finish(Stage::Extract, &extract_line(&summary, &format!("{} inputs", inputs.sources.len())));
         self.derive(store, &mut summary)?;
+        Ok(summary)
+    }
+
+    /// Cleans and stores documents read elsewhere (a queue worker's batch), then finds the
+    /// copies and facts of these articles without waiting for other processes (only the
+    /// last check of the copies against articles stored meanwhile holds the copy lock), then
+    /// runs the steps after storing as [`Pipeline::ingest`] does. Corpus statistics are the
+    /// batch's own.
+    pub fn ingest_documents(&self, store: &dyn Store, docs: Vec<RawDocument>) -> Result<IngestSummary, Error> {
+        let started = Instant::now();
+        let mut storing = Storing::new(self, store, true);
+        let tally = read::extract_documents(docs, self.config, self.observer, &mut |article| storing.push(article));
+        let ids = std::mem::take(&mut storing.ids);
+        let mut summary = storing.finish(tally)?;
+        summary.seconds.insert(Stage::Extract, started.elapsed().as_secs_f64());
+        self.observer.finish(Stage::Extract, &extract_line(&summary, "the queue"));
+        let started = Instant::now();
+        summary.copy_relations = copies::check_own(store, &ids, self.config, self.observer)?;
+        summary.seconds.insert(Stage::Copies, started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        summary.facts = facts::facts_of_own(store, &ids, self.config, self.observer)?;
+        summary.seconds.insert(Stage::Facts, started.elapsed().as_secs_f64());
+        let (relations, facts) = (summary.copy_relations, summary.facts);
+        self.derive(store, &mut summary)?;
+        summary.copy_relations += relations;
+        summary.facts += facts;
         Ok(summary)
     }
 

@@ -104,8 +104,7 @@ pub struct Tally {
 /// Runs both passes and hands each clean article to `sink`, in input order. Warnings go to the
 /// observer as they come.
 pub fn run(inputs: &Inputs, config: &Config, observer: &dyn Observer, sink: &mut dyn FnMut(Article)) -> Tally {
-    // Generous stacks: HTML libraries recurse over the document tree.
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(config.jobs()).stack_size(64 * 1024 * 1024).build().expect("a thread pool with at least one thread");
+    let pool = extraction_pool(config);
     let batches = &config.batches;
     let read = ReadConfig { max_document_bytes: config.read.max_document_bytes, text_only: false };
     let mut tally = Tally::default();
@@ -127,22 +126,6 @@ pub fn run(inputs: &Inputs, config: &Config, observer: &dyn Observer, sink: &mut
     observer.start(Stage::Extract, inputs.total_bytes());
     let mut pending: Vec<RawDocument> = Vec::with_capacity(batches.extract_documents);
     let mut pending_bytes = 0usize;
-    let flush = |pending: &mut Vec<RawDocument>, tally: &mut Tally, sink: &mut dyn FnMut(Article)| {
-        let articles: Vec<Guarded> = pool.install(|| pending.par_iter().map(|doc| storyline_extract::extract_guarded(doc, &stats)).collect());
-        for (doc, article) in pending.drain(..).zip(articles) {
-            match article {
-                Guarded::Extracted(article) => sink(article),
-                Guarded::Recovered { panic, article } => {
-                    let outcome = if article.is_some() { "kept as plain text" } else { "document skipped" };
-                    let message = format!("extraction failed inside a library ({panic}); {outcome}");
-                    report(observer, &InputWarning { input: doc.source.clone(), message, severity: Severity::Error }, tally);
-                    if let Some(article) = article {
-                        sink(article);
-                    }
-                }
-            }
-        }
-    };
     for source in &inputs.sources {
         read_source(source, &read, observer, &mut |item| match item {
             Item::Document(doc) => {
@@ -151,14 +134,91 @@ pub fn run(inputs: &Inputs, config: &Config, observer: &dyn Observer, sink: &mut
                 pending.push(doc);
                 if pending.len() >= batches.extract_documents || pending_bytes >= batches.extract_bytes {
                     pending_bytes = 0;
-                    flush(&mut pending, &mut tally, sink);
+                    extract_batch(&pool, &mut pending, &stats, observer, &mut tally, sink);
                 }
             }
             Item::Warning(w) => report(observer, &w, &mut tally),
         });
     }
-    flush(&mut pending, &mut tally, sink);
+    extract_batch(&pool, &mut pending, &stats, observer, &mut tally, sink);
     tally
+}
+
+/// Reads the inputs into raw documents, without extracting them (what a queue publisher
+/// sends): one pass, in input order; warnings go to the observer as they come.
+pub fn documents(inputs: &Inputs, config: &Config, observer: &dyn Observer, sink: &mut dyn FnMut(RawDocument)) -> Tally {
+    let read = ReadConfig { max_document_bytes: config.read.max_document_bytes, text_only: false };
+    let mut tally = Tally::default();
+    for w in &inputs.warnings {
+        report(observer, w, &mut tally);
+    }
+    observer.start(Stage::Scan, inputs.total_bytes());
+    for source in &inputs.sources {
+        read_source(source, &read, observer, &mut |item| match item {
+            Item::Document(doc) => {
+                tally.documents += 1;
+                sink(doc);
+            }
+            Item::Warning(w) => report(observer, &w, &mut tally),
+        });
+    }
+    tally
+}
+
+/// Extracts documents that were read elsewhere (a queue worker's batch): the corpus
+/// statistics are those of this batch; articles come out in the documents' order.
+pub fn extract_documents(mut docs: Vec<RawDocument>, config: &Config, observer: &dyn Observer, sink: &mut dyn FnMut(Article)) -> Tally {
+    let pool = extraction_pool(config);
+    let mut stats = CorpusStats::default();
+    for doc in &docs {
+        stats.observe(doc);
+    }
+    let mut tally = Tally { documents: docs.len(), ..Tally::default() };
+    let batches = &config.batches;
+    let mut rest = Vec::new();
+    while !docs.is_empty() {
+        let mut size = 0usize;
+        let cut = docs.iter().position(|d| {
+            size += d.body.as_str().len();
+            size >= batches.extract_bytes
+        });
+        let n = cut.map_or(docs.len(), |k| k + 1).min(batches.extract_documents).max(1);
+        rest = docs.split_off(n);
+        extract_batch(&pool, &mut docs, &stats, observer, &mut tally, sink);
+        std::mem::swap(&mut docs, &mut rest);
+    }
+    drop(rest);
+    tally
+}
+
+/// Generous stacks: HTML libraries recurse over the document tree.
+fn extraction_pool(config: &Config) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(config.jobs()).stack_size(64 * 1024 * 1024).build().expect("a thread pool with at least one thread")
+}
+
+/// Extracts `pending` in parallel and hands the articles to `sink` in order; empties `pending`.
+fn extract_batch(
+    pool: &rayon::ThreadPool,
+    pending: &mut Vec<RawDocument>,
+    stats: &CorpusStats,
+    observer: &dyn Observer,
+    tally: &mut Tally,
+    sink: &mut dyn FnMut(Article),
+) {
+    let articles: Vec<Guarded> = pool.install(|| pending.par_iter().map(|doc| storyline_extract::extract_guarded(doc, stats)).collect());
+    for (doc, article) in pending.drain(..).zip(articles) {
+        match article {
+            Guarded::Extracted(article) => sink(article),
+            Guarded::Recovered { panic, article } => {
+                let outcome = if article.is_some() { "kept as plain text" } else { "document skipped" };
+                let message = format!("extraction failed inside a library ({panic}); {outcome}");
+                report(observer, &InputWarning { input: doc.source.clone(), message, severity: Severity::Error }, tally);
+                if let Some(article) = article {
+                    sink(article);
+                }
+            }
+        }
+    }
 }
 
 /// Counts the bytes read, for the observer.

@@ -264,9 +264,10 @@ impl<'a> Pipeline<'a> {
 
     /// Cleans and stores documents read elsewhere (a queue worker's batch), then finds the
     /// copies and facts of these articles without waiting for other processes (only the
-    /// last check of the copies against articles stored meanwhile holds the copy lock), then
-    /// runs the steps after storing as [`Pipeline::ingest`] does. Corpus statistics are the
-    /// batch's own.
+    /// last check of the copies against articles stored meanwhile holds the copy lock).
+    /// Corpus statistics are the batch's own. The story step is left to [`Pipeline::derive`],
+    /// which the caller runs when it is due: stories are assigned in batches by one process
+    /// at a time, from the store's queue of articles without one.
     pub fn ingest_documents(&self, store: &dyn Store, docs: Vec<RawDocument>) -> Result<IngestSummary, Error> {
         let started = Instant::now();
         let mut storing = Storing::new(self, store, true);
@@ -281,10 +282,6 @@ impl<'a> Pipeline<'a> {
         let started = Instant::now();
         summary.facts = facts::facts_of_own(store, &ids, self.config, self.observer)?;
         summary.seconds.insert(Stage::Facts, started.elapsed().as_secs_f64());
-        let (relations, facts) = (summary.copy_relations, summary.facts);
-        self.derive(store, &mut summary)?;
-        summary.copy_relations += relations;
-        summary.facts += facts;
         Ok(summary)
     }
 

@@ -8,12 +8,19 @@
 //! a server restart the publisher retries for up to `publish_timeout`.
 //!
 //! Workers (`storyline worker`) share one durable pull consumer. Each takes a batch, runs
-//! [`Pipeline::ingest_documents`] on it (extraction, copies and facts in every worker at once;
-//! the story step under the store's lock, one assigner at a time) and acknowledges the batch
-//! only after that returned, that is after the store committed everything it did. While it
-//! works it tells JetStream it is still working (`+WPI`), so a long batch is not redelivered;
-//! a worker that dies stops doing so, and its batch is delivered to another worker after
-//! `ack_wait`. A redelivered document is stored once: the store knows its id.
+//! [`Pipeline::ingest_documents`] on it (extraction, copies and facts, in every worker at
+//! once) and acknowledges the batch only after that returned, that is after the store
+//! committed the articles, their copy checks and their facts. While it works it tells
+//! JetStream it is still working (`+WPI`), so a long batch is not redelivered; a worker that
+//! dies stops doing so, and its batch is delivered to another worker after `ack_wait`. A
+//! redelivered document is stored once: the store knows its id.
+//!
+//! Stories are assigned by one process at a time (the store's story lock: a PostgreSQL
+//! advisory lock, released when its session ends), from the store's queue of articles
+//! without a story, in batches: a worker runs the story step when the consumer has nothing
+//! left to deliver and nothing unacknowledged (the backfill is in), or when `assign_after`
+//! passed since it last did. An acknowledged article whose worker died before the story step
+//! is still in that queue; the next worker to run the step assigns it.
 //!
 //! The async client runs on a small runtime this crate owns; the pipeline runs on the
 //! calling thread, outside it (the store traits are blocking).
@@ -49,6 +56,10 @@ pub struct QueueConfig {
     pub in_flight: usize,
     /// How long a publisher keeps retrying one document (a server restart, a lost connection).
     pub publish_timeout: Duration,
+    /// Longest a worker lets stored articles wait for their story while the queue is still
+    /// busy; when the queue is drained, stories are assigned at once. Longer waits make
+    /// larger story batches, which is how one process assigns a backfill.
+    pub assign_after: Duration,
 }
 
 impl QueueConfig {
@@ -63,6 +74,7 @@ impl QueueConfig {
             batch: 64,
             in_flight: 256,
             publish_timeout: Duration::from_secs(300),
+            assign_after: Duration::from_secs(30),
         }
     }
 }
@@ -329,6 +341,25 @@ pub fn work(
     let mut tally = WorkerTally::default();
     let mut idle_since = Instant::now();
     let mut swept = false;
+    let mut last_assigned = Instant::now();
+    // The steps after storing, for everything stored and not yet done (this worker's, any
+    // other's): the copy and facts sweeps and the story step, each under its store lock.
+    let assign = |tally: &WorkerTally, report: &mut dyn FnMut(&WorkerTally, Report)| -> bool {
+        let idle = || -> Result<bool, storyline_store::Error> {
+            Ok(store.articles_needing_copy_check(1)?.is_empty() && store.articles_needing_story(1)?.is_empty() && store.articles_needing_facts(1)?.is_empty())
+        };
+        if idle().unwrap_or(false) {
+            return true;
+        }
+        let mut summary = IngestSummary::default();
+        match pipeline.derive(store, &mut summary) {
+            Ok(()) => true,
+            Err(e) => {
+                report(tally, Report::Problem(format!("assigning stories: {e}; trying again later")));
+                false
+            }
+        }
+    };
     loop {
         let fetched = runtime.block_on(async {
             let mut batch = consumer.fetch().max_messages(config.batch).expires(Duration::from_secs(1)).messages().await.map_err(|e| e.to_string())?;
@@ -349,12 +380,8 @@ pub fn work(
         if messages.is_empty() {
             // Work a process left between storing and its later steps (once per quiet spell).
             if !swept {
-                swept = true;
-                let mut summary = IngestSummary::default();
-                if let Err(e) = pipeline.derive(store, &mut summary) {
-                    report(&tally, Report::Problem(format!("finishing stored articles: {e}")));
-                    swept = false;
-                }
+                swept = assign(&tally, report);
+                last_assigned = Instant::now();
             }
             if let Until::Idle(quiet) = until {
                 if idle_since.elapsed() >= quiet {
@@ -387,7 +414,7 @@ pub fn work(
         beat.abort();
         match result {
             Ok(summary) => {
-                // Stored: now the messages may go.
+                // Stored, with copies and facts: now the messages may go.
                 runtime.block_on(async {
                     for m in readable.iter() {
                         let _ = m.ack().await;
@@ -412,6 +439,13 @@ pub fn work(
             }
         }
         idle_since = Instant::now();
+        // Stories: at once when nothing is left to deliver or being worked on, else once the
+        // wait is over.
+        let drained = runtime.block_on(consumer.get_info()).is_ok_and(|i| i.num_pending == 0 && i.num_ack_pending == 0);
+        if drained || last_assigned.elapsed() >= config.assign_after {
+            assign(&tally, report);
+            last_assigned = Instant::now();
+        }
     }
 }
 

@@ -147,7 +147,22 @@ impl PgStore {
         let name = redact(url);
         let err = |e: postgres::Error| Error::Database { store: name.clone(), message: error_text(&e) };
         let mut client = Client::connect(url, NoTls).map_err(err)?;
-        let store_id: String = {
+        // A store of this schema is opened without DDL: ALTER TABLE takes an exclusive lock
+        // even when it changes nothing, and would queue behind (and deadlock with) writers.
+        let current: Option<(i64, String)> = client
+            .query_opt(
+                "SELECT v.value, i.value FROM meta v, meta i WHERE to_regclass('meta') IS NOT NULL AND v.key = 'schema_version' AND i.key = 'store_id'",
+                &[],
+            )
+            .ok()
+            .flatten()
+            .and_then(|r| Some((r.get::<_, String>(0).parse().ok()?, r.get(1))));
+        let store_id: String = if let Some((version, id)) = current.filter(|(v, _)| *v >= SCHEMA_VERSION) {
+            if version > SCHEMA_VERSION {
+                return Err(Error::Schema { store: name, found: version, known: SCHEMA_VERSION });
+            }
+            id
+        } else {
             let mut tx = client.transaction().map_err(err)?;
             // One process creates or migrates at a time.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ARTICLES_LOCK]).map_err(err)?;

@@ -7,6 +7,7 @@ mod events;
 mod facts;
 mod follow;
 mod hardening;
+mod queue;
 mod samples;
 mod serve;
 mod store;

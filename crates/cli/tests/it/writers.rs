@@ -51,7 +51,7 @@ fn matching(db: &str, extra: &[&str], query: &str) -> usize {
     text.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{query}: {text} {}", stderr(&out)))
 }
 
-fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Duration {
+pub fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
     while !ok() {
         assert!(started.elapsed() < limit, "{what}: not within {limit:?}");

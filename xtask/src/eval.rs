@@ -140,6 +140,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
             failures.push(format!("stories outside the gate (B-cubed F1 >= {FLOOR_STORIES_BCUBED}, batch drift <= {CEILING_STORIES_DRIFT})"));
         }
     }
+    if wants("queue") {
+        match crate::queue_bench::available() {
+            Ok(()) => {
+                let (single, queued) = crate::queue_bench::eval(&o.bench, &bin)?;
+                if (single - queued).abs() > crate::queue_bench::CEILING_QUEUE_DRIFT {
+                    failures.push(format!("stories through the queue differ from one process's by more than {}", crate::queue_bench::CEILING_QUEUE_DRIFT));
+                }
+            }
+            Err(why) => println!("queue      skipped: {why}"),
+        }
+    }
     if failures.is_empty() {
         Ok(())
     } else {
@@ -464,6 +475,11 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         let sizes: Vec<usize> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();
         let o = opts(&args[1..].iter().filter(|a| a.parse::<usize>().is_err()).cloned().collect::<Vec<_>>())?;
         return bench_copies(&o, if sizes.is_empty() { &[10_000, 100_000] } else { &sizes });
+    }
+    if args.first().map(String::as_str) == Some("queue") {
+        let n = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
+        let o = opts(&args[1..].iter().filter(|a| a.parse::<usize>().is_err()).cloned().collect::<Vec<_>>())?;
+        return crate::queue_bench::bench(&o.bench, &build()?, n);
     }
     if args.first().map(String::as_str) == Some("live") {
         return crate::backends_bench::live_only(args.get(1).map_or("bench-out/backends-scale100000/embedded", String::as_str));

@@ -6,6 +6,7 @@ mod copies_eval;
 mod eval;
 mod follow_bench;
 mod ner_eval;
+mod queue_bench;
 mod quotes_eval;
 mod serve_bench;
 mod spin;
@@ -27,7 +28,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | eval [extraction|dragnet|dates|cleaning|copies|stories|ner] [--bench DIR] | bench [copies|stories|serve N|backends N|follow [FEEDS ITEMS SECONDS PERIOD]] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
+                "usage: cargo xtask <ci | eval [extraction|dragnet|dates|cleaning|copies|stories|ner|queue] [--bench DIR] | bench [copies|stories|serve N|queue N|backends N|follow [FEEDS ITEMS SECONDS PERIOD]] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
             );
             return ExitCode::from(2);
         }

@@ -77,15 +77,18 @@ pub fn work(store: &dyn Store, url: &str, config: &Config, args: &QueueArgs) -> 
         }
         Report::Problem(message) => eprintln!("warning: worker: {message}"),
     })?;
+    let stages: Vec<String> = tally.seconds.iter().map(|(stage, secs)| format!("{} {secs:.1} s", stage.label())).collect();
     eprintln!(
-        "worker: done after {:.1} s: {} documents ({} added, {} already stored) in {} batches; {} unreadable messages, {} failed batches",
+        "worker: done after {:.1} s: {} documents ({} added, {} already stored) in {} batches; {} unreadable messages, {} failed batches; {}; story step and sweeps {:.1} s (lock waits included)",
         started.elapsed().as_secs_f64(),
         tally.documents,
         tally.added,
         tally.already_stored,
         tally.batches,
         tally.unreadable,
-        tally.failed
+        tally.failed,
+        stages.join(", "),
+        tally.assign_seconds
     );
     Ok(ExitCode::SUCCESS)
 }

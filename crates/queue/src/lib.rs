@@ -302,6 +302,12 @@ pub struct WorkerTally {
     pub unreadable: usize,
     /// Batches the pipeline failed on (not acknowledged: delivered again).
     pub failed: usize,
+    /// Seconds in each stage of this worker's batches (extraction with storing, copies, facts).
+    pub seconds: std::collections::BTreeMap<storyline_pipeline::Stage, f64>,
+    /// Seconds in the steps after storing (the sweeps and the story step), waits for their
+    /// locks included, and how many times they ran.
+    pub assign_seconds: f64,
+    pub assigned: usize,
 }
 
 /// When a worker stops by itself.
@@ -380,7 +386,9 @@ pub fn work(
         if messages.is_empty() {
             // Work a process left between storing and its later steps (once per quiet spell).
             if !swept {
+                let started = Instant::now();
                 swept = assign(&tally, report);
+                tally.assign_seconds += started.elapsed().as_secs_f64();
                 last_assigned = Instant::now();
             }
             if let Until::Idle(quiet) = until {
@@ -425,6 +433,9 @@ pub fn work(
                 tally.documents += documents;
                 tally.added += summary.added;
                 tally.already_stored += summary.already_stored;
+                for (stage, secs) in &summary.seconds {
+                    *tally.seconds.entry(*stage).or_default() += secs;
+                }
                 report(&tally, Report::Batch(&summary));
             }
             Err(e) => {
@@ -443,7 +454,11 @@ pub fn work(
         // wait is over.
         let drained = runtime.block_on(consumer.get_info()).is_ok_and(|i| i.num_pending == 0 && i.num_ack_pending == 0);
         if drained || last_assigned.elapsed() >= config.assign_after {
-            assign(&tally, report);
+            let started = Instant::now();
+            if assign(&tally, report) {
+                tally.assigned += 1;
+            }
+            tally.assign_seconds += started.elapsed().as_secs_f64();
             last_assigned = Instant::now();
         }
     }

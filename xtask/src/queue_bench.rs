@@ -214,7 +214,7 @@ pub fn eval(bench: &Path, bin: &Path) -> Result<(f64, f64), String> {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                std::thread::sleep(Duration::from_millis(1000 + x % 3000));
+                std::thread::sleep(Duration::from_millis(300 + x % 1200));
                 let i = (x >> 20) as usize % 3;
                 let mut w = workers.lock().unwrap();
                 let _ = w[i].kill();

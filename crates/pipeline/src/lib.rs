@@ -210,8 +210,9 @@ impl<'p, 'a> Storing<'p, 'a> {
         Ok(())
     }
 
-    /// The last batch stored, and the summary of reading and storing.
-    fn finish(mut self, tally: read::Tally) -> Result<IngestSummary, Error> {
+    /// The last batch stored; the summary of reading and storing, and the ids stored (when
+    /// kept).
+    fn finish(mut self, tally: read::Tally) -> Result<(IngestSummary, Vec<ArticleId>), Error> {
         if let Some(e) = self.failure.take() {
             return Err(Error::Storing(e));
         }
@@ -222,7 +223,7 @@ impl<'p, 'a> Storing<'p, 'a> {
         keep_first(&mut summary.first_warnings, &tally.first);
         summary.errors = tally.errors;
         summary.articles = self.store.count_articles()?;
-        Ok(summary)
+        Ok((summary, self.ids))
     }
 }
 
@@ -255,7 +256,7 @@ impl<'a> Pipeline<'a> {
         let started = Instant::now();
         let mut storing = Storing::new(self, store, false);
         let tally = read::run(inputs, self.config, self.observer, &mut |article| storing.push(article));
-        let mut summary = storing.finish(tally)?;
+        let (mut summary, _) = storing.finish(tally)?;
         summary.seconds.insert(Stage::Extract, started.elapsed().as_secs_f64());
         self.observer.finish(Stage::Extract, &extract_line(&summary, &format!("{} inputs", inputs.sources.len())));
         self.derive(store, &mut summary)?;
@@ -272,8 +273,7 @@ impl<'a> Pipeline<'a> {
         let started = Instant::now();
         let mut storing = Storing::new(self, store, true);
         let tally = read::extract_documents(docs, self.config, self.observer, &mut |article| storing.push(article));
-        let ids = std::mem::take(&mut storing.ids);
-        let mut summary = storing.finish(tally)?;
+        let (mut summary, ids) = storing.finish(tally)?;
         summary.seconds.insert(Stage::Extract, started.elapsed().as_secs_f64());
         self.observer.finish(Stage::Extract, &extract_line(&summary, "the queue"));
         let started = Instant::now();

@@ -39,3 +39,84 @@ fn two_ingests_at_once_on_one_memory_store() {
     assert_eq!(stories[0].articles, 4, "{stories:?}");
     assert!(store.search(&Query::parse("blinken").unwrap(), 10).unwrap().total >= 4);
 }
+
+/// A made-up text of `n` words, its own for each `seed`.
+fn text(seed: u64, n: usize) -> String {
+    const WORDS: &[&str] = &[
+        "council", "harbour", "budget", "storm", "bridge", "minister", "river", "festival", "school", "hospital", "court", "railway", "market", "museum",
+        "farmers", "police", "airport", "library", "strike", "village", "mayor", "report", "plan", "water",
+    ];
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.push(WORDS[(x % WORDS.len() as u64) as usize].to_owned());
+        if i % 12 == 11 {
+            out.push(format!("said{}.", x % 1000));
+        }
+    }
+    out.join(" ")
+}
+
+fn doc(id: &str, body: String) -> storyline_model::RawDocument {
+    storyline_model::RawDocument {
+        source: format!("test#{id}"),
+        format: storyline_model::InputFormat::Jsonl,
+        body: storyline_model::Body::Text(body),
+        hints: storyline_model::Hints { external_id: Some(id.to_owned()), ..Default::default() },
+        warnings: vec![],
+    }
+}
+
+/// Copies split between processes that check them at the same time are all found: the
+/// relations of two workers storing interleaved batches at once equal those of one ingest.
+#[test]
+fn workers_checking_copies_at_once_find_every_pair() {
+    let originals: Vec<_> = (0..24).map(|i| doc(&format!("o{i}"), text(i, 160))).collect();
+    // Each copy is its original with a line added, so it is a near-duplicate or an exact copy.
+    let copies: Vec<_> = (0..24).map(|i| doc(&format!("c{i}"), format!("{}\n\nCopied from the wire.", text(i, 160)))).collect();
+    let relations = |store: &dyn Store| {
+        let mut r = Vec::new();
+        store
+            .for_each_copy_relation(None, &mut |c| {
+                r.push((c.a.0, c.b.0, c.relation));
+                Ok(())
+            })
+            .unwrap();
+        r.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
+        r
+    };
+    let config = Config::default();
+    let one = MemoryStore::new().unwrap();
+    let pipeline = Pipeline::new(&config, &Quiet);
+    pipeline.ingest_documents(&one, originals.iter().chain(&copies).cloned().collect()).unwrap();
+    pipeline.derive(&one, &mut Default::default()).unwrap();
+    let expected = relations(&one);
+    assert!(expected.len() >= 24, "every copy is related to its original: {expected:?}");
+
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new().unwrap());
+    // Worker A stores the originals, worker B the copies, in batches of 3, at once.
+    let runs: Vec<_> = [originals, copies]
+        .into_iter()
+        .map(|docs| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let config = Config::default();
+                let pipeline = Pipeline::new(&config, &Quiet);
+                for batch in docs.chunks(3) {
+                    pipeline.ingest_documents(store.as_ref(), batch.to_vec()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for r in runs {
+        r.join().expect("a worker failed");
+    }
+    assert!(store.articles_needing_copy_check(10).unwrap().is_empty(), "every article was checked by its worker");
+    assert_eq!(relations(store.as_ref()), expected);
+    Pipeline::new(&config, &Quiet).derive(store.as_ref(), &mut Default::default()).unwrap();
+    assert!(store.articles_needing_story(10).unwrap().is_empty());
+    assert!(store.articles_needing_facts(10).unwrap().is_empty());
+}

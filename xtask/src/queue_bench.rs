@@ -260,7 +260,9 @@ pub fn eval(bench: &Path, bin: &Path) -> Result<(f64, f64), String> {
     Ok((single_f, queue_f))
 }
 
-/// CPU seconds (user + system) of the processes whose command name is `name`.
+/// CPU seconds (user + system) of the processes whose command name is `name`, with those of
+/// their children that ended (a PostgreSQL backend ends with its connection; the postmaster
+/// has waited for it).
 fn cpu_of(name: &str) -> f64 {
     let mut ticks = 0u64;
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -271,7 +273,8 @@ fn cpu_of(name: &str) -> f64 {
             continue;
         }
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        ticks += fields.get(11).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0) + fields.get(12).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        // utime, stime, cutime, cstime.
+        ticks += (11..=14).map(|k| fields.get(k).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0)).sum::<u64>();
     }
     ticks as f64 / 100.0
 }

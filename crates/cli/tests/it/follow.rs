@@ -159,3 +159,44 @@ fn two_followers_of_one_feed_at_once_on_postgres() {
     // (A PostgreSQL store has no directory: the archive would go to ./storyline-archive.)
     two_followers_at_once(&url, &["--index-dir", index.path().to_str().unwrap()], archive.path());
 }
+
+/// `follow --queue`: what the follower fetches goes to the work queue, a worker stores it, and
+/// the pages count as fetched only once the queue acknowledged them (a second poll fetches
+/// nothing again).
+#[test]
+fn a_follower_publishes_to_the_queue_and_a_worker_stores_it() {
+    let Some(nats_bin) = crate::queue::nats_binary() else { return };
+    let Some(db) = storyline_store::conformance::fresh_pg_database("follow_queue") else { return };
+    let nats = crate::queue::Nats::start(nats_bin);
+    let (index, archive) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let extra = ["--index-dir", index.path().to_str().unwrap()];
+    let base = serve();
+    let feed = format!("{base}/feed.xml");
+    let follow = || {
+        let out = bin()
+            .args(["follow", "--host-delay", "1s", "--db", &db])
+            .args(extra)
+            .arg("--archive")
+            .arg(archive.path())
+            .args(["--queue", &nats.url()])
+            .arg(&feed)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = follow();
+    assert!(first.contains(&format!("{PAGES} articles added")), "{first}");
+    let export = bin().args(["export", "articles", "--db", &db]).args(extra).output().unwrap();
+    assert!(export.stdout.is_empty(), "nothing is stored before a worker runs");
+    let out = bin().args(["worker", "--db", &db]).args(extra).args(["--queue", &nats.url(), "--until-idle", "2s"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let export = bin().args(["export", "articles", "--db", &db]).args(extra).output().unwrap();
+    let mut got: Vec<String> = jsonl(&String::from_utf8_lossy(&export.stdout)).iter().map(|a| a["url"].as_str().unwrap().to_owned()).collect();
+    got.sort();
+    let mut want: Vec<String> = (0..PAGES).map(|i| format!("{base}/p/{i}")).collect();
+    want.sort();
+    assert_eq!(got, want);
+    let second = follow();
+    assert!(second.contains(" 0 pages fetched") && second.contains("0 articles added"), "{second}");
+}

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::serve::Server;
 use crate::{bin, stderr};
 
-fn nats_binary() -> Option<PathBuf> {
+pub fn nats_binary() -> Option<PathBuf> {
     let path = std::env::var_os("NATS_SERVER").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/sbin/nats-server"));
     if path.exists() {
         Some(path)
@@ -32,7 +32,7 @@ fn free_port() -> u16 {
 }
 
 /// A throwaway JetStream server on loopback, its store in a temporary directory.
-struct Nats {
+pub struct Nats {
     binary: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
@@ -40,13 +40,13 @@ struct Nats {
 }
 
 impl Nats {
-    fn start(binary: PathBuf) -> Nats {
+    pub fn start(binary: PathBuf) -> Nats {
         let mut nats = Nats { binary, dir: tempfile::tempdir().unwrap(), port: free_port(), child: None };
         nats.spawn();
         nats
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 

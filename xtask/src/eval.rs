@@ -11,7 +11,9 @@ use serde_json::Value;
 
 /// Pinned floors: the eval fails below them. Raising one is a commit of its own.
 const FLOOR_EXTRACTION_F1: f64 = 0.93;
+const FLOOR_DRAGNET_F1: f64 = 0.838;
 const FLOOR_DATES_F: f64 = 0.925;
+const FLOOR_DATES_URL_F: f64 = 0.93;
 const FLOOR_CLEANING_F1: f64 = 0.50;
 const FLOOR_SUPPORT_F05: f64 = 0.88;
 const FLOOR_COPIES_PRECISION: f64 = 0.98;
@@ -60,20 +62,32 @@ pub fn run(args: &[String]) -> Result<(), String> {
             failures.push(format!("extraction F1 below floor {FLOOR_EXTRACTION_F1}"));
         }
     }
-    // The second extraction set has no gate yet; it costs CI minutes, so it runs when asked.
-    if o.only.as_deref() == Some("dragnet") {
-        if o.bench.join("extraction/dragnet/gold.json").exists() {
-            let (p, r, f, pages) = dragnet(&bin, &o.bench)?;
-            println!("extraction dragnet pages {pages:>4}  P {p:.3}  R {r:.3}  F1 {f:.3}  (word 4-grams)");
-        } else {
-            println!("extraction dragnet: skipped, {} absent", o.bench.join("extraction/dragnet").display());
+    if wants("extraction") || o.only.as_deref() == Some("dragnet") {
+        let c = crate::extraction_eval::compare(&bin, &o.bench)?;
+        for (set, ours) in &c.ours {
+            if let Some((peer, best)) = c.best_peer.get(set) {
+                println!("extraction {set:<16} ours F1 {:.3} vs best peer {best:.3} ({}): {:+.3}", ours.f, peer.trim(), ours.f - best);
+            }
+            let floor = if *set == "dragnet" { FLOOR_DRAGNET_F1 } else { FLOOR_EXTRACTION_F1 };
+            if ours.f < floor {
+                failures.push(format!("extraction F1 on {set} below floor {floor}"));
+            }
+            if let Some(bare) = c.bare_recall.get(set) {
+                if ours.r < *bare {
+                    failures.push(format!("extraction recall on {set} ({:.4}) below the bare crate's ({bare:.4})", ours.r));
+                }
+            }
         }
+    }
+    if o.only.as_deref() == Some("extraction-rules") {
+        crate::extraction_eval::ablation(&bin, &o.bench)?;
     }
     if wants("dates") {
         let (_, s) = dates(&bin, &o.bench)?;
-        for (split, s) in &s {
+        let with_urls = dates_with_urls(&bin, &o.bench)?;
+        for (split, s) in s.iter().map(|(k, v)| (format!("{k} page"), v)).chain(with_urls.iter().map(|(k, v)| (format!("{k} +url"), v))) {
             println!(
-                "dates      {split:<5} pages {:>4}  TP {} FP {} FN {}  P {:.3}  R {:.3}  F {:.3}",
+                "dates      {split:<9} pages {:>4}  TP {} FP {} FN {}  P {:.3}  R {:.3}  F {:.3}",
                 s.pages,
                 s.tp,
                 s.fp,
@@ -85,6 +99,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         if s["all"].f1() < FLOOR_DATES_F {
             failures.push(format!("date F below floor {FLOOR_DATES_F}"));
+        }
+        if with_urls["all"].f1() < FLOOR_DATES_URL_F {
+            failures.push(format!("date F with the pages' URLs below floor {FLOOR_DATES_URL_F}"));
         }
     }
     if wants("cleaning") {
@@ -219,11 +236,11 @@ impl Snippets {
     }
 }
 
-fn squash(s: &str) -> String {
+pub fn squash(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn read_gold(path: &Path) -> Result<serde_json::Map<String, Value>, String> {
+pub fn read_gold(path: &Path) -> Result<serde_json::Map<String, Value>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     match serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))? {
         Value::Object(m) => Ok(m),
@@ -238,44 +255,6 @@ pub fn extraction(bin: &Path, bench: &Path) -> Result<(f64, HashMap<&'static str
     let (docs, secs) = extract(bin, &[dir.join("pages")])?;
     let texts: HashMap<String, String> = docs.iter().map(|(k, d)| (k.clone(), squash(d["text"].as_str().unwrap_or_default()))).collect();
     Ok((secs, score_snippets(&gold, &dir, &texts)))
-}
-
-/// Dragnet pages: word 4-gram overlap per page (precision and recall of the gold's 4-grams,
-/// each averaged over pages), F1 of the two means, as the Zyte article-extraction benchmark
-/// scores. Returns (precision, recall, F1, pages).
-pub fn dragnet(bin: &Path, bench: &Path) -> Result<(f64, f64, f64, usize), String> {
-    let dir = bench.join("extraction/dragnet");
-    let gold = read_gold(&dir.join("gold.json"))?;
-    let (docs, _) = extract(bin, &[dir.join("pages")])?;
-    let grams = |text: &str| -> HashMap<Vec<String>, usize> {
-        let words: Vec<String> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
-        let mut counts = HashMap::new();
-        for w in words.windows(4) {
-            *counts.entry(w.to_vec()).or_insert(0) += 1;
-        }
-        counts
-    };
-    let (mut p_sum, mut r_sum) = (0.0, 0.0);
-    for (key, entry) in &gold {
-        let source = dir.join("pages").join(format!("{key}.html.gz")).display().to_string();
-        let found = docs.get(&source).and_then(|d| d["text"].as_str()).unwrap_or_default();
-        let (g, f) = (grams(entry["articleBody"].as_str().unwrap_or_default()), grams(found));
-        let common: usize = f.iter().map(|(k, n)| (*n).min(g.get(k).copied().unwrap_or(0))).sum();
-        let (nf, ng) = (f.values().sum::<usize>(), g.values().sum::<usize>());
-        p_sum += if nf == 0 {
-            if ng == 0 {
-                1.0
-            } else {
-                0.0
-            }
-        } else {
-            common as f64 / nf as f64
-        };
-        r_sum += if ng == 0 { 1.0 } else { common as f64 / ng as f64 };
-    }
-    let n = gold.len().max(1) as f64;
-    let (p, r) = (p_sum / n, r_sum / n);
-    Ok((p, r, if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }, gold.len()))
 }
 
 pub fn score_snippets(gold: &serde_json::Map<String, Value>, dir: &Path, texts: &HashMap<String, String>) -> HashMap<&'static str, Snippets> {
@@ -317,6 +296,38 @@ pub fn dates(bin: &Path, bench: &Path) -> Result<(f64, HashMap<&'static str, Sni
     let found: HashMap<String, Option<String>> =
         docs.iter().map(|(k, d)| (k.clone(), d["published"].as_str().map(|p| p.get(..10).unwrap_or(p).to_owned()))).collect();
     Ok((secs, score_dates(&gold, &dir, &found)))
+}
+
+/// Publication-date F with each page's URL, as a crawl or a WARC record gives it: the pages go
+/// in as JSON Lines records (`url`, `html`) written to bench-out/dates.
+pub fn dates_with_urls(bin: &Path, bench: &Path) -> Result<HashMap<&'static str, Snippets>, String> {
+    let dir = bench.join("dates/htmldate-eval");
+    let gold = read_gold(&dir.join("gold.json"))?;
+    let out_dir = PathBuf::from("bench-out/dates");
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let input = out_dir.join("pages-with-urls.jsonl");
+    let mut lines = String::new();
+    for (url, entry) in &gold {
+        let path = dir.join(entry["file"].as_str().unwrap_or_default());
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut html = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut html);
+        lines.push_str(&serde_json::json!({"url": url, "html": String::from_utf8_lossy(&html)}).to_string());
+        lines.push('\n');
+    }
+    std::fs::write(&input, lines).map_err(|e| format!("{}: {e}", input.display()))?;
+    let (docs, _) = extract(bin, std::slice::from_ref(&input))?;
+    // Records are named `FILE#LINE`, in the gold's order.
+    let files: Vec<&str> = gold.values().map(|e| e["file"].as_str().unwrap_or_default()).collect();
+    let found: HashMap<String, Option<String>> = docs
+        .iter()
+        .filter_map(|(source, d)| {
+            let line: usize = source.rsplit_once('#')?.1.parse().ok()?;
+            let file = files.get(line.checked_sub(1)?)?;
+            Some((file.to_string(), d["published"].as_str().map(|p| p.get(..10).unwrap_or(p).to_owned())))
+        })
+        .collect();
+    Ok(score_dates(&gold, &dir, &found))
 }
 
 pub fn score_dates(gold: &serde_json::Map<String, Value>, dir: &Path, found: &HashMap<String, Option<String>>) -> HashMap<&'static str, Snippets> {

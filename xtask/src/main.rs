@@ -4,6 +4,7 @@
 mod backends_bench;
 mod copies_eval;
 mod eval;
+mod extraction_eval;
 mod follow_bench;
 mod ner_eval;
 mod queue_bench;
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("eval") => eval::run(&args[1..]),
         Some("bench") => eval::bench(&args[1..]),
+        Some("extraction-peer") => extraction_eval::peer_main(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("schemathesis") => schemathesis(),
         Some("train") if args.get(1).map(String::as_str) == Some("ner") => {
@@ -28,7 +30,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | eval [extraction|dragnet|dates|cleaning|copies|stories|ner|queue] [--bench DIR] | bench [copies|stories|serve N|queue N|backends N|follow [FEEDS ITEMS SECONDS PERIOD]] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
+                "usage: cargo xtask <ci | eval [extraction|dragnet|extraction-rules|dates|cleaning|copies|stories|ner|queue] [--bench DIR] | bench [copies|stories|serve N|queue N|backends N|follow [FEEDS ITEMS SECONDS PERIOD]] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
             );
             return ExitCode::from(2);
         }

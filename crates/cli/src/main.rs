@@ -144,6 +144,10 @@ enum Command {
     Extract {
         #[command(flatten)]
         read: ReadArgs,
+        /// Switch off named extraction rules (comma-separated; for measuring what each one
+        /// does, as `cargo xtask eval extraction-rules` does).
+        #[arg(long, value_name = "RULES", hide = true)]
+        without_rules: Option<String>,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -418,8 +422,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             queue::work(open(&db)?.as_ref(), &queue, &config, &flags)
         }
-        Command::Extract { read, paths } => {
+        Command::Extract { read, without_rules, paths } => {
             read.apply(&mut config);
+            if let Some(list) = without_rules {
+                storyline_extract::rules::switch_off(&storyline_extract::rules::parse(&list).map_err(anyhow::Error::msg)?);
+            }
             extract(&config, read.no_progress, &paths)
         }
         Command::Export { db, what, format } => {

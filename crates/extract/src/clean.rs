@@ -14,6 +14,7 @@ use storyline_model::{RemovalReason, Removed};
 
 use crate::dates::{find_date, Published};
 use crate::names;
+use crate::rules::{on, Rule};
 
 /// Where the lines came from: scraped text has its headline and metadata inline; text that the
 /// HTML extractor produced already had them taken out by the page's markup.
@@ -49,6 +50,9 @@ const SHORT_LINE_WORDS: usize = 60;
 /// furniture.
 const EDGE_LINE_WORDS: usize = 12;
 const EDGE_LINE_CHARS: usize = 90;
+
+/// A sentence of this many words after a related-content heading is the article going on.
+const RESUMING_PROSE_WORDS: usize = 30;
 
 /// How far into a line (in bytes) a dateline's date may start and end.
 const DATELINE_PREFIX_BYTES: usize = 100;
@@ -134,7 +138,7 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
     let mut items: Vec<String> = Vec::new();
     for raw in lines {
         let mut line = raw.trim().replace('\u{a0}', " ");
-        if INLINE_MARKER.is_match(&line) {
+        if on(Rule::Marker) && INLINE_MARKER.is_match(&line) {
             for m in INLINE_MARKER.find_iter(&line) {
                 remove(items.len(), m.as_str(), RemovalReason::ScraperMarker, &mut removed);
             }
@@ -146,12 +150,12 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
     }
 
     // Captions: lines that carry a photo credit, the lines next to a credit line, and their copies.
-    let credit_line: Vec<bool> = items.iter().map(|l| word_count(l) <= 25 && CREDIT_LINE.is_match(l)).collect();
+    let credit_line: Vec<bool> = items.iter().map(|l| on(Rule::PhotoCredit) && word_count(l) <= 25 && CREDIT_LINE.is_match(l)).collect();
     let inline_credit: Vec<bool> = items.iter().map(|l| l.ends_with([')', ']']) && INLINE_CREDIT.is_match(l)).collect();
     let norm: Vec<String> = items.iter().map(|l| normalise(&INLINE_CREDIT.replace(l, ""))).collect();
     let mut caption = vec![false; items.len()];
     for i in 0..items.len() {
-        if inline_credit[i] && !credit_line[i] {
+        if on(Rule::Caption) && inline_credit[i] && !credit_line[i] {
             caption[i] = true;
             // Copies of a captioned line (with or without the credit) are captions too.
             for j in 0..items.len() {
@@ -170,11 +174,11 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
     for (i, line) in items.iter().enumerate() {
         let in_second_half = chars_before * 2 >= total_chars || i + 3 >= items.len();
         if in_second_half && i > 0 {
-            if COMMENT_START.is_match(line) {
+            if on(Rule::CommentForm) && COMMENT_START.is_match(line) {
                 tail_from = Some((i, RemovalReason::CommentForm));
                 break;
             }
-            if RELATED_START.is_match(line) {
+            if on(Rule::RelatedBlock) && RELATED_START.is_match(line) {
                 tail_from = Some((i, RemovalReason::RelatedContent));
                 break;
             }
@@ -182,6 +186,15 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
         chars_before += line.len();
     }
 
+    // A related-content block is a list of headlines and teasers: an article paragraph after
+    // it (a long sentence) means the block was a box inside the article, and the article goes
+    // on from there. A comment section runs to the end.
+    let tail_to = match tail_from {
+        Some((from, RemovalReason::RelatedContent)) if mode == Mode::FromHtml => {
+            items.iter().enumerate().skip(from + 1).find(|(_, l)| word_count(l) >= RESUMING_PROSE_WORDS && is_sentence(l)).map_or(items.len(), |(i, _)| i)
+        }
+        _ => items.len(),
+    };
     let mut seen: HashMap<String, usize> = HashMap::new();
     // The head (headline, byline, dateline, menus) ends at the second long paragraph: a first
     // long one may be a standfirst between headline and byline.
@@ -189,7 +202,7 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
     for (i, line) in items.iter().enumerate() {
         at = i;
         if let Some((from, reason)) = tail_from {
-            if i >= from {
+            if (from..tail_to).contains(&i) {
                 // Credits and source lines may still follow a comment prompt at the very end.
                 if !take_credit_or_source(at, line, &mut out.meta, &mut removed) {
                     let comment = COMMENT_FORM.is_match(line) || COMMENT_START.is_match(line);
@@ -201,11 +214,11 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
         let in_head = long_kept < 2 && i < HEAD_LINES;
         // Markers, prompts and labels are short; long lines skip those patterns.
         let short = word_count(line) <= SHORT_LINE_WORDS;
-        if short && MARKER_LINE.is_match(line) {
+        if short && on(Rule::Marker) && MARKER_LINE.is_match(line) {
             remove(at, line, RemovalReason::ScraperMarker, &mut removed);
             continue;
         }
-        if short && (COMMENT_FORM.is_match(line) || (COMMENT_START.is_match(line) && i + 1 == items.len())) {
+        if short && on(Rule::CommentForm) && (COMMENT_FORM.is_match(line) || (COMMENT_START.is_match(line) && i + 1 == items.len())) {
             remove(at, line, RemovalReason::CommentForm, &mut removed);
             continue;
         }
@@ -217,22 +230,22 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
             remove(at, line, RemovalReason::DuplicateCaption, &mut removed);
             continue;
         }
-        if short && (SHARE_LINE.is_match(line) || PROMPT_LINE.is_match(line)) {
+        if short && on(Rule::Share) && (SHARE_LINE.is_match(line) || PROMPT_LINE.is_match(line)) {
             remove(at, line, RemovalReason::SharePrompt, &mut removed);
             continue;
         }
-        if short && RELATED_LINE.is_match(line) {
+        if short && on(Rule::RelatedLine) && RELATED_LINE.is_match(line) {
             remove(at, line, RemovalReason::RelatedContent, &mut removed);
             continue;
         }
-        if short && FOOTER_LINE.is_match(line) {
+        if short && on(Rule::Footer) && FOOTER_LINE.is_match(line) {
             remove(at, line, RemovalReason::Navigation, &mut removed);
             continue;
         }
-        if take_credit_or_source(at, line, &mut out.meta, &mut removed) {
+        if on(Rule::Credits) && take_credit_or_source(at, line, &mut out.meta, &mut removed) {
             continue;
         }
-        if let Some(c) = LABELLED_TITLE.captures(line).filter(|_| short) {
+        if let Some(c) = LABELLED_TITLE.captures(line).filter(|_| short && on(Rule::LabelledTitle)) {
             if word_count(&c[1]) <= 40 {
                 if out.meta.title.is_none() {
                     out.meta.title = Some(c[1].trim().to_owned());
@@ -241,20 +254,25 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
                 continue;
             }
         }
-        // Date lines, and a date prefix in front of a header line.
+        // Date lines, and a date prefix in front of a header line. Text from HTML keeps them:
+        // the page's markup carries date and authors, and both extraction sets count the lines
+        // as the article's text (measured: removing them cost recall on dragnet); they are
+        // still read for metadata.
         let mut line: &str = line;
-        if let Some((date, rest)) = dateline(line, in_head) {
+        if let Some((date, rest)) = dateline(line, in_head).filter(|_| on(Rule::Dateline)) {
             if out.meta.published.is_none_or(|p| p.date == date.date && p.time.is_none() && date.time.is_some()) {
                 out.meta.published = Some(date);
             }
-            let date_part = line[..line.len() - rest.len()].trim();
-            remove(at, date_part, RemovalReason::Dateline, &mut removed);
-            if rest.trim().is_empty() {
-                continue;
+            if mode == Mode::ScrapedText {
+                let date_part = line[..line.len() - rest.len()].trim();
+                remove(at, date_part, RemovalReason::Dateline, &mut removed);
+                if rest.trim().is_empty() {
+                    continue;
+                }
+                line = rest.trim();
             }
-            line = rest.trim();
         }
-        if in_head {
+        if in_head && on(Rule::Byline) {
             if let Some(byline) = byline(line) {
                 if out.meta.authors.is_empty() {
                     out.meta.authors = byline.authors;
@@ -265,24 +283,26 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
                 if let Some(date) = byline.date {
                     out.meta.published.get_or_insert(date);
                 }
-                remove(at, line, RemovalReason::Byline, &mut removed);
-                continue;
+                if mode == Mode::ScrapedText {
+                    remove(at, line, RemovalReason::Byline, &mut removed);
+                    continue;
+                }
             }
         }
-        if is_navigation(line) {
+        if on(Rule::Navigation) && is_navigation(line, mode) {
             if in_head && out.meta.outlet.is_none() {
                 out.meta.outlet = site_name_from_header(line);
             }
             remove(at, line, RemovalReason::Navigation, &mut removed);
             continue;
         }
-        if is_boilerplate(line) {
+        if on(Rule::Boilerplate) && is_boilerplate(line) {
             remove(at, line, RemovalReason::RepeatedBoilerplate, &mut removed);
             continue;
         }
         let key = normalise(line);
         if word_count(line) >= 6 {
-            if seen.contains_key(&key) {
+            if on(Rule::DuplicateParagraph) && seen.contains_key(&key) {
                 remove(at, line, RemovalReason::DuplicateParagraph, &mut removed);
                 continue;
             }
@@ -296,7 +316,9 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
         }
         kept.push((i, line.to_owned()));
     }
-    trim_page_edges(&mut kept, &mut removed, &mut out.meta, mode);
+    if on(Rule::EdgeTrim) {
+        trim_page_edges(&mut kept, &mut removed, &mut out.meta, mode);
+    }
     removed.sort_by_key(|(at, _)| *at);
     out.paragraphs = kept.into_iter().map(|(_, l)| l).collect();
     out.removed = removed.into_iter().map(|(_, r)| r).collect();
@@ -464,8 +486,11 @@ fn is_headline(line: &str) -> bool {
 }
 
 /// Menus and breadcrumbs: many short capitalised items without sentence structure.
-fn is_navigation(line: &str) -> bool {
-    let words: Vec<&str> = line.split_whitespace().collect();
+fn is_navigation(line: &str, mode: Mode) -> bool {
+    // In the extractor's text, numbers, brackets and signs are no evidence of a menu ("120
+    // Minuten ( + 300 Minuten Wartezeit )" is a recipe's times): only words with letters count.
+    // In a whole page's text they are (menus with counts and dates; measured on the cleaning set).
+    let words: Vec<&str> = line.split_whitespace().filter(|w| mode == Mode::ScrapedText || w.chars().any(char::is_alphabetic)).collect();
     if words.is_empty() || is_sentence(line) {
         return false;
     }
@@ -685,6 +710,43 @@ mod tests {
         assert_eq!(out.meta.credited_source.as_deref(), Some("Beispiel Presseagentur"));
         let reasons: Vec<RemovalReason> = out.removed.iter().map(|r| r.reason).collect();
         assert_eq!(reasons, [RemovalReason::CreditedSource, RemovalReason::RelatedContent, RemovalReason::RelatedContent]);
+    }
+
+    #[test]
+    fn a_related_box_inside_the_article_takes_only_its_headlines() {
+        let lines = [
+            "The council approved the new budget on Tuesday after a debate that lasted most of the day, officials said.",
+            "The mayor said the plan would be published next week, with details of every item in it.",
+            "Roads, schools and the harbour take most of the money, and the rest goes to parks and to the libraries of the city.",
+            "Related stories",
+            "Mayor opens new bridge",
+            "Schools stay closed for a second day",
+            "Council members who voted against the plan said they would ask for a review of the spending on roads, which they called far higher than the city could afford over the next five years.",
+        ];
+        let out = clean_lines(&lines, Mode::FromHtml, &|_| false);
+        assert_eq!(out.paragraphs, [lines[0], lines[1], lines[2], lines[6]]);
+        assert!(out.removed.iter().all(|r| r.reason == RemovalReason::RelatedContent), "{:?}", out.removed);
+        // Without an article paragraph after it, the block runs to the end.
+        let out = clean_lines(&lines[..6], Mode::FromHtml, &|_| false);
+        assert_eq!(out.paragraphs, &lines[..3]);
+    }
+
+    #[test]
+    fn numbers_and_brackets_do_not_make_a_menu() {
+        assert!(!is_navigation("120 Minuten ( + 300 Minuten Wartezeit )", Mode::FromHtml));
+        assert!(is_navigation("Home | Politik | Wirtschaft | Sport | Kultur", Mode::FromHtml));
+    }
+
+    #[test]
+    fn html_text_keeps_its_date_and_byline_lines_but_reads_them() {
+        let lines =
+            ["By Jane Doe", "November 7, 2012", "The council approved the new budget on Tuesday after a debate that lasted most of the day, officials said."];
+        let out = clean_lines(&lines, Mode::FromHtml, &|_| false);
+        assert_eq!(out.paragraphs, lines);
+        assert_eq!(out.meta.authors, ["Jane Doe"]);
+        assert_eq!(out.meta.published.map(|p| p.date.to_string()).as_deref(), Some("2012-11-07"));
+        let out = clean_lines(&lines, Mode::ScrapedText, &|_| false);
+        assert_eq!(out.paragraphs, &lines[2..]);
     }
 
     #[test]

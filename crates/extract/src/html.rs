@@ -9,6 +9,7 @@ use serde_json::Value;
 use trafilatura::dom::Document;
 
 use crate::dates::{find_date, parse_date, plausible, url_date, Published};
+use crate::rules::{on, Rule};
 
 /// What the HTML stage finds in a page.
 #[derive(Debug, Clone, Default)]
@@ -82,7 +83,7 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
     // The readability/jusText comparison costs about a third of the time; it is worth it only
     // when the main extractor comes back with little text.
     let first = trafilatura::extract_document(page.clone_document(), &options);
-    let thin = first.as_ref().map_or(true, |r| r.content_text.len() < FALLBACK_BELOW_CHARS);
+    let thin = on(Rule::Fallback) && first.as_ref().map_or(true, |r| r.content_text.len() < FALLBACK_BELOW_CHARS);
     let result = if thin { trafilatura::extract_document(page.clone_document(), &options.clone().with_fallback(true)).or(first) } else { first };
     match result {
         Ok(result) => {
@@ -92,7 +93,8 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
             }
             // The page's whole text, read once for either lead rule when one needs it.
             let body = std::cell::OnceCell::new();
-            if let Some(lead) = missing_lead(&page, &out.paragraphs, &body).or_else(|| classed_lead(&page, &out.paragraphs, &body)) {
+            let lead = on(Rule::DescriptionLead).then(|| missing_lead(&page, &out.paragraphs, &body)).flatten();
+            if let Some(lead) = lead.or_else(|| on(Rule::ClassedLead).then(|| classed_lead(&page, &out.paragraphs, &body)).flatten()) {
                 out.paragraphs.insert(0, lead);
             }
             let meta = result.metadata;

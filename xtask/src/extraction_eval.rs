@@ -172,7 +172,10 @@ pub const PYTHON: &str = ".venv/bin/python";
 /// Python trafilatura (comments left out, as ours), pinned to one core; `Ok(None)` when it is
 /// not installed.
 pub fn python_trafilatura(dir: &Path, metadata: bool) -> Result<Option<Run>, String> {
-    if !Path::new(PYTHON).exists() {
+    // A venv whose set-up failed half-way (no pip, no network) has a python without trafilatura:
+    // that is "not installed", not a failed evaluation.
+    let importable = Path::new(PYTHON).exists() && Command::new(PYTHON).args(["-c", "import trafilatura"]).output().is_ok_and(|o| o.status.success());
+    if !importable {
         return Ok(None);
     }
     let mut cmd = Command::new("taskset");
@@ -267,7 +270,9 @@ pub fn compare(bin: &Path, bench: &Path) -> Result<Comparison, String> {
         ];
         match python_trafilatura(&dir, false)? {
             Some(run) => rows.push(("python trafilatura 2.3.1".into(), run)),
-            None => println!("extraction {:<16} python trafilatura skipped: {PYTHON} missing (scripts/setup-peers.sh installs it)", set.name()),
+            None => {
+                println!("extraction {:<16} python trafilatura skipped: {PYTHON} cannot import trafilatura (scripts/setup-peers.sh installs it)", set.name())
+            }
         }
         let ours_secs = rows[0].1.seconds;
         for (label, run) in &rows {

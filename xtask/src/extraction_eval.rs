@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::eval::{read_gold, score_snippets, squash};
+use crate::eval::{read_gold, read_page, score_snippets, squash, Snippets};
 
 /// The two extraction sets.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -67,29 +67,12 @@ fn name_of(path: &Path) -> String {
 
 /// `storyline extract` on one core, with the named rules switched off.
 pub fn ours(bin: &Path, dir: &Path, without: &[&str]) -> Result<Run, String> {
-    let mut cmd = if Path::new("/usr/bin/taskset").exists() {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(bin);
-        c
-    } else {
-        Command::new(bin)
-    };
-    cmd.args(["extract", "--no-progress", "--jobs", "1"]);
-    if !without.is_empty() {
-        cmd.arg("--without-rules").arg(without.join(","));
+    let crate::eval::Extracted { docs, seconds, failed } = crate::eval::extract(bin, &[dir.join("pages")], without)?;
+    if let Some(why) = failed {
+        return Err(format!("storyline extract failed: {why}"));
     }
-    cmd.arg(dir.join("pages"));
-    let start = Instant::now();
-    let out = cmd.output().map_err(|e| format!("running {}: {e}", bin.display()))?;
-    let seconds = start.elapsed().as_secs_f64();
-    if !out.status.success() {
-        return Err(format!("storyline extract failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    let texts: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .map(|d| (name_of(Path::new(d["source"].as_str().unwrap_or_default())), d["text"].as_str().unwrap_or_default().to_owned()))
-        .collect();
+    let texts: HashMap<String, String> =
+        docs.iter().map(|(source, d)| (name_of(Path::new(source)), d["text"].as_str().unwrap_or_default().to_owned())).collect();
     Ok(Run { pages: texts.len(), texts, seconds })
 }
 
@@ -97,10 +80,7 @@ pub fn ours(bin: &Path, dir: &Path, without: &[&str]) -> Result<Run, String> {
 fn in_process(dir: &Path, extract: &dyn Fn(&str) -> String) -> Result<Run, String> {
     let mut pages = Vec::new();
     for path in page_files(dir)? {
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut html = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut html);
-        pages.push((name_of(&path), String::from_utf8_lossy(&html).into_owned()));
+        pages.push((name_of(&path), read_page(&path)?));
     }
     let start = Instant::now();
     let texts: HashMap<String, String> = pages.iter().map(|(name, html)| (name.clone(), extract(html))).collect();
@@ -196,8 +176,7 @@ pub fn score(set: Set, bench: &Path, run: &Run) -> Result<Score, String> {
     let gold = read_gold(&dir.join("gold.json"))?;
     Ok(match set {
         Set::TrafilaturaEval => {
-            let texts: HashMap<String, String> = run.texts.iter().map(|(name, t)| (format!("pages/{name}"), squash(t))).collect();
-            let s = score_snippets(&gold, &dir, &texts)["all"];
+            let s = snippet_splits(&gold, &dir, run)["all"];
             Score { p: s.precision(), r: s.recall(), f: s.f1() }
         }
         Set::Dragnet => {
@@ -208,6 +187,12 @@ pub fn score(set: Set, bench: &Path, run: &Run) -> Result<Score, String> {
             Score { p, r, f: if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 } }
         }
     })
+}
+
+/// trafilatura-eval snippets of a run, by split (dev, test, all).
+fn snippet_splits(gold: &serde_json::Map<String, Value>, dir: &Path, run: &Run) -> HashMap<&'static str, Snippets> {
+    let texts: HashMap<String, String> = run.texts.iter().map(|(name, t)| (format!("pages/{name}"), squash(t))).collect();
+    score_snippets(gold, dir, &texts)
 }
 
 fn grams(text: &str) -> HashMap<Vec<String>, usize> {
@@ -251,10 +236,12 @@ pub struct Comparison {
     pub ours: HashMap<&'static str, Score>,
     pub best_peer: HashMap<&'static str, (String, f64)>,
     pub bare_recall: HashMap<&'static str, f64>,
+    /// Ours on trafilatura-eval by split (dev, test, all).
+    pub splits: HashMap<&'static str, Snippets>,
 }
 
 pub fn compare(bin: &Path, bench: &Path) -> Result<Comparison, String> {
-    let mut c = Comparison { ours: HashMap::new(), best_peer: HashMap::new(), bare_recall: HashMap::new() };
+    let mut c = Comparison { ours: HashMap::new(), best_peer: HashMap::new(), bare_recall: HashMap::new(), splits: HashMap::new() };
     for set in Set::BOTH {
         let dir = set.dir(bench);
         if !dir.join("gold.json").exists() {
@@ -262,6 +249,9 @@ pub fn compare(bin: &Path, bench: &Path) -> Result<Comparison, String> {
             continue;
         }
         let mine = ours(bin, &dir, &[])?;
+        if set == Set::TrafilaturaEval {
+            c.splits = snippet_splits(&read_gold(&dir.join("gold.json"))?, &dir, &mine);
+        }
         let mut rows: Vec<(String, Run)> = vec![
             ("storyline".into(), mine),
             ("trafilatura crate 0.6".into(), rust_peer("crate", &dir)?),

@@ -26,7 +26,7 @@ impl Rng {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Edit {
+pub enum Edit {
     Truncate,
     DropParagraphs,
     Reorder,
@@ -40,7 +40,7 @@ enum Edit {
     RewriteHeavy,
 }
 
-const EDITS: [Edit; 6] = [Edit::Truncate, Edit::DropParagraphs, Edit::Reorder, Edit::InsertJunk, Edit::Typos, Edit::Headline];
+pub const EDITS: [Edit; 6] = [Edit::Truncate, Edit::DropParagraphs, Edit::Reorder, Edit::InsertJunk, Edit::Typos, Edit::Headline];
 
 const JUNK: &[&str] = &[
     "Advertisement",
@@ -86,16 +86,38 @@ impl Doc {
 }
 
 /// An unordered pair of texts as a key.
-fn key(a: usize, b: usize) -> (usize, usize) {
+pub fn key(a: usize, b: usize) -> (usize, usize) {
     (a.min(b), a.max(b))
 }
 
 /// Whether two texts descend from originals that share wire copy.
-fn wire_linked(linked: &HashSet<(usize, usize)>, fa: &BTreeSet<usize>, fb: &BTreeSet<usize>) -> bool {
+/// The pairs of texts (by position) that share a run of wire copy (see [`oracle_grams`]).
+pub fn wire_links<'a>(texts: impl Iterator<Item = &'a str>) -> HashSet<(usize, usize)> {
+    let mut by_gram: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, text) in texts.enumerate() {
+        let mut grams: Vec<u64> = oracle_grams(text);
+        grams.sort_unstable();
+        grams.dedup();
+        for g in grams {
+            by_gram.entry(g).or_default().push(i);
+        }
+    }
+    let mut linked: HashSet<(usize, usize)> = HashSet::new();
+    for holders in by_gram.values() {
+        for (x, &a) in holders.iter().enumerate() {
+            for &b in &holders[x + 1..] {
+                linked.insert(key(a, b));
+            }
+        }
+    }
+    linked
+}
+
+pub fn wire_linked(linked: &HashSet<(usize, usize)>, fa: &BTreeSet<usize>, fb: &BTreeSet<usize>) -> bool {
     fa.iter().any(|&x| fb.iter().any(|&y| linked.contains(&key(x, y))))
 }
 
-fn edit(lines: &[&str], kind: Edit, rng: &mut Rng) -> Vec<String> {
+pub fn edit(lines: &[&str], kind: Edit, rng: &mut Rng) -> Vec<String> {
     let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     match kind {
         Edit::Truncate => {
@@ -305,23 +327,7 @@ fn score(docs: Vec<Doc>, with_rewrites: bool) -> Result<Figures, String> {
     // ECB+ itself holds real copies: outlets of one event often print the same wire sentences.
     // Two originals that share a run of 15 words, at least 10 of them outside quotation marks,
     // are "wire-linked": not independent, so neither counted right nor wrong.
-    let mut by_gram: HashMap<u64, Vec<usize>> = HashMap::new();
-    for (i, d) in docs.iter().enumerate().take(originals) {
-        let mut grams: Vec<u64> = oracle_grams(&d.text);
-        grams.sort_unstable();
-        grams.dedup();
-        for g in grams {
-            by_gram.entry(g).or_default().push(i);
-        }
-    }
-    let mut linked: HashSet<(usize, usize)> = HashSet::new();
-    for holders in by_gram.values() {
-        for (x, &a) in holders.iter().enumerate() {
-            for &b in &holders[x + 1..] {
-                linked.insert(key(a, b));
-            }
-        }
-    }
+    let linked = wire_links(docs.iter().take(originals).map(|d| d.text.as_str()));
     // Precision: a predicted pair is right when the two texts share an origin, wrong when they
     // are neither related nor wire-linked.
     let mut correct = 0;
@@ -391,7 +397,13 @@ fn score(docs: Vec<Doc>, with_rewrites: bool) -> Result<Figures, String> {
                 entry.0 += 1;
                 *entry.2.entry(format!("{rel:?}")).or_default() += 1;
             } else if std::env::var_os("SHOW_MISSED").is_some() {
-                let direct = storyline_dedup::compare_pair(&inputs[o], &inputs[j], &DedupConfig::default()).map(|r| r.relation);
+                let direct = storyline_dedup::compare_pair(
+                    &inputs[o],
+                    &inputs[j],
+                    &storyline_dedup::template_anchors(&inputs, &DedupConfig::default()),
+                    &DedupConfig::default(),
+                )
+                .map(|r| r.relation);
                 println!("  missed {kind:?}: {} from {} (pair alone: {direct:?}) {}", d.id, docs[o].id, d.passage.replace('\n', " / "));
             }
         }

@@ -6,6 +6,7 @@ mod copies_eval;
 mod eval;
 mod extraction_eval;
 mod follow_bench;
+mod furniture_eval;
 mod ner_eval;
 mod queue_bench;
 mod quotes_eval;
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | eval [extraction|dragnet|extraction-rules|dates|cleaning|copies|stories|ner|queue] [--bench DIR] | bench [copies|stories|serve N|queue N|backends N|follow [FEEDS ITEMS SECONDS PERIOD]] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
+                "usage: cargo xtask <ci | eval [extraction|dragnet|extraction-rules|dates|cleaning|copies|furniture|furniture-rules|stories|ner|queue] [--bench DIR] | bench [copies|stories|serve N|queue N|backends N|follow [FEEDS ITEMS SECONDS PERIOD]] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
             );
             return ExitCode::from(2);
         }

@@ -12,6 +12,7 @@
 //!
 //! Architecture invariant: pure functions over article texts; no IO, no store.
 
+pub mod furniture;
 pub mod rewrite;
 pub mod text;
 
@@ -71,6 +72,28 @@ pub struct DedupConfig {
     /// `min_passage_words` (common phrases and names are not passages).
     pub partial_min_words: usize,
     pub min_passage_words: usize,
+    /// Longest line (in words) that counts as an item of a list (a menu, a link or headline
+    /// list) when it lacks sentence punctuation and stands in a run of `list_min_lines` such
+    /// lines; list words are no evidence of copying (see [`furniture`]).
+    pub list_line_words: usize,
+    pub list_min_lines: usize,
+    /// Whether cookie, consent, legal and comment-form lines are furniture (see [`furniture`]).
+    pub notice_lines: bool,
+    /// A text where more than this share of line breaks run on into a line that starts in
+    /// lower case is hard-wrapped prose, and has no list lines.
+    pub hard_wrap_share: f32,
+    /// A passage is a site's template, not evidence of copying, when its anchors are held by at
+    /// least this many documents ...
+    pub template_documents: usize,
+    /// ... of at most this many outlets per holding document (a site's menus and notices sit
+    /// in many pages of few outlets; a wire story copied by many outlets is held once by each).
+    pub template_outlets_per_document: f32,
+    /// Whether two documents of one outlet can be partial copies. Off by default: what two
+    /// pages of one site share, short of being the same article, is the site's own (its
+    /// sidebars, author notes, background paragraphs it reuses), not one outlet copying
+    /// another, and a site with few pages in the corpus gives no document frequency to tell
+    /// template from text. Exact and near-duplicate copies within an outlet are kept.
+    pub partial_within_outlet: bool,
 }
 
 impl Default for DedupConfig {
@@ -85,6 +108,13 @@ impl Default for DedupConfig {
             near_duplicate_length_ratio: 0.5,
             partial_min_words: 30,
             min_passage_words: 12,
+            list_line_words: 12,
+            list_min_lines: 4,
+            notice_lines: true,
+            hard_wrap_share: 0.3,
+            template_documents: 3,
+            template_outlets_per_document: 0.5,
+            partial_within_outlet: false,
         }
     }
 }
@@ -110,11 +140,23 @@ struct Word {
     /// Inside quotation marks: independent reports share quotes, so quoted words are no
     /// evidence of copying.
     quoted: bool,
+    /// In a line of page furniture (a menu, a link list, a cookie notice): pages of one site,
+    /// and of sites on one platform, share those without copying each other.
+    furniture: bool,
+}
+
+impl Word {
+    /// Whether the word counts as evidence of copying.
+    fn evidence(&self) -> bool {
+        !self.quoted && !self.furniture
+    }
 }
 
 /// Words (the shared splitter, lower-cased) with character offsets. Case, punctuation, quote
 /// styles and whitespace do not matter.
-fn words(text: &str) -> Vec<Word> {
+fn words(text: &str, config: &DedupConfig) -> Vec<Word> {
+    let furniture = furniture::furniture_lines(text, config);
+    let mut line = 0usize;
     let mut out = Vec::new();
     let (mut byte, mut chars) = (0usize, 0usize);
     let mut quoted = false;
@@ -127,7 +169,10 @@ fn words(text: &str) -> Vec<Word> {
                 '\u{201c}' | '\u{ab}' | '\u{201e}' => quoted = true,
                 '\u{201d}' | '\u{bb}' => quoted = false,
                 '"' => quoted = !quoted,
-                '\n' => quoted = false,
+                '\n' => {
+                    quoted = false;
+                    line += 1;
+                }
                 _ => {}
             }
         }
@@ -140,7 +185,7 @@ fn words(text: &str) -> Vec<Word> {
         } else {
             lower.push_str(&w.text.to_lowercase());
         }
-        out.push(Word { hash: xxh3_64(lower.as_bytes()), start, end: chars, quoted });
+        out.push(Word { hash: xxh3_64(lower.as_bytes()), start, end: chars, quoted, furniture: furniture.get(line).copied().unwrap_or(false) });
     }
     out
 }
@@ -214,16 +259,80 @@ struct Prepared {
     words: Vec<Word>,
     shingles: Vec<u64>,
     exact: u64,
+    /// Words outside furniture lines: what coverage is measured against.
+    content: usize,
 }
 
 fn prepare(text: &str, config: &DedupConfig) -> Prepared {
-    let words = words(text);
+    let words = words(text, config);
+    let content = words.iter().filter(|w| !w.furniture).count();
     let shingles = shingles(&words, config.shingle_words);
     let mut exact = xxhash_rust::xxh3::Xxh3::new();
     for w in &words {
         exact.update(&w.hash.to_le_bytes());
     }
-    Prepared { exact: exact.digest(), words, shingles }
+    Prepared { exact: exact.digest(), words, shingles, content }
+}
+
+/// Whether an anchor held by `documents` documents of `outlets` distinct outlets (a document
+/// without an outlet counts as its own) is a site's template (see
+/// [`DedupConfig::template_documents`]).
+pub fn is_template(documents: usize, outlets: usize, config: &DedupConfig) -> bool {
+    documents >= config.template_documents && outlets as f32 <= config.template_outlets_per_document * documents as f32
+}
+
+/// Anchors that are a site's template in some corpus (see [`is_template`]).
+#[derive(Debug, Clone, Default)]
+pub struct Template(HashSet<u64>);
+
+impl Template {
+    pub fn contains(&self, anchor: u64) -> bool {
+        self.0.contains(&anchor)
+    }
+    pub fn insert(&mut self, anchor: u64) {
+        self.0.insert(anchor);
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The anchors that are a site's template among `docs` (see [`is_template`]).
+pub fn template_anchors(docs: &[CopyInput<'_>], config: &DedupConfig) -> Template {
+    let mut postings: Vec<(u64, u32)> = Vec::new();
+    for (i, doc) in docs.iter().enumerate() {
+        postings.extend(summarise(doc.text, config).1.into_iter().map(|a| (a, i as u32)));
+    }
+    postings.sort_unstable();
+    template_of_postings(&postings, docs, config)
+}
+
+/// The template anchors of sorted `(anchor, document)` postings.
+fn template_of_postings(postings: &[(u64, u32)], docs: &[CopyInput<'_>], config: &DedupConfig) -> Template {
+    let mut out = Template::default();
+    let mut outlets: StdHashSet<&str> = StdHashSet::new();
+    for group in postings.chunk_by(|x, y| x.0 == y.0) {
+        if group.len() < config.template_documents {
+            continue;
+        }
+        outlets.clear();
+        let mut unnamed = 0;
+        for &(_, d) in group {
+            match docs[d as usize].outlet {
+                Some(o) => {
+                    outlets.insert(o);
+                }
+                None => unnamed += 1,
+            }
+        }
+        if is_template(group.len(), outlets.len() + unnamed, config) {
+            out.insert(group[0].0);
+        }
+    }
+    out
 }
 
 /// The passage anchors of a text (sorted, unique): what an index stores to find candidates.
@@ -233,10 +342,11 @@ pub fn anchors(text: &str, config: &DedupConfig) -> Vec<u64> {
 
 /// Compares two articles found as candidates (for example through a stored anchor index).
 /// The relation is oriented with the smaller id as `a`, so it does not depend on which
-/// article arrived first.
-pub fn compare_pair(x: &CopyInput<'_>, y: &CopyInput<'_>, config: &DedupConfig) -> Option<CopyRelation> {
+/// article arrived first. `template` holds the anchors that are a site's template in the
+/// corpus the two come from (see [`is_template`]).
+pub fn compare_pair(x: &CopyInput<'_>, y: &CopyInput<'_>, template: &Template, config: &DedupConfig) -> Option<CopyRelation> {
     let (a, b) = if x.id <= y.id { (x, y) } else { (y, x) };
-    compare(a, &prepare(a.text, config), b, &prepare(b.text, config), config)
+    compare(a, &prepare(a.text, config), b, &prepare(b.text, config), template, config)
 }
 
 /// Finds every copy relation among `docs`. Pairs are reported once, `a` before `b` in input
@@ -256,6 +366,7 @@ pub fn find_copies(docs: &[CopyInput<'_>], config: &DedupConfig) -> Vec<CopyRela
     // Pass 2: candidate pairs, counted by shared anchors (postings grouped by sorting: one flat
     // vector, 12 bytes per anchor).
     postings.sort_unstable();
+    let template = template_of_postings(&postings, docs, config);
     let mut shared: HashMap<(u32, u32), u32> = HashMap::default();
     for group in postings.chunk_by(|x, y| x.0 == y.0) {
         if group.len() < 2 || group.len() > config.max_anchor_postings {
@@ -291,13 +402,13 @@ pub fn find_copies(docs: &[CopyInput<'_>], config: &DedupConfig) -> Vec<CopyRela
         }
         let Some((_, pa)) = &current else { continue };
         let pb = prepare(docs[b as usize].text, config);
-        out.extend(compare(&docs[a as usize], pa, &docs[b as usize], &pb, config));
+        out.extend(compare(&docs[a as usize], pa, &docs[b as usize], &pb, &template, config));
     }
     out
 }
 
 /// Verifies one candidate pair.
-fn compare(a: &CopyInput<'_>, pa: &Prepared, b: &CopyInput<'_>, pb: &Prepared, config: &DedupConfig) -> Option<CopyRelation> {
+fn compare(a: &CopyInput<'_>, pa: &Prepared, b: &CopyInput<'_>, pb: &Prepared, template: &Template, config: &DedupConfig) -> Option<CopyRelation> {
     if pa.exact == pb.exact && !pa.words.is_empty() {
         let shared = vec![SharedSpan {
             a_start: pa.words[0].start,
@@ -309,7 +420,7 @@ fn compare(a: &CopyInput<'_>, pa: &Prepared, b: &CopyInput<'_>, pb: &Prepared, c
         return Some(CopyRelation { a: a.id.clone(), b: b.id.clone(), relation: CopyKind::Exact, similarity: 1.0, shared, original, evidence });
     }
     let k = config.shingle_words;
-    let spans = align(pa, pb, k);
+    let spans = align(pa, pb, k, template, config.anchor_modulus);
     if spans.is_empty() {
         return None;
     }
@@ -317,12 +428,31 @@ fn compare(a: &CopyInput<'_>, pa: &Prepared, b: &CopyInput<'_>, pb: &Prepared, c
     let covered_b: usize = spans.iter().map(|s| s.b_words).sum();
     let cov_a = covered_a as f32 / pa.words.len().max(1) as f32;
     let cov_b = covered_b as f32 / pb.words.len().max(1) as f32;
-    let short_cov = if pa.words.len() <= pb.words.len() { cov_a } else { cov_b };
-    let length_ratio = pa.words.len().min(pb.words.len()) as f32 / pa.words.len().max(pb.words.len()).max(1) as f32;
+    // Whether one text is (nearly) all of the other is a question about their articles: words
+    // in furniture lines are left out of both the covered and the whole, so two pages of one
+    // site do not become near-duplicates through their shared menus and notices. A text that
+    // is all furniture is measured on all its words.
+    // A site's template shared by the two is left out of both too.
+    let shared_template = |side: fn(&Run) -> usize| spans.iter().filter(|s| s.template).map(side).sum::<usize>();
+    let covered_content = |side: fn(&Run) -> usize| spans.iter().filter(|s| !s.template).map(side).sum::<usize>();
+    let (content_a, covered_content_a) = match pa.content.saturating_sub(shared_template(|s| s.content_a)) {
+        0 => (pa.words.len().max(1), covered_a),
+        n => (n, covered_content(|s| s.content_a)),
+    };
+    let (content_b, covered_content_b) = match pb.content.saturating_sub(shared_template(|s| s.content_b)) {
+        0 => (pb.words.len().max(1), covered_b),
+        n => (n, covered_content(|s| s.content_b)),
+    };
+    let content_cov_a = covered_content_a as f32 / content_a as f32;
+    let content_cov_b = covered_content_b as f32 / content_b as f32;
+    let short_cov = if content_a <= content_b { content_cov_a } else { content_cov_b };
+    let length_ratio = content_a.min(content_b) as f32 / content_a.max(content_b) as f32;
     let passages: Vec<Run> = spans.iter().copied().filter(|s| s.a_words >= config.min_passage_words).collect();
     let (relation, spans) = if short_cov >= config.near_duplicate_coverage && length_ratio >= config.near_duplicate_length_ratio {
         (CopyKind::NearDuplicate, spans)
-    } else if passages.iter().map(|s| s.unquoted).sum::<usize>() >= config.partial_min_words {
+    } else if passages.iter().filter(|s| !s.template).map(|s| s.evidence).sum::<usize>() >= config.partial_min_words
+        && (config.partial_within_outlet || !same_outlet(a, b))
+    {
         (CopyKind::Partial, passages)
     } else {
         return None;
@@ -350,8 +480,14 @@ struct Run {
     b_last: usize,
     a_words: usize,
     b_words: usize,
-    /// Words of the run outside quotation marks (in the article with fewer of them).
-    unquoted: usize,
+    /// Words of the run outside furniture lines, on each side.
+    content_a: usize,
+    content_b: usize,
+    /// Words of the run that are evidence of copying, outside quotation marks and furniture (in
+    /// the article with fewer of them).
+    evidence: usize,
+    /// Most of its anchors are a site's template.
+    template: bool,
 }
 
 /// A shingle found more often than this in one article is not used for alignment.
@@ -359,7 +495,7 @@ const MAX_REPEATS: usize = 16;
 
 /// Aligns the shingles of two articles into maximal runs of consecutive shared shingles, greedily
 /// from the longest, so that each word is used once on each side.
-fn align(pa: &Prepared, pb: &Prepared, k: usize) -> Vec<Run> {
+fn align(pa: &Prepared, pb: &Prepared, k: usize, template: &Template, modulus: u64) -> Vec<Run> {
     let mut positions: HashMap<u64, Vec<usize>> = HashMap::default();
     for (j, h) in pb.shingles.iter().enumerate() {
         positions.entry(*h).or_default().push(j);
@@ -413,8 +549,11 @@ fn align(pa: &Prepared, pb: &Prepared, k: usize) -> Vec<Run> {
         let (i, j) = (i + offset, j + offset);
         (i..i + words).for_each(|x| used_a[x] = true);
         (j..j + words).for_each(|y| used_b[y] = true);
-        let unquoted_a = pa.words[i..i + words].iter().filter(|w| !w.quoted).count();
-        let unquoted_b = pb.words[j..j + words].iter().filter(|w| !w.quoted).count();
+        let (run_a, run_b) = (&pa.words[i..i + words], &pb.words[j..j + words]);
+        let anchors = pa.shingles[i..=i + words - k].iter().filter(|h| *h % modulus == 0);
+        let (held, templated) = anchors.fold((0, 0), |(n, t), h| (n + 1, t + usize::from(template.contains(*h))));
+        let evidence_a = run_a.iter().filter(|w| w.evidence()).count();
+        let evidence_b = run_b.iter().filter(|w| w.evidence()).count();
         out.push(Run {
             a_first: i,
             a_last: i + words - 1,
@@ -422,7 +561,10 @@ fn align(pa: &Prepared, pb: &Prepared, k: usize) -> Vec<Run> {
             b_last: j + words - 1,
             a_words: words,
             b_words: words,
-            unquoted: unquoted_a.min(unquoted_b),
+            content_a: run_a.iter().filter(|w| !w.furniture).count(),
+            content_b: run_b.iter().filter(|w| !w.furniture).count(),
+            evidence: evidence_a.min(evidence_b),
+            template: templated * 2 > held,
         });
     }
     out.sort_by_key(|r| r.a_first);
@@ -521,6 +663,11 @@ fn provenance(a: &CopyInput<'_>, b: &CopyInput<'_>, cov_a: f32, cov_b: f32, exce
     (original, evidence)
 }
 
+/// Whether both documents name one outlet (case aside).
+fn same_outlet(a: &CopyInput<'_>, b: &CopyInput<'_>) -> bool {
+    matches!((a.outlet, b.outlet), (Some(x), Some(y)) if x.trim().eq_ignore_ascii_case(y.trim()))
+}
+
 fn same_name(x: &str, y: &str) -> bool {
     let norm = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
     let (x, y) = (norm(x), norm(y));
@@ -605,6 +752,42 @@ mod tests {
         );
         let rels = find_copies(&[input(&ids[0], &a), input(&ids[1], &b)], &DedupConfig::default());
         assert!(rels.is_empty(), "{rels:?}");
+    }
+
+    /// A site's furniture around an article: a menu, a headline list, a cookie notice, a
+    /// comment form and a footer.
+    fn page(article: &str) -> String {
+        format!(
+            "Home\nWorld\nBusiness\nPolitics\nSport\nWeather\n{article}\nMost read\nStorm leaves thousands without power across the region\n             Minister resigns after weeks of pressure over contracts\nLocal team wins the cup in a dramatic final\n             We use cookies to improve your experience on our website. By continuing to browse the site you agree to our use of cookies and our privacy policy.\n             Leave a Reply\nYour email address will not be published. Required fields are marked *\n             Copyright 2021 Example Media Group. All rights reserved. This material may not be published, broadcast, rewritten or redistributed."
+        )
+    }
+
+    #[test]
+    fn shared_menus_headline_lists_and_notices_are_not_copies() {
+        let ids = ids(3);
+        let (a, b) = (page(WIRE), page(OTHER));
+        let copy = format!("Contact\nAbout us\nJobs\n{WIRE}");
+        let rels = find_copies(&[input(&ids[0], &a), input(&ids[1], &b), input(&ids[2], &copy)], &DedupConfig::default());
+        let pairs: Vec<(&ArticleId, &ArticleId)> = rels.iter().map(|r| (&r.a, &r.b)).collect();
+        assert_eq!(pairs, [(&ids[0], &ids[2])], "only the article copied into another page: {rels:?}");
+    }
+
+    #[test]
+    fn a_passage_many_pages_of_one_outlet_hold_is_template_many_outlets_make_it_wire_copy() {
+        // A paragraph about the site, long and in sentences, on every page of one outlet.
+        let about = "Example Gazette is an independent newspaper founded in 1887 and owned by a charitable trust, which means that every penny we make goes back into our journalism and that no shareholder or billionaire owner can tell us what to write.";
+        let stories = [WIRE, OTHER, "The river burst its banks on Sunday after three days of heavy rain, flooding hundreds of homes in the low-lying districts. Emergency services evacuated two care homes and a school, and the army was sent in to build barriers. Forecasters said more rain was expected later in the week."];
+        let texts: Vec<String> = stories.iter().map(|s| format!("{s}\n{about}")).collect();
+        let ids = ids(3);
+        let docs = |outlets: [&'static str; 3]| -> Vec<CopyInput<'_>> {
+            texts.iter().zip(&ids).zip(outlets).map(|((t, id), o)| CopyInput { outlet: Some(o), ..input(id, t) }).collect()
+        };
+        // Partial copies within one outlet are off by default; switched on, the template alone
+        // still makes none.
+        let config = DedupConfig { partial_within_outlet: true, ..DedupConfig::default() };
+        assert!(find_copies(&docs(["gazette.example"; 3]), &config).is_empty(), "one outlet's template");
+        let spread = find_copies(&docs(["a.example", "b.example", "c.example"]), &config);
+        assert_eq!(spread.len(), 3, "the same passage in three outlets is copying: {spread:?}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 use storyline_dedup::rewrite::{rewrite_pair, RewriteConfig, RewriteProfile};
-use storyline_dedup::{anchors, compare_pair, CopyInput, DedupConfig};
+use storyline_dedup::{anchors, compare_pair, is_template, CopyInput, DedupConfig, Template};
 use storyline_ingest::{InputWarning, Severity};
 use storyline_model::contain::contain;
 use storyline_model::{ArticleId, CopyKind, CopyRelation, RemovalReason, Side, StoredArticle, StoryId, StoryMember};
@@ -42,8 +42,9 @@ pub fn copy_step(store: &dyn Store, settings: &Config, observer: &dyn Observer) 
         // Anchors of the batch's articles already checked in this round, not yet in the store.
         let mut batch_anchors: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut checks = Vec::with_capacity(batch.len());
-        for (k, article) in batch.iter().enumerate() {
-            let anchors = anchors(&article.article.text, &config);
+        let all: Vec<Vec<u64>> = batch.iter().map(|a| anchors(&a.article.text, &config)).collect();
+        let templates = batch_templates(store, &batch, &all, &config)?;
+        for ((k, article), (anchors, template)) in batch.iter().enumerate().zip(all.into_iter().zip(templates)) {
             let mut shared_in_batch: HashMap<usize, usize> = HashMap::new();
             for a in &anchors {
                 for &j in batch_anchors.get(a).into_iter().flatten() {
@@ -51,7 +52,7 @@ pub fn copy_step(store: &dyn Store, settings: &Config, observer: &dyn Observer) 
                 }
             }
             let mut relations = Vec::new();
-            let mut compare_with = |other: &StoredArticle| relations.extend(compare_guarded(article, other, &config, observer));
+            let mut compare_with = |other: &StoredArticle| relations.extend(compare_guarded(article, other, &template, &config, observer));
             for (j, n) in shared_in_batch {
                 if n >= config.min_shared_anchors {
                     compare_with(&batch[j]);
@@ -89,6 +90,7 @@ pub fn check_own(store: &dyn Store, ids: &[ArticleId], settings: &Config, observ
     for chunk in ids.chunks(settings.batches.copy_check.max(1)) {
         let batch = store.get_articles(chunk)?;
         let all: Vec<Vec<u64>> = batch.par_iter().map(|a| anchors(&a.article.text, &config)).collect();
+        let templates = batch_templates(store, &batch, &all, &config)?;
         let mut batch_anchors: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut earlier: Vec<Vec<usize>> = Vec::with_capacity(batch.len());
         for (k, mine) in all.iter().enumerate() {
@@ -110,14 +112,15 @@ pub fn check_own(store: &dyn Store, ids: &[ArticleId], settings: &Config, observ
             .par_iter()
             .enumerate()
             .map(|(k, article)| {
+                let template = &templates[k];
                 let mut relations = Vec::new();
                 for &j in &earlier[k] {
-                    relations.extend(compare_guarded(article, &batch[j], &config, observer));
+                    relations.extend(compare_guarded(article, &batch[j], template, &config, observer));
                 }
                 let mut candidates = store.copy_candidates(&all[k], config.min_shared_anchors)?;
                 candidates.retain(|id| *id != article.article.id);
                 for other in store.get_articles(&candidates)? {
-                    relations.extend(compare_guarded(article, &other, &config, observer));
+                    relations.extend(compare_guarded(article, &other, template, &config, observer));
                 }
                 Ok((candidates.into_iter().collect(), relations))
             })
@@ -125,11 +128,11 @@ pub fn check_own(store: &dyn Store, ids: &[ArticleId], settings: &Config, observ
         // Under the lock: what was recorded since, then the record.
         let _lock = store.lock_step(Step::Copies)?;
         let mut checks = Vec::with_capacity(batch.len());
-        for ((article, anchors), (seen, mut relations)) in batch.iter().zip(all).zip(first) {
+        for (((article, anchors), (seen, mut relations)), template) in batch.iter().zip(all).zip(first).zip(&templates) {
             let mut candidates = store.copy_candidates(&anchors, config.min_shared_anchors)?;
             candidates.retain(|id| *id != article.article.id && !seen.contains(id));
             for other in store.get_articles(&candidates)? {
-                relations.extend(compare_guarded(article, &other, &config, observer));
+                relations.extend(compare_guarded(article, &other, template, &config, observer));
             }
             relations.sort_by(|x, y| (&x.a, &x.b).cmp(&(&y.a, &y.b)));
             relations.dedup_by(|x, y| x.a == y.a && x.b == y.b);
@@ -143,9 +146,40 @@ pub fn check_own(store: &dyn Store, ids: &[ArticleId], settings: &Config, observ
     Ok(found)
 }
 
+/// For each article of a batch, its anchors that are a site's template: held by many
+/// documents of few outlets among the checked articles and the batch together (document
+/// frequency as of this check, so the first pages of a site to be checked see less of it
+/// than later ones; outlets of the store and of the batch are counted apart, which can only
+/// count too many and so find too little template, never too much).
+fn batch_templates(store: &dyn Store, batch: &[StoredArticle], anchors: &[Vec<u64>], config: &DedupConfig) -> Result<Vec<Template>> {
+    let mut holders: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (k, mine) in anchors.iter().enumerate() {
+        for &a in mine {
+            holders.entry(a).or_default().push(k);
+        }
+    }
+    let wanted: Vec<u64> = holders.keys().copied().collect();
+    let stored: HashMap<u64, (usize, usize)> = store.anchor_spread(&wanted, None, 1)?.into_iter().map(|s| (s.anchor, (s.documents, s.outlets))).collect();
+    let mut templates = vec![Template::default(); batch.len()];
+    for (anchor, held_by) in holders {
+        let (stored_documents, stored_outlets) = stored.get(&anchor).copied().unwrap_or((0, 0));
+        let documents = stored_documents + held_by.len();
+        if documents < config.template_documents {
+            continue;
+        }
+        let outlets: HashSet<&str> = held_by.iter().map(|&k| batch[k].article.outlet.as_deref().unwrap_or(batch[k].article.id.0.as_str())).collect();
+        if is_template(documents, stored_outlets + outlets.len(), config) {
+            for k in held_by {
+                templates[k].insert(anchor);
+            }
+        }
+    }
+    Ok(templates)
+}
+
 /// One pair's relations; a library panic loses that pair's relation, not the batch.
-fn compare_guarded(article: &StoredArticle, other: &StoredArticle, config: &DedupConfig, observer: &dyn Observer) -> Vec<CopyRelation> {
-    match contain(|| compare_pair(&input(article), &input(other), config)) {
+fn compare_guarded(article: &StoredArticle, other: &StoredArticle, template: &Template, config: &DedupConfig, observer: &dyn Observer) -> Vec<CopyRelation> {
+    match contain(|| compare_pair(&input(article), &input(other), template, config)) {
         Ok(found) => found.into_iter().collect(),
         Err(panic) => {
             observer.warning(&InputWarning {

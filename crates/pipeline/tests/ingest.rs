@@ -120,3 +120,51 @@ fn workers_checking_copies_at_once_find_every_pair() {
     assert!(store.articles_needing_story(10).unwrap().is_empty());
     assert!(store.articles_needing_facts(10).unwrap().is_empty());
 }
+
+/// A passage that many pages of two sister sites carry (their "about us" paragraph) is the
+/// sites' template, not copying, however the pages reach the store; an article another outlet
+/// copies is still found.
+#[test]
+fn a_template_many_pages_share_is_no_copy_an_article_copied_across_outlets_is() {
+    let about = text(999, 60);
+    let page = |id: &str, host: &str, seed: u64| {
+        let mut d = doc(id, format!("{}\n\n{about}", text(seed, 160)));
+        d.hints.url = Some(format!("https://{host}/{id}"));
+        d
+    };
+    let mut docs: Vec<_> = (0..4).map(|i| page(&format!("a{i}"), "a.example", i)).collect();
+    docs.extend((0..4).map(|i| page(&format!("b{i}"), "b.example", 10 + i)));
+    let mut copied = doc("c0", format!("{}\n\nThe other outlet's own closing line, which nobody copies.", text(0, 160)));
+    copied.hints.url = Some("https://c.example/c0".to_owned());
+    docs.push(copied);
+    let config = Config::default();
+    for batch_size in [docs.len(), 1] {
+        let store = MemoryStore::new().unwrap();
+        let pipeline = Pipeline::new(&config, &Quiet);
+        for batch in docs.chunks(batch_size) {
+            pipeline.ingest_documents(&store, batch.to_vec()).unwrap();
+        }
+        let mut found = Vec::new();
+        store
+            .for_each_copy_relation(None, &mut |c| {
+                found.push(c);
+                Ok(())
+            })
+            .unwrap();
+        let titles = |id: &storyline_model::ArticleId| store.get_article(id).unwrap().unwrap().article.url.unwrap_or_default();
+        let pairs: Vec<(String, String)> = found.iter().map(|c| (titles(&c.a), titles(&c.b))).collect();
+        // Pages checked one at a time see the template only once enough of them are stored:
+        // the first few may still pair, never the later ones.
+        let across_sites =
+            pairs.iter().filter(|(a, b)| a.contains("a.example") != b.contains("a.example") && !a.contains("c.example") && !b.contains("c.example")).count();
+        if batch_size > 1 {
+            assert_eq!(across_sites, 0, "batch of {batch_size}: {pairs:?}");
+        } else {
+            assert!(across_sites <= 4, "one at a time: {pairs:?}");
+        }
+        assert!(
+            pairs.iter().any(|(a, b)| (a.ends_with("/a0") && b.ends_with("/c0")) || (a.ends_with("/c0") && b.ends_with("/a0"))),
+            "batch of {batch_size}: {pairs:?}"
+        );
+    }
+}

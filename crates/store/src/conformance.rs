@@ -175,6 +175,13 @@ fn copies(s: &dyn Store) {
     // Recording a checked article again changes nothing (its anchors are kept once).
     s.record_copy_checks(&[check("one", &[1, 2, 3], vec![])]).unwrap();
     assert_eq!(ids(&s.copy_candidates(&[1, 2], 2).unwrap()), ["one"]);
+    // Document frequency of anchors, with the outlets holding them (all four are x.example).
+    let spread = |outlet: Option<&str>, min: usize| -> Vec<(u64, usize, usize, bool)> {
+        s.anchor_spread(&[4, 3, 2, 9, 3], outlet, min).unwrap().into_iter().map(|a| (a.anchor, a.documents, a.outlets, a.with_outlet)).collect()
+    };
+    assert_eq!(spread(Some("x.example"), 1), [(2, 2, 1, true), (3, 2, 1, true), (4, 1, 1, true)], "sorted, unique, unheld left out");
+    assert_eq!(spread(Some("y.example"), 2), [(2, 2, 1, false), (3, 2, 1, false)], "at least two holders; another outlet");
+    assert_eq!(spread(None, 3), [], "none held three times");
     s.record_copy_checks(&[check("three", &[7], vec![relation("three", "four", CopyKind::Partial), relation("one", "three", CopyKind::Exact)])]).unwrap();
     let mut all = Vec::new();
     s.for_each_copy_relation(None, &mut |r| {

@@ -100,6 +100,19 @@ pub struct CopyCheck {
     pub relations: Vec<CopyRelation>,
 }
 
+/// How widely one passage anchor is held among checked articles (see
+/// [`Copies::anchor_spread`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnchorSpread {
+    pub anchor: u64,
+    /// Checked articles holding it.
+    pub documents: usize,
+    /// Distinct outlets among them; an article without an outlet counts as its own.
+    pub outlets: usize,
+    /// Whether one of them is of the outlet asked about.
+    pub with_outlet: bool,
+}
+
 /// The clustering state the story step resumes from.
 #[derive(Debug, Default)]
 pub struct ClusterState {
@@ -263,6 +276,10 @@ pub trait Copies {
     fn articles_needing_copy_check(&self, limit: usize) -> Result<Vec<StoredArticle>>;
     /// Checked articles sharing at least `min_shared` of these passage anchors, in sequence order.
     fn copy_candidates(&self, anchors: &[u64], min_shared: usize) -> Result<Vec<ArticleId>>;
+    /// Of these anchors, those held by at least `min_documents` checked articles, with how many
+    /// articles and outlets hold each and whether `outlet` is among them: the document
+    /// frequency that tells a site's template from text (sorted by anchor).
+    fn anchor_spread(&self, anchors: &[u64], outlet: Option<&str>, min_documents: usize) -> Result<Vec<AnchorSpread>>;
     /// Records the copy checks of a batch in one transaction: their anchors, the relations
     /// found, and that they were checked (so an interrupted run resumes where it stopped).
     fn record_copy_checks(&self, checks: &[CopyCheck]) -> Result<()>;

@@ -10,8 +10,8 @@ use storyline_model::{
 
 use crate::index::SearchIndex;
 use crate::{
-    Alerts, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, FactStore, Head, PutSummary, Query, Result, Search, SearchResults, Sources, Step, StepLock,
-    Stories, StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
+    Alerts, AnchorSpread, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, FactStore, Head, PutSummary, Query, Result, Search, SearchResults, Sources,
+    Step, StepLock, Stories, StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
 struct StoryRow {
@@ -184,6 +184,26 @@ impl Copies for MemoryStore {
         let inner = self.read();
         let seqs = crate::sharing(anchors.iter().filter_map(|h| inner.anchors.get(h).map(Vec::as_slice)), min_shared);
         Ok(seqs.into_iter().map(|s| inner.articles[(s - 1) as usize].article.id.clone()).collect())
+    }
+
+    fn anchor_spread(&self, anchors: &[u64], outlet: Option<&str>, min_documents: usize) -> Result<Vec<AnchorSpread>> {
+        let inner = self.read();
+        let mut unique = anchors.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut out = Vec::new();
+        for anchor in unique {
+            let Some(holders) = inner.anchors.get(&anchor).filter(|h| h.len() >= min_documents.max(1)) else { continue };
+            let mut outlets = std::collections::HashSet::new();
+            let mut with_outlet = false;
+            for &seq in holders {
+                let a = &inner.articles[(seq - 1) as usize].article;
+                with_outlet |= outlet.is_some() && a.outlet.as_deref() == outlet;
+                outlets.insert(a.outlet.clone().unwrap_or_else(|| a.id.0.clone()));
+            }
+            out.push(AnchorSpread { anchor, documents: holders.len(), outlets: outlets.len(), with_outlet });
+        }
+        Ok(out)
     }
 
     fn record_copy_checks(&self, checks: &[CopyCheck]) -> Result<()> {

@@ -17,8 +17,8 @@ use storyline_model::{
 
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
-    decode, from_json, relation_name, to_json, Alerts, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query,
-    Result, Search, SearchResults, Sources, Step, StepLock, Stories, StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
+    decode, from_json, relation_name, to_json, Alerts, AnchorSpread, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary,
+    Query, Result, Search, SearchResults, Sources, Step, StepLock, Stories, StoryChanges, StoryEvent, StoryEventKind, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
 pub const SCHEMA_VERSION: i64 = 5;
@@ -420,6 +420,34 @@ impl Copies for PgStore {
         let rows = self.read(|c| c.query("SELECT seq, id FROM articles WHERE seq = ANY($1)", &[&seqs]))?;
         let ids: std::collections::HashMap<i64, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         Ok(seqs.iter().filter_map(|s| ids.get(s).cloned().map(ArticleId)).collect())
+    }
+
+    fn anchor_spread(&self, anchors: &[u64], outlet: Option<&str>, min_documents: usize) -> Result<Vec<AnchorSpread>> {
+        if anchors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut hashes: Vec<i64> = anchors.iter().map(|&h| h as i64).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        let min = min_documents.max(1) as i64;
+        let rows = self.read(|c| {
+            c.query(
+                "SELECT a.hash, count(*), count(DISTINCT coalesce(ar.outlet, ar.id)), coalesce(bool_or(ar.outlet = $2), false) \
+                 FROM anchors a JOIN articles ar ON ar.seq = a.article_seq WHERE a.hash = ANY($1) GROUP BY a.hash HAVING count(*) >= $3",
+                &[&hashes, &outlet, &min],
+            )
+        })?;
+        let mut out: Vec<AnchorSpread> = rows
+            .iter()
+            .map(|r| AnchorSpread {
+                anchor: r.get::<_, i64>(0) as u64,
+                documents: r.get::<_, i64>(1) as usize,
+                outlets: r.get::<_, i64>(2) as usize,
+                with_outlet: r.get(3),
+            })
+            .collect();
+        out.sort_by_key(|s| s.anchor);
+        Ok(out)
     }
 
     fn record_copy_checks(&self, checks: &[CopyCheck]) -> Result<()> {

@@ -15,8 +15,8 @@ use storyline_model::{
 
 use crate::index::{SearchIndex, INDEX_WAIT};
 use crate::{
-    decode, relation_name, sqlite_stories as stories, Alerts, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head, PutSummary, Query,
-    Result, Search, SearchResults, Sources, Step, StepLock, Stories, StoryChanges, StoryEvent, StorySort, StoryUpdate, WORK_BATCH_BYTES,
+    decode, relation_name, sqlite_stories as stories, Alerts, AnchorSpread, Articles, ChangeFeed, ClusterState, Copies, CopyCheck, Error, FactStore, Head,
+    PutSummary, Query, Result, Search, SearchResults, Sources, Step, StepLock, Stories, StoryChanges, StoryEvent, StorySort, StoryUpdate, WORK_BATCH_BYTES,
 };
 
 /// The schema this code writes. Older stores are migrated on open; newer ones are refused.
@@ -311,6 +311,27 @@ impl Copies for EmbeddedStore {
             let seqs = crate::sharing(postings.iter().map(Vec::as_slice), min_shared);
             let mut by_seq = c.prepare_cached("SELECT id FROM articles WHERE seq = ?1")?;
             seqs.into_iter().map(|seq| by_seq.query_row([seq], |r| r.get(0)).map(ArticleId)).collect()
+        })
+    }
+
+    fn anchor_spread(&self, anchors: &[u64], outlet: Option<&str>, min_documents: usize) -> Result<Vec<AnchorSpread>> {
+        let mut unique = anchors.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT count(*), count(DISTINCT coalesce(ar.outlet, ar.id)), coalesce(max(ar.outlet = ?2), 0) \
+                 FROM anchors a JOIN articles ar ON ar.seq = a.article_seq WHERE a.hash = ?1",
+            )?;
+            let mut out = Vec::new();
+            for anchor in unique {
+                let (documents, outlets, with_outlet): (i64, i64, i64) =
+                    stmt.query_row(params![anchor as i64, outlet], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                if documents as usize >= min_documents.max(1) {
+                    out.push(AnchorSpread { anchor, documents: documents as usize, outlets: outlets as usize, with_outlet: with_outlet != 0 });
+                }
+            }
+            Ok(out)
         })
     }
 

@@ -42,38 +42,16 @@ static NOTICE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the notice pattern compiles")
 });
 
-/// Words one of which every notice holds (lower case): most lines hold none, and are passed
-/// without running the pattern.
-const NOTICE_WORDS: &[&str] = &[
-    "cookie",
-    "privacy",
-    "terms",
-    "rights",
-    "©",
-    "(c)",
-    "copyright",
-    "email",
-    "reply",
-    "comment",
-    "tags",
-    "notify",
-    "save my",
-    "newsletter",
-    "javascript",
-    "blocker",
-    "datenschutz",
-    "rechte",
-    "confidentialit",
-    "droits",
-    "pol",
-    "derechos",
-    "direitos",
-];
+/// Words one of which every notice holds: most lines hold none, and are passed on this
+/// literal search without running the full pattern.
+static NOTICE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)cookie|privacy|terms|rights|©|\(c\)|copyright|email|reply|comment|tags|notify|save my|required|newsletter|javascript|blocker|datenschutz|rechte|confidentialit|droits|pol[íi]tica|derechos|direitos")
+        .expect("the notice words compile")
+});
 
 /// Whether a line is a notice.
 fn is_notice(line: &str) -> bool {
-    let lower = line.to_lowercase();
-    NOTICE_WORDS.iter().any(|w| lower.contains(w)) && NOTICE.is_match(line)
+    NOTICE_WORDS.is_match(line) && NOTICE.is_match(line)
 }
 
 /// Longest line (in words) read as a notice: longer is prose, whatever it mentions.

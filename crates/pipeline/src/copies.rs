@@ -158,8 +158,16 @@ fn batch_templates(store: &dyn Store, batch: &[StoredArticle], anchors: &[Vec<u6
             holders.entry(a).or_default().push(k);
         }
     }
-    let wanted: Vec<u64> = holders.keys().copied().collect();
-    let stored: HashMap<u64, (usize, usize)> = store.anchor_spread(&wanted, None, 1)?.into_iter().map(|s| (s.anchor, (s.documents, s.outlets))).collect();
+    // Asked by how many batch articles hold them: an anchor needs that many fewer stored holders.
+    let mut by_held: HashMap<usize, Vec<u64>> = HashMap::new();
+    for (anchor, held_by) in &holders {
+        by_held.entry(held_by.len()).or_default().push(*anchor);
+    }
+    let mut stored: HashMap<u64, (usize, usize)> = HashMap::new();
+    for (held, wanted) in by_held {
+        let needed = config.template_documents.saturating_sub(held).max(1);
+        stored.extend(store.anchor_spread(&wanted, None, needed)?.into_iter().map(|s| (s.anchor, (s.documents, s.outlets))));
+    }
     let mut templates = vec![Template::default(); batch.len()];
     for (anchor, held_by) in holders {
         let (stored_documents, stored_outlets) = stored.get(&anchor).copied().unwrap_or((0, 0));

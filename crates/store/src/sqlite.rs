@@ -319,17 +319,22 @@ impl Copies for EmbeddedStore {
         unique.sort_unstable();
         unique.dedup();
         self.read(|c| {
+            // Most anchors are held by few articles: counted on the index alone, joined only
+            // when held often enough.
+            let mut count = c.prepare_cached("SELECT count(*) FROM anchors WHERE hash = ?1")?;
             let mut stmt = c.prepare_cached(
                 "SELECT count(*), count(DISTINCT coalesce(ar.outlet, ar.id)), coalesce(max(ar.outlet = ?2), 0) \
                  FROM anchors a JOIN articles ar ON ar.seq = a.article_seq WHERE a.hash = ?1",
             )?;
             let mut out = Vec::new();
             for anchor in unique {
+                let held: i64 = count.query_row([anchor as i64], |r| r.get(0))?;
+                if (held as usize) < min_documents.max(1) {
+                    continue;
+                }
                 let (documents, outlets, with_outlet): (i64, i64, i64) =
                     stmt.query_row(params![anchor as i64, outlet], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                if documents as usize >= min_documents.max(1) {
-                    out.push(AnchorSpread { anchor, documents: documents as usize, outlets: outlets as usize, with_outlet: with_outlet != 0 });
-                }
+                out.push(AnchorSpread { anchor, documents: documents as usize, outlets: outlets as usize, with_outlet: with_outlet != 0 });
             }
             Ok(out)
         })

@@ -90,7 +90,6 @@ pub fn key(a: usize, b: usize) -> (usize, usize) {
     (a.min(b), a.max(b))
 }
 
-/// Whether two texts descend from originals that share wire copy.
 /// The pairs of texts (by position) that share a run of wire copy (see [`oracle_grams`]).
 pub fn wire_links<'a>(texts: impl Iterator<Item = &'a str>) -> HashSet<(usize, usize)> {
     let mut by_gram: HashMap<u64, Vec<usize>> = HashMap::new();
@@ -113,6 +112,7 @@ pub fn wire_links<'a>(texts: impl Iterator<Item = &'a str>) -> HashSet<(usize, u
     linked
 }
 
+/// Whether two texts descend from originals that share wire copy.
 pub fn wire_linked(linked: &HashSet<(usize, usize)>, fa: &BTreeSet<usize>, fb: &BTreeSet<usize>) -> bool {
     fa.iter().any(|&x| fb.iter().any(|&y| linked.contains(&key(x, y))))
 }
@@ -387,6 +387,8 @@ fn score(docs: Vec<Doc>, with_rewrites: bool) -> Result<Figures, String> {
     println!("copies     direction: {direction_wrong} of {decided} decided relations name the copy as the original");
     // Recall: each edited text against the article(s) it came from.
     let mut by_edit: HashMap<Edit, (usize, usize, HashMap<String, usize>)> = HashMap::new();
+    // The set's template, for the pair-alone check of a missed copy (made once, when asked).
+    let template = std::env::var_os("SHOW_MISSED").map(|_| storyline_dedup::template_anchors(&inputs, &DedupConfig::default()));
     for (j, d) in docs.iter().enumerate().skip(originals) {
         let kind = d.edit.unwrap_or(Edit::Truncate);
         {
@@ -396,14 +398,8 @@ fn score(docs: Vec<Doc>, with_rewrites: bool) -> Result<Figures, String> {
             if let Some(rel) = found.get(&key(o, j)) {
                 entry.0 += 1;
                 *entry.2.entry(format!("{rel:?}")).or_default() += 1;
-            } else if std::env::var_os("SHOW_MISSED").is_some() {
-                let direct = storyline_dedup::compare_pair(
-                    &inputs[o],
-                    &inputs[j],
-                    &storyline_dedup::template_anchors(&inputs, &DedupConfig::default()),
-                    &DedupConfig::default(),
-                )
-                .map(|r| r.relation);
+            } else if let Some(template) = &template {
+                let direct = storyline_dedup::compare_pair(&inputs[o], &inputs[j], template, &DedupConfig::default()).map(|r| r.relation);
                 println!("  missed {kind:?}: {} from {} (pair alone: {direct:?}) {}", d.id, docs[o].id, d.passage.replace('\n', " / "));
             }
         }

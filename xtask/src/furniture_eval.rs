@@ -41,24 +41,9 @@ pub struct Figures {
     pub recall: f64,
 }
 
-/// The host of a page, from its canonical address or its `og:url`.
+/// The host of a page, from its canonical address or its `og:url` (as extraction reads them).
 fn host(html: &str) -> Option<String> {
-    let lower = html.to_ascii_lowercase();
-    let address = |at: usize, attribute: &str| -> Option<String> {
-        let tag_start = lower[..at].rfind('<')?;
-        let tag_end = at + lower[at..].find('>')?;
-        let tag = &html[tag_start..tag_end];
-        let value_at = tag.to_ascii_lowercase().find(&format!("{attribute}="))? + attribute.len() + 1;
-        let rest = &tag[value_at..];
-        let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-        let value = &rest[1..];
-        Some(value[..value.find(quote)?].to_owned())
-    };
-    let url = lower
-        .find("rel=\"canonical\"")
-        .or_else(|| lower.find("rel='canonical'"))
-        .and_then(|at| address(at, "href"))
-        .or_else(|| lower.find("og:url").and_then(|at| address(at, "content")))?;
+    let url = storyline_extract::html::extract_html(html, None).canonical_url?;
     let host = url::Url::parse(url.trim()).ok()?.host_str()?.to_ascii_lowercase();
     Some(host.strip_prefix("www.").unwrap_or(&host).to_owned())
 }

@@ -292,12 +292,6 @@ impl Template {
     pub fn insert(&mut self, anchor: u64) {
         self.0.insert(anchor);
     }
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// The anchors that are a site's template among `docs` (see [`is_template`]).

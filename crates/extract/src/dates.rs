@@ -7,7 +7,7 @@ use regex::Regex;
 
 pub use storyline_model::Published;
 
-const MONTHS: &str = r"(?:jan(?:uary|\.)?|feb(?:ruary|\.)?|mar(?:ch|\.)?|apr(?:il|\.)?|may|june?|july?|aug(?:ust|\.)?|sep(?:t(?:ember|\.)?|\.)?|oct(?:ober|\.)?|nov(?:ember|\.)?|dec(?:ember|\.)?|januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|janeiro|fevereiro|março|marco|maio|junho|julho|setembro|outubro|novembro|dezembro|januari|februari|maart|mei|augustus|januar|januara|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|wrzesnia|października|pazdziernika|listopada|grudnia|января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря|січня|лютого|березня|квітня|травня|червня|липня|серпня|вересня|жовтня|листопада|грудня)";
+const MONTHS: &str = r"(?:jan(?:uary|\.)?|feb(?:ruary|\.)?|mar(?:ch|\.)?|apr(?:il|\.)?|may|june?|july?|aug(?:ust|\.)?|sep(?:t(?:ember|\.)?|\.)?|oct(?:ober|\.)?|nov(?:ember|\.)?|dec(?:ember|\.)?|januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|janeiro|fevereiro|março|marco|maio|junho|julho|setembro|outubro|novembro|dezembro|januari|februari|maart|mei|augustus|januar|januara|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|wrzesnia|października|pazdziernika|listopada|grudnia|января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря|січня|лютого|березня|квітня|травня|червня|липня|серпня|вересня|жовтня|листопада|грудня|يناير|فبراير|مارس|أبريل|ابريل|إبريل|مايو|يونيو|يونيه|يوليو|يوليه|أغسطس|اغسطس|سبتمبر|أكتوبر|اكتوبر|نوفمبر|ديسمبر|شباط|آذار|نيسان|أيار|حزيران|تموز|آب|أيلول)";
 
 static ISO: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?-u:\b)((?:19|20)\d\d)[-/.](1[0-2]|0?[1-9])[-/.](3[01]|[12]\d|0?[1-9])(?:[T ](2[0-3]|[01]?\d):([0-5]\d)(?::([0-5]\d)(?:\.\d+)?)?\s*(Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?)?").unwrap()
@@ -17,9 +17,18 @@ static MONTH_FIRST: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap()
 });
 static DAY_FIRST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?i)(?-u:\b)(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+|de\s+)?({MONTHS})\.?,?\s+(?:de\s+|del\s+)?((?:19|20)\d\d)(?-u:\b)(?:,?\s*(?:at\s+|um\s+|à\s+)?(\d{{1,2}})[:.h](\d\d)(?:\s*([ap])\.?m\.?)?)?")).unwrap()
+    Regex::new(&format!(r"(?i)(?-u:\b)(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+|de\s+)?({MONTHS})\.?(?:\s*/\s*{MONTHS})?,?\s+(?:de\s+|del\s+)?((?:19|20)\d\d)(?-u:\b)(?:,?\s*(?:at\s+|um\s+|à\s+)?(\d{{1,2}})[:.h](\d\d)(?:\s*(?:([ap])\.?m\.?|([مص])(?:ساءً?|باحاً?)?(?:\s|$)))?)?")).unwrap()
 });
-static NUMERIC_DMY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?-u:\b)(3[01]|[12]\d|0?[1-9])[./](1[0-2]|0?[1-9])[./]((?:19|20)\d\d)(?-u:\b)").unwrap());
+// "12.05.2021", "12/05/2021", and with a space after each dot ("4. 2. 2022", thin or no-break
+// spaces included).
+static NUMERIC_DMY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?-u:\b)(3[01]|[12]\d|0?[1-9])(?:/|\.[ \x{a0}\x{2009}\x{202f}]?)(1[0-2]|0?[1-9])(?:/|\.[ \x{a0}\x{2009}\x{202f}]?)((?:19|20)\d\d)(?-u:\b)")
+        .unwrap()
+});
+// Chinese, Japanese and Korean: "2020年07月12日", "2020년 7월 12일", with an optional clock time.
+static YMD_CJK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"((?:19|20)\d\d)\s*[年년]\s*(1[0-2]|0?[1-9])\s*[月월]\s*(3[01]|[12]\d|0?[1-9])\s*[日일]?(?:\s*(?:\([^)]{1,3}\)|（[^）]{1,3}）)?\s*(2[0-3]|[01]?\d)[:時시]\s*([0-5]\d))?").unwrap()
+});
 static URL_DATE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"/((?:19|20)\d\d)[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:/|[_-]|\.html?|$)").unwrap());
 
@@ -52,6 +61,10 @@ pub fn find_date(text: &str) -> Option<(Published, std::ops::Range<usize>)> {
     }));
     consider(DAY_FIRST.captures(text).and_then(|c| {
         let date = NaiveDate::from_ymd_opt(num(&c, 3)?, month_number(c.get(2)?.as_str())?, num(&c, 1)?)?;
+        Some((Published { date, time: clock(&c, 4, 5, 6), offset_minutes: None }, c.get(0)?.range()))
+    }));
+    consider(YMD_CJK.captures(text).and_then(|c| {
+        let date = NaiveDate::from_ymd_opt(num(&c, 1)?, num(&c, 2)?, num(&c, 3)?)?;
         Some((Published { date, time: clock(&c, 4, 5, 6), offset_minutes: None }, c.get(0)?.range()))
     }));
     consider(NUMERIC_DMY.captures(text).and_then(|c| {
@@ -100,9 +113,10 @@ fn num<T: std::str::FromStr>(c: &regex::Captures<'_>, i: usize) -> Option<T> {
 fn clock(c: &regex::Captures<'_>, h: usize, m: usize, ampm: usize) -> Option<NaiveTime> {
     let mut hour: u32 = num(c, h)?;
     let minute: u32 = num(c, m)?;
-    match c.get(ampm).map(|m| m.as_str().to_ascii_lowercase()) {
-        Some(p) if p == "p" && hour < 12 => hour += 12,
-        Some(p) if p == "a" && hour == 12 => hour = 0,
+    // a.m./p.m., or (the group after it, where a pattern has one) Arabic م / ص.
+    match c.get(ampm).or_else(|| c.get(ampm + 1)).map(|m| m.as_str().to_ascii_lowercase()).as_deref() {
+        Some("p" | "م") if hour < 12 => hour += 12,
+        Some("a" | "ص") if hour == 12 => hour = 0,
         _ => {}
     }
     NaiveTime::from_hms_opt(hour, minute, 0)
@@ -119,22 +133,62 @@ fn parse_offset(s: &str) -> Option<i32> {
     Some(sign * (hours * 60 + minutes))
 }
 
-/// Month number from an English, German, French or Spanish month name or abbreviation.
+/// Month number from a month name or abbreviation (English, German, French, Spanish, Italian,
+/// Portuguese, Dutch, Polish, Russian, Ukrainian, Arabic).
 pub fn month_number(name: &str) -> Option<u32> {
     let n = name.trim_end_matches('.').to_lowercase();
     let table: &[(&[&str], u32)] = &[
-        (&["jan", "january", "januar", "janvier", "enero", "gennaio", "janeiro", "januari", "stycznia", "января", "січня"], 1),
-        (&["feb", "february", "februar", "février", "fevrier", "febrero", "febbraio", "fevereiro", "februari", "lutego", "февраля", "лютого"], 2),
-        (&["mar", "march", "märz", "mars", "marzo", "março", "marco", "maart", "marca", "марта", "березня"], 3),
-        (&["apr", "april", "avril", "abril", "aprile", "kwietnia", "апреля", "квітня"], 4),
-        (&["may", "mai", "mayo", "maggio", "maio", "mei", "maja", "мая", "травня"], 5),
-        (&["jun", "june", "juni", "juin", "junio", "giugno", "junho", "czerwca", "июня", "червня"], 6),
-        (&["jul", "july", "juli", "juillet", "julio", "luglio", "julho", "lipca", "июля", "липня"], 7),
-        (&["aug", "august", "août", "aout", "agosto", "augustus", "sierpnia", "августа", "серпня"], 8),
-        (&["sep", "sept", "september", "septembre", "septiembre", "setiembre", "settembre", "setembro", "września", "wrzesnia", "сентября", "вересня"], 9),
-        (&["oct", "october", "oktober", "octobre", "octubre", "ottobre", "outubro", "października", "pazdziernika", "октября", "жовтня"], 10),
-        (&["nov", "november", "novembre", "noviembre", "novembro", "listopada", "ноября", "листопада"], 11),
-        (&["dec", "december", "dezember", "décembre", "decembre", "diciembre", "dicembre", "dezembro", "grudnia", "декабря", "грудня"], 12),
+        (&["jan", "january", "januar", "janvier", "enero", "gennaio", "janeiro", "januari", "stycznia", "января", "січня", "يناير"], 1),
+        (
+            &[
+                "feb",
+                "february",
+                "februar",
+                "février",
+                "fevrier",
+                "febrero",
+                "febbraio",
+                "fevereiro",
+                "februari",
+                "lutego",
+                "февраля",
+                "лютого",
+                "فبراير",
+                "شباط",
+            ],
+            2,
+        ),
+        (&["mar", "march", "märz", "mars", "marzo", "março", "marco", "maart", "marca", "марта", "березня", "مارس", "آذار"], 3),
+        (&["apr", "april", "avril", "abril", "aprile", "kwietnia", "апреля", "квітня", "أبريل", "ابريل", "إبريل", "نيسان"], 4),
+        (&["may", "mai", "mayo", "maggio", "maio", "mei", "maja", "мая", "травня", "مايو", "أيار"], 5),
+        (&["jun", "june", "juni", "juin", "junio", "giugno", "junho", "czerwca", "июня", "червня", "يونيو", "يونيه", "حزيران"], 6),
+        (&["jul", "july", "juli", "juillet", "julio", "luglio", "julho", "lipca", "июля", "липня", "يوليو", "يوليه", "تموز"], 7),
+        (&["aug", "august", "août", "aout", "agosto", "augustus", "sierpnia", "августа", "серпня", "أغسطس", "اغسطس", "آب"], 8),
+        (
+            &[
+                "sep",
+                "sept",
+                "september",
+                "septembre",
+                "septiembre",
+                "setiembre",
+                "settembre",
+                "setembro",
+                "września",
+                "wrzesnia",
+                "сентября",
+                "вересня",
+                "سبتمبر",
+                "أيلول",
+            ],
+            9,
+        ),
+        (
+            &["oct", "october", "oktober", "octobre", "octubre", "ottobre", "outubro", "października", "pazdziernika", "октября", "жовтня", "أكتوبر", "اكتوبر"],
+            10,
+        ),
+        (&["nov", "november", "novembre", "noviembre", "novembro", "listopada", "ноября", "листопада", "نوفمبر"], 11),
+        (&["dec", "december", "dezember", "décembre", "decembre", "diciembre", "dicembre", "dezembro", "grudnia", "декабря", "грудня", "ديسمبر"], 12),
     ];
     table.iter().find(|(names, _)| names.contains(&n.as_str())).map(|(_, m)| *m)
 }
@@ -159,7 +213,15 @@ mod tests {
         check("am 3. November 2023", Some("2023-11-03"));
         check("martes, 14 de abril de 2020", Some("2020-04-14"));
         check("15 августа 2016, 13:43", Some("2016-08-15T13:43:00"));
+        check("2020年07月12日 | 情報", Some("2020-07-12"));
+        check("发布时间：2020年1月2日 08:15", Some("2020-01-02T08:15:00"));
+        check("입력 2020년 7월 12일", Some("2020-07-12"));
+        check("الأربعاء، 07 أكتوبر 2020 - 12:09 م", Some("2020-10-07"));
+        check("تم نشره الجمعة 24 نيسان / أبريل 2020 09:22 مساءً", Some("2020-04-24T21:22:00"));
+        check("Von Deutscher Tennis Bund 4.\u{2009}2.\u{2009}2022.", Some("2022-02-04"));
+        check("4. 2. 2022", Some("2022-02-04"));
         check("no date in here, 1,500 rockets", None);
+        check("version 1. 2. 3 of 2020", None);
         check("Feb 30, 2021", None);
     }
 

@@ -408,7 +408,7 @@ fn publication_date(page: &Document, ld: &[Value], url: Option<&str>) -> Option<
     let from_meta = |keys: &[&str]| keys.iter().find_map(|k| metas.iter().find(|(name, _)| name == k).and_then(|(_, v)| parse_date(v)));
     let url_day = url.and_then(url_date);
 
-    from_ld("datePublished")
+    let found = from_ld("datePublished")
         .or_else(|| from_meta(PUBLISHED_META))
         .or_else(|| time_element(page))
         .or_else(|| from_meta(GENERIC_DATE_META))
@@ -417,8 +417,66 @@ fn publication_date(page: &Document, ld: &[Value], url: Option<&str>) -> Option<
         .or_else(|| date_in_marked_elements(page))
         .or_else(|| from_ld("dateModified"))
         .or_else(|| from_meta(MODIFIED_META))
-        .or_else(|| date_in_text(page))
+        .or_else(|| date_in_text(page))?;
+    Some(if on(Rule::LocalDay) { in_local_time(page, ld, &metas, found) } else { found })
 }
+
+/// Moves a publication time stated in UTC to the outlet's own clock when the page shows the
+/// same instant in local time. A story published at 22:35 in Los Angeles is dated the next day
+/// in UTC, and the day the outlet printed is the one readers, archives and other outlets cite.
+/// Evidence, strongest first: the same instant written with a non-zero offset elsewhere in the
+/// page (a `<time datetime>`, a meta value, JSON-LD); the same instant displayed as a wall time
+/// to the minute in a dateline or byline (a whole number of half hours away, at most 14 hours);
+/// a `<time>` whose machine value is the instant and whose visible day is one day off. Without
+/// such evidence the value stays as stated: no offset is guessed from the site's country.
+fn in_local_time(page: &Document, ld: &[Value], metas: &[(String, String)], found: Published) -> Published {
+    if found.offset_minutes != Some(0) || found.time.is_none() {
+        return found;
+    }
+    let at = found.timestamp();
+    let times = page.query_selector_all(page.root(), "time");
+    let same_instant = |p: &Published| p.time.is_some() && p.offset_minutes.is_some() && (p.timestamp() - at).abs() < 60;
+    // The same instant with the outlet's offset.
+    let machine = times
+        .iter()
+        .filter_map(|&t| page.get_attribute(t, "datetime"))
+        .chain(metas.iter().map(|(_, v)| v.clone()))
+        .chain(ld.iter().flat_map(|v| LD_DATES.iter().filter_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_owned))));
+    for value in machine {
+        if let Some(p) = parse_date(&value).filter(|p| same_instant(p) && p.offset_minutes != Some(0)) {
+            return p;
+        }
+    }
+    // The instant shown as a wall time: the minute matches, the hour is the offset.
+    let minute = at - at.rem_euclid(60);
+    let shown = times.iter().map(|&t| page.text_content(t)).chain(marked_texts(page).take(40));
+    for text in shown {
+        let Some((v, _)) = find_date(&text) else { continue };
+        if v.time.is_none() || v.offset_minutes.is_some() {
+            continue;
+        }
+        let shift = v.timestamp() - minute;
+        if shift != 0 && shift.abs() <= 14 * 3600 && shift % 1800 == 0 {
+            return Published { offset_minutes: Some((shift / 60) as i32), ..v };
+        }
+    }
+    // A `<time>` for the instant whose visible day differs by one.
+    for &t in &times {
+        let machine = page.get_attribute(t, "datetime").and_then(|v| parse_date(&v));
+        if !machine.is_some_and(|m| same_instant(&m)) {
+            continue;
+        }
+        if let Some((v, _)) = find_date(&page.text_content(t)) {
+            if (v.date - found.date).num_days().abs() == 1 {
+                return Published::day(v.date);
+            }
+        }
+    }
+    found
+}
+
+/// JSON-LD keys whose values are dates of the page.
+const LD_DATES: &[&str] = &["datePublished", "dateCreated", "dateModified", "uploadDate"];
 
 /// `(lower-case name, content)` of every `<meta>` with a name, property, itemprop or http-equiv.
 fn meta_values(page: &Document) -> Vec<(String, String)> {
@@ -461,21 +519,21 @@ fn time_element(page: &Document) -> Option<Published> {
 
 /// Dates in the text of elements whose class or id says they hold one (bylines, post meta).
 fn date_in_marked_elements(page: &Document) -> Option<Published> {
+    marked_texts(page).find_map(|text| find_date(&text).map(|(d, _)| d).filter(|d| plausible(d.date)))
+}
+
+/// The short texts of elements whose class or id says they hold a date (bylines, post meta),
+/// in page order, leaving out modification dates and comments.
+fn marked_texts(page: &Document) -> impl Iterator<Item = String> + '_ {
     const MARKED: &str = "[class*=date], [class*=time], [class*=publish], [class*=posted], [class*=byline], [class*=meta], [id*=date], [id*=publish], [class*=Date], [class*=Time], [class*=datum], [class*=Datum], [class*=fecha], [class*=dateline]";
-    for e in page.query_selector_all(page.root(), MARKED) {
-        let marks = format!("{} {}", page.class_name(e), page.id_attr(e)).to_lowercase();
-        if marks.contains("modif") || marks.contains("update") || marks.contains("comment") {
-            continue;
-        }
-        let text = page.text_content(e);
-        if text.len() > 400 {
-            continue;
-        }
-        if let Some((date, _)) = find_date(&text).filter(|(d, _)| plausible(d.date)) {
-            return Some(date);
-        }
-    }
-    None
+    page.query_selector_all(page.root(), MARKED)
+        .into_iter()
+        .filter(|&e| {
+            let marks = format!("{} {}", page.class_name(e), page.id_attr(e)).to_lowercase();
+            !marks.contains("modif") && !marks.contains("update") && !marks.contains("comment")
+        })
+        .map(|e| page.text_content(e))
+        .filter(|text| text.len() <= 400)
 }
 
 /// Last resort: a date standing alone in a short element (a dateline), else the first

@@ -52,6 +52,7 @@ rules! {
     DescriptionLead = "description_lead": "the lead put back from the element holding the page's description",
     ClassedLead = "classed_lead": "the lead put back from an element classed intro, lead, standfirst...",
     Fallback = "fallback": "the readability/jusText comparison when the main text is thin",
+    LocalDay = "local_day": "a publication time stated in UTC moved to the outlet's day where the page shows the same instant in its own time",
 }
 
 static OFF: AtomicU32 = AtomicU32::new(0);

@@ -300,12 +300,25 @@ fn canonical_url(page: &Document) -> Option<String> {
 fn json_ld(page: &Document) -> Vec<Value> {
     let mut out = Vec::new();
     for script in page.scripts_with_type(&["application/ld+json"]) {
-        if let Ok(value) = serde_json::from_str::<Value>(page.text_content(script).trim()) {
+        // A script that breaks off or runs on after its object ("Extra data") still gives the
+        // values before the break; one that gives none still gives its publication date.
+        let text = page.text_content(script);
+        let mut any = false;
+        for value in serde_json::Deserializer::from_str(text.trim()).into_iter::<Value>() {
+            let Ok(value) = value else { break };
+            any = true;
             flatten_ld(value, &mut out);
+        }
+        if !any {
+            if let Some(c) = LD_PUBLISHED.captures(&text) {
+                out.push(serde_json::json!({ "datePublished": &c[1] }));
+            }
         }
     }
     out
 }
+
+static LD_PUBLISHED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r#""datePublished"\s*:\s*"([^"]{8,40})""#).unwrap());
 
 fn flatten_ld(value: Value, out: &mut Vec<Value>) {
     match value {
@@ -408,16 +421,22 @@ fn publication_date(page: &Document, ld: &[Value], url: Option<&str>) -> Option<
     let from_meta = |keys: &[&str]| keys.iter().find_map(|k| metas.iter().find(|(name, _)| name == k).and_then(|(_, v)| parse_date(v)));
     let url_day = url.and_then(url_date);
 
-    let found = from_ld("datePublished")
-        .or_else(|| from_meta(PUBLISHED_META))
-        .or_else(|| time_element(page))
-        .or_else(|| from_meta(GENERIC_DATE_META))
-        .or_else(|| url_day.map(Published::day))
-        .or_else(|| from_ld("dateCreated"))
-        .or_else(|| date_in_marked_elements(page))
-        .or_else(|| from_ld("dateModified"))
-        .or_else(|| from_meta(MODIFIED_META))
-        .or_else(|| date_in_text(page))?;
+    let dbg = |n: &str, v: Option<Published>| {
+        if v.is_some() && std::env::var_os("DBG_DATE").is_some() {
+            eprintln!("DBG {n} {:?}", v);
+        }
+        v
+    };
+    let found = dbg("ld", from_ld("datePublished"))
+        .or_else(|| dbg("meta", from_meta(PUBLISHED_META)))
+        .or_else(|| dbg("time", time_element(page)))
+        .or_else(|| dbg("generic", from_meta(GENERIC_DATE_META)))
+        .or_else(|| dbg("url", url_day.map(Published::day)))
+        .or_else(|| dbg("created", from_ld("dateCreated")))
+        .or_else(|| dbg("marked", date_in_marked_elements(page)))
+        .or_else(|| dbg("modified", from_ld("dateModified")))
+        .or_else(|| dbg("modmeta", from_meta(MODIFIED_META)))
+        .or_else(|| dbg("text", date_in_text(page)))?;
     Some(if on(Rule::LocalDay) { in_local_time(page, ld, &metas, found) } else { found })
 }
 
@@ -492,9 +511,15 @@ fn meta_values(page: &Document) -> Vec<(String, String)> {
 }
 
 /// `<time datetime>` elements: marked as the publication time first, then the first one found.
+/// Times in a comment section are the comments'. A publication mark on three or more times
+/// marks a list of teasers (each item's own date), which singles out nothing: then the first
+/// time counts, as on a page without marks.
 fn time_element(page: &Document) -> Option<Published> {
-    let mut first = None;
+    let mut found = Vec::new();
     for t in page.query_selector_all(page.root(), "time") {
+        if on(Rule::CommentDates) && in_comments(page, t) {
+            continue;
+        }
         let attr = |name: &str| page.get_attribute(t, name);
         // What the reader sees ("Publié le 29 juin 2019") wins over a machine value that
         // disagrees with it: the attribute is often the last modification.
@@ -507,14 +532,31 @@ fn time_element(page: &Document) -> Option<Published> {
             (None, None) => continue,
         };
         let marks = format!("{} {} {}", attr("class").unwrap_or_default(), attr("itemprop").unwrap_or_default(), attr("id").unwrap_or_default()).to_lowercase();
-        if attr("pubdate").is_some() || marks.contains("publish") || marks.contains("posted") || marks.contains("created") {
-            return Some(date);
-        }
-        if !marks.contains("modif") && !marks.contains("update") {
-            first.get_or_insert(date);
-        }
+        let published = attr("pubdate").is_some() || marks.contains("publish") || marks.contains("posted") || marks.contains("created");
+        let modified = marks.contains("modif") || marks.contains("update");
+        found.push((date, published, modified));
     }
-    first
+    let marked = found.iter().filter(|(_, published, _)| *published).count();
+    if marked > 0 && (marked < 3 || !on(Rule::TeaserDates)) {
+        return found.iter().find(|(_, published, _)| *published).map(|(d, ..)| *d);
+    }
+    found.iter().find(|(_, published, modified)| *published || !*modified).map(|(d, ..)| *d)
+}
+
+/// Whether an element sits in a comment section (an ancestor's class or id says comment).
+fn in_comments(page: &Document, node: trafilatura::dom::NodeId) -> bool {
+    let mut at = page.parent(node);
+    for _ in 0..30 {
+        let Some(e) = at else { return false };
+        if page.is_element(e) {
+            let marks = format!("{} {}", page.class_name(e), page.id_attr(e)).to_lowercase();
+            if marks.contains("comment") || marks.contains("kommentar") {
+                return true;
+            }
+        }
+        at = page.parent(e);
+    }
+    false
 }
 
 /// Dates in the text of elements whose class or id says they hold one (bylines, post meta).
@@ -537,9 +579,12 @@ fn marked_texts(page: &Document) -> impl Iterator<Item = String> + '_ {
 }
 
 /// Last resort: a date standing alone in a short element (a dateline), else the first
-/// plausible date written in the page's visible body text.
+/// plausible date written in the page's visible body text. Dates in comment sections are passed
+/// over; a date labelled as a modification ("last modified on", "Aktualisiert:") counts only
+/// when the page shows no other (a wiki page's or a notice's only date).
 fn date_in_text(page: &Document) -> Option<Published> {
     let body = page.body()?;
+    let mut modified = None;
     // Datelines sit near the top: the first few hundred candidate elements are enough.
     for e in page.query_selector_all(body, "p, span, div, li, small, strong, em, h4, h5, h6").into_iter().take(400) {
         let text = page.text_content(e);
@@ -550,10 +595,18 @@ fn date_in_text(page: &Document) -> Option<Published> {
         if let Some((date, range)) = find_date(text).filter(|(d, _)| plausible(d.date)) {
             // Mostly the date, with at most a short label around it ("Posted on", "| 10:15"),
             // or a dateline that starts with it ("02.02.2022 10:16 - Sport - Agency").
-            if text.len() - range.len() <= 25 || range.start <= 20 {
-                return Some(date);
+            if !(text.len() - range.len() <= 25 || range.start <= 20) || on(Rule::CommentDates) && in_comments(page, e) {
+                continue;
             }
+            if on(Rule::ModifiedLabel) && modified_label(&text[..range.start]) {
+                modified.get_or_insert(date);
+                continue;
+            }
+            return Some(date);
         }
+    }
+    if modified.is_some() {
+        return modified;
     }
     let mut text = page.iter_text(body, " ");
     if text.len() > 200_000 {
@@ -563,7 +616,46 @@ fn date_in_text(page: &Document) -> Option<Published> {
         }
         text.truncate(end);
     }
-    find_date(&text).map(|(d, _)| d).filter(|d| plausible(d.date))
+    let mut from = 0;
+    for _ in 0..20 {
+        let Some((date, range)) = find_date(&text[from..]) else { break };
+        let before = &text[..from + range.start];
+        from += range.end;
+        if !plausible(date.date) {
+            continue;
+        }
+        if on(Rule::ModifiedLabel) && modified_label(before) {
+            modified.get_or_insert(date);
+            continue;
+        }
+        return Some(date);
+    }
+    modified
+}
+
+/// Whether the text just before a date labels it as a modification.
+fn modified_label(before: &str) -> bool {
+    const LABELS: &[&str] = &[
+        "modified",
+        "updated",
+        "last edited",
+        "aktualisiert",
+        "geändert",
+        "bearbeitet",
+        "modifié",
+        "mis à jour",
+        "actualizado",
+        "modificado",
+        "atualizado",
+        "aggiornato",
+        "bijgewerkt",
+    ];
+    let mut start = before.len().saturating_sub(40);
+    while !before.is_char_boundary(start) {
+        start += 1;
+    }
+    let tail = before[start..].to_lowercase();
+    LABELS.iter().any(|l| tail.contains(l))
 }
 
 #[cfg(test)]

@@ -52,6 +52,9 @@ rules! {
     DescriptionLead = "description_lead": "the lead put back from the element holding the page's description",
     ClassedLead = "classed_lead": "the lead put back from an element classed intro, lead, standfirst...",
     Fallback = "fallback": "the readability/jusText comparison when the main text is thin",
+    CommentDates = "comment_dates": "times in a comment section are not the article's",
+    TeaserDates = "teaser_dates": "a publication mark on three or more times is a list of teasers and singles out none",
+    ModifiedLabel = "modified_label": "a date written after \"last modified\", \"updated\", \"aktualisiert\"... is not the publication's",
     LocalDay = "local_day": "a publication time stated in UTC moved to the outlet's day where the page shows the same instant in its own time",
 }
 

@@ -421,23 +421,51 @@ fn publication_date(page: &Document, ld: &[Value], url: Option<&str>) -> Option<
     let from_meta = |keys: &[&str]| keys.iter().find_map(|k| metas.iter().find(|(name, _)| name == k).and_then(|(_, v)| parse_date(v)));
     let url_day = url.and_then(url_date);
 
-    let dbg = |n: &str, v: Option<Published>| {
-        if v.is_some() && std::env::var_os("DBG_DATE").is_some() {
-            eprintln!("DBG {n} {:?}", v);
-        }
-        v
-    };
-    let found = dbg("ld", from_ld("datePublished"))
-        .or_else(|| dbg("meta", from_meta(PUBLISHED_META)))
-        .or_else(|| dbg("time", time_element(page)))
-        .or_else(|| dbg("generic", from_meta(GENERIC_DATE_META)))
-        .or_else(|| dbg("url", url_day.map(Published::day)))
-        .or_else(|| dbg("created", from_ld("dateCreated")))
-        .or_else(|| dbg("marked", date_in_marked_elements(page)))
-        .or_else(|| dbg("modified", from_ld("dateModified")))
-        .or_else(|| dbg("modmeta", from_meta(MODIFIED_META)))
-        .or_else(|| dbg("text", date_in_text(page)))?;
+    let stated = from_ld("datePublished").or_else(|| from_meta(PUBLISHED_META));
+    if let Some(stated) = stated {
+        let stated = if on(Rule::LocalDay) { in_local_time(page, ld, &metas, stated) } else { stated };
+        return Some(if on(Rule::ShownDay) { shown_day(page, ld, stated) } else { stated });
+    }
+    let found = time_element(page)
+        .or_else(|| from_meta(GENERIC_DATE_META))
+        .or_else(|| url_day.map(Published::day))
+        .or_else(|| from_ld("dateCreated"))
+        .or_else(|| date_in_marked_elements(page))
+        .or_else(|| from_meta(&["datecreated"]))
+        .or_else(|| from_ld("dateModified"))
+        .or_else(|| from_meta(MODIFIED_META))
+        .or_else(|| date_in_text(page))?;
     Some(if on(Rule::LocalDay) { in_local_time(page, ld, &metas, found) } else { found })
+}
+
+/// The date values the page states for machines about itself: `<meta>` values and JSON-LD (not
+/// `<time datetime>` or other itemprop elements, which teasers and embedded posts carry for
+/// their own dates).
+fn machine_dates(page: &Document, ld: &[Value]) -> Vec<Published> {
+    page.query_selector_all(page.root(), "meta[content]")
+        .into_iter()
+        .filter_map(|m| page.get_attribute(m, "content"))
+        .chain(ld.iter().flat_map(|v| LD_DATES.iter().filter_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_owned))))
+        .filter(|v| v.len() <= 60)
+        .filter_map(|v| parse_date(&v))
+        .filter(|p| plausible(p.date))
+        .collect()
+}
+
+/// The day the page shows its reader, where it disagrees with the stated publication value and
+/// the page states the shown day for machines too (another field: a second publication value,
+/// a modification the byline shows): the first date in a `<time>` or a dateline element.
+fn shown_day(page: &Document, ld: &[Value], stated: Published) -> Published {
+    let times = page.query_selector_all(page.root(), "time");
+    let shown = times
+        .into_iter()
+        .filter(|&t| !in_comments(page, t))
+        .map(|t| page.text_content(t))
+        .chain(marked_texts(page).take(40))
+        .find_map(|text| find_date(&text).map(|(d, _)| d).filter(|d| plausible(d.date)));
+    let Some(shown) = shown.filter(|v| v.date != stated.date) else { return stated };
+    let other = machine_dates(page, ld).into_iter().find(|m| m.date == shown.date && (m.timestamp() - stated.timestamp()).abs() > 86_400);
+    other.unwrap_or(stated)
 }
 
 /// Moves a publication time stated in UTC to the outlet's own clock when the page shows the
@@ -499,13 +527,16 @@ const LD_DATES: &[&str] = &["datePublished", "dateCreated", "dateModified", "upl
 
 /// `(lower-case name, content)` of every `<meta>` with a name, property, itemprop or http-equiv.
 fn meta_values(page: &Document) -> Vec<(String, String)> {
-    page.query_selector_all(page.root(), "meta[content], [itemprop][content], [itemprop][datetime]")
+    page.query_selector_all(page.root(), "meta[content], [itemprop][content], [itemprop][datetime], [property][content]")
         .into_iter()
         .filter_map(|m| {
             let attr = |name: &str| page.get_attribute(m, name);
             let name = attr("property").or_else(|| attr("name")).or_else(|| attr("itemprop")).or_else(|| attr("http-equiv"))?;
             let content = attr("content").or_else(|| attr("datetime"))?;
-            Some((name.trim().to_lowercase(), content))
+            // RDFa names schema.org properties with a prefix: `schema:datePublished`.
+            let name = name.trim().to_lowercase();
+            let name = name.strip_prefix("schema:").map(str::to_owned).unwrap_or(name);
+            Some((name, content))
         })
         .collect()
 }

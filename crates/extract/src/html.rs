@@ -609,13 +609,10 @@ fn marked_texts(page: &Document) -> impl Iterator<Item = String> + '_ {
         .filter(|text| text.len() <= 400)
 }
 
-/// Last resort: a date standing alone in a short element (a dateline), else the first
-/// plausible date written in the page's visible body text. Dates in comment sections are passed
-/// over; a date labelled as a modification ("last modified on", "Aktualisiert:") counts only
-/// when the page shows no other (a wiki page's or a notice's only date).
+/// Last resort: a date standing alone in a short element (a dateline) outside comment
+/// sections, else the first plausible date written in the page's visible body text.
 fn date_in_text(page: &Document) -> Option<Published> {
     let body = page.body()?;
-    let mut modified = None;
     // Datelines sit near the top: the first few hundred candidate elements are enough.
     for e in page.query_selector_all(body, "p, span, div, li, small, strong, em, h4, h5, h6").into_iter().take(400) {
         let text = page.text_content(e);
@@ -626,18 +623,10 @@ fn date_in_text(page: &Document) -> Option<Published> {
         if let Some((date, range)) = find_date(text).filter(|(d, _)| plausible(d.date)) {
             // Mostly the date, with at most a short label around it ("Posted on", "| 10:15"),
             // or a dateline that starts with it ("02.02.2022 10:16 - Sport - Agency").
-            if !(text.len() - range.len() <= 25 || range.start <= 20) || on(Rule::CommentDates) && in_comments(page, e) {
-                continue;
+            if (text.len() - range.len() <= 25 || range.start <= 20) && !(on(Rule::CommentDates) && in_comments(page, e)) {
+                return Some(date);
             }
-            if on(Rule::ModifiedLabel) && modified_label(&text[..range.start]) {
-                modified.get_or_insert(date);
-                continue;
-            }
-            return Some(date);
         }
-    }
-    if modified.is_some() {
-        return modified;
     }
     let mut text = page.iter_text(body, " ");
     if text.len() > 200_000 {
@@ -647,46 +636,7 @@ fn date_in_text(page: &Document) -> Option<Published> {
         }
         text.truncate(end);
     }
-    let mut from = 0;
-    for _ in 0..20 {
-        let Some((date, range)) = find_date(&text[from..]) else { break };
-        let before = &text[..from + range.start];
-        from += range.end;
-        if !plausible(date.date) {
-            continue;
-        }
-        if on(Rule::ModifiedLabel) && modified_label(before) {
-            modified.get_or_insert(date);
-            continue;
-        }
-        return Some(date);
-    }
-    modified
-}
-
-/// Whether the text just before a date labels it as a modification.
-fn modified_label(before: &str) -> bool {
-    const LABELS: &[&str] = &[
-        "modified",
-        "updated",
-        "last edited",
-        "aktualisiert",
-        "geändert",
-        "bearbeitet",
-        "modifié",
-        "mis à jour",
-        "actualizado",
-        "modificado",
-        "atualizado",
-        "aggiornato",
-        "bijgewerkt",
-    ];
-    let mut start = before.len().saturating_sub(40);
-    while !before.is_char_boundary(start) {
-        start += 1;
-    }
-    let tail = before[start..].to_lowercase();
-    LABELS.iter().any(|l| tail.contains(l))
+    find_date(&text).map(|(d, _)| d).filter(|d| plausible(d.date))
 }
 
 #[cfg(test)]
@@ -765,5 +715,67 @@ mod tests {
         assert_eq!(out.canonical_url.as_deref(), Some("https://news.example.org/2020/01/02/bridge"));
         assert_eq!(out.authors, ["Kim Park"]);
         assert_eq!(out.language.as_deref(), Some("en"));
+    }
+
+    fn date_of(head: &str, body: &str) -> Option<String> {
+        let page = Document::parse(&format!("<html><head>{head}</head><body>{body}</body></html>"));
+        publication_date(&page, &json_ld(&page), None).map(|d| d.to_iso())
+    }
+
+    #[test]
+    fn a_utc_time_moves_to_the_outlets_day_only_on_evidence_in_the_page() {
+        let head = r#"<meta property="article:published_time" content="2023-11-09T06:35:29+00:00">"#;
+        // No evidence of the outlet's clock: the value stays as stated.
+        assert_eq!(date_of(head, "<p>Text.</p>").as_deref(), Some("2023-11-09T06:35:29Z"));
+        // The same instant with the outlet's offset.
+        let local = r#"<p>Posted: <time datetime="2023-11-08T22:35:29-08:00">Nov 8, 2023 / 10:35 PM PST</time></p>"#;
+        assert_eq!(date_of(head, local).as_deref(), Some("2023-11-08T22:35:29-08:00"));
+        // The instant shown as a wall time to the minute in the byline.
+        let byline = r#"<div class="byline">Published Nov. 8, 2023, 10:35 p.m. PT</div>"#;
+        assert_eq!(date_of(head, byline).as_deref(), Some("2023-11-08T22:35:00-08:00"));
+        // A byline time that is not the instant (other minutes) is not evidence.
+        let other = r#"<div class="byline">Published Nov. 8, 2023, 10:12 p.m.</div>"#;
+        assert_eq!(date_of(head, other).as_deref(), Some("2023-11-09T06:35:29Z"));
+        // A <time> for the instant whose visible day is the next one (Europe after midnight).
+        let head = r#"<meta property="article:published_time" content="2023-11-01T23:01:00Z">"#;
+        let shown = r#"<time datetime="2023-11-01T23:01:00Z">02 Novembre 2023</time>"#;
+        assert_eq!(date_of(head, shown).as_deref(), Some("2023-11-02"));
+        // A value with its own offset is the outlet's clock already.
+        let head = r#"<meta property="article:published_time" content="2020-06-29T00:16:15+03:00">"#;
+        assert_eq!(date_of(head, local).as_deref(), Some("2020-06-29T00:16:15+03:00"));
+    }
+
+    #[test]
+    fn the_day_the_byline_shows_wins_where_the_page_states_it_for_machines_too() {
+        let ld = r#"<script type="application/ld+json">{"@type":"NewsArticle","datePublished":"2023-11-03T10:25:56+00:00"}</script>"#;
+        let meta = r#"<meta property="article:published_time" content="2023-11-06T14:25:00+00:00">"#;
+        let byline = r#"<span class="entry-date">6. November 2023, 15:25 Uhr</span>"#;
+        assert_eq!(date_of(&format!("{ld}{meta}"), byline).as_deref(), Some("2023-11-06T14:25:00Z"));
+        // A byline day no machine value of the page states (a teaser's, a header's "today") is not enough.
+        assert_eq!(date_of(ld, byline).as_deref(), Some("2023-11-03T10:25:56Z"));
+        // Nor is a teaser's own <time datetime>.
+        let teaser = r#"<time datetime="2023-11-06T15:25:00+01:00">6. November 2023</time>"#;
+        assert_eq!(date_of(ld, teaser).as_deref(), Some("2023-11-03T10:25:56Z"));
+    }
+
+    #[test]
+    fn comment_and_teaser_times_are_not_the_articles() {
+        let article = r#"<article><time datetime="2019-06-28T13:49:45Z">28 juin 2019</time><p>Text.</p></article>"#;
+        let teasers: String = (1..=4).map(|d| format!(r#"<li><time pubdate datetime="2019-09-2{d}T07:30:29Z"></time></li>"#)).collect();
+        assert_eq!(date_of("", &format!("{article}<ul>{teasers}</ul>")).as_deref(), Some("2019-06-28T13:49:45Z"));
+        // One or two marked times single the article's out.
+        let marked = r#"<time datetime="2019-01-01">1 janvier 2019</time><time pubdate datetime="2019-06-28">28 juin 2019</time>"#;
+        assert_eq!(date_of("", marked).as_deref(), Some("2019-06-28"));
+        // Times in the comments are the comments'.
+        let comments = r#"<div id="comments"><div class="comment-metadata"><time datetime="2019-08-24T03:36:11+02:00">24. August 2019</time></div></div>"#;
+        assert_eq!(date_of("", &format!("<p>16. August 2019</p>{comments}")).as_deref(), Some("2019-08-16"));
+    }
+
+    #[test]
+    fn broken_json_ld_still_gives_its_date() {
+        let runs_on = r#"<script type="application/ld+json">{"@type":"NewsArticle","datePublished":"2020-10-26T18:10:00+01:00"} }</script>"#;
+        assert_eq!(date_of(runs_on, "").as_deref(), Some("2020-10-26T18:10:00+01:00"));
+        let broken = r#"<script type="application/ld+json">{"@type":"NewsArticle", "headline": "A "quoted" word", "datePublished": "2020-10-26"}</script>"#;
+        assert_eq!(date_of(broken, "").as_deref(), Some("2020-10-26"));
     }
 }

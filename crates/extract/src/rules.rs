@@ -54,7 +54,6 @@ rules! {
     Fallback = "fallback": "the readability/jusText comparison when the main text is thin",
     CommentDates = "comment_dates": "times in a comment section are not the article's",
     TeaserDates = "teaser_dates": "a publication mark on three or more times is a list of teasers and singles out none",
-    ModifiedLabel = "modified_label": "a date written after \"last modified\", \"updated\", \"aktualisiert\"... is not the publication's",
     ShownDay = "shown_day": "the day a page's byline shows, where it disagrees with the stated publication value and another machine value states it",
     LocalDay = "local_day": "a publication time stated in UTC moved to the outlet's day where the page shows the same instant in its own time",
 }

@@ -423,7 +423,7 @@ fn publication_date(page: &Document, ld: &[Value], url: Option<&str>) -> Option<
 
     let stated = from_ld("datePublished").or_else(|| from_meta(PUBLISHED_META));
     if let Some(stated) = stated {
-        let stated = if on(Rule::LocalDay) { in_local_time(page, ld, &metas, stated) } else { stated };
+        let stated = if on(Rule::LocalDay) { in_local_time(page, ld, &metas, url_day, stated) } else { stated };
         return Some(if on(Rule::ShownDay) { shown_day(page, ld, stated) } else { stated });
     }
     let found = time_element(page)
@@ -435,7 +435,7 @@ fn publication_date(page: &Document, ld: &[Value], url: Option<&str>) -> Option<
         .or_else(|| from_ld("dateModified"))
         .or_else(|| from_meta(MODIFIED_META))
         .or_else(|| date_in_text(page))?;
-    Some(if on(Rule::LocalDay) { in_local_time(page, ld, &metas, found) } else { found })
+    Some(if on(Rule::LocalDay) { in_local_time(page, ld, &metas, url_day, found) } else { found })
 }
 
 /// The date values the page states for machines about itself: `<meta>` values and JSON-LD (not
@@ -474,9 +474,10 @@ fn shown_day(page: &Document, ld: &[Value], stated: Published) -> Published {
 /// Evidence, strongest first: the same instant written with a non-zero offset elsewhere in the
 /// page (a `<time datetime>`, a meta value, JSON-LD); the same instant displayed as a wall time
 /// to the minute in a dateline or byline (a whole number of half hours away, at most 14 hours);
-/// a `<time>` whose machine value is the instant and whose visible day is one day off. Without
+/// a `<time>` whose machine value is the instant and whose visible day is one day off; the day
+/// in the page's URL, one day off and within 14 hours of the stated time. Without
 /// such evidence the value stays as stated: no offset is guessed from the site's country.
-fn in_local_time(page: &Document, ld: &[Value], metas: &[(String, String)], found: Published) -> Published {
+fn in_local_time(page: &Document, ld: &[Value], metas: &[(String, String)], url_day: Option<chrono::NaiveDate>, found: Published) -> Published {
     if found.offset_minutes != Some(0) || found.time.is_none() {
         return found;
     }
@@ -517,6 +518,19 @@ fn in_local_time(page: &Document, ld: &[Value], metas: &[(String, String)], foun
             if (v.date - found.date).num_days().abs() == 1 {
                 return Published::day(v.date);
             }
+        }
+    }
+    // The URL's day (written on the outlet's calendar), one day off, where an offset of at most
+    // 14 hours reaches it from the stated time.
+    if let (Some(day), Some(time)) = (url_day, found.time) {
+        let seconds = i64::from(chrono::Timelike::num_seconds_from_midnight(&time));
+        let reachable = match (day - found.date).num_days() {
+            -1 => seconds < 14 * 3600,
+            1 => seconds + 14 * 3600 >= 86_400,
+            _ => false,
+        };
+        if reachable {
+            return Published::day(day);
         }
     }
     found
@@ -740,6 +754,13 @@ mod tests {
         let head = r#"<meta property="article:published_time" content="2023-11-01T23:01:00Z">"#;
         let shown = r#"<time datetime="2023-11-01T23:01:00Z">02 Novembre 2023</time>"#;
         assert_eq!(date_of(head, shown).as_deref(), Some("2023-11-02"));
+        // The URL's day, one day before a UTC time early in the day (the Americas' evening).
+        let page = Document::parse(r#"<html><head><meta property="article:published_time" content="2020-02-18T02:18:11Z"></head><body></body></html>"#);
+        let dated = |url| publication_date(&page, &[], Some(url)).map(|d| d.to_iso());
+        assert_eq!(dated("https://example.com/2020/02/17/story/").as_deref(), Some("2020-02-17"));
+        // Two days off, or a day no 14-hour offset reaches, is not the same instant.
+        assert_eq!(dated("https://example.com/2020/02/16/story/").as_deref(), Some("2020-02-18T02:18:11Z"));
+        assert_eq!(dated("https://example.com/2020/02/19/story/").as_deref(), Some("2020-02-18T02:18:11Z"));
         // A value with its own offset is the outlet's clock already.
         let head = r#"<meta property="article:published_time" content="2020-06-29T00:16:15+03:00">"#;
         assert_eq!(date_of(head, local).as_deref(), Some("2020-06-29T00:16:15+03:00"));

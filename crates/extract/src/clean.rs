@@ -125,6 +125,13 @@ re!(NAV_SEPARATORS, r"\s(?:\||»|›|•|·|>|/)\s");
 /// Cleans scraped lines. `is_boilerplate` answers whether a line repeats across many articles
 /// of the same outlet (corpus-level evidence, see [`crate::corpus`]).
 pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> bool) -> Cleaned {
+    clean_lines_in(lines, mode, is_boilerplate, &|_| false)
+}
+
+/// [`clean_lines`] for text from a page whose markup says more: `in_article` answers whether a
+/// short line after the last prose paragraph sits in the article itself (beside that
+/// paragraph in the page, and no link's text), so the tail trim leaves it.
+pub fn clean_lines_in(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> bool, in_article: &dyn Fn(&str) -> bool) -> Cleaned {
     let mut out = Cleaned::default();
     // Kept and removed lines carry their position so the removal list reads in text order.
     let mut kept: Vec<(usize, String)> = Vec::new();
@@ -317,7 +324,7 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
         kept.push((i, line.to_owned()));
     }
     if on(Rule::EdgeTrim) {
-        trim_page_edges(&mut kept, &mut removed, &mut out.meta, mode);
+        trim_page_edges(&mut kept, &mut removed, &mut out.meta, mode, in_article);
     }
     removed.sort_by_key(|(at, _)| *at);
     out.paragraphs = kept.into_iter().map(|(_, l)| l).collect();
@@ -326,7 +333,7 @@ pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> 
 }
 
 /// Prose: a sentence of some length, or a long line.
-fn is_prose(line: &str) -> bool {
+pub(crate) fn is_prose(line: &str) -> bool {
     let words = word_count(line);
     words >= 20 || words >= 8 && is_sentence(line) || line.chars().count() >= 60 && is_sentence(line)
 }
@@ -336,12 +343,13 @@ fn is_prose(line: &str) -> bool {
 /// last headline-like line before the prose starts (menus come before it, not after).
 /// Text from the HTML extractor already lost its header; only its tail is trimmed (lists of
 /// related headlines that follow the article).
-fn trim_page_edges(kept: &mut Vec<(usize, String)>, removed: &mut Vec<(usize, Removed)>, meta: &mut TextMeta, mode: Mode) {
+fn trim_page_edges(kept: &mut Vec<(usize, String)>, removed: &mut Vec<(usize, Removed)>, meta: &mut TextMeta, mode: Mode, in_article: &dyn Fn(&str) -> bool) {
     if mode == Mode::FromHtml {
         let Some(last) = kept.iter().rposition(|(_, l)| is_prose(l)) else { return };
         let tail: Vec<(usize, String)> = kept.drain(last + 1..).collect();
         for (at, line) in tail {
-            if word_count(&line) <= EDGE_LINE_WORDS && line.chars().count() <= EDGE_LINE_CHARS && !is_sentence(&line) {
+            let furniture = word_count(&line) <= EDGE_LINE_WORDS && line.chars().count() <= EDGE_LINE_CHARS && !is_sentence(&line);
+            if furniture && !(on(Rule::ArticleTail) && in_article(&line)) {
                 removed.push((at, Removed { text: line, reason: RemovalReason::RelatedContent }));
             } else {
                 kept.push((at, line));

@@ -23,6 +23,9 @@ pub struct HtmlExtract {
     pub canonical_url: Option<String>,
     /// Set when the main-text extractor found nothing and the page text was used instead.
     pub fallback_note: Option<String>,
+    /// Paragraphs after the last prose paragraph that the page places in the article (see
+    /// [`article_tail`]), whitespace collapsed.
+    pub article_tail: std::collections::HashSet<String>,
 }
 
 /// Plain-text lines of raw markup without building a tree: tags are dropped (block tags end a
@@ -96,6 +99,9 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
             let lead = on(Rule::DescriptionLead).then(|| missing_lead(&page, &out.paragraphs, &body)).flatten();
             if let Some(lead) = lead.or_else(|| on(Rule::ClassedLead).then(|| classed_lead(&page, &out.paragraphs, &body)).flatten()) {
                 out.paragraphs.insert(0, lead);
+            }
+            if on(Rule::ArticleTail) && on(Rule::EdgeTrim) {
+                out.article_tail = article_tail(&page, &out.paragraphs);
             }
             let meta = result.metadata;
             out.title = non_empty(meta.title);
@@ -194,8 +200,43 @@ fn flush(current: &mut String, paragraphs: &mut Vec<String>) {
     current.clear();
 }
 
-fn collapse(s: &str) -> String {
+pub(crate) fn collapse(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Characters of a paragraph's start by which its element is found in the page.
+const HOLDER_PROBE_CHARS: usize = 80;
+
+/// The short paragraphs after the last prose paragraph that belong to the article: inside the
+/// parent of the element holding that paragraph (a list, a signature, a note below the text),
+/// and not the text of a link (as a related headline is). A paragraph whose start the page
+/// does not show as such (markup splitting words) finds no element, and nothing is kept.
+fn article_tail(page: &Document, paragraphs: &[String]) -> std::collections::HashSet<String> {
+    let mut keep = std::collections::HashSet::new();
+    let Some(last) = paragraphs.iter().rposition(|p| crate::clean::is_prose(p)) else { return keep };
+    if last + 1 == paragraphs.len() {
+        return keep;
+    }
+    let probe: String = collapse(&paragraphs[last]).chars().take(HOLDER_PROBE_CHARS).collect();
+    // Down from the body through the child that holds the paragraph's start, as deep as it goes.
+    let Some(mut holder) = page.body() else { return keep };
+    if !collapse(&page.text_content(holder)).contains(&probe) {
+        return keep;
+    }
+    while let Some(child) = page.children(holder).into_iter().find(|&c| collapse(&page.text_content(c)).contains(&probe)) {
+        holder = child;
+    }
+    let Some(container) = page.parent(holder) else { return keep };
+    let text = collapse(&page.text_content(container));
+    let links: Vec<String> = page.iter_descendants(container, &["a"]).into_iter().map(|a| collapse(&page.text_content(a))).filter(|t| !t.is_empty()).collect();
+    for p in &paragraphs[last + 1..] {
+        let line = collapse(p);
+        let linked = links.iter().any(|a| *a == line || a.len() * 2 >= line.len() && line.contains(a.as_str()));
+        if !line.is_empty() && !linked && text.contains(&line) {
+            keep.insert(line);
+        }
+    }
+    keep
 }
 
 /// Characters of the page's description that identify the lead paragraph carrying it.

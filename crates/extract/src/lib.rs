@@ -75,7 +75,8 @@ fn extract_with(doc: &RawDocument, stats: &CorpusStats, over_budget: Option<Stri
                 warnings.push(format!("{}: {note}", doc.source));
             }
             let lines: Vec<&str> = page.paragraphs.iter().map(String::as_str).collect();
-            let cleaned = clean_lines(&lines, Mode::FromHtml, &boilerplate);
+            let in_article = |line: &str| page.article_tail.contains(&html::collapse(line));
+            let cleaned = clean::clean_lines_in(&lines, Mode::FromHtml, &boilerplate, &in_article);
             // A first paragraph repeating the title stays in text from HTML: both extraction
             // sets count it as the article's (measured: dropping it cost recall on both).
             (cleaned, Some(page))
@@ -324,6 +325,27 @@ mod tests {
         let furniture: Vec<&str> = article.removed.iter().filter(|r| r.reason == RemovalReason::HtmlBoilerplate).map(|r| r.text.as_str()).collect();
         assert!(furniture.iter().any(|t| t.contains("Copyright Example Gazette")), "{furniture:?}");
         assert!(!furniture.iter().any(|t| t.contains("old bridge")), "{furniture:?}");
+    }
+
+    #[test]
+    fn a_list_inside_the_article_stays_and_linked_headlines_after_it_go() {
+        let page = r#"<html><head><title>Winter chili</title></head><body>
+            <div class="post"><h1>Winter chili</h1>
+            <p>This chili takes an hour from start to finish and feeds four people, with enough left over for a lunch the next day.</p>
+            <p>Brown the chicken first, then add the beans and the broth and let the pot simmer slowly until the sauce is thick.</p>
+            <p>Ingredients for 4 portions:</p>
+            <ul><li>2 cans white beans</li><li>1 tsp ground cumin</li><li>Signed by the <a href="/cook">cook</a> of the house</li></ul></div>
+            <div class="related"><p>More recipes</p><ul><li><a href="/a">Beef stew for cold nights</a></li><li><a href="/b">Easy lentil soup</a></li></ul></div>
+            </body></html>"#;
+        let doc =
+            RawDocument { source: "page.html".into(), format: InputFormat::Html, body: Body::Html(page.into()), hints: Hints::default(), warnings: vec![] };
+        let text = extract(&doc, &CorpusStats::default()).text;
+        for kept in ["Ingredients for 4 portions:", "2 cans white beans", "1 tsp ground cumin", "Signed by the cook of the house"] {
+            assert!(text.contains(kept), "{kept:?} lost from {text}");
+        }
+        for gone in ["Beef stew for cold nights", "Easy lentil soup"] {
+            assert!(!text.contains(gone), "{gone:?} kept in {text}");
+        }
     }
 
     #[test]

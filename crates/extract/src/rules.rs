@@ -48,6 +48,7 @@ rules! {
     Boilerplate = "boilerplate": "lines repeated across many documents of one outlet",
     DuplicateParagraph = "duplicate_paragraph": "a paragraph repeating an earlier one",
     EdgeTrim = "edge_trim": "short non-sentence lines before the first and after the last prose paragraph",
+    ArticleTail = "article_tail": "short lines after the last prose paragraph stay where the page puts them beside it and they are no link's text",
     RepeatedTitle = "repeated_title": "a first paragraph repeating the title",
     DescriptionLead = "description_lead": "the lead put back from the element holding the page's description",
     ClassedLead = "classed_lead": "the lead put back from an element classed intro, lead, standfirst...",

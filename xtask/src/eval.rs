@@ -155,6 +155,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
             failures.push(format!("NER F1 below floor {FLOOR_NER_F1}"));
         }
     }
+    if o.only.as_deref() == Some("ner-variants") {
+        let shipped = crate::ner_eval::variants(&o.bench)?;
+        if shipped < FLOOR_NER_F1 {
+            failures.push(format!("NER F1 of the shipped design trained on train.txt below floor {FLOOR_NER_F1}"));
+        }
+    }
     if wants("quotes") {
         let f = crate::quotes_eval::run(&o.bench)?;
         if f < FLOOR_QUOTES_OVERLAP_F1 {

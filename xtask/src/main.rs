@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | eval [extraction|dragnet|extraction-rules|dates|cleaning|copies|furniture|furniture-rules|stories|ner|queue] [--bench DIR] | bench [copies|stories|serve N|queue N|backends N|follow [FEEDS ITEMS SECONDS PERIOD]] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
+                "usage: cargo xtask <ci | eval [extraction|dragnet|extraction-rules|dates|cleaning|copies|furniture|furniture-rules|stories|ner|ner-variants|queue] [--bench DIR] | bench [copies|stories|serve N|queue N|backends N|follow [FEEDS ITEMS SECONDS PERIOD]] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
             );
             return ExitCode::from(2);
         }

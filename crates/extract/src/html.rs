@@ -206,30 +206,43 @@ pub(crate) fn collapse(s: &str) -> String {
 
 /// Characters of a paragraph's start by which its element is found in the page.
 const HOLDER_PROBE_CHARS: usize = 80;
+/// Tail lines checked against the page; a longer tail is a list of links or headlines anyway,
+/// and the bound keeps the check linear in the page.
+const ARTICLE_TAIL_MAX_LINES: usize = 200;
 
 /// The short paragraphs after the last prose paragraph that belong to the article: inside the
-/// parent of the element holding that paragraph (a list, a signature, a note below the text),
-/// and not the text of a link (as a related headline is). A paragraph whose start the page
-/// does not show as such (markup splitting words) finds no element, and nothing is kept.
+/// parent of the deepest element holding that paragraph's start (a list, a signature, a note
+/// below the text), and not the text of a link (as a related headline is). A paragraph whose
+/// start the page does not show as such (markup splitting words) finds no element, and nothing
+/// is kept.
 fn article_tail(page: &Document, paragraphs: &[String]) -> std::collections::HashSet<String> {
     let mut keep = std::collections::HashSet::new();
     let Some(last) = paragraphs.iter().rposition(|p| crate::clean::is_prose(p)) else { return keep };
     if last + 1 == paragraphs.len() {
         return keep;
     }
+    let Some(body) = page.body() else { return keep };
     let probe: String = collapse(&paragraphs[last]).chars().take(HOLDER_PROBE_CHARS).collect();
-    // Down from the body through the child that holds the paragraph's start, as deep as it goes.
-    let Some(mut holder) = page.body() else { return keep };
-    if !collapse(&page.text_content(holder)).contains(&probe) {
-        return keep;
+    // The deepest element holding the probe: the common ancestor of the text nodes where it
+    // starts and ends, found in one pass over the text (no element's text is built twice).
+    let (text, starts) = text_index(page, body);
+    let Some(from) = text.find(&probe) else { return keep };
+    let node_at = |offset: usize| starts[starts.partition_point(|(s, _)| *s <= offset).saturating_sub(1)].1;
+    let (first, last_node) = (node_at(from), node_at(from + probe.len().saturating_sub(1)));
+    let mut ancestors = Vec::new();
+    let mut at = page.parent(first);
+    while let Some(a) = at {
+        ancestors.push(a);
+        at = page.parent(a);
     }
-    while let Some(child) = page.children(holder).into_iter().find(|&c| collapse(&page.text_content(c)).contains(&probe)) {
-        holder = child;
+    let mut holder = page.parent(last_node);
+    while let Some(h) = holder.filter(|h| !ancestors.contains(h)) {
+        holder = page.parent(h);
     }
-    let Some(container) = page.parent(holder) else { return keep };
+    let Some(container) = holder.and_then(|h| page.parent(h)) else { return keep };
     let text = collapse(&page.text_content(container));
     let links: Vec<String> = page.iter_descendants(container, &["a"]).into_iter().map(|a| collapse(&page.text_content(a))).filter(|t| !t.is_empty()).collect();
-    for p in &paragraphs[last + 1..] {
+    for p in paragraphs[last + 1..].iter().take(ARTICLE_TAIL_MAX_LINES) {
         let line = collapse(p);
         let linked = links.iter().any(|a| *a == line || a.len() * 2 >= line.len() && line.contains(a.as_str()));
         if !line.is_empty() && !linked && text.contains(&line) {
@@ -237,6 +250,29 @@ fn article_tail(page: &Document, paragraphs: &[String]) -> std::collections::Has
         }
     }
     keep
+}
+
+/// The text under `root` with whitespace collapsed (as [`collapse`] of its text content, up to
+/// a leading space), and the offset at which each text node starts in it, in document order.
+fn text_index(page: &Document, root: trafilatura::dom::NodeId) -> (String, Vec<(usize, trafilatura::dom::NodeId)>) {
+    let mut text = String::new();
+    let mut starts = Vec::new();
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        if page.is_text(id) {
+            starts.push((text.len(), id));
+            for c in page.text_content(id).chars() {
+                if !c.is_whitespace() {
+                    text.push(c);
+                } else if !text.is_empty() && !text.ends_with(' ') {
+                    text.push(' ');
+                }
+            }
+        } else {
+            stack.extend(page.child_nodes(id).into_iter().rev());
+        }
+    }
+    (text, starts)
 }
 
 /// Characters of the page's description that identify the lead paragraph carrying it.
@@ -697,6 +733,25 @@ fn date_in_text(page: &Document) -> Option<Published> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_article_tail_is_what_sits_beside_the_last_paragraph_and_is_no_link() {
+        let prose = "The council met on Tuesday and agreed the budget for the coming year after a long debate.";
+        let page = Document::parse(
+            r#"<html><body><div><div class="post"><p>The council <b>met</b> on Tuesday and agreed the budget for the coming year after a long debate.</p>
+            <ul><li>Roads: 4 million</li><li>See the <a href="/plan">full plan</a></li><li><a href="/x">Schools reopen</a></li></ul></div>
+            <div class="more"><p>Mayor opens bridge</p></div></div></body></html>"#,
+        );
+        let paragraphs: Vec<String> =
+            [prose, "Roads: 4 million", "See the full plan", "Schools reopen", "Mayor opens bridge", "Not in the page"].map(String::from).to_vec();
+        let mut kept: Vec<String> = article_tail(&page, &paragraphs).into_iter().collect();
+        kept.sort();
+        // The link's text and the line holding it as half its length go; so does what lies outside.
+        assert_eq!(kept, ["Roads: 4 million"]);
+        // A last paragraph the page does not show keeps nothing.
+        let unseen = ["A paragraph this page never shows, long enough to be prose in any article at all.".to_owned(), "Roads: 4 million".to_owned()];
+        assert!(article_tail(&page, &unseen).is_empty());
+    }
 
     #[test]
     fn every_named_and_numeric_entity_is_decoded() {

@@ -224,7 +224,8 @@ fn article_tail(page: &Document, paragraphs: &[String]) -> std::collections::Has
     let Some(body) = page.body() else { return keep };
     let probe: String = collapse(&paragraphs[last]).chars().take(HOLDER_PROBE_CHARS).collect();
     // The deepest element holding the probe: the common ancestor of the text nodes where it
-    // starts and ends, found in one pass over the text (no element's text is built twice).
+    // starts and ends, found in one pass over the page's text nodes (not by building the text
+    // of every element on the way down, which deep markup makes quadratic).
     let (text, starts) = text_index(page, body);
     let Some(from) = text.find(&probe) else { return keep };
     let node_at = |offset: usize| starts[starts.partition_point(|(s, _)| *s <= offset).saturating_sub(1)].1;

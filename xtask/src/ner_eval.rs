@@ -123,10 +123,10 @@ fn score_with(bin: &Path, model: Option<&Path>, file: &Path) -> Result<(f64, f64
 /// model.
 pub fn train(bench: &Path) -> Result<(), String> {
     let (gaz, clusters) = prepare()?;
-    crate::run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "storyline-cli"]))?;
+    let bin = crate::eval::build()?;
     let conll = bench.join("ner/conll2003");
     crate::run(
-        Command::new("target/release/storyline")
+        Command::new(&bin)
             .args(["train-ner", "--train"])
             .arg(conll.join("train.txt"))
             .arg("--train")
@@ -138,7 +138,7 @@ pub fn train(bench: &Path) -> Result<(), String> {
             .args(["--epochs", EPOCHS, "--out", MODEL]),
     )?;
     // The binary embeds the model: rebuild so `eval ner` scores the new one.
-    crate::run(Command::new("cargo").args(["build", "--release", "--quiet", "-p", "storyline-cli"]))
+    crate::eval::build().map(drop)
 }
 
 /// One design of the tagger, trained on train.txt alone for the comparison.

@@ -25,6 +25,7 @@ const FLOOR_REWRITE_RECALL: f64 = 0.93;
 const FLOOR_STORIES_BCUBED: f64 = 0.925;
 const CEILING_STORIES_DRIFT: f64 = 0.01;
 const FLOOR_NER_F1: f64 = 0.88;
+const FLOOR_NER_ENCODER_F1: f64 = 0.91;
 const FLOOR_QUOTES_OVERLAP_F1: f64 = 0.5;
 
 struct Opts {
@@ -153,6 +154,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("ner        CoNLL-2003 test  P {p:.3}  R {r:.3}  F1 {f:.4}  ({speed})");
         if f < FLOOR_NER_F1 {
             failures.push(format!("NER F1 below floor {FLOOR_NER_F1}"));
+        }
+        if let Some((p, r, f, speed)) = crate::ner_eval::score_with_encoder(&bin, &test)? {
+            println!("ner+enc    CoNLL-2003 test  P {p:.3}  R {r:.3}  F1 {f:.4}  (tagger with the MiniLM encoder, one thread; {speed})");
+            if f < FLOOR_NER_ENCODER_F1 {
+                failures.push(format!("NER F1 with the encoder below floor {FLOOR_NER_ENCODER_F1}"));
+            }
         }
     }
     if o.only.as_deref() == Some("ner-variants") {

@@ -29,9 +29,12 @@ fn main() -> ExitCode {
         Some("train") if args.get(1).map(String::as_str) == Some("ner") => {
             ner_eval::train(std::path::Path::new(args.get(2).map_or("../shared/bench", String::as_str)))
         }
+        Some("train") if args.get(1).map(String::as_str) == Some("ner-encoder") => {
+            ner_eval::train_encoder(std::path::Path::new(args.get(2).map_or("../shared/bench", String::as_str)))
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | eval [extraction|dragnet|extraction-rules|dates|cleaning|copies|furniture|furniture-rules|stories|ner|ner-variants|queue] [--bench DIR] | bench [copies|stories|serve N|queue N|backends N|follow [FEEDS ITEMS SECONDS PERIOD]] | train ner [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
+                "usage: cargo xtask <ci | eval [extraction|dragnet|extraction-rules|dates|cleaning|copies|furniture|furniture-rules|stories|ner|ner-variants|queue] [--bench DIR] | bench [copies|stories|serve N|queue N|backends N|follow [FEEDS ITEMS SECONDS PERIOD]] | train ner|ner-encoder [BENCH_DIR] | fuzz TARGET [SECONDS] | schemathesis>"
             );
             return ExitCode::from(2);
         }

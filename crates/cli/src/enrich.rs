@@ -33,8 +33,29 @@ fn read_text(p: &Path) -> Result<String> {
 }
 
 /// Tags CoNLL files (word<TAB>tag per token) or plain text (entities as JSON Lines).
-pub fn tag(model: Option<&Path>, conll: bool, paths: &[std::path::PathBuf]) -> Result<ExitCode> {
-    let tagger = load_tagger(model)?;
+/// The encoder `storyline tag` adds to the tagger, when `dir` is given (and not `none`).
+pub struct EncoderArgs<'a> {
+    pub dir: Option<&'a Path>,
+    pub adapter: Option<&'a Path>,
+    pub weights: Option<(f32, f32)>,
+}
+
+pub fn tag(model: Option<&Path>, encoder: EncoderArgs<'_>, conll: bool, paths: &[std::path::PathBuf]) -> Result<ExitCode> {
+    let mut tagger = load_tagger(model)?;
+    let EncoderArgs { dir: encoder, adapter, weights } = encoder;
+    if let Some(dir) = encoder.filter(|d| d.as_os_str() != "none") {
+        let adapter = match adapter {
+            Some(a) => std::fs::read(a).with_context(|| format!("cannot read {}", a.display()))?,
+            None => storyline_enrich::encoder::BUNDLED_ADAPTER.to_vec(),
+        };
+        let t = Instant::now();
+        let mut enc = storyline_enrich::encoder::Encoder::load(dir, &adapter).with_context(|| format!("cannot load the encoder from {}", dir.display()))?;
+        if let Some(w) = weights {
+            enc.weights = w;
+        }
+        eprintln!("encoder loaded from {} in {:.2} s", dir.display(), t.elapsed().as_secs_f64());
+        tagger = tagger.with_encoder(enc);
+    }
     let mut out = BufWriter::new(io::stdout().lock());
     let (mut tokens, mut secs, mut failed) = (0usize, 0f64, 0usize);
     for p in paths {
@@ -76,8 +97,52 @@ pub fn tag(model: Option<&Path>, conll: bool, paths: &[std::path::PathBuf]) -> R
         }
     }
     out.flush()?;
-    eprintln!("tagged {tokens} tokens in {secs:.2} s ({:.0} tokens/s, one core)", tokens as f64 / secs.max(1e-9));
+    let threads = if tagger.has_encoder() { storyline_enrich::encoder::threads() } else { 1 };
+    let cores = if threads == 1 { "one core".to_string() } else { format!("{threads} threads") };
+    eprintln!("tagged {tokens} tokens in {secs:.2} s ({:.0} tokens/s, {cores})", tokens as f64 / secs.max(1e-9));
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Weights of the encoder's scores tried by [`tune_encoder`], for each pass.
+const ENCODER_WEIGHTS: [f32; 7] = [0.0, 2.5, 5.0, 7.5, 10.0, 15.0, 20.0];
+
+/// `storyline tune-ner-encoder`: the encoder's scores for the dev file once, then the tagger
+/// with each pair of weights; prints each pair's F1 and, last, the best pair as `best W1,W2`.
+pub fn tune_encoder(model: &Path, encoder: &Path, adapter: &Path, dev: &Path) -> Result<ExitCode> {
+    let tagger = load_tagger(Some(model))?;
+    let adapter = std::fs::read(adapter).with_context(|| format!("cannot read {}", adapter.display()))?;
+    let enc = storyline_enrich::encoder::Encoder::load(encoder, &adapter).with_context(|| format!("cannot load the encoder from {}", encoder.display()))?;
+    let data = ner::read_conll(&read_text(dev)?);
+    let docs = ner::documents(&data);
+    let words: Vec<Vec<Vec<&str>>> = docs.iter().map(|d| data[d.clone()].iter().map(|s| s.words.iter().map(String::as_str).collect()).collect()).collect();
+    let t = Instant::now();
+    let scores =
+        words.iter().map(|doc| enc.scores(&doc.iter().map(Vec::as_slice).collect::<Vec<_>>())).collect::<Result<Vec<_>, _>>().context("the encoder failed")?;
+    eprintln!("encoder scores for {} sentences in {:.1} s", data.len(), t.elapsed().as_secs_f64());
+    let mut best = (f64::MIN, 0.0, 0.0);
+    for &w1 in &ENCODER_WEIGHTS {
+        for &w2 in &ENCODER_WEIGHTS {
+            let (mut tp, mut np, mut ng) = (0usize, 0usize, 0usize);
+            for ((d, doc), sc) in docs.iter().zip(&words).zip(&scores) {
+                let refs: Vec<&[&str]> = doc.iter().map(Vec::as_slice).collect();
+                for (s, tags) in data[d.clone()].iter().zip(tagger.tag_document_with(&refs, Some(ner::Evidence { scores: sc, first: w1, second: w2 }))) {
+                    let pred = ner::spans(&tags);
+                    let gold = ner::spans(&s.tags.iter().map(String::as_str).collect::<Vec<_>>());
+                    tp += pred.iter().filter(|p| gold.contains(p)).count();
+                    np += pred.len();
+                    ng += gold.len();
+                }
+            }
+            let (p, r) = (tp as f64 / np.max(1) as f64, tp as f64 / ng.max(1) as f64);
+            let f = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+            println!("weights {w1:>4} {w2:>4}: dev P {p:.4} R {r:.4} F1 {f:.4}");
+            if f > best.0 {
+                best = (f, w1, w2);
+            }
+        }
+    }
+    println!("best {},{}", best.1, best.2);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What `storyline train-ner` was given.

@@ -216,6 +216,17 @@ enum Command {
         /// A model file written by `storyline train-ner` (default: the bundled model).
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Add the transformer's tag scores: the folder of the MiniLM model
+        /// (scripts/setup-encoder.sh installs it), or `none`; default: `[ner] encoder` of the
+        /// settings.
+        #[arg(long, value_name = "DIR")]
+        encoder: Option<PathBuf>,
+        /// The encoder's adapter file (default: the bundled one).
+        #[arg(long, value_name = "FILE", hide = true)]
+        adapter: Option<PathBuf>,
+        /// Weights of the encoder's scores in the two passes (default: the adapter's).
+        #[arg(long, value_name = "W1,W2", hide = true)]
+        encoder_weights: Option<String>,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -243,6 +254,22 @@ enum Command {
         /// Document folds for the second pass (below 2: one pass only).
         #[arg(long, default_value_t = storyline_enrich::ner::TrainConfig::default().folds)]
         folds: usize,
+    },
+    /// Choose the weights of the encoder's scores in the tagger's two passes on a dev file
+    /// (what `cargo xtask train ner-encoder` runs): prints F1 for each pair and the best.
+    #[command(name = "tune-ner-encoder", hide = true)]
+    TuneNerEncoder {
+        /// The tagger (a `storyline train-ner` model trained without the dev file).
+        #[arg(long)]
+        model: PathBuf,
+        /// The MiniLM model's folder.
+        #[arg(long)]
+        encoder: PathBuf,
+        /// The adapter trained without the dev file.
+        #[arg(long)]
+        adapter: PathBuf,
+        #[arg(long)]
+        dev: PathBuf,
     },
     /// A story's page as a report: summary with citations, outlets, conflicts, quote variants,
     /// copies, timeline and the outlet-by-fact comparison.
@@ -480,7 +507,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
-        Command::Tag { conll, model, paths } => enrich::tag(model.as_deref(), conll, &paths),
+        Command::Tag { conll, model, encoder, adapter, encoder_weights, paths } => {
+            let encoder = encoder.or_else(|| config.ner.encoder_dir().map(std::path::Path::to_path_buf));
+            let weights = match encoder_weights {
+                Some(w) => {
+                    let pair = w.split_once(',').and_then(|(a, b)| Some((a.trim().parse::<f32>().ok()?, b.trim().parse::<f32>().ok()?)));
+                    Some(pair.with_context(|| format!("--encoder-weights {w}: two numbers, W1,W2"))?)
+                }
+                None => None,
+            };
+            enrich::tag(model.as_deref(), enrich::EncoderArgs { dir: encoder.as_deref(), adapter: adapter.as_deref(), weights }, conll, &paths)
+        }
         Command::TrainNer { train, dev, gazetteer, clusters, out, epochs, min_count, folds } => enrich::train_ner(enrich::TrainNerArgs {
             train: &train,
             dev: dev.as_deref(),
@@ -491,6 +528,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             min_count,
             folds,
         }),
+        Command::TuneNerEncoder { model, encoder, adapter, dev } => enrich::tune_encoder(&model, &encoder, &adapter, &dev),
         Command::Stories { db, sort, since, limit, json } => {
             let store = open_existing(&db)?;
             let sort = match sort {

@@ -1,5 +1,6 @@
 //! Who said what: named entities, their resolution across articles, quotes and figures.
 
+pub mod encoder;
 pub mod facts;
 pub mod ner;
 pub mod resolve;

@@ -13,7 +13,18 @@ use xxhash_rust::xxh3::xxh3_64;
 
 /// The IOB2 tag set, in model order.
 pub const TAGS: [&str; 9] = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
-const NT: usize = TAGS.len();
+pub const NT: usize = TAGS.len();
+/// Another model's scores for the words of one sentence: per word, one score per tag of [`TAGS`].
+pub type TagScores = Vec<[f32; NT]>;
+
+/// Another model's per-word tag scores for the sentences of a document, and their weights in the
+/// tagger's first and second pass.
+#[derive(Clone, Copy)]
+pub struct Evidence<'a> {
+    pub scores: &'a [TagScores],
+    pub first: f32,
+    pub second: f32,
+}
 const MAGIC: &[u8; 8] = b"SLNER05\n";
 /// The name lists a gazetteer line can belong to (`LIST<TAB>name`, see scripts/gazetteer.py);
 /// a phrase's gazetteer entry is a bit mask over them.
@@ -57,6 +68,9 @@ pub struct Tagger {
     /// start of a sentence is an ordinary word).
     lower_vocab: HashSet<u64, BuildHasherDefault<Identity>>,
     lexicon: Lexicon,
+    /// A transformer's per-word tag scores, added to both passes' scores (see
+    /// [`crate::encoder`]); none by default.
+    encoder: Option<crate::encoder::Encoder>,
 }
 
 /// What the tagger knows beyond its training sentences.
@@ -543,6 +557,11 @@ impl Weights {
     /// The best tag sequence of one sentence under the second-order history features: states
     /// are (previous tag, tag); the tag before the sentence counts as O, as in training.
     fn decode(&self, ctx: &Context<'_>, statics: &[Vec<u64>], fx: &mut Features) -> Vec<usize> {
+        self.decode_with(ctx, statics, None, fx)
+    }
+
+    /// [`Weights::decode`] with per-token scores of another model added to each tag's score.
+    fn decode_with(&self, ctx: &Context<'_>, statics: &[Vec<u64>], extra: Option<(&[[f32; NT]], f32)>, fx: &mut Features) -> Vec<usize> {
         let n = statics.len();
         if n == 0 {
             return Vec::new();
@@ -562,6 +581,13 @@ impl Weights {
         for i in 0..n {
             let mut stat = [0f32; NT];
             self.score(&statics[i], &mut stat);
+            if let Some((scores, weight)) = extra {
+                if let Some(row) = scores.get(i) {
+                    for (s, x) in stat.iter_mut().zip(row) {
+                        *s += weight * x;
+                    }
+                }
+            }
             for p1 in 0..NT {
                 if i == 0 && p1 != 0 {
                     continue;
@@ -684,16 +710,45 @@ impl Tagger {
     /// IOB2 tags for the sentences of one document. How a name is tagged in one sentence informs
     /// the others ("Chelsea" in a headline, then "Chelsea" the club in the text).
     pub fn tag_document(&self, sentences: &[&[&str]]) -> Vec<Vec<&'static str>> {
+        let Some(encoder) = &self.encoder else { return self.tag_document_with(sentences, None) };
+        // The encoder works on the words as the tagger sees them.
+        let normal: Vec<Vec<std::borrow::Cow<'_, str>>> = sentences.iter().map(|s| s.iter().map(|w| typographic_to_ascii(w)).collect()).collect();
+        let words: Vec<Vec<&str>> = normal.iter().map(|s| s.iter().map(|w| w.as_ref()).collect()).collect();
+        let refs: Vec<&[&str]> = words.iter().map(Vec::as_slice).collect();
+        match encoder.scores(&refs) {
+            Ok(scores) => self.tag_document_with(sentences, Some(Evidence { scores: &scores, first: encoder.weights.0, second: encoder.weights.1 })),
+            // Only a bug fails here (memory is bounded by the batch size): the tagger alone.
+            Err(_) => self.tag_document_with(sentences, None),
+        }
+    }
+
+    /// The tagger with a transformer's scores joining its own (see [`crate::encoder`]).
+    pub fn with_encoder(self, encoder: crate::encoder::Encoder) -> Tagger {
+        Tagger { encoder: Some(encoder), ..self }
+    }
+
+    /// Whether a transformer's scores join the tagger's.
+    pub fn has_encoder(&self) -> bool {
+        self.encoder.is_some()
+    }
+
+    /// [`Tagger::tag_document`] with another model's per-token tag scores (log-probabilities in
+    /// [`TAGS`] order, one row per word of each sentence) added to both passes' scores, with the
+    /// weights `(first pass, second pass)`.
+    pub fn tag_document_with(&self, sentences: &[&[&str]], evidence: Option<Evidence<'_>>) -> Vec<Vec<&'static str>> {
         // Typographic quotes and dashes as the newswire training text spells them.
         let normal: Vec<Vec<std::borrow::Cow<'_, str>>> = sentences.iter().map(|s| s.iter().map(|w| typographic_to_ascii(w)).collect()).collect();
         let words: Vec<Vec<&str>> = normal.iter().map(|s| s.iter().map(|w| w.as_ref()).collect()).collect();
         let contexts: Vec<Context<'_>> = words.iter().map(|w| Context::new(w, Some(&self.lower_vocab), &self.lexicon)).collect();
         let mut fx = Features::new();
         let mut statics: Vec<Vec<Vec<u64>>> = contexts.iter().map(|c| (0..c.words.len()).map(|i| fx.token(c, i)).collect()).collect();
-        let mut tags: Vec<Vec<usize>> = contexts.iter().zip(&statics).map(|(c, st)| self.first.decode(c, st, &mut fx)).collect();
+        let extra = |k: usize, weight: f32| evidence.and_then(|e| e.scores.get(k)).map(|row| (row.as_slice(), weight));
+        let (w1, w2) = evidence.map_or((0.0, 0.0), |e| (e.first, e.second));
+        let mut tags: Vec<Vec<usize>> =
+            contexts.iter().zip(&statics).enumerate().map(|(k, (c, st))| self.first.decode_with(c, st, extra(k, w1), &mut fx)).collect();
         if let Some(second) = &self.second {
             add_document_features(&contexts, &tags, &mut statics, &mut fx);
-            tags = contexts.iter().zip(&statics).map(|(c, st)| second.decode(c, st, &mut fx)).collect();
+            tags = contexts.iter().zip(&statics).enumerate().map(|(k, (c, st))| second.decode_with(c, st, extra(k, w2), &mut fx)).collect();
         }
         for (w, t) in words.iter().zip(&mut tags) {
             trim_punctuation(w, t);
@@ -752,7 +807,7 @@ impl Tagger {
         let mut flag = [0u8; 1];
         z.read_exact(&mut flag)?;
         let second = if flag[0] == 1 { Some(Weights::read(&mut z)?) } else { None };
-        Ok(Tagger { first, second, lower_vocab, lexicon: Lexicon { gazetteer, clusters } })
+        Ok(Tagger { first, second, lower_vocab, lexicon: Lexicon { gazetteer, clusters }, encoder: None })
     }
 
     /// The model shipped with Storyline (trained by `cargo xtask train ner`).
@@ -924,6 +979,7 @@ pub fn train(data: &[Sentence], lexicon: Lexicon, cfg: TrainConfig, mut progress
         second: second.cloned(),
         lower_vocab: lower_vocab.clone(),
         lexicon: lexicon.clone(),
+        encoder: None,
     };
     let first = train_pass(&contexts, &statics, &gold, &all, cfg, |e, errors, w| {
         if !two_pass {
@@ -954,7 +1010,7 @@ pub fn train(data: &[Sentence], lexicon: Lexicon, cfg: TrainConfig, mut progress
         train_pass(&contexts, &with_doc, &gold, &all, cfg, |e, errors, w| progress(e, errors, &tagger(&first, Some(w))))
     });
     drop(contexts);
-    Tagger { first, second, lower_vocab, lexicon }
+    Tagger { first, second, lower_vocab, lexicon, encoder: None }
 }
 
 /// One averaged-perceptron pass over the sentences `on`, with their static features; returns
@@ -1145,6 +1201,24 @@ mod tests {
         assert!(got.iter().any(|&t| t != 0), "a trivial all-O best: {got:?}");
         assert_eq!(got, best.1);
         assert!((sequence_score(&tagger.first, &ctx, &statics, &got) - best.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn another_models_scores_join_both_passes_by_their_weights() {
+        let text = "Peter NNP B-PER\nSmith NNP I-PER\nvisited VBD O\nParis NNP B-LOC\n. . O\n\nAnna NNP B-PER\nleft VBD O\nBerlin NNP B-LOC\n. . O\n";
+        let tagger = train(&read_conll(text), Lexicon::default(), TrainConfig { epochs: 5, min_count: 1, seed: 2, folds: 0 }, |_, _, _| {});
+        let words: &[&str] = &["Anna", "visited", "Paris", "."];
+        let alone = tagger.tag_document(&[words]);
+        assert_eq!(alone[0], ["B-PER", "O", "B-LOC", "O"]);
+        // Evidence that "Paris" is an organisation.
+        let mut row = [[-10f32; NT]; 4];
+        for (r, t) in row.iter_mut().zip([1, 0, 3, 0]) {
+            r[t] = 0.0;
+        }
+        let scores = vec![row.to_vec()];
+        let weighed = |first, second| tagger.tag_document_with(&[words], Some(Evidence { scores: &scores, first, second }));
+        assert_eq!(weighed(0.0, 0.0), alone, "no weight: the tagger alone");
+        assert_eq!(weighed(100.0, 100.0)[0], ["B-PER", "O", "B-ORG", "O"]);
     }
 
     #[test]

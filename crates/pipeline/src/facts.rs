@@ -12,7 +12,7 @@ use storyline_store::Store;
 use crate::{Config, Error, Observer};
 
 /// The bundled model, loaded once per process (a server ingests many times).
-pub fn bundled_tagger() -> Result<&'static Tagger, Error> {
+fn bundled_tagger() -> Result<&'static Tagger, Error> {
     static TAGGER: std::sync::OnceLock<Tagger> = std::sync::OnceLock::new();
     if let Some(t) = TAGGER.get() {
         return Ok(t);
@@ -21,9 +21,25 @@ pub fn bundled_tagger() -> Result<&'static Tagger, Error> {
     Ok(TAGGER.get_or_init(|| t))
 }
 
+/// The tagger the settings ask for: the bundled model, with the encoder of `[ner] encoder`
+/// when one is set. Each is loaded once per process and encoder folder.
+pub fn tagger(config: &Config) -> Result<&'static Tagger, Error> {
+    let Some(dir) = config.ner.encoder_dir() else { return bundled_tagger() };
+    static WITH_ENCODER: std::sync::Mutex<Vec<(std::path::PathBuf, &'static Tagger)>> = std::sync::Mutex::new(Vec::new());
+    let mut loaded = WITH_ENCODER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, t)) = loaded.iter().find(|(d, _)| d == dir) {
+        return Ok(t);
+    }
+    let encoder = storyline_enrich::encoder::Encoder::load(dir, storyline_enrich::encoder::BUNDLED_ADAPTER)
+        .map_err(|e| Error::Tagger(format!("[ner] encoder {}: {e}", dir.display())))?;
+    let t: &'static Tagger = Box::leak(Box::new(Tagger::bundled().map_err(|e| Error::Tagger(e.to_string()))?.with_encoder(encoder)));
+    loaded.push((dir.to_path_buf(), t));
+    Ok(t)
+}
+
 /// Finds the facts of every article that has none yet, in batches (resumable).
 pub fn facts_step(store: &dyn Store, config: &Config, observer: &dyn Observer) -> Result<usize, Error> {
-    let tagger = bundled_tagger()?;
+    let tagger = tagger(config)?;
     let mut done = 0;
     loop {
         let batch = store.articles_needing_facts(config.batches.facts)?;
@@ -41,7 +57,7 @@ pub fn facts_step(store: &dyn Store, config: &Config, observer: &dyn Observer) -
 /// without the facts lock: an article's facts depend on it alone, so processes may find them
 /// at once; one found twice is recorded twice, the same.
 pub fn facts_of_own(store: &dyn Store, ids: &[ArticleId], config: &Config, observer: &dyn Observer) -> Result<usize, Error> {
-    let tagger = bundled_tagger()?;
+    let tagger = tagger(config)?;
     let mut done = 0;
     for chunk in ids.chunks(config.batches.facts.max(1)) {
         let known: HashSet<ArticleId> = store.facts_of(chunk)?.into_iter().map(|(id, _)| id).collect();

@@ -253,6 +253,8 @@ impl<'a> Pipeline<'a> {
     /// Reads, cleans and stores the inputs, then runs the copy, story and facts steps on
     /// everything not yet done (this run's articles, and any another run left).
     pub fn ingest(&self, store: &dyn Store, inputs: &Inputs) -> Result<IngestSummary, Error> {
+        // The tagger the settings ask for is loaded first: a wrong `[ner] encoder` stores nothing.
+        facts::tagger(self.config)?;
         let started = Instant::now();
         let mut storing = Storing::new(self, store, false);
         let tally = read::run(inputs, self.config, self.observer, &mut |article| storing.push(article));
@@ -270,6 +272,7 @@ impl<'a> Pipeline<'a> {
     /// which the caller runs when it is due: stories are assigned in batches by one process
     /// at a time, from the store's queue of articles without one.
     pub fn ingest_documents(&self, store: &dyn Store, docs: Vec<RawDocument>) -> Result<IngestSummary, Error> {
+        facts::tagger(self.config)?;
         let started = Instant::now();
         let mut storing = Storing::new(self, store, true);
         let tally = read::extract_documents(docs, self.config, self.observer, &mut |article| storing.push(article));

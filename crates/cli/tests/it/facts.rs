@@ -1,6 +1,7 @@
 //! Entities, quotes and figures: found at ingest, resolved across articles, exported, shown.
 
 use super::*;
+use std::path::{Path, PathBuf};
 
 #[test]
 fn samples_resolve_people_quotes_and_figures() {
@@ -116,4 +117,59 @@ fn tag_reads_conll_and_reports_bad_input() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("bad.txt: not UTF-8") && err.contains("missing.txt"), "{err}");
+}
+
+/// The MiniLM model scripts/setup-encoder.sh installs (.ci/run does), when it is there.
+fn encoder_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2");
+    if dir.join("model.safetensors").exists() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: the encoder is not installed at {} (scripts/setup-encoder.sh)", dir.display());
+        None
+    }
+}
+
+#[test]
+fn the_encoder_joins_the_tagger_and_a_missing_one_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conll = tmp.path().join("s.txt");
+    std::fs::write(&conll, "German JJ\nChancellor NNP\nAngela NNP\nMerkel NNP\nvisited VBD\nParis NNP\non IN\nMonday NNP\n. .\n\nThe DT\nend NN\n").unwrap();
+    let nowhere = tmp.path().join("nowhere");
+    let out = bin().args(["tag", "--conll", "--encoder"]).arg(&nowhere).arg(&conll).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("nowhere"), "{}", stderr(&out));
+    // Set in the settings, a missing encoder stops the ingest with its name, before any facts.
+    let config = tmp.path().join("storyline.toml");
+    std::fs::write(&config, format!("[ner]\nencoder = {:?}\n", nowhere.display().to_string())).unwrap();
+    let db = tmp.path().join("db");
+    let out = bin().arg("--config").arg(&config).args(["ingest", "--db"]).arg(&db).arg(examples_dir()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("[ner] encoder") && stderr(&out).contains("nowhere"), "{}", stderr(&out));
+
+    let Some(dir) = encoder_dir() else { return };
+    let out = bin().args(["tag", "--conll", "--encoder"]).arg(&dir).arg(&conll).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "German\tB-MISC\nChancellor\tO\nAngela\tB-PER\nMerkel\tI-PER\nvisited\tO\nParis\tB-LOC\non\tO\nMonday\tO\n.\tO\n\nThe\tO\nend\tO\n\n"
+    );
+    // The same sentence with the encoder's scores alone deciding (weights far above the
+    // tagger's): still right, so the encoder itself reads the sentence.
+    let out = bin().args(["tag", "--conll", "--encoder-weights", "1000,1000", "--encoder"]).arg(&dir).arg(&conll).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tags: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(|l| l.split('\t').nth(1).unwrap_or("").to_string()).collect();
+    assert_eq!(tags[2..4], ["B-PER", "I-PER"], "{tags:?}");
+    assert_eq!(tags[5], "B-LOC", "{tags:?}");
+    // Ingest with the encoder set: the samples' people are found and resolved as without it.
+    std::fs::write(&config, format!("[ner]\nencoder = {:?}\n", dir.display().to_string())).unwrap();
+    let out = bin().arg("--config").arg(&config).args(["ingest", "--db"]).arg(&db).arg(examples_dir()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let entities = jsonl(&run(&db, &["export", "entities"]));
+    for name in ["Antony J. Blinken", "Hady Amr", "Benjamin Netanyahu"] {
+        assert!(
+            entities.iter().any(|e| e["type"] == "PER" && e["aliases"].as_array().unwrap().iter().any(|a| a == name)),
+            "{name} is no person: {entities:#?}"
+        );
+    }
 }

@@ -52,6 +52,9 @@ fn opts(args: &[String]) -> Result<Opts, String> {
 
 /// `cargo xtask eval [extraction|dates|cleaning]`
 pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(done) = in_release(&[&["eval".to_owned()], args].concat()) {
+        return done;
+    }
     let o = opts(args)?;
     let bin = build()?;
     let mut failures = Vec::new();
@@ -203,11 +206,38 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// Builds the release binary and returns its path.
 pub fn build() -> Result<PathBuf, String> {
-    let status = Command::new("cargo").args(["build", "--release", "--quiet", "-p", "storyline-cli"]).status().map_err(|e| e.to_string())?;
+    // Both in one cargo invocation: features are unified across the packages named, so the
+    // dependencies they share compile once (two invocations compiled candle, tantivy and the rest
+    // twice, about four minutes of CI on two cores).
+    let status = Command::new("cargo")
+        .args(["build", "--release", "--quiet", "-p", "storyline-cli", "-p", "xtask"])
+        .status()
+        .map_err(|e| e.to_string())?;
     if !status.success() {
         return Err("building storyline failed".into());
     }
     Ok(PathBuf::from("target/release/storyline"))
+}
+
+/// The release build of this program, which [`build`] makes beside the storyline binary.
+pub const RELEASE_XTASK: &str = "target/release/xtask";
+
+/// Runs `xtask ARGS` again from its release build when this process is the unoptimised one the
+/// `cargo xtask` alias builds: the evals and benches run our crates inside this process (copies,
+/// furniture, stories, support, quotes, the Rust extraction peers), and a debug build would
+/// both time the wrong thing and take minutes longer. `None` in the release build: go on here.
+pub fn in_release(args: &[String]) -> Option<Result<(), String>> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    Some(build().and_then(|_| {
+        let status = Command::new(RELEASE_XTASK).args(args).status().map_err(|e| format!("{RELEASE_XTASK}: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("{RELEASE_XTASK} {} failed", args.join(" ")))
+        }
+    }))
 }
 
 /// What `storyline extract` printed: documents by source, seconds, and its error output when it
@@ -516,16 +546,9 @@ fn bench_copies(o: &Opts, sizes: &[usize]) -> Result<(), String> {
 
 /// `cargo xtask bench`: speed of extraction beside Python trafilatura, in one run, one core.
 pub fn bench(args: &[String]) -> Result<(), String> {
-    // The copy and story benches time our code inside this process: an unoptimised xtask (the
-    // `cargo xtask` alias builds the dev profile) would time a debug build, so they run again
-    // from a release build of xtask.
-    if cfg!(debug_assertions) && matches!(args.first().map(String::as_str), Some("copies" | "stories")) {
-        let status = Command::new("cargo")
-            .args(["run", "--release", "--quiet", "--package", "xtask", "--", "bench"])
-            .args(args)
-            .status()
-            .map_err(|e| format!("cargo run --release: {e}"))?;
-        return if status.success() { Ok(()) } else { Err("the release build of the bench failed".to_owned()) };
+    // The copy and story benches time our code inside this process.
+    if let Some(done) = in_release(&[&["bench".to_owned()], args].concat()) {
+        return done;
     }
     if args.first().map(String::as_str) == Some("copies") {
         let sizes: Vec<usize> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();

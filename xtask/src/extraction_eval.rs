@@ -99,7 +99,7 @@ fn rs_trafilatura(dir: &Path) -> Result<Run, String> {
 }
 
 /// A Rust peer by name, timed in a release build: an unoptimised xtask (the `cargo xtask`
-/// alias builds the dev profile) runs it through `cargo run --release`.
+/// alias builds the dev profile) runs it through the release build `eval::build` made.
 fn rust_peer(name: &str, dir: &Path) -> Result<Run, String> {
     if !cfg!(debug_assertions) {
         return match name {
@@ -109,11 +109,8 @@ fn rust_peer(name: &str, dir: &Path) -> Result<Run, String> {
             _ => Err(format!("no peer {name}")),
         };
     }
-    let out = Command::new("cargo")
-        .args(["run", "--release", "--quiet", "--package", "xtask", "--", "extraction-peer", name])
-        .arg(dir)
-        .output()
-        .map_err(|e| format!("cargo run --release: {e}"))?;
+    let xtask = crate::eval::RELEASE_XTASK;
+    let out = Command::new(xtask).args(["extraction-peer", name]).arg(dir).output().map_err(|e| format!("{xtask}: {e}"))?;
     if !out.status.success() {
         return Err(format!("the {name} peer failed: {}", String::from_utf8_lossy(&out.stderr)));
     }

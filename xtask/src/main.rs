@@ -52,17 +52,26 @@ fn main() -> ExitCode {
 /// The PostgreSQL tests use the server of `STORYLINE_TEST_PG`; without one, a throwaway cluster
 /// is started (scripts/pg-test-cluster.sh) when PostgreSQL is installed.
 fn ci() -> Result<(), String> {
-    run(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    timed("clippy", || run(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])))?;
     let _cluster = postgres_for_tests()?;
-    run(Command::new("cargo").args(["test", "--workspace", "--locked"]))?;
-    schemathesis()?;
-    browser_tests()?;
+    timed("tests", || run(Command::new("cargo").args(["test", "--workspace", "--locked"])))?;
+    timed("schemathesis", schemathesis)?;
+    timed("browser tests", browser_tests)?;
     if std::path::Path::new("../shared/bench/README.md").exists() {
-        eval::run(&[])
+        timed("quality gate (release build and evals)", || eval::run(&[]))
     } else {
         eprintln!("xtask: quality gate skipped: ../shared/bench is not present");
         Ok(())
     }
+}
+
+/// One step of `ci`, with the seconds it took: CI has a time budget (30 minutes on two cores)
+/// and the log shows where it goes.
+fn timed(step: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    let result = f();
+    eprintln!("xtask: {step} took {:.0} s", start.elapsed().as_secs_f64());
+    result
 }
 
 /// A throwaway PostgreSQL cluster, stopped when dropped.

@@ -533,7 +533,7 @@ fn site_name_from_header(line: &str) -> Option<String> {
     ((1..=5).contains(&words) && head.split_whitespace().all(|w| w.chars().next().is_some_and(char::is_uppercase))).then(|| head.to_owned())
 }
 
-fn is_sentence(line: &str) -> bool {
+pub(crate) fn is_sentence(line: &str) -> bool {
     let t = line.trim_end_matches(['"', '”', '’', '\'', ')', '」', '』']);
     // Scripts written without spaces (CJK) count characters instead of words.
     t.ends_with(['.', '!', '?', '。', '！', '？']) && (word_count(line) >= 4 || line.chars().count() >= 15)

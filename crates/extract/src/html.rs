@@ -100,6 +100,9 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
             if let Some(lead) = lead.or_else(|| on(Rule::ClassedLead).then(|| classed_lead(&page, &out.paragraphs, &body)).flatten()) {
                 out.paragraphs.insert(0, lead);
             }
+            if on(Rule::LooseText) {
+                put_back_loose_text(&page, &mut out.paragraphs);
+            }
             if on(Rule::ArticleTail) && on(Rule::EdgeTrim) {
                 out.article_tail = article_tail(&page, &out.paragraphs);
             }
@@ -274,6 +277,106 @@ fn text_index(page: &Document, root: trafilatura::dom::NodeId) -> (String, Vec<(
         }
     }
     (text, starts)
+}
+
+/// Words a run of loose text needs to count as one of the article's paragraphs.
+const LOOSE_TEXT_MIN_WORDS: usize = 20;
+/// Elements that continue a run of loose text (inline markup inside a sentence).
+const INLINE: &[&str] = &["a", "em", "strong", "b", "i", "u", "span", "small", "sub", "sup", "abbr", "cite", "q", "mark", "time", "font", "s", "del", "ins"];
+
+/// Text that the article's container holds outside any paragraph element, beside the
+/// extracted paragraphs. An HTML5 parser closes a `<p>` at a block inside it (`<p><figure>...
+/// </figure> Text...`), which leaves the rest of that paragraph as bare text in the container,
+/// and the main-text extractor only takes text inside elements; hand-written pages also set
+/// text between `<br>`s straight into a `<div>`. A run of such text (text nodes and inline
+/// elements between blocks) is put back where the page has it when it is prose of at least
+/// [`LOOSE_TEXT_MIN_WORDS`] words, not already extracted, and its container is the parent of
+/// an extracted paragraph's element, outside navigation, asides, footers, figures and forms.
+fn put_back_loose_text(page: &Document, paragraphs: &mut Vec<String>) {
+    if paragraphs.is_empty() {
+        return;
+    }
+    let Some(body) = page.body() else { return };
+    let (text, starts) = text_index(page, body);
+    let node_at = |offset: usize| starts[starts.partition_point(|(s, _)| *s <= offset).saturating_sub(1)].1;
+    // Where each extracted paragraph starts in the page's text, and the containers of their
+    // elements.
+    let mut at: Vec<Option<usize>> = Vec::with_capacity(paragraphs.len());
+    let mut containers = Vec::new();
+    for p in paragraphs.iter() {
+        let probe: String = p.chars().take(HOLDER_PROBE_CHARS).collect();
+        let found = (!probe.is_empty()).then(|| text.find(&probe)).flatten();
+        at.push(found);
+        let Some(offset) = found else { continue };
+        let holder = page.parent(node_at(offset)).filter(|&h| !INLINE.contains(&page.tag_name(h)));
+        let holder = holder.or_else(|| {
+            let mut e = page.parent(node_at(offset));
+            while let Some(x) = e.filter(|&x| INLINE.contains(&page.tag_name(x))) {
+                e = page.parent(x);
+            }
+            e
+        });
+        if let Some(container) = holder.and_then(|h| page.parent(h)) {
+            if !containers.contains(&container) && !inside(page, container, &["nav", "aside", "footer", "figure", "form"]) {
+                containers.push(container);
+            }
+        }
+    }
+    let extracted = paragraphs.join(" ");
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for container in containers {
+        let mut run = String::new();
+        let mut runs = Vec::new();
+        for child in page.child_nodes(container) {
+            let inline = page.is_element(child) && INLINE.contains(&page.tag_name(child)) && !holds_blocks(page, child);
+            if page.is_text(child) || inline {
+                run.push_str(&page.text_content(child));
+            } else if page.is_element(child) {
+                runs.push(collapse(&std::mem::take(&mut run)));
+            }
+        }
+        runs.push(collapse(&run));
+        for run in runs {
+            if crate::clean::word_count(&run) < LOOSE_TEXT_MIN_WORDS || !crate::clean::is_sentence(&run) {
+                continue;
+            }
+            let probe: String = run.chars().take(HOLDER_PROBE_CHARS).collect();
+            if already_extracted(&run, &extracted) || found.iter().any(|(_, f)| *f == run) {
+                continue;
+            }
+            if let Some(offset) = text.find(&probe) {
+                found.push((offset, run));
+            }
+        }
+    }
+    // Into place: before the first extracted paragraph the page shows after it.
+    found.sort_by_key(|(offset, _)| std::cmp::Reverse(*offset));
+    for (offset, run) in found {
+        let index = at.iter().position(|a| a.is_some_and(|a| a > offset)).unwrap_or(paragraphs.len());
+        paragraphs.insert(index, run);
+        at.insert(index, Some(offset));
+    }
+}
+
+/// Whether an inline element holds a block or a line break (a `<span>` around whole
+/// paragraphs): its text is no part of one loose sentence.
+fn holds_blocks(page: &Document, e: trafilatura::dom::NodeId) -> bool {
+    let mut stack = page.children(e);
+    while let Some(c) = stack.pop() {
+        if !INLINE.contains(&page.tag_name(c)) {
+            return true;
+        }
+        stack.extend(page.children(c));
+    }
+    false
+}
+
+/// Whether the extracted text already holds a run: its start, middle or end (the extractor may
+/// have dropped a byline or a last line of it).
+fn already_extracted(run: &str, extracted: &str) -> bool {
+    let chars: Vec<char> = run.chars().collect();
+    let n = LEAD_PROBE_CHARS.min(chars.len());
+    [0, (chars.len() - n) / 2, chars.len() - n].iter().any(|&from| extracted.contains(&chars[from..from + n].iter().collect::<String>()))
 }
 
 /// Characters of the page's description that identify the lead paragraph carrying it.
@@ -761,6 +864,35 @@ mod tests {
     }
 
     const LEAD: &str = "The regional council agreed on Tuesday to rebuild the old harbour bridge by 2027, after two years of debate.";
+
+    #[test]
+    fn prose_left_loose_beside_the_paragraphs_is_put_back_in_place() {
+        // The parser closes the first <p> at the <figure>: the lead is bare text in <section>.
+        let page = Document::parse(
+            r#"<html><body><nav>Home <span>News</span> and more links to follow on this site without any end to them at all.</nav>
+            <section><p><figure><img src="a.jpg"><figcaption>The mayor</figcaption></figure>
+            The council met on <em>Tuesday</em> and agreed the budget for the coming year after a long debate that ran late into the night.</p>
+            <p>The vote was 31 to 12, and the opposition said it would try again next spring.</p>
+            <span>A wrapper <br> with a break is no sentence of its own, even when it runs on long enough to count as prose here.</span>
+            Short loose words.</section></body></html>"#,
+        );
+        let mut paragraphs = vec!["The vote was 31 to 12, and the opposition said it would try again next spring.".to_owned()];
+        put_back_loose_text(&page, &mut paragraphs);
+        assert_eq!(
+            paragraphs,
+            [
+                "The council met on Tuesday and agreed the budget for the coming year after a long debate that ran late into the night.",
+                "The vote was 31 to 12, and the opposition said it would try again next spring.",
+            ]
+        );
+        // Already extracted (here from its middle on): nothing is added twice.
+        let mut again = vec![
+            "the budget for the coming year after a long debate that ran late into the night.".to_owned(),
+            "The vote was 31 to 12, and the opposition said it would try again next spring.".to_owned(),
+        ];
+        put_back_loose_text(&page, &mut again);
+        assert_eq!(again.len(), 2);
+    }
 
     fn page_with(head: &str, body: &str) -> Document {
         Document::parse(&format!("<html><head>{head}</head><body><h1>Bridge to be rebuilt</h1>{body}<p>The vote was 31 to 12.</p></body></html>"))

@@ -53,6 +53,7 @@ rules! {
     DescriptionLead = "description_lead": "the lead put back from the element holding the page's description",
     ClassedLead = "classed_lead": "the lead put back from an element classed intro, lead, standfirst...",
     Fallback = "fallback": "the readability/jusText comparison when the main text is thin",
+    LooseText = "loose_text": "prose set loose beside the article's paragraphs (outside any paragraph element, as the HTML parser leaves text after a block inside a <p>) is put back in place",
     CommentDates = "comment_dates": "times in a comment section are not the article's",
     TeaserDates = "teaser_dates": "a publication mark on three or more times is a list of teasers and singles out none",
     ShownDay = "shown_day": "the day a page's byline shows, where it disagrees with the stated publication value and another machine value states it",

@@ -209,10 +209,7 @@ pub fn build() -> Result<PathBuf, String> {
     // Both in one cargo invocation: features are unified across the packages named, so the
     // dependencies they share compile once (two invocations compiled candle, tantivy and the rest
     // twice, about four minutes of CI on two cores).
-    let status = Command::new("cargo")
-        .args(["build", "--release", "--quiet", "-p", "storyline-cli", "-p", "xtask"])
-        .status()
-        .map_err(|e| e.to_string())?;
+    let status = Command::new("cargo").args(["build", "--release", "--quiet", "-p", "storyline-cli", "-p", "xtask"]).status().map_err(|e| e.to_string())?;
     if !status.success() {
         return Err("building storyline failed".into());
     }

@@ -290,8 +290,11 @@ const INLINE: &[&str] = &["a", "em", "strong", "b", "i", "u", "span", "small", "
 /// and the main-text extractor only takes text inside elements; hand-written pages also set
 /// text between `<br>`s straight into a `<div>`. A run of such text (text nodes and inline
 /// elements between blocks) is put back where the page has it when it is prose of at least
-/// [`LOOSE_TEXT_MIN_WORDS`] words, not already extracted, and its container is the parent of
-/// an extracted paragraph's element, outside navigation, asides, footers, figures and forms.
+/// [`LOOSE_TEXT_MIN_WORDS`] words, not already extracted (its start, middle or end), and its
+/// container is the parent of an extracted paragraph's element, outside navigation, asides,
+/// footers, figures and forms. Where the container is only the element that holds an extracted
+/// paragraph as loose text itself, the run must lie between the first and the last extracted
+/// paragraph: such an element is often a whole column, with a blurb about the site after the post.
 fn put_back_loose_text(page: &Document, paragraphs: &mut Vec<String>) {
     if paragraphs.is_empty() {
         return;
@@ -302,7 +305,7 @@ fn put_back_loose_text(page: &Document, paragraphs: &mut Vec<String>) {
     // Where each extracted paragraph starts in the page's text, and the containers of their
     // elements.
     let mut at: Vec<Option<usize>> = Vec::with_capacity(paragraphs.len());
-    let mut containers = Vec::new();
+    let mut containers: Vec<(trafilatura::dom::NodeId, bool)> = Vec::new();
     for p in paragraphs.iter() {
         let probe: String = p.chars().take(HOLDER_PROBE_CHARS).collect();
         let found = (!probe.is_empty()).then(|| text.find(&probe)).flatten();
@@ -316,15 +319,22 @@ fn put_back_loose_text(page: &Document, paragraphs: &mut Vec<String>) {
             }
             e
         });
-        if let Some(container) = holder.and_then(|h| page.parent(h)) {
-            if !containers.contains(&container) && !inside(page, container, &["nav", "aside", "footer", "figure", "form"]) {
-                containers.push(container);
+        // The element's parent; and the element itself, where the paragraph is loose text in it
+        // already (a blog post's `<div>` of text between `<br>`s).
+        for (container, own) in [(holder.and_then(|h| page.parent(h)), false), (holder, true)] {
+            let Some(container) = container else { continue };
+            match containers.iter_mut().find(|(c, _)| *c == container) {
+                // The parent of another paragraph's element: no longer only its own.
+                Some((_, was_own)) => *was_own &= own,
+                None if !inside(page, container, &["nav", "aside", "footer", "figure", "form"]) => containers.push((container, own)),
+                None => {}
             }
         }
     }
     let extracted = paragraphs.join(" ");
+    let (first, last) = (at.iter().flatten().min().copied(), at.iter().flatten().max().copied());
     let mut found: Vec<(usize, String)> = Vec::new();
-    for container in containers {
+    for (container, own) in containers {
         let mut run = String::new();
         let mut runs = Vec::new();
         for child in page.child_nodes(container) {
@@ -344,9 +354,13 @@ fn put_back_loose_text(page: &Document, paragraphs: &mut Vec<String>) {
             if already_extracted(&run, &extracted) || found.iter().any(|(_, f)| *f == run) {
                 continue;
             }
-            if let Some(offset) = text.find(&probe) {
-                found.push((offset, run));
+            let Some(offset) = text.find(&probe) else { continue };
+            // Loose text beside a paragraph that is loose text itself: only between the first
+            // and the last extracted paragraph (the same element may hold a sidebar's blurb).
+            if own && !(first.is_some_and(|f| f < offset) && last.is_some_and(|l| offset < l)) {
+                continue;
             }
+            found.push((offset, run));
         }
     }
     // Into place: before the first extracted paragraph the page shows after it.
@@ -892,6 +906,22 @@ mod tests {
         ];
         put_back_loose_text(&page, &mut again);
         assert_eq!(again.len(), 2);
+
+        // A blog post's text between <br>s: the missing middle comes back, the blurb that the
+        // same element holds after the post does not.
+        let post = Document::parse(
+            r#"<html><body><div class="post">The first paragraph of the post tells the reader what happened at the race on Sunday afternoon in the rain.<br><br>
+            The second paragraph, which the extractor missed, explains why the <b>record</b> fell and what the winner said about it after the race.<br><br>
+            The third paragraph closes the post with the times of every runner in the final and a word on the next meeting.<br><br>
+            This blog is an attempt to gather fascinating letters and stories from everywhere, updated as often as possible, usually each weekday.</div></body></html>"#,
+        );
+        let mut paragraphs = vec![
+            "The first paragraph of the post tells the reader what happened at the race on Sunday afternoon in the rain.".to_owned(),
+            "The third paragraph closes the post with the times of every runner in the final and a word on the next meeting.".to_owned(),
+        ];
+        put_back_loose_text(&post, &mut paragraphs);
+        assert_eq!(paragraphs.len(), 3, "{paragraphs:?}");
+        assert!(paragraphs[1].starts_with("The second paragraph, which the extractor missed, explains why the record fell"));
     }
 
     fn page_with(head: &str, body: &str) -> Document {

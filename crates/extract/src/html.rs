@@ -357,12 +357,23 @@ fn put_back_loose_text(page: &Document, paragraphs: &mut Vec<String>) {
             let Some(offset) = text.find(&probe) else { continue };
             // Loose text beside a paragraph that is loose text itself: only between the first
             // and the last extracted paragraph (the same element may hold a sidebar's blurb).
-            if own && !(first.is_some_and(|f| f < offset) && last.is_some_and(|l| offset < l)) {
+            if own && !(first.is_some_and(|f| f <= offset) && last.is_some_and(|l| offset <= l)) {
                 continue;
             }
             found.push((offset, run));
         }
     }
+    // The extractor's pieces of a run (it split a paragraph at an inline element and lost the
+    // rest) give way to the whole run.
+    let pieces: Vec<bool> = paragraphs
+        .iter()
+        .zip(&at)
+        .map(|(p, a)| a.is_some_and(|a| found.iter().any(|(offset, run)| (*offset..offset + run.len()).contains(&a) && run.contains(p.as_str()))))
+        .collect();
+    let mut piece = pieces.iter();
+    paragraphs.retain(|_| !piece.next().copied().unwrap_or(false));
+    let mut piece = pieces.iter();
+    at.retain(|_| !piece.next().copied().unwrap_or(false));
     // Into place: before the first extracted paragraph the page shows after it.
     found.sort_by_key(|(offset, _)| std::cmp::Reverse(*offset));
     for (offset, run) in found {
@@ -385,12 +396,13 @@ fn holds_blocks(page: &Document, e: trafilatura::dom::NodeId) -> bool {
     false
 }
 
-/// Whether the extracted text already holds a run: its start, middle or end (the extractor may
-/// have dropped a byline or a last line of it).
+/// Whether the extracted text already holds a run: two of its start, middle and end (the
+/// extractor may have dropped a byline before it; one alone is the start of a paragraph whose
+/// text after an inline element it lost).
 fn already_extracted(run: &str, extracted: &str) -> bool {
     let chars: Vec<char> = run.chars().collect();
     let n = LEAD_PROBE_CHARS.min(chars.len());
-    [0, (chars.len() - n) / 2, chars.len() - n].iter().any(|&from| extracted.contains(&chars[from..from + n].iter().collect::<String>()))
+    [0, (chars.len() - n) / 2, chars.len() - n].iter().filter(|&&from| extracted.contains(&chars[from..from + n].iter().collect::<String>())).count() >= 2
 }
 
 /// Characters of the page's description that identify the lead paragraph carrying it.
@@ -922,6 +934,26 @@ mod tests {
         put_back_loose_text(&post, &mut paragraphs);
         assert_eq!(paragraphs.len(), 3, "{paragraphs:?}");
         assert!(paragraphs[1].starts_with("The second paragraph, which the extractor missed, explains why the record fell"));
+
+        // Pieces of a paragraph that the extractor split at an inline element, losing its end,
+        // give way to the whole paragraph.
+        let split = Document::parse(
+            r#"<html><body><div><p>Now let me start by saying that <b>there is more to running than stride length</b>. If all it took was long strides, the tallest runners would win every race.</p>
+            <p>The next paragraph is whole in the extracted text and stays exactly as it was before.</p></div></body></html>"#,
+        );
+        let mut paragraphs = vec![
+            "Now let me start by saying that".to_owned(),
+            "there is more to running than stride length".to_owned(),
+            "The next paragraph is whole in the extracted text and stays exactly as it was before.".to_owned(),
+        ];
+        put_back_loose_text(&split, &mut paragraphs);
+        assert_eq!(
+            paragraphs,
+            [
+                "Now let me start by saying that there is more to running than stride length. If all it took was long strides, the tallest runners would win every race.",
+                "The next paragraph is whole in the extracted text and stays exactly as it was before.",
+            ]
+        );
     }
 
     fn page_with(head: &str, body: &str) -> Document {

@@ -281,6 +281,10 @@ fn text_index(page: &Document, root: trafilatura::dom::NodeId) -> (String, Vec<(
 
 /// Words a run of loose text needs to count as one of the article's paragraphs.
 const LOOSE_TEXT_MIN_WORDS: usize = 20;
+/// Extracted paragraphs beyond which a page is a list, not an article to complete.
+const LOOSE_TEXT_MAX_PARAGRAPHS: usize = 400;
+/// Candidate runs looked up in the page's text, at most, in all.
+const LOOSE_TEXT_MAX_RUNS: usize = 200;
 /// Elements that continue a run of loose text (inline markup inside a sentence).
 const INLINE: &[&str] = &["a", "em", "strong", "b", "i", "u", "span", "small", "sub", "sup", "abbr", "cite", "q", "mark", "time", "font", "s", "del", "ins"];
 
@@ -296,9 +300,12 @@ const INLINE: &[&str] = &["a", "em", "strong", "b", "i", "u", "span", "small", "
 /// paragraph as loose text itself, the run must lie between the first and the last extracted
 /// paragraph: such an element is often a whole column, with a blurb about the site after the post.
 fn put_back_loose_text(page: &Document, paragraphs: &mut Vec<String>) {
-    if paragraphs.is_empty() {
+    // Each paragraph and each candidate run is looked up in the page's text: bounded, so that a
+    // hostile page of many thousand paragraphs stays linear in its size.
+    if paragraphs.is_empty() || paragraphs.len() > LOOSE_TEXT_MAX_PARAGRAPHS {
         return;
     }
+    let mut candidates = 0;
     let Some(body) = page.body() else { return };
     let (text, starts) = text_index(page, body);
     let node_at = |offset: usize| starts[starts.partition_point(|(s, _)| *s <= offset).saturating_sub(1)].1;
@@ -349,6 +356,10 @@ fn put_back_loose_text(page: &Document, paragraphs: &mut Vec<String>) {
         for run in runs {
             if crate::clean::word_count(&run) < LOOSE_TEXT_MIN_WORDS || !crate::clean::is_sentence(&run) {
                 continue;
+            }
+            candidates += 1;
+            if candidates > LOOSE_TEXT_MAX_RUNS {
+                break;
             }
             let probe: String = run.chars().take(HOLDER_PROBE_CHARS).collect();
             if already_extracted(&run, &extracted) || found.iter().any(|(_, f)| *f == run) {

@@ -100,11 +100,13 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
             if let Some(lead) = lead.or_else(|| on(Rule::ClassedLead).then(|| classed_lead(&page, &out.paragraphs, &body)).flatten()) {
                 out.paragraphs.insert(0, lead);
             }
+            // The page's text nodes, indexed once for either rule that reads them.
+            let index = std::cell::OnceCell::new();
             if on(Rule::LooseText) {
-                put_back_loose_text(&page, &mut out.paragraphs);
+                put_back_loose_text(&page, &mut out.paragraphs, &index);
             }
             if on(Rule::ArticleTail) && on(Rule::EdgeTrim) {
-                out.article_tail = article_tail(&page, &out.paragraphs);
+                out.article_tail = article_tail(&page, &out.paragraphs, &index);
             }
             let meta = result.metadata;
             out.title = non_empty(meta.title);
@@ -218,21 +220,19 @@ const ARTICLE_TAIL_MAX_LINES: usize = 200;
 /// below the text), and not the text of a link (as a related headline is). A paragraph whose
 /// start the page does not show as such (markup splitting words) finds no element, and nothing
 /// is kept.
-fn article_tail(page: &Document, paragraphs: &[String]) -> std::collections::HashSet<String> {
+fn article_tail(page: &Document, paragraphs: &[String], index: &std::cell::OnceCell<Option<TextIndex>>) -> std::collections::HashSet<String> {
     let mut keep = std::collections::HashSet::new();
     let Some(last) = paragraphs.iter().rposition(|p| crate::clean::is_prose(p)) else { return keep };
     if last + 1 == paragraphs.len() {
         return keep;
     }
-    let Some(body) = page.body() else { return keep };
     let probe: String = collapse(&paragraphs[last]).chars().take(HOLDER_PROBE_CHARS).collect();
     // The deepest element holding the probe: the common ancestor of the text nodes where it
     // starts and ends, found in one pass over the page's text nodes (not by building the text
     // of every element on the way down, which deep markup makes quadratic).
-    let (text, starts) = text_index(page, body);
-    let Some(from) = text.find(&probe) else { return keep };
-    let node_at = |offset: usize| starts[starts.partition_point(|(s, _)| *s <= offset).saturating_sub(1)].1;
-    let (first, last_node) = (node_at(from), node_at(from + probe.len().saturating_sub(1)));
+    let Some(index) = TextIndex::of(page, index) else { return keep };
+    let Some(from) = index.text.find(&probe) else { return keep };
+    let (first, last_node) = (index.node_at(from), index.node_at(from + probe.len().saturating_sub(1)));
     let mut ancestors = Vec::new();
     let mut at = page.parent(first);
     while let Some(a) = at {
@@ -256,9 +256,26 @@ fn article_tail(page: &Document, paragraphs: &[String]) -> std::collections::Has
     keep
 }
 
-/// The text under `root` with whitespace collapsed (as [`collapse`] of its text content, up to
-/// a leading space), and the offset at which each text node starts in it, in document order.
-fn text_index(page: &Document, root: trafilatura::dom::NodeId) -> (String, Vec<(usize, trafilatura::dom::NodeId)>) {
+/// The text of the page's body with whitespace collapsed (as [`collapse`] of its text content,
+/// up to a leading space), and the offset at which each text node starts in it, in document order.
+struct TextIndex {
+    text: String,
+    starts: Vec<(usize, trafilatura::dom::NodeId)>,
+}
+
+impl TextIndex {
+    /// The page's index, built into `cell` on first use; `None` for a page without a body.
+    fn of<'a>(page: &Document, cell: &'a std::cell::OnceCell<Option<TextIndex>>) -> Option<&'a TextIndex> {
+        cell.get_or_init(|| page.body().map(|body| text_index(page, body))).as_ref()
+    }
+
+    /// The text node in which the character at `offset` lies (the text is not empty).
+    fn node_at(&self, offset: usize) -> trafilatura::dom::NodeId {
+        self.starts[self.starts.partition_point(|(s, _)| *s <= offset).saturating_sub(1)].1
+    }
+}
+
+fn text_index(page: &Document, root: trafilatura::dom::NodeId) -> TextIndex {
     let mut text = String::new();
     let mut starts = Vec::new();
     let mut stack = vec![root];
@@ -276,7 +293,7 @@ fn text_index(page: &Document, root: trafilatura::dom::NodeId) -> (String, Vec<(
             stack.extend(page.child_nodes(id).into_iter().rev());
         }
     }
-    (text, starts)
+    TextIndex { text, starts }
 }
 
 /// Words a run of loose text needs to count as one of the article's paragraphs.
@@ -299,16 +316,15 @@ const INLINE: &[&str] = &["a", "em", "strong", "b", "i", "u", "span", "small", "
 /// footers, figures and forms. Where the container is only the element that holds an extracted
 /// paragraph as loose text itself, the run must lie between the first and the last extracted
 /// paragraph: such an element is often a whole column, with a blurb about the site after the post.
-fn put_back_loose_text(page: &Document, paragraphs: &mut Vec<String>) {
+fn put_back_loose_text(page: &Document, paragraphs: &mut Vec<String>, index: &std::cell::OnceCell<Option<TextIndex>>) {
     // Each paragraph and each candidate run is looked up in the page's text: bounded, so that a
     // hostile page of many thousand paragraphs stays linear in its size.
     if paragraphs.is_empty() || paragraphs.len() > LOOSE_TEXT_MAX_PARAGRAPHS {
         return;
     }
     let mut candidates = 0;
-    let Some(body) = page.body() else { return };
-    let (text, starts) = text_index(page, body);
-    let node_at = |offset: usize| starts[starts.partition_point(|(s, _)| *s <= offset).saturating_sub(1)].1;
+    let Some(index) = TextIndex::of(page, index) else { return };
+    let text = &index.text;
     // Where each extracted paragraph starts in the page's text, and the containers of their
     // elements.
     let mut at: Vec<Option<usize>> = Vec::with_capacity(paragraphs.len());
@@ -318,14 +334,11 @@ fn put_back_loose_text(page: &Document, paragraphs: &mut Vec<String>) {
         let found = (!probe.is_empty()).then(|| text.find(&probe)).flatten();
         at.push(found);
         let Some(offset) = found else { continue };
-        let holder = page.parent(node_at(offset)).filter(|&h| !INLINE.contains(&page.tag_name(h)));
-        let holder = holder.or_else(|| {
-            let mut e = page.parent(node_at(offset));
-            while let Some(x) = e.filter(|&x| INLINE.contains(&page.tag_name(x))) {
-                e = page.parent(x);
-            }
-            e
-        });
+        // The nearest ancestor of the text that is no inline element.
+        let mut holder = page.parent(index.node_at(offset));
+        while let Some(inline) = holder.filter(|&e| INLINE.contains(&page.tag_name(e))) {
+            holder = page.parent(inline);
+        }
         // The element's parent; and the element itself, where the paragraph is loose text in it
         // already (a blog post's `<div>` of text between `<br>`s).
         for (container, own) in [(holder.and_then(|h| page.parent(h)), false), (holder, true)] {
@@ -885,13 +898,13 @@ mod tests {
         );
         let paragraphs: Vec<String> =
             [prose, "Roads: 4 million", "See the full plan", "Schools reopen", "Mayor opens bridge", "Not in the page"].map(String::from).to_vec();
-        let mut kept: Vec<String> = article_tail(&page, &paragraphs).into_iter().collect();
+        let mut kept: Vec<String> = article_tail(&page, &paragraphs, &std::cell::OnceCell::new()).into_iter().collect();
         kept.sort();
         // The link's text and the line holding it as half its length go; so does what lies outside.
         assert_eq!(kept, ["Roads: 4 million"]);
         // A last paragraph the page does not show keeps nothing.
         let unseen = ["A paragraph this page never shows, long enough to be prose in any article at all.".to_owned(), "Roads: 4 million".to_owned()];
-        assert!(article_tail(&page, &unseen).is_empty());
+        assert!(article_tail(&page, &unseen, &std::cell::OnceCell::new()).is_empty());
     }
 
     #[test]
@@ -914,7 +927,7 @@ mod tests {
             Short loose words.</section></body></html>"#,
         );
         let mut paragraphs = vec!["The vote was 31 to 12, and the opposition said it would try again next spring.".to_owned()];
-        put_back_loose_text(&page, &mut paragraphs);
+        put_back_loose_text(&page, &mut paragraphs, &std::cell::OnceCell::new());
         assert_eq!(
             paragraphs,
             [
@@ -927,7 +940,7 @@ mod tests {
             "the budget for the coming year after a long debate that ran late into the night.".to_owned(),
             "The vote was 31 to 12, and the opposition said it would try again next spring.".to_owned(),
         ];
-        put_back_loose_text(&page, &mut again);
+        put_back_loose_text(&page, &mut again, &std::cell::OnceCell::new());
         assert_eq!(again.len(), 2);
 
         // A blog post's text between <br>s: the missing middle comes back, the blurb that the
@@ -942,7 +955,7 @@ mod tests {
             "The first paragraph of the post tells the reader what happened at the race on Sunday afternoon in the rain.".to_owned(),
             "The third paragraph closes the post with the times of every runner in the final and a word on the next meeting.".to_owned(),
         ];
-        put_back_loose_text(&post, &mut paragraphs);
+        put_back_loose_text(&post, &mut paragraphs, &std::cell::OnceCell::new());
         assert_eq!(paragraphs.len(), 3, "{paragraphs:?}");
         assert!(paragraphs[1].starts_with("The second paragraph, which the extractor missed, explains why the record fell"));
 
@@ -957,7 +970,7 @@ mod tests {
             "there is more to running than stride length".to_owned(),
             "The next paragraph is whole in the extracted text and stays exactly as it was before.".to_owned(),
         ];
-        put_back_loose_text(&split, &mut paragraphs);
+        put_back_loose_text(&split, &mut paragraphs, &std::cell::OnceCell::new());
         assert_eq!(
             paragraphs,
             [

@@ -217,7 +217,7 @@ pub fn build() -> Result<PathBuf, String> {
 }
 
 /// The release build of this program, which [`build`] makes beside the storyline binary.
-pub const RELEASE_XTASK: &str = "target/release/xtask";
+const RELEASE_XTASK: &str = "target/release/xtask";
 
 /// Runs `xtask ARGS` again from its release build when this process is the unoptimised one the
 /// `cargo xtask` alias builds: the evals and benches run our crates inside this process (copies,

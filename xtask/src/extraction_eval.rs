@@ -5,7 +5,6 @@
 //! ablation: each of our rules switched off in turn, on both sets.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -98,35 +97,15 @@ fn rs_trafilatura(dir: &Path) -> Result<Run, String> {
     in_process(dir, &|html| rs_trafilatura::extract(html).map(|r| r.content_text).unwrap_or_default())
 }
 
-/// A Rust peer by name, timed in a release build: an unoptimised xtask (the `cargo xtask`
-/// alias builds the dev profile) runs it through the release build `eval::build` made.
+/// A Rust peer by name, in this process: `cargo xtask eval` runs from its release build
+/// ([`crate::eval::in_release`]), so the peers are timed optimised.
 fn rust_peer(name: &str, dir: &Path) -> Result<Run, String> {
-    if !cfg!(debug_assertions) {
-        return match name {
-            "crate" => bare_crate(dir, false),
-            "crate-without-comments" => bare_crate(dir, true),
-            "rs-trafilatura" => rs_trafilatura(dir),
-            _ => Err(format!("no peer {name}")),
-        };
+    match name {
+        "crate" => bare_crate(dir, false),
+        "crate-without-comments" => bare_crate(dir, true),
+        "rs-trafilatura" => rs_trafilatura(dir),
+        _ => Err(format!("no peer {name}")),
     }
-    let xtask = crate::eval::RELEASE_XTASK;
-    let out = Command::new(xtask).args(["extraction-peer", name]).arg(dir).output().map_err(|e| format!("{xtask}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("the {name} peer failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    read_run(&out.stdout, name)
-}
-
-/// `cargo xtask extraction-peer crate|rs-trafilatura DIR`: one Rust peer's texts as JSON lines
-/// and a last line with its seconds.
-pub fn peer_main(args: &[String]) -> Result<(), String> {
-    let [name, dir] = args else { return Err("usage: extraction-peer crate|rs-trafilatura DIR".into()) };
-    let run = rust_peer(name, Path::new(dir))?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for (file, text) in &run.texts {
-        writeln!(out, "{}", serde_json::json!({"file": file, "text": text})).map_err(|e| e.to_string())?;
-    }
-    writeln!(out, "{}", serde_json::json!({"seconds": run.seconds})).map_err(|e| e.to_string())
 }
 
 /// Reads what a peer printed: `{"file", "text"}` lines and a `{"seconds"}` line.

@@ -23,7 +23,6 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("eval") => eval::run(&args[1..]),
         Some("bench") => eval::bench(&args[1..]),
-        Some("extraction-peer") => extraction_eval::peer_main(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("schemathesis") => schemathesis(),
         Some("train") if args.get(1).map(String::as_str) == Some("ner") => {

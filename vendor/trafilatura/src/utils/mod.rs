@@ -21,15 +21,34 @@ use crate::dom::{Document, NodeId};
 ///
 /// Port of `trim`.
 pub fn trim(s: &str) -> String {
-    // Strip soft hyphens (U+00AD) — Go's HTML parser removes them during tokenization.
-    let no_soft_hyphen: String = s.chars().filter(|&c| c != '\u{00AD}').collect();
-    // Collapse whitespace (split_whitespace handles all Unicode whitespace).
-    let joined = no_soft_hyphen
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    // NFC normalization — Go's html.Parse normalizes NFD decomposed chars to NFC.
-    joined.nfc().collect()
+    // One pass: words joined by one space, soft hyphens (U+00AD) dropped from them (Go's HTML
+    // parser removes them during tokenization; a word of soft hyphens alone disappears).
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        let start = out.len();
+        if start > 0 {
+            out.push(' ');
+        }
+        if word.contains('\u{00AD}') {
+            let word_start = out.len();
+            out.extend(word.chars().filter(|&c| c != '\u{00AD}'));
+            if out.len() == word_start {
+                out.truncate(start);
+            }
+        } else {
+            out.push_str(word);
+        }
+    }
+    // NFC normalization — Go's html.Parse normalizes NFD decomposed chars to NFC. Text that is
+    // ASCII or quickly seen to be NFC already is left as it is (normalizing it is the identity).
+    if out.is_ascii()
+        || unicode_normalization::is_nfc_quick(out.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
+        out
+    } else {
+        out.nfc().collect()
+    }
 }
 
 /// Counts words (whitespace-delimited tokens) in a string.
@@ -265,6 +284,9 @@ mod tests {
         assert_eq!(trim(""), "");
         assert_eq!(trim("  "), "");
         assert_eq!(trim("a  b\tc"), "a b c");
+        assert_eq!(trim("\u{00AD}a b\u{00AD}c \u{00AD} d"), "a bc d");
+        assert_eq!(trim("\u{00AD} x"), "x");
+        assert_eq!(trim("u\u{0308}ber"), "\u{00FC}ber");
     }
 
     #[test]

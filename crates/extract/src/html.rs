@@ -84,10 +84,11 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
     let page = Document::parse(html);
     let mut out = HtmlExtract::default();
     // The readability/jusText comparison costs about a third of the time; it is worth it only
-    // when the main extractor comes back with little text.
-    let first = trafilatura::extract_document(page.clone_document(), &options);
-    let thin = on(Rule::Fallback) && first.as_ref().map_or(true, |r| r.content_text.len() < FALLBACK_BELOW_CHARS);
-    let result = if thin { trafilatura::extract_document(page.clone_document(), &options.clone().with_fallback(true)).or(first) } else { first };
+    // when the main extractor comes back with little text. The page is prepared once for both.
+    let thin = |first: &Result<trafilatura::ExtractResult, _>| {
+        on(Rule::Fallback) && first.as_ref().map_or(true, |r| r.content_text.len() < FALLBACK_BELOW_CHARS)
+    };
+    let result = trafilatura::extract_document_fallback_when(page.clone_document(), &options, thin);
     match result {
         Ok(result) => {
             out.paragraphs = paragraphs_of(&result.content_html);

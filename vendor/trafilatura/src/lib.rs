@@ -142,6 +142,48 @@ pub fn extract(html: &str, opts: &Options) -> Result<ExtractResult, TrafilaturaE
 ///
 /// Port of `ExtractDocument`.
 pub fn extract_document(doc: Document, opts: &Options) -> Result<ExtractResult, TrafilaturaError> {
+    let prepared = prepare(doc, opts)?;
+    let fallback = prepared.opts.enable_fallback;
+    finish(&prepared, fallback)
+}
+
+/// Storyline fork: extraction without the external fallback comparison, then, only when
+/// `thin` says the first result is too thin, with it. The page is prepared (metadata,
+/// cleaning) once for both passes. Gives what
+/// `extract_document(doc.clone(), &opts.with_fallback(false))` and then, when `thin(&first)`,
+/// `extract_document(doc, &opts.with_fallback(true)).or(first)` give.
+pub fn extract_document_fallback_when(
+    doc: Document,
+    opts: &Options,
+    thin: impl FnOnce(&Result<ExtractResult, TrafilaturaError>) -> bool,
+) -> Result<ExtractResult, TrafilaturaError> {
+    let prepared = prepare(doc, opts)?;
+    let first = finish(&prepared, false);
+    if thin(&first) {
+        finish(&prepared, true).or(first)
+    } else {
+        first
+    }
+}
+
+/// What the extraction passes start from: the page after metadata extraction, pruning and
+/// cleaning, with the untouched copies the fallbacks read.
+struct Prepared {
+    opts: Options,
+    cache: LruCache,
+    meta: Metadata,
+    doc: Document,
+    doc_backup1: Document,
+    doc_backup2: Document,
+    is_forum: bool,
+    forum_posts: Option<Document>,
+    comments_doc: Option<Document>,
+    tmp_comments: String,
+}
+
+/// The first half of `extractionSequence`: everything before the main content extraction,
+/// which does not depend on `enable_fallback`.
+fn prepare(doc: Document, opts: &Options) -> Result<Prepared, TrafilaturaError> {
     // Clone opts so we can mutate original_url if needed.
     let mut opts = opts.clone();
 
@@ -157,7 +199,7 @@ pub fn extract_document(doc: Document, opts: &Options) -> Result<ExtractResult, 
     }
 
     // Extract metadata (happens before content extraction in the Go pipeline).
-    let mut meta = metadata::extract_metadata(&doc, &opts);
+    let meta = metadata::extract_metadata(&doc, &opts);
 
     // Check essential metadata requirements.
     if opts.has_essential_metadata {
@@ -229,13 +271,50 @@ pub fn extract_document(doc: Document, opts: &Options) -> Result<ExtractResult, 
     } else {
         (None, String::new())
     };
-    let len_comments = tmp_comments.chars().count();
 
     // Precision mode prunes comment containers post-conversion as well (lists are
     // converted elements here and match additional rules) — except on forums.
     if opts.focus == ExtractionFocus::FavorPrecision && !is_forum {
         doc = prune_unwanted_nodes(&doc, selector::discard::REMOVED_COMMENTS, false);
     }
+
+    Ok(Prepared {
+        opts,
+        cache,
+        meta,
+        doc,
+        doc_backup1,
+        doc_backup2,
+        is_forum,
+        forum_posts,
+        comments_doc,
+        tmp_comments,
+    })
+}
+
+/// The second half of `extractionSequence`: main content extraction, the fallbacks (the
+/// external comparison only when `fallback`), checks and serialisation.
+// The body is the published code as it was, where these names were owned values.
+#[allow(clippy::needless_borrow)]
+fn finish(prepared: &Prepared, fallback: bool) -> Result<ExtractResult, TrafilaturaError> {
+    let Prepared {
+        opts,
+        doc,
+        doc_backup1,
+        doc_backup2,
+        is_forum,
+        tmp_comments,
+        ..
+    } = prepared;
+    let is_forum = *is_forum;
+    let mut opts = opts.clone();
+    opts.enable_fallback = fallback;
+    let opts = &opts;
+    let mut cache = prepared.cache.clone();
+    let mut meta = prepared.meta.clone();
+    let mut forum_posts = prepared.forum_posts.as_ref().map(Document::clone_document);
+    let comments_doc = prepared.comments_doc.as_ref().map(Document::clone_document);
+    let len_comments = tmp_comments.chars().count();
 
     // Main content extraction.
     let (mut content_doc, mut tmp_body_text) = extract_content(&doc, &mut cache, &opts);
@@ -389,7 +468,7 @@ pub fn extract_document(doc: Document, opts: &Options) -> Result<ExtractResult, 
 
     Ok(ExtractResult {
         content_text: tmp_body_text,
-        comments_text: tmp_comments,
+        comments_text: tmp_comments.clone(),
         content_html,
         comments_html,
         metadata: meta,
@@ -1334,5 +1413,69 @@ mod tests {
         assert!(md.contains(r#"  - "Science: Physics""#));
         assert!(md.contains(r#"  - "*Breaking*""#));
         assert!(md.contains(r#"  - "C:\\path""#));
+    }
+}
+
+#[cfg(test)]
+mod fork_tests {
+    use super::*;
+
+    fn pages() -> Vec<String> {
+        let para = "The council voted on Tuesday to rebuild the old bridge over the river, \
+                    a project that has been discussed for more than ten years by residents.";
+        let long: String = (0..12)
+            .map(|i| format!("<p>{para} Paragraph {i}.</p>"))
+            .collect();
+        vec![
+            format!("<html><head><title>Bridge</title></head><body><article>{long}</article></body></html>"),
+            // A short main block beside a larger unmarked one: the fallback comparison can
+            // prefer the latter.
+            format!(
+                "<html><head><title>Bridge</title></head><body><article><p>{para}</p></article>\
+                 <div class=\"x\"><div>{}</div></div><footer>Contact us</footer></body></html>",
+                (0..8).map(|i| format!("<div>{para} Part {i}.</div>")).collect::<String>()
+            ),
+            "<html><body><p>Too short.</p></body></html>".to_owned(),
+        ]
+    }
+
+    fn same(
+        a: &Result<ExtractResult, TrafilaturaError>,
+        b: &Result<ExtractResult, TrafilaturaError>,
+    ) -> bool {
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                a.content_text == b.content_text
+                    && a.content_html == b.content_html
+                    && a.metadata.title == b.metadata.title
+                    && a.metadata.language == b.metadata.language
+            }
+            (Err(a), Err(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn fallback_when_gives_what_two_calls_give() {
+        let opts = Options::default();
+        let mut differs = 0;
+        for html in pages() {
+            let plain =
+                extract_document(Document::parse(&html), &opts.clone().with_fallback(false));
+            let with = extract_document(Document::parse(&html), &opts.clone().with_fallback(true));
+            let never = extract_document_fallback_when(Document::parse(&html), &opts, |_| false);
+            let always = extract_document_fallback_when(Document::parse(&html), &opts, |_| true);
+            assert!(same(&plain, &never), "{html}");
+            assert!(same(&with.or(plain), &always), "{html}");
+            let (p, w) = (
+                extract_document(Document::parse(&html), &opts.clone().with_fallback(false)),
+                extract_document(Document::parse(&html), &opts.clone().with_fallback(true)),
+            );
+            differs += usize::from(!same(&p, &w));
+        }
+        assert!(
+            differs > 0,
+            "no page where the fallback changes the result: the test shows nothing"
+        );
     }
 }

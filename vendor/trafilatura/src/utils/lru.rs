@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 ///
 /// Note: despite the name "LRU", the Go implementation uses FIFO eviction
 /// (oldest-inserted, not least-recently-used). We match that behavior exactly.
+#[derive(Clone)]
 pub(crate) struct LruCache {
     max_size: usize,
     /// Insertion-ordered list of keys (oldest first).

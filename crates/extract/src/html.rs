@@ -74,7 +74,8 @@ const FALLBACK_BELOW_CHARS: usize = 1500;
 
 /// Extracts the article from a page. `url` is the page's address when known (WARC, JSONL).
 pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
-    let mut options = trafilatura::Options::default();
+    // Categories, tags and licence are not read; the language is detected on our own text.
+    let mut options = trafilatura::Options::default().without_taxonomy().without_language();
     options.exclude_comments = true;
     options.html_date_mode = trafilatura::HtmlDateMode::Disabled;
     if let Some(u) = url.and_then(|u| url::Url::parse(u).ok()) {

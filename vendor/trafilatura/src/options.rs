@@ -165,6 +165,12 @@ pub struct Options {
     pub html_date_override: Option<chrono::NaiveDate>,
     /// User-provided fallback candidates for content extraction.
     pub fallback_candidates: Option<FallbackCandidates>,
+    /// Storyline fork: leave categories, tags and the licence out of the metadata (they are
+    /// read by CSS rules over the whole page).
+    pub skip_taxonomy: bool,
+    /// Storyline fork: do not classify the extracted text's language (`metadata.language`
+    /// stays empty) unless `target_language` asks for a check.
+    pub skip_language: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -172,6 +178,18 @@ pub struct Options {
 // ---------------------------------------------------------------------------
 
 impl Options {
+    /// Storyline fork: see [`Options::skip_taxonomy`].
+    pub fn without_taxonomy(mut self) -> Self {
+        self.skip_taxonomy = true;
+        self
+    }
+
+    /// Storyline fork: see [`Options::skip_language`].
+    pub fn without_language(mut self) -> Self {
+        self.skip_language = true;
+        self
+    }
+
     /// Enable or disable readability/baseline fallback extraction.
     pub fn with_fallback(mut self, enable: bool) -> Self {
         self.enable_fallback = enable;

@@ -385,6 +385,12 @@ pub fn extract_metadata(doc: &Document, opts: &Options) -> Metadata {
         }
     }
 
+    if opts.skip_taxonomy {
+        metadata.categories.clear();
+        metadata.tags.clear();
+        return metadata;
+    }
+
     // Categories fallback via DOM.
     if metadata.categories.is_empty() {
         metadata.categories = extract_dom_categories(doc);

@@ -86,6 +86,35 @@ fn in_process(dir: &Path, extract: &dyn Fn(&str) -> String) -> Result<Run, Strin
     Ok(Run { pages: texts.len(), texts, seconds: start.elapsed().as_secs_f64() })
 }
 
+/// Ours in this process, timed as the peers are: the pages are read (gunzipped, decoded) into
+/// raw documents before the clock starts, then extracted one after another on this thread. The
+/// same extraction `storyline extract` runs, without its reading, scheduling and JSON output.
+pub fn ours_in_process(dir: &Path) -> Result<Run, String> {
+    let mut docs = Vec::new();
+    for path in page_files(dir)? {
+        let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        storyline_ingest::read_stream(&name_of(&path), file, &storyline_ingest::ReadConfig::default(), &mut |item| {
+            if let storyline_ingest::Item::Document(doc) = item {
+                docs.push(doc);
+            }
+        });
+    }
+    // Only scraped text contributes to the corpus statistics, so HTML pages see none.
+    let stats = storyline_extract::CorpusStats::default();
+    let start = Instant::now();
+    let texts: HashMap<String, String> = docs
+        .iter()
+        .map(|doc| {
+            let text = match storyline_extract::extract_guarded(doc, &stats) {
+                storyline_extract::Guarded::Extracted(article) => article.text,
+                storyline_extract::Guarded::Recovered { article, .. } => article.map(|a| a.text).unwrap_or_default(),
+            };
+            (doc.source.clone(), text)
+        })
+        .collect();
+    Ok(Run { pages: texts.len(), texts, seconds: start.elapsed().as_secs_f64() })
+}
+
 /// The `trafilatura` crate with its default options: the extractor ours starts from.
 fn bare_crate(dir: &Path, exclude_comments: bool) -> Result<Run, String> {
     let options = trafilatura::Options::default().with_exclude_comments(exclude_comments);
@@ -230,6 +259,7 @@ pub fn compare(bin: &Path, bench: &Path) -> Result<Comparison, String> {
         }
         let mut rows: Vec<(String, Run)> = vec![
             ("storyline".into(), mine),
+            (IN_PROCESS.into(), ours_in_process(&dir)?),
             ("trafilatura crate 0.6".into(), rust_peer("crate", &dir)?),
             (BARE_LIKE_OURS.into(), rust_peer("crate-without-comments", &dir)?),
             ("rs-trafilatura 0.2.2".into(), rust_peer("rs-trafilatura", &dir)?),
@@ -240,21 +270,33 @@ pub fn compare(bin: &Path, bench: &Path) -> Result<Comparison, String> {
                 println!("extraction {:<16} python trafilatura skipped: {PYTHON} cannot import trafilatura (scripts/setup-peers.sh installs it)", set.name())
             }
         }
-        let ours_secs = rows[0].1.seconds;
+        let (ours_secs, in_process_secs) = (rows[0].1.seconds, rows[1].1.seconds);
         for (label, run) in &rows {
             let s = score(set, bench, run)?;
+            let ratios = if label == "storyline" || label == IN_PROCESS {
+                String::new()
+            } else {
+                format!(
+                    "  (ours {:.2}x its speed; in-process {:.2}x)",
+                    run.seconds / ours_secs.max(1e-9),
+                    run.seconds / in_process_secs.max(1e-9)
+                )
+            };
             println!(
-                "extraction {:<16} {label:<25} pages {:>4}  P {:.3}  R {:.3}  F1 {:.3}  {:>6.1} pages/s{}",
+                "extraction {:<16} {label:<25} pages {:>4}  P {:.3}  R {:.3}  F1 {:.3}  {:>6.1} pages/s{ratios}",
                 set.name(),
                 run.pages,
                 s.p,
                 s.r,
                 s.f,
                 run.pages as f64 / run.seconds.max(1e-9),
-                if label == "storyline" { String::new() } else { format!("  (ours {:.2}x its speed)", run.seconds / ours_secs.max(1e-9)) }
             );
             if label == "storyline" {
                 c.ours.insert(set.name(), s);
+            } else if label == IN_PROCESS {
+                if (s.f - c.ours[set.name()].f).abs() > 1e-9 {
+                    return Err(format!("{}: storyline in-process F1 {:.4} is not the CLI's {:.4}", set.name(), s.f, c.ours[set.name()].f));
+                }
             } else {
                 if label == BARE_LIKE_OURS {
                     c.bare_recall.insert(set.name(), s.r);
@@ -268,6 +310,9 @@ pub fn compare(bin: &Path, bench: &Path) -> Result<Comparison, String> {
     }
     Ok(c)
 }
+
+/// The row of ours timed in this process like the peers.
+const IN_PROCESS: &str = "storyline in-process";
 
 /// An F1 difference smaller than this (a few snippets of thousands) is no measurable effect.
 const NO_EFFECT: f64 = 0.00005;

@@ -96,7 +96,10 @@ use crate::dom::Document;
 use crate::extraction::{
     baseline::{baseline, html2txt_doc},
     external::{compare_external_extraction, justext_rescue},
-    html_processing::{convert_tags, doc_cleaning, post_cleaning, prune_unwanted_nodes},
+    html_processing::{
+        convert_tags, doc_cleaning, post_cleaning, prune_unwanted_nodes,
+        prune_unwanted_nodes_in_place,
+    },
     {extract_comments, extract_content},
 };
 use crate::settings::FORMAT_TAG_CATALOG;
@@ -241,7 +244,7 @@ fn prepare(doc: Document, opts: &Options) -> Result<Prepared, TrafilaturaError> 
     // inherits it.
     let is_forum = forum_thread_page(&doc);
     if opts.exclude_comments && (opts.focus == ExtractionFocus::FavorPrecision || !is_forum) {
-        doc = prune_unwanted_nodes(&doc, selector::discard::REMOVED_COMMENTS, false);
+        prune_unwanted_nodes_in_place(&mut doc, selector::discard::REMOVED_COMMENTS);
     }
 
     // Clone the document before destructive cleaning for fallback strategies.
@@ -275,7 +278,7 @@ fn prepare(doc: Document, opts: &Options) -> Result<Prepared, TrafilaturaError> 
     // Precision mode prunes comment containers post-conversion as well (lists are
     // converted elements here and match additional rules) — except on forums.
     if opts.focus == ExtractionFocus::FavorPrecision && !is_forum {
-        doc = prune_unwanted_nodes(&doc, selector::discard::REMOVED_COMMENTS, false);
+        prune_unwanted_nodes_in_place(&mut doc, selector::discard::REMOVED_COMMENTS);
     }
 
     Ok(Prepared {

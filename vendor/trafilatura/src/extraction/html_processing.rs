@@ -118,18 +118,7 @@ pub(crate) fn prune_unwanted_nodes(doc: &Document, rules: &[Rule], with_backup: 
     };
 
     let mut work = doc.clone_document();
-
-    // Collect all matches upfront, then remove in reverse order. Tail text
-    // nodes stay in place (`keep_tail = true`): current Go prunes with
-    // `etree.Remove(node, true)`. The older Go tail-juggling (SetTail on the
-    // previous sibling or the parent) moved a first child's tail outside its
-    // parent — e.g. body text after a pruned comment container — and upstream
-    // replaced it with keep-tail removal.
-    let root = work.root();
-    let matches = query_all(&work, root, rules);
-    for &id in matches.iter().rev() {
-        work.remove(id, true);
-    }
+    prune_unwanted_nodes_in_place(&mut work, rules);
 
     if with_backup {
         let new_len = work.iter_text(work.root(), " ").chars().count();
@@ -139,6 +128,22 @@ pub(crate) fn prune_unwanted_nodes(doc: &Document, rules: &[Rule], with_backup: 
     }
 
     work
+}
+
+/// Storyline fork: what `prune_unwanted_nodes(doc, rules, false)` returns, done on `doc`
+/// itself, for callers that own the document and would drop it (saves a copy of the tree).
+pub(crate) fn prune_unwanted_nodes_in_place(work: &mut Document, rules: &[Rule]) {
+    // Collect all matches upfront, then remove in reverse order. Tail text
+    // nodes stay in place (`keep_tail = true`): current Go prunes with
+    // `etree.Remove(node, true)`. The older Go tail-juggling (SetTail on the
+    // previous sibling or the parent) moved a first child's tail outside its
+    // parent — e.g. body text after a pruned comment container — and upstream
+    // replaced it with keep-tail removal.
+    let root = work.root();
+    let matches = query_all(work, root, rules);
+    for &id in matches.iter().rev() {
+        work.remove(id, true);
+    }
 }
 
 /// Converts, formats, and probes potential text elements.

@@ -127,7 +127,7 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
     }
     out.canonical_url = canonical_url(&page).or_else(|| url.map(str::to_owned));
     if out.language.is_none() {
-        out.language = select_attr(&page, "html[lang]", "lang").map(|l| l.split(['-', '_']).next().unwrap_or(&l).to_lowercase());
+        out.language = first_attr(&page, "html", |_| true, "lang").map(|l| l.split(['-', '_']).next().unwrap_or(&l).to_lowercase());
     }
     out.published = publication_date(&page, &ld, url.or(out.canonical_url.as_deref()));
     out
@@ -465,9 +465,9 @@ fn missing_lead(page: &Document, paragraphs: &[String], body: &std::cell::OnceCe
     if paragraphs.is_empty() {
         return None;
     }
-    let description = ["meta[property='og:description']", "meta[name=description]", "meta[name='twitter:description']"]
+    let description = [("property", "og:description"), ("name", "description"), ("name", "twitter:description")]
         .iter()
-        .find_map(|sel| select_attr(page, sel, "content"))
+        .find_map(|&(key, value)| first_attr(page, "meta", |m| page.get_attribute(m, key).as_deref() == Some(value), "content"))
         .map(|d| collapse(&d))?;
     let probe = probe_of(&description);
     if probe.chars().count() < LEAD_PROBE_CHARS || paragraphs.iter().any(|p| p.contains(&probe)) {
@@ -478,8 +478,7 @@ fn missing_lead(page: &Document, paragraphs: &[String], body: &std::cell::OnceCe
         return None;
     }
     let longest = description.len() * 3 / 2 + 200;
-    let (e, lead) = page
-        .query_selector_all(page.root(), "p, div, section, span, h2, strong")
+    let (e, lead) = tagged(page, page.root(), &["p", "div", "section", "span", "h2", "strong"])
         .into_iter()
         .map(|e| (e, collapse(&page.text_content(e))))
         .filter(|(_, t)| t.len() <= longest && t.contains(&probe))
@@ -502,7 +501,7 @@ fn classed_lead(page: &Document, paragraphs: &[String], body: &std::cell::OnceCe
             .is_some_and(|c| c.split_whitespace().any(|token| token.to_ascii_lowercase().split(['-', '_']).any(|part| LEAD_CLASSES.contains(&part))))
     };
     let furniture = |e| inside(page, e, &["nav", "aside", "footer", "li", "a", "figure", "figcaption", "script", "noscript", "template"]);
-    let e = page.query_selector_all(page.root(), "p").into_iter().find(|&e| (is_lead(e) || page.parent(e).is_some_and(is_lead)) && !furniture(e))?;
+    let e = tagged(page, page.root(), &["p"]).into_iter().find(|&e| (is_lead(e) || page.parent(e).is_some_and(is_lead)) && !furniture(e))?;
     let lead = collapse(&page.text_content(e));
     let probe = probe_of(&lead);
     if !(60..=1500).contains(&lead.len()) || paragraphs.iter().any(|p| p.contains(&probe)) {
@@ -518,15 +517,32 @@ fn classed_lead(page: &Document, paragraphs: &[String], body: &std::cell::OnceCe
 
 /// Fallback when extraction fails: all `<p>` texts of the page.
 fn page_paragraphs(page: &Document) -> Vec<String> {
-    page.query_selector_all(page.root(), "p").into_iter().map(|p| collapse(&page.text_content(p))).filter(|t| !t.is_empty()).collect()
+    tagged(page, page.root(), &["p"]).into_iter().map(|p| collapse(&page.text_content(p))).filter(|t| !t.is_empty()).collect()
 }
 
-fn select_attr(page: &Document, selector: &str, attr: &str) -> Option<String> {
-    page.query_selector_all(page.root(), selector).into_iter().find_map(|e| page.get_attribute(e, attr).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+/// The elements under `root` named one of `tags`, in page order. The page queries below test
+/// tag names and attributes in one walk of the tree: matching a CSS selector against every
+/// element cost several times more, on every page.
+fn tagged(page: &Document, root: trafilatura::dom::NodeId, tags: &[&str]) -> Vec<trafilatura::dom::NodeId> {
+    let mut all = page.get_elements_by_tag_name(root, "*");
+    all.retain(|&e| tags.contains(&page.tag_name(e)));
+    all
+}
+
+/// The first non-empty (trimmed) `attr` of the elements named `tag` that `keep` accepts.
+fn first_attr(page: &Document, tag: &str, keep: impl Fn(trafilatura::dom::NodeId) -> bool, attr: &str) -> Option<String> {
+    tagged(page, page.root(), &[tag])
+        .into_iter()
+        .filter(|&e| keep(e))
+        .find_map(|e| page.get_attribute(e, attr).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
 }
 
 fn canonical_url(page: &Document) -> Option<String> {
-    select_attr(page, "link[rel=canonical]", "href").or_else(|| select_attr(page, "meta[property='og:url']", "content")).filter(|u| u.starts_with("http"))
+    // `rel` values compare case-insensitively in HTML (as the selector `link[rel=canonical]` did).
+    let rel_canonical = |l| page.get_attribute(l, "rel").is_some_and(|r| r.eq_ignore_ascii_case("canonical"));
+    first_attr(page, "link", rel_canonical, "href")
+        .or_else(|| first_attr(page, "meta", |m| page.get_attribute(m, "property").as_deref() == Some("og:url"), "content"))
+        .filter(|u| u.starts_with("http"))
 }
 
 /// All JSON-LD objects of the page, flattened (`@graph` and arrays unpacked).
@@ -675,7 +691,7 @@ fn publication_date(page: &Document, ld: &[Value], url: Option<&str>) -> Option<
 /// `<time datetime>` or other itemprop elements, which teasers and embedded posts carry for
 /// their own dates).
 fn machine_dates(page: &Document, ld: &[Value]) -> Vec<Published> {
-    page.query_selector_all(page.root(), "meta[content]")
+    tagged(page, page.root(), &["meta"])
         .into_iter()
         .filter_map(|m| page.get_attribute(m, "content"))
         .chain(ld.iter().flat_map(|v| LD_DATES.iter().filter_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_owned))))
@@ -689,7 +705,7 @@ fn machine_dates(page: &Document, ld: &[Value]) -> Vec<Published> {
 /// the page states the shown day for machines too (another field: a second publication value,
 /// a modification the byline shows): the first date in a `<time>` or a dateline element.
 fn shown_day(page: &Document, ld: &[Value], stated: Published) -> Published {
-    let times = page.query_selector_all(page.root(), "time");
+    let times = tagged(page, page.root(), &["time"]);
     let shown = times
         .into_iter()
         .filter(|&t| !in_comments(page, t))
@@ -715,7 +731,7 @@ fn in_local_time(page: &Document, ld: &[Value], metas: &[(String, String)], url_
         return found;
     }
     let at = found.timestamp();
-    let times = page.query_selector_all(page.root(), "time");
+    let times = tagged(page, page.root(), &["time"]);
     let same_instant = |p: &Published| p.time.is_some() && p.offset_minutes.is_some() && (p.timestamp() - at).abs() < 60;
     // The same instant with the outlet's offset.
     let machine = times
@@ -774,8 +790,14 @@ const LD_DATES: &[&str] = &["datePublished", "dateCreated", "dateModified", "upl
 
 /// `(lower-case name, content)` of every `<meta>` with a name, property, itemprop or http-equiv.
 fn meta_values(page: &Document) -> Vec<(String, String)> {
-    page.query_selector_all(page.root(), "meta[content], [itemprop][content], [itemprop][datetime], [property][content]")
+    // The elements `meta[content], [itemprop][content], [itemprop][datetime], [property][content]`.
+    let has = |e, name| page.get_attribute(e, name).is_some();
+    let stated = |e| {
+        has(e, "content") && (page.tag_name(e) == "meta" || has(e, "itemprop") || has(e, "property")) || has(e, "itemprop") && has(e, "datetime")
+    };
+    page.get_elements_by_tag_name(page.root(), "*")
         .into_iter()
+        .filter(|&e| stated(e))
         .filter_map(|m| {
             let attr = |name: &str| page.get_attribute(m, name);
             let name = attr("property").or_else(|| attr("name")).or_else(|| attr("itemprop")).or_else(|| attr("http-equiv"))?;
@@ -794,7 +816,7 @@ fn meta_values(page: &Document) -> Vec<(String, String)> {
 /// time counts, as on a page without marks.
 fn time_element(page: &Document) -> Option<Published> {
     let mut found = Vec::new();
-    for t in page.query_selector_all(page.root(), "time") {
+    for t in tagged(page, page.root(), &["time"]) {
         if on(Rule::CommentDates) && in_comments(page, t) {
             continue;
         }
@@ -845,9 +867,14 @@ fn date_in_marked_elements(page: &Document) -> Option<Published> {
 /// The short texts of elements whose class or id says they hold a date (bylines, post meta),
 /// in page order, leaving out modification dates and comments.
 fn marked_texts(page: &Document) -> impl Iterator<Item = String> + '_ {
-    const MARKED: &str = "[class*=date], [class*=time], [class*=publish], [class*=posted], [class*=byline], [class*=meta], [id*=date], [id*=publish], [class*=Date], [class*=Time], [class*=datum], [class*=Datum], [class*=fecha], [class*=dateline]";
-    page.query_selector_all(page.root(), MARKED)
+    // Substrings of the class and id attributes, case-sensitive (as the CSS selectors
+    // `[class*=date], [id*=date], ...` this replaces).
+    const CLASS_MARKS: &[&str] = &["date", "time", "publish", "posted", "byline", "meta", "Date", "Time", "datum", "Datum", "fecha", "dateline"];
+    const ID_MARKS: &[&str] = &["date", "publish"];
+    let marked = |e, name, marks: &[&str]| page.get_attribute(e, name).is_some_and(|v| marks.iter().any(|m| v.contains(m)));
+    page.get_elements_by_tag_name(page.root(), "*")
         .into_iter()
+        .filter(move |&e| marked(e, "class", CLASS_MARKS) || marked(e, "id", ID_MARKS))
         .filter(|&e| {
             let marks = format!("{} {}", page.class_name(e), page.id_attr(e)).to_lowercase();
             !marks.contains("modif") && !marks.contains("update") && !marks.contains("comment")
@@ -861,7 +888,7 @@ fn marked_texts(page: &Document) -> impl Iterator<Item = String> + '_ {
 fn date_in_text(page: &Document) -> Option<Published> {
     let body = page.body()?;
     // Datelines sit near the top: the first few hundred candidate elements are enough.
-    for e in page.query_selector_all(body, "p, span, div, li, small, strong, em, h4, h5, h6").into_iter().take(400) {
+    for e in tagged(page, body, &["p", "span", "div", "li", "small", "strong", "em", "h4", "h5", "h6"]).into_iter().take(400) {
         let text = page.text_content(e);
         let text = text.trim();
         if text.len() > 90 || text.is_empty() {
@@ -1115,5 +1142,23 @@ mod tests {
         assert_eq!(date_of(runs_on, "").as_deref(), Some("2020-10-26T18:10:00+01:00"));
         let broken = r#"<script type="application/ld+json">{"@type":"NewsArticle", "headline": "A "quoted" word", "datePublished": "2020-10-26"}</script>"#;
         assert_eq!(date_of(broken, "").as_deref(), Some("2020-10-26"));
+    }
+
+    #[test]
+    fn page_queries_read_tags_and_attributes_as_the_selectors_did() {
+        // `rel` compares case-insensitively; an empty value is passed over; og:url is the fallback.
+        let page = Document::parse(r#"<html lang="de-AT"><head><link rel="Canonical" href=" "><link rel="CANONICAL" href="https://a.example/x"></head></html>"#);
+        assert_eq!(canonical_url(&page).as_deref(), Some("https://a.example/x"));
+        let page = Document::parse(r#"<html><head><meta property="OG:URL" content="https://a.example/no"><meta property="og:url" content="https://a.example/y"></head></html>"#);
+        assert_eq!(canonical_url(&page).as_deref(), Some("https://a.example/y"));
+        // Stated values: meta with content, and itemprop or property elements of the body.
+        let page = Document::parse(
+            r#"<html><head><meta name="Date" content="1"><meta name="x"></head><body><span itemprop="datePublished" datetime="2"></span><span property="p" content="3"></span><span content="4"></span></body></html>"#,
+        );
+        let values: Vec<String> = meta_values(&page).into_iter().map(|(name, value)| format!("{name}={value}")).collect();
+        assert_eq!(values, ["date=1", "datepublished=2", "p=3"]);
+        // Marked elements: class and id substrings, case as written.
+        let page = Document::parse(r#"<div class="post-Date">a</div><div class="DATE">b</div><p id="dateline">c</p><p id="x-Publish">d</p>"#);
+        assert_eq!(marked_texts(&page).collect::<Vec<_>>(), ["a", "c"]);
     }
 }

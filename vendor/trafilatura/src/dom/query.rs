@@ -40,13 +40,12 @@ impl Document {
     /// case-sensitively, and the upstream reference corpus pins
     /// `APPLICATION/LD+JSON` as *not* a JSON-LD script. This helper reproduces
     /// upstream semantics with an exact-value post-filter.
+    ///
+    /// Storyline fork: the `<script>` elements are found by tag name rather than by matching
+    /// the selector `script[type="..."]` against every element; the exact-value filter keeps
+    /// the same ones.
     pub fn scripts_with_type(&self, types: &[&str]) -> Vec<NodeId> {
-        let selector = types
-            .iter()
-            .map(|t| format!(r#"script[type="{t}"]"#))
-            .collect::<Vec<_>>()
-            .join(", ");
-        self.query_selector_all(self.root(), &selector)
+        self.get_elements_by_tag_name(self.root(), "script")
             .into_iter()
             .filter(|&id| {
                 matches!(

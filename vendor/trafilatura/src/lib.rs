@@ -182,6 +182,18 @@ struct Prepared {
     forum_posts: Option<Document>,
     comments_doc: Option<Document>,
     tmp_comments: String,
+    /// The page's text length (`html2txt`), computed when a pass first needs it.
+    page_len: std::cell::OnceCell<usize>,
+    /// The recall retry before its fallback comparison, computed when a pass first needs it.
+    retry: std::cell::OnceCell<Retry>,
+}
+
+/// The recall retry's document (the page, comment containers pruned except on a forum) and
+/// what content extraction in recall mode found in it.
+struct Retry {
+    doc: Document,
+    body: Document,
+    text: String,
 }
 
 /// The first half of `extractionSequence`: everything before the main content extraction,
@@ -292,6 +304,8 @@ fn prepare(doc: Document, opts: &Options) -> Result<Prepared, TrafilaturaError> 
         forum_posts,
         comments_doc,
         tmp_comments,
+        page_len: std::cell::OnceCell::new(),
+        retry: std::cell::OnceCell::new(),
     })
 }
 
@@ -341,22 +355,34 @@ fn finish(prepared: &Prepared, fallback: bool) -> Result<ExtractResult, Trafilat
     // (non-article layout) — retry in recall mode, keep if clearly bigger.
     let len_text = tmp_body_text.chars().count();
     if opts.focus == ExtractionFocus::Balanced && len_text > 0 && len_text < 3000 {
-        let page_len = html2txt_doc(&doc_backup2).chars().count();
+        let page_len = *prepared
+            .page_len
+            .get_or_init(|| html2txt_doc(&doc_backup2).chars().count());
         if (len_text as f64) < 0.2 * page_len as f64 {
             // Retry on a comment-pruned copy so captured reader comments cannot
             // double into the retry output — except on a thread-forum, where the
             // retry rescues the posts.
-            // The pruned variant needs an owned binding; on a forum the raw
-            // backup is used as-is (recall_retry clones internally).
-            let pruned_retry;
-            let retry_doc: &Document = if is_forum {
-                &doc_backup2
+            // Storyline fork: the retry up to its fallback comparison is the same in both
+            // passes of `extract_document_fallback_when`, so it is kept in `prepared`.
+            let retry = prepared.retry.get_or_init(|| {
+                let doc = if is_forum {
+                    doc_backup2.clone_document()
+                } else {
+                    prune_unwanted_nodes(&doc_backup2, selector::discard::REMOVED_COMMENTS, false)
+                };
+                let (body, text) = recall_retry(&doc, &opts);
+                Retry { doc, body, text }
+            });
+            let retry_doc = &retry.doc;
+            let (retry_body, retry_text) = if opts.enable_fallback {
+                compare_external_extraction(
+                    retry_doc,
+                    retry.body.clone_document(),
+                    &recall_options(&opts),
+                )
             } else {
-                pruned_retry =
-                    prune_unwanted_nodes(&doc_backup2, selector::discard::REMOVED_COMMENTS, false);
-                &pruned_retry
+                (retry.body.clone_document(), retry.text.clone())
             };
-            let (retry_body, retry_text) = recall_retry(retry_doc, &opts);
             let retry_len = retry_text.chars().count();
 
             // A justext candidate runs alongside the rule-based retry (Python
@@ -568,21 +594,25 @@ fn salvage_forum_posts(
 /// Re-runs content extraction in FavorRecall mode on a prepared copy of the
 /// original document, for the recall-escalation tier.
 ///
-/// Port of Go's `recallRetry`: fresh cache, recall focus, optional external
-/// fallback comparison on the original tree.
+/// Port of Go's `recallRetry`: fresh cache, recall focus. Storyline fork: the optional
+/// external fallback comparison on the original tree is left to the caller
+/// (`compare_external_extraction(doc, body, &recall_options(opts))`), so that the part before
+/// it can serve both passes of `extract_document_fallback_when`.
 fn recall_retry(doc: &Document, opts: &Options) -> (Document, String) {
-    let mut retry_opts = opts.clone();
-    retry_opts.focus = ExtractionFocus::FavorRecall;
+    let retry_opts = recall_options(opts);
     let mut cache = LruCache::new(retry_opts.config.cache_size);
 
     let mut work = doc.clone_document();
     doc_cleaning(&mut work, &retry_opts);
     convert_tags(&mut work, &retry_opts);
-    let (mut body, mut text) = extract_content(&work, &mut cache, &retry_opts);
-    if retry_opts.enable_fallback {
-        (body, text) = compare_external_extraction(doc, body, &retry_opts);
-    }
-    (body, text)
+    extract_content(&work, &mut cache, &retry_opts)
+}
+
+/// The options of the recall retry.
+fn recall_options(opts: &Options) -> Options {
+    let mut retry_opts = opts.clone();
+    retry_opts.focus = ExtractionFocus::FavorRecall;
+    retry_opts
 }
 
 /// Creates a complete, self-contained HTML document from an [`ExtractResult`].

@@ -176,8 +176,9 @@ struct Prepared {
     cache: LruCache,
     meta: Metadata,
     doc: Document,
-    doc_backup1: Document,
-    doc_backup2: Document,
+    /// The page before cleaning. Storyline fork: one copy where the published code made two
+    /// (`doc_backup1`, `doc_backup2`); no step changes either, so they were always equal.
+    doc_backup: Document,
     is_forum: bool,
     forum_posts: Option<Document>,
     comments_doc: Option<Document>,
@@ -260,8 +261,8 @@ fn prepare(doc: Document, opts: &Options) -> Result<Prepared, TrafilaturaError> 
     }
 
     // Clone the document before destructive cleaning for fallback strategies.
-    let doc_backup1 = doc.clone_document();
-    let doc_backup2 = doc.clone_document();
+    let doc_backup = doc.clone_document();
+    let doc_backup2 = &doc_backup;
 
     // Clean and normalise tags on the main work document.
     doc_cleaning(&mut doc, &opts);
@@ -298,8 +299,7 @@ fn prepare(doc: Document, opts: &Options) -> Result<Prepared, TrafilaturaError> 
         cache,
         meta,
         doc,
-        doc_backup1,
-        doc_backup2,
+        doc_backup,
         is_forum,
         forum_posts,
         comments_doc,
@@ -317,12 +317,12 @@ fn finish(prepared: &Prepared, fallback: bool) -> Result<ExtractResult, Trafilat
     let Prepared {
         opts,
         doc,
-        doc_backup1,
-        doc_backup2,
+        doc_backup,
         is_forum,
         tmp_comments,
         ..
     } = prepared;
+    let (doc_backup1, doc_backup2) = (doc_backup, doc_backup);
     let is_forum = *is_forum;
     let mut opts = opts.clone();
     opts.enable_fallback = fallback;

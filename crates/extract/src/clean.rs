@@ -145,7 +145,7 @@ pub fn clean_lines_in(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) 
     let mut items: Vec<String> = Vec::new();
     for raw in lines {
         let mut line = raw.trim().replace('\u{a0}', " ");
-        if on(Rule::Marker) && INLINE_MARKER.is_match(&line) {
+        if on(Rule::Marker) && line.contains('[') && INLINE_MARKER.is_match(&line) {
             for m in INLINE_MARKER.find_iter(&line) {
                 remove(items.len(), m.as_str(), RemovalReason::ScraperMarker, &mut removed);
             }
@@ -159,7 +159,8 @@ pub fn clean_lines_in(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) 
     // Captions: lines that carry a photo credit, the lines next to a credit line, and their copies.
     let credit_line: Vec<bool> = items.iter().map(|l| on(Rule::PhotoCredit) && word_count(l) <= 25 && CREDIT_LINE.is_match(l)).collect();
     let inline_credit: Vec<bool> = items.iter().map(|l| l.ends_with([')', ']']) && INLINE_CREDIT.is_match(l)).collect();
-    let norm: Vec<String> = items.iter().map(|l| normalise(&INLINE_CREDIT.replace(l, ""))).collect();
+    // Lines are trimmed, so only one ending in a bracket can hold an inline credit.
+    let norm: Vec<String> = items.iter().zip(&inline_credit).map(|(l, &credit)| normalise(&if credit { INLINE_CREDIT.replace(l, "") } else { l.into() })).collect();
     let mut caption = vec![false; items.len()];
     for i in 0..items.len() {
         if on(Rule::Caption) && inline_credit[i] && !credit_line[i] {
@@ -404,7 +405,7 @@ fn take_credit_or_source(at: usize, line: &str, meta: &mut TextMeta, removed: &m
     if let Some(c) = SOURCE_LABEL.captures(line).filter(|_| early_colon && line.len() <= 200) {
         let label: String = c[1].chars().filter(char::is_ascii_alphabetic).collect::<String>().to_lowercase();
         let value = c[2].trim();
-        if ["source", "sources", "via", "courtesy", "quelle", "fuente", "fonte"].iter().any(|l| edit_distance(&label, l) <= 1) && word_count(value) <= 8 {
+        if ["source", "sources", "via", "courtesy", "quelle", "fuente", "fonte"].iter().any(|l| label.len().abs_diff(l.len()) <= 1 && edit_distance(&label, l) <= 1) && word_count(value) <= 8 {
             if MARKER_LINE.is_match(value) || value.starts_with("http") || value.eq_ignore_ascii_case("link") {
                 removed.push((at, Removed { text: line.to_owned(), reason: RemovalReason::ScraperMarker }));
             } else {
@@ -564,7 +565,11 @@ pub(crate) fn normalise(s: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.extend(word.chars().flat_map(char::to_lowercase));
+        if word.is_ascii() {
+            out.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            out.extend(word.chars().flat_map(char::to_lowercase));
+        }
     }
     out
 }

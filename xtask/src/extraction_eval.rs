@@ -276,11 +276,7 @@ pub fn compare(bin: &Path, bench: &Path) -> Result<Comparison, String> {
             let ratios = if label == "storyline" || label == IN_PROCESS {
                 String::new()
             } else {
-                format!(
-                    "  (ours {:.2}x its speed; in-process {:.2}x)",
-                    run.seconds / ours_secs.max(1e-9),
-                    run.seconds / in_process_secs.max(1e-9)
-                )
+                format!("  (ours {:.2}x its speed; in-process {:.2}x)", run.seconds / ours_secs.max(1e-9), run.seconds / in_process_secs.max(1e-9))
             };
             println!(
                 "extraction {:<16} {label:<25} pages {:>4}  P {:.3}  R {:.3}  F1 {:.3}  {:>6.1} pages/s{ratios}",

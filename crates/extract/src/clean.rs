@@ -160,7 +160,8 @@ pub fn clean_lines_in(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) 
     let credit_line: Vec<bool> = items.iter().map(|l| on(Rule::PhotoCredit) && word_count(l) <= 25 && CREDIT_LINE.is_match(l)).collect();
     let inline_credit: Vec<bool> = items.iter().map(|l| l.ends_with([')', ']']) && INLINE_CREDIT.is_match(l)).collect();
     // Lines are trimmed, so only one ending in a bracket can hold an inline credit.
-    let norm: Vec<String> = items.iter().zip(&inline_credit).map(|(l, &credit)| normalise(&if credit { INLINE_CREDIT.replace(l, "") } else { l.into() })).collect();
+    let norm: Vec<String> =
+        items.iter().zip(&inline_credit).map(|(l, &credit)| normalise(&if credit { INLINE_CREDIT.replace(l, "") } else { l.into() })).collect();
     let mut caption = vec![false; items.len()];
     for i in 0..items.len() {
         if on(Rule::Caption) && inline_credit[i] && !credit_line[i] {
@@ -405,7 +406,11 @@ fn take_credit_or_source(at: usize, line: &str, meta: &mut TextMeta, removed: &m
     if let Some(c) = SOURCE_LABEL.captures(line).filter(|_| early_colon && line.len() <= 200) {
         let label: String = c[1].chars().filter(char::is_ascii_alphabetic).collect::<String>().to_lowercase();
         let value = c[2].trim();
-        if ["source", "sources", "via", "courtesy", "quelle", "fuente", "fonte"].iter().any(|l| label.len().abs_diff(l.len()) <= 1 && edit_distance(&label, l) <= 1) && word_count(value) <= 8 {
+        if ["source", "sources", "via", "courtesy", "quelle", "fuente", "fonte"]
+            .iter()
+            .any(|l| label.len().abs_diff(l.len()) <= 1 && edit_distance(&label, l) <= 1)
+            && word_count(value) <= 8
+        {
             if MARKER_LINE.is_match(value) || value.starts_with("http") || value.eq_ignore_ascii_case("link") {
                 removed.push((at, Removed { text: line.to_owned(), reason: RemovalReason::ScraperMarker }));
             } else {

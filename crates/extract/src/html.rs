@@ -85,9 +85,12 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
     let page = Document::parse(html);
     let mut out = HtmlExtract::default();
     // The readability/jusText comparison costs about a third of the time; it is worth it only
-    // when the main extractor comes back with little text. The page is prepared once for both.
-    let thin = |first: &Result<trafilatura::ExtractResult, _>| {
-        on(Rule::Fallback) && first.as_ref().map_or(true, |r| r.content_text.len() < FALLBACK_BELOW_CHARS)
+    // when the main extractor comes back with little text, or with the baseline's dump of the
+    // whole page (menus, sidebars and all), which is long but no article. The page is prepared
+    // once for both passes.
+    let thin = |first: &Result<trafilatura::ExtractResult, _>, how: trafilatura::FirstPass| {
+        let short = first.as_ref().map_or(true, |r| r.content_text.len() < FALLBACK_BELOW_CHARS);
+        on(Rule::Fallback) && (short || (how.baseline && on(Rule::FallbackOnDump)))
     };
     let result = trafilatura::extract_document_fallback_when(page.clone_document(), &options, thin);
     match result {
@@ -792,9 +795,7 @@ const LD_DATES: &[&str] = &["datePublished", "dateCreated", "dateModified", "upl
 fn meta_values(page: &Document) -> Vec<(String, String)> {
     // The elements `meta[content], [itemprop][content], [itemprop][datetime], [property][content]`.
     let has = |e, name| page.get_attribute(e, name).is_some();
-    let stated = |e| {
-        has(e, "content") && (page.tag_name(e) == "meta" || has(e, "itemprop") || has(e, "property")) || has(e, "itemprop") && has(e, "datetime")
-    };
+    let stated = |e| has(e, "content") && (page.tag_name(e) == "meta" || has(e, "itemprop") || has(e, "property")) || has(e, "itemprop") && has(e, "datetime");
     page.get_elements_by_tag_name(page.root(), "*")
         .into_iter()
         .filter(|&e| stated(e))
@@ -1147,9 +1148,12 @@ mod tests {
     #[test]
     fn page_queries_read_tags_and_attributes_as_the_selectors_did() {
         // `rel` compares case-insensitively; an empty value is passed over; og:url is the fallback.
-        let page = Document::parse(r#"<html lang="de-AT"><head><link rel="Canonical" href=" "><link rel="CANONICAL" href="https://a.example/x"></head></html>"#);
+        let page =
+            Document::parse(r#"<html lang="de-AT"><head><link rel="Canonical" href=" "><link rel="CANONICAL" href="https://a.example/x"></head></html>"#);
         assert_eq!(canonical_url(&page).as_deref(), Some("https://a.example/x"));
-        let page = Document::parse(r#"<html><head><meta property="OG:URL" content="https://a.example/no"><meta property="og:url" content="https://a.example/y"></head></html>"#);
+        let page = Document::parse(
+            r#"<html><head><meta property="OG:URL" content="https://a.example/no"><meta property="og:url" content="https://a.example/y"></head></html>"#,
+        );
         assert_eq!(canonical_url(&page).as_deref(), Some("https://a.example/y"));
         // Stated values: meta with content, and itemprop or property elements of the body.
         let page = Document::parse(

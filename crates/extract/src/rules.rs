@@ -53,6 +53,7 @@ rules! {
     DescriptionLead = "description_lead": "the lead put back from the element holding the page's description",
     ClassedLead = "classed_lead": "the lead put back from an element classed intro, lead, standfirst...",
     Fallback = "fallback": "the readability/jusText comparison when the main text is thin",
+    FallbackOnDump = "fallback_on_dump": "the readability/jusText comparison also when the main text, however long, is the last resort's dump of the page (content extraction found too little)",
     LooseText = "loose_text": "prose set loose beside the article's paragraphs (outside any paragraph element, as the HTML parser leaves text after a block inside a <p>) is put back in place",
     CommentDates = "comment_dates": "times in a comment section are not the article's",
     TeaserDates = "teaser_dates": "a publication mark on three or more times is a list of teasers and singles out none",

@@ -147,26 +147,36 @@ pub fn extract(html: &str, opts: &Options) -> Result<ExtractResult, TrafilaturaE
 pub fn extract_document(doc: Document, opts: &Options) -> Result<ExtractResult, TrafilaturaError> {
     let prepared = prepare(doc, opts)?;
     let fallback = prepared.opts.enable_fallback;
-    finish(&prepared, fallback)
+    finish(&prepared, fallback, &mut FirstPass::default())
 }
 
 /// Storyline fork: extraction without the external fallback comparison, then, only when
 /// `thin` says the first result is too thin, with it. The page is prepared (metadata,
 /// cleaning) once for both passes. Gives what
-/// `extract_document(doc.clone(), &opts.with_fallback(false))` and then, when `thin(&first)`,
-/// `extract_document(doc, &opts.with_fallback(true)).or(first)` give.
+/// `extract_document(doc.clone(), &opts.with_fallback(false))` and then, when `thin(&first,
+/// how)`, `extract_document(doc, &opts.with_fallback(true)).or(first)` give.
 pub fn extract_document_fallback_when(
     doc: Document,
     opts: &Options,
-    thin: impl FnOnce(&Result<ExtractResult, TrafilaturaError>) -> bool,
+    thin: impl FnOnce(&Result<ExtractResult, TrafilaturaError>, FirstPass) -> bool,
 ) -> Result<ExtractResult, TrafilaturaError> {
     let prepared = prepare(doc, opts)?;
-    let first = finish(&prepared, false);
-    if thin(&first) {
-        finish(&prepared, true).or(first)
+    let mut how = FirstPass::default();
+    let first = finish(&prepared, false, &mut how);
+    if thin(&first, how) {
+        finish(&prepared, true, &mut FirstPass::default()).or(first)
     } else {
         first
     }
+}
+
+/// Storyline fork: how the first pass of [`extract_document_fallback_when`] came to its text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FirstPass {
+    /// The text is the baseline's: content extraction found too little and the last resort
+    /// took the page's text (an `<article>`, its paragraphs, or the whole body), and no later
+    /// step replaced it.
+    pub baseline: bool,
 }
 
 /// What the extraction passes start from: the page after metadata extraction, pruning and
@@ -313,7 +323,11 @@ fn prepare(doc: Document, opts: &Options) -> Result<Prepared, TrafilaturaError> 
 /// external comparison only when `fallback`), checks and serialisation.
 // The body is the published code as it was, where these names were owned values.
 #[allow(clippy::needless_borrow)]
-fn finish(prepared: &Prepared, fallback: bool) -> Result<ExtractResult, TrafilaturaError> {
+fn finish(
+    prepared: &Prepared,
+    fallback: bool,
+    how: &mut FirstPass,
+) -> Result<ExtractResult, TrafilaturaError> {
     let Prepared {
         opts,
         doc,
@@ -346,6 +360,7 @@ fn finish(prepared: &Prepared, fallback: bool) -> Result<ExtractResult, Trafilat
     let len_text = tmp_body_text.chars().count();
     if len_text < opts.config.min_extracted_size && opts.focus != ExtractionFocus::FavorPrecision {
         (content_doc, tmp_body_text) = baseline(&doc_backup2);
+        how.baseline = true;
         // The dump saw the whole page: missing posts are boilerplate, not lost.
         forum_posts = None;
     }
@@ -407,6 +422,7 @@ fn finish(prepared: &Prepared, fallback: bool) -> Result<ExtractResult, Trafilat
                 // An accepted candidate saw the full page: its exclusions are deliberate.
                 content_doc = j_body;
                 tmp_body_text = j_text;
+                how.baseline = false;
                 forum_posts = None;
             } else if retry_len >= opts.config.min_extracted_size
                 && (retry_len as f64) > 1.5 * len_text as f64
@@ -414,6 +430,7 @@ fn finish(prepared: &Prepared, fallback: bool) -> Result<ExtractResult, Trafilat
                 // An accepted candidate saw the full page: its exclusions are deliberate.
                 content_doc = retry_body;
                 tmp_body_text = retry_text;
+                how.baseline = false;
                 forum_posts = None;
             }
         }
@@ -1500,8 +1517,8 @@ mod fork_tests {
             let plain =
                 extract_document(Document::parse(&html), &opts.clone().with_fallback(false));
             let with = extract_document(Document::parse(&html), &opts.clone().with_fallback(true));
-            let never = extract_document_fallback_when(Document::parse(&html), &opts, |_| false);
-            let always = extract_document_fallback_when(Document::parse(&html), &opts, |_| true);
+            let never = extract_document_fallback_when(Document::parse(&html), &opts, |_, _| false);
+            let always = extract_document_fallback_when(Document::parse(&html), &opts, |_, _| true);
             assert!(same(&plain, &never), "{html}");
             assert!(same(&with.or(plain), &always), "{html}");
             let (p, w) = (
@@ -1514,5 +1531,49 @@ mod fork_tests {
             differs > 0,
             "no page where the fallback changes the result: the test shows nothing"
         );
+    }
+}
+
+#[cfg(test)]
+mod first_pass_tests {
+    use super::*;
+
+    /// What the first pass reports about its text, for one page.
+    fn first_pass(html: &str) -> (FirstPass, String) {
+        let mut seen = FirstPass::default();
+        let result =
+            extract_document_fallback_when(Document::parse(html), &Options::default(), |_, how| {
+                seen = how;
+                false
+            });
+        (seen, result.map(|r| r.content_text).unwrap_or_default())
+    }
+
+    #[test]
+    fn the_first_pass_says_when_its_text_is_the_baseline_dump() {
+        let para = "The council voted on Tuesday to rebuild the old bridge over the river, \
+                    a project that has been discussed for more than ten years by residents.";
+        let article: String = (0..6)
+            .map(|i| format!("<p>{para} Paragraph {i}.</p>"))
+            .collect();
+        let (how, text) = first_pass(&format!(
+            "<html><body><article>{article}</article></body></html>"
+        ));
+        assert!(
+            !how.baseline,
+            "an article found by content extraction: {text}"
+        );
+        assert!(text.contains("Paragraph 5"));
+
+        // No paragraph or content container, only short menu items and one line of text:
+        // content extraction finds too little and the baseline takes the page's text.
+        let menu: String = (0..30)
+            .map(|i| format!("<li><a href=\"/s{i}\">Section {i}</a></li>"))
+            .collect();
+        let (how, text) = first_pass(&format!(
+            "<html><body><ul>{menu}</ul><font>{para}</font></body></html>"
+        ));
+        assert!(how.baseline, "a page without content containers: {text}");
+        assert!(text.contains("bridge"), "{text}");
     }
 }

@@ -462,8 +462,9 @@ fn inside(page: &Document, mut e: trafilatura::dom::NodeId, tags: &[&str]) -> bo
 /// teaser, standfirst) in an element of its own that main-text extractors score as furniture,
 /// and repeat it as the page's description meta. A body element whose text holds the start of
 /// that description, and is no longer than a lead, is the lead; it is taken only when no
-/// extracted paragraph already holds it. The description alone, with no such element in the
-/// body, is never used: it may be written for search engines only.
+/// extracted paragraph already holds it. Where that element also holds extracted paragraphs,
+/// only its text from the description to the next of them is the lead. The description alone,
+/// with no such element in the body, is never used: it may be written for search engines only.
 fn missing_lead(page: &Document, paragraphs: &[String], body: &std::cell::OnceCell<String>) -> Option<String> {
     if paragraphs.is_empty() {
         return None;
@@ -487,7 +488,20 @@ fn missing_lead(page: &Document, paragraphs: &[String], body: &std::cell::OnceCe
         .filter(|(_, t)| t.len() <= longest && t.contains(&probe))
         .min_by_key(|(_, t)| t.len())?;
     // A photo caption that repeats the description is not the lead.
-    (!inside(page, e, &["figure", "figcaption", "script", "noscript", "template"])).then_some(lead)
+    if inside(page, e, &["figure", "figcaption", "script", "noscript", "template"]) {
+        return None;
+    }
+    // A block that also holds extracted paragraphs (a header with a byline, the description
+    // and the article's start) gives the text from the description up to the next of them:
+    // the rest is there already.
+    // (Paragraphs shorter than a probe, "[1]" or a one-word heading, say nothing.)
+    let probes: Vec<String> = paragraphs.iter().map(|p| probe_of(p)).filter(|p| p.chars().count() >= LEAD_PROBE_CHARS).collect();
+    let Some(start) = lead.find(&probe) else { return Some(lead) };
+    let end = probes.iter().filter_map(|p| lead[start..].find(p.as_str())).min().map_or(lead.len(), |e| start + e);
+    if end == lead.len() && !probes.iter().any(|p| lead[..start].contains(p.as_str())) {
+        return Some(lead);
+    }
+    Some(lead[start..end].trim_end().to_owned())
 }
 
 /// Parts of a class name (split at `-` and `_`) that mark an article's lead.
@@ -1026,6 +1040,12 @@ mod tests {
         assert_eq!(missing_lead(&page_with(&meta, ""), &body, &Default::default()), None);
         // Nor is a photo caption that repeats it.
         assert_eq!(missing_lead(&page_with(&meta, &format!("<figure><figcaption>{LEAD}</figcaption></figure>")), &body, &Default::default()), None);
+        // A header block holding a byline, the description and the article's first paragraph
+        // gives only the description's part: the byline is not the lead, the paragraph is there.
+        let first = "The council will meet again in March to choose the builder from four bids.";
+        let header = page_with(&meta, &format!("<div class=\"head\">Jane Doe View Profile Email <p>{LEAD}</p><p>{first}</p></div>"));
+        let extracted = vec![first.to_string(), "The vote was 31 to 12.".to_string()];
+        assert_eq!(missing_lead(&header, &extracted, &Default::default()).as_deref(), Some(LEAD));
     }
 
     #[test]

@@ -272,6 +272,52 @@ pub fn extract(bin: &Path, paths: &[PathBuf], without: &[&str]) -> Result<Extrac
     Ok(Extracted { docs, seconds, failed })
 }
 
+/// Extraction speed on both sets against Python trafilatura's text-only extraction, in
+/// `rounds` interleaved rounds (ours as the whole `storyline extract` process on one core, ours
+/// in this process, then the peer on one core), so that the machine's drift over minutes falls
+/// on every tool alike; the ratios are of the medians.
+fn bench_extraction(bin: &Path, bench: &Path, rounds: usize) -> Result<(), String> {
+    use crate::extraction_eval::{ours, ours_in_process, python_trafilatura, Set};
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+    for set in Set::BOTH {
+        let dir = set.dir(bench);
+        if !dir.join("gold.json").exists() {
+            println!("bench extraction {:<16} skipped: {} absent", set.name(), dir.display());
+            continue;
+        }
+        let (mut cli, mut inside, mut peer, mut pages) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        for round in 1..=rounds {
+            let a = ours(bin, &dir, &[])?;
+            let b = ours_in_process(&dir)?;
+            let c = python_trafilatura(&dir, false)?;
+            pages = a.pages;
+            println!(
+                "bench extraction {:<16} round {round}: storyline {:.2} s, in-process {:.2} s, python trafilatura {}",
+                set.name(),
+                a.seconds,
+                b.seconds,
+                c.as_ref().map_or("skipped".to_owned(), |c| format!("{:.2} s", c.seconds))
+            );
+            cli.push(a.seconds);
+            inside.push(b.seconds);
+            peer.extend(c.map(|c| c.seconds));
+        }
+        let (cli, inside) = (median(cli), median(inside));
+        let rate = |secs: f64| pages as f64 / secs;
+        print!("bench extraction {:<16} medians: storyline {:.1} pages/s, in-process {:.1} pages/s", set.name(), rate(cli), rate(inside));
+        if peer.is_empty() {
+            println!(", python trafilatura skipped (.venv missing: run scripts/setup-peers.sh)");
+        } else {
+            let peer = median(peer);
+            println!(", python trafilatura {:.1} pages/s: ours {:.2}x its speed (in-process {:.2}x)", rate(peer), peer / cli, peer / inside);
+        }
+    }
+    Ok(())
+}
+
 /// A page is in the dev split (used for tuning) when its file name hashes to 0 mod 5; the rest
 /// is the test split, reported as it comes.
 fn split_of(file: &str) -> &'static str {
@@ -313,15 +359,6 @@ pub fn read_gold(path: &Path) -> Result<serde_json::Map<String, Value>, String> 
         Value::Object(m) => Ok(m),
         _ => Err(format!("{}: not an object", path.display())),
     }
-}
-
-/// Snippet F1 of main-text extraction (trafilatura-eval), by split. Also returns seconds.
-pub fn extraction(bin: &Path, bench: &Path) -> Result<(f64, HashMap<&'static str, Snippets>), String> {
-    let dir = bench.join("extraction/trafilatura-eval");
-    let gold = read_gold(&dir.join("gold.json"))?;
-    let Extracted { docs, seconds: secs, .. } = extract(bin, &[dir.join("pages")], &[])?;
-    let texts: HashMap<String, String> = docs.iter().map(|(k, d)| (k.clone(), squash(d["text"].as_str().unwrap_or_default()))).collect();
-    Ok((secs, score_snippets(&gold, &dir, &texts)))
 }
 
 /// A gzipped bench page as text (invalid UTF-8 replaced; a truncated stream gives what it held).
@@ -583,46 +620,23 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     }
     let o = opts(args)?;
     let bin = build()?;
-    let python = PathBuf::from(".venv/bin/python");
-    let (ours_secs, ours) = extraction(&bin, &o.bench)?;
-    let n = ours["all"].pages as f64;
-    println!("storyline extract   : {n} pages in {ours_secs:.2} s = {:.1} pages/s (one core), F1 {:.3}", n / ours_secs, ours["all"].f1());
-    if python.exists() {
-        let dir = o.bench.join("extraction/trafilatura-eval");
-        // Text only (trafilatura's default), then with the metadata ours extracts too.
-        for (label, extra) in [("python trafilatura  ", None), ("  with metadata     ", Some("--metadata"))] {
-            let out = Command::new("taskset")
-                .args(["-c", "0"])
-                .arg(&python)
-                .arg("scripts/peer_trafilatura.py")
-                .arg(&dir)
-                .args(extra)
-                .output()
-                .map_err(|e| format!("running the peer: {e}"))?;
-            if !out.status.success() {
-                return Err(format!("peer failed: {}", String::from_utf8_lossy(&out.stderr)));
+    bench_extraction(&bin, &o.bench, 3)?;
+    // Like for like on trafilatura-eval: the peer with the metadata ours extracts too.
+    let dir = o.bench.join("extraction/trafilatura-eval");
+    if dir.join("gold.json").exists() {
+        let ours = crate::extraction_eval::ours(&bin, &dir, &[])?;
+        match crate::extraction_eval::python_trafilatura(&dir, true)? {
+            Some(peer) => {
+                let f = crate::extraction_eval::score(crate::extraction_eval::Set::TrafilaturaEval, &o.bench, &peer)?.f;
+                println!(
+                    "bench extraction trafilatura-eval python with metadata: {:.1} pages/s, F1 {f:.3}; ours {:.1} pages/s in the run before it: {:.2}x",
+                    peer.pages as f64 / peer.seconds,
+                    ours.pages as f64 / ours.seconds,
+                    peer.seconds / ours.seconds
+                );
             }
-            let mut texts = HashMap::new();
-            let mut secs = 0.0;
-            for line in String::from_utf8_lossy(&out.stdout).lines() {
-                let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-                if let Some(s) = v.get("seconds").and_then(Value::as_f64) {
-                    secs = s;
-                } else {
-                    texts.insert(v["file"].as_str().unwrap_or_default().to_owned(), squash(v["text"].as_str().unwrap_or_default()));
-                }
-            }
-            let gold = read_gold(&dir.join("gold.json"))?;
-            let peer = score_snippets(&gold, &dir, &texts);
-            println!(
-                "{label}: {n} pages in {secs:.2} s = {:.1} pages/s (one core), F1 {:.3}, speed ratio (ours / it) {:.2}x",
-                n / secs,
-                peer["all"].f1(),
-                secs / ours_secs
-            );
+            None => println!("bench extraction python trafilatura skipped (.venv missing: run scripts/setup-peers.sh)"),
         }
-    } else {
-        println!("python trafilatura  : skipped ({} missing: run scripts/setup-peers.sh)", python.display());
     }
     // Text cleaning throughput on the all-page-text set.
     let out_dir = PathBuf::from("bench-out/cleaning");

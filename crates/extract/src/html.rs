@@ -501,7 +501,10 @@ fn missing_lead(page: &Document, paragraphs: &[String], body: &std::cell::OnceCe
     if end == lead.len() && !probes.iter().any(|p| lead[..start].contains(p.as_str())) {
         return Some(lead);
     }
-    Some(lead[start..end].trim_end().to_owned())
+    // The part always holds the description's start (a paragraph found inside it would make
+    // it shorter: then there is no lead to put back).
+    let part = lead[start..end].trim_end();
+    part.contains(&probe).then(|| part.to_owned())
 }
 
 /// Parts of a class name (split at `-` and `_`) that mark an article's lead.

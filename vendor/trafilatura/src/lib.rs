@@ -197,6 +197,9 @@ struct Prepared {
     page_len: std::cell::OnceCell<usize>,
     /// The recall retry before its fallback comparison, computed when a pass first needs it.
     retry: std::cell::OnceCell<Retry>,
+    /// Main content extraction and the duplicate cache after it. Storyline fork: it does not
+    /// read `enable_fallback`, so the second pass takes the first pass's result.
+    content: std::cell::OnceCell<(Document, String, LruCache)>,
 }
 
 /// The recall retry's document (the page, comment containers pruned except on a forum) and
@@ -316,6 +319,7 @@ fn prepare(doc: Document, opts: &Options) -> Result<Prepared, TrafilaturaError> 
         tmp_comments,
         page_len: std::cell::OnceCell::new(),
         retry: std::cell::OnceCell::new(),
+        content: std::cell::OnceCell::new(),
     })
 }
 
@@ -341,14 +345,19 @@ fn finish(
     let mut opts = opts.clone();
     opts.enable_fallback = fallback;
     let opts = &opts;
-    let mut cache = prepared.cache.clone();
     let mut meta = prepared.meta.clone();
     let mut forum_posts = prepared.forum_posts.as_ref().map(Document::clone_document);
     let comments_doc = prepared.comments_doc.as_ref().map(Document::clone_document);
     let len_comments = tmp_comments.chars().count();
 
     // Main content extraction.
-    let (mut content_doc, mut tmp_body_text) = extract_content(&doc, &mut cache, &opts);
+    let (content, text, cache_after) = prepared.content.get_or_init(|| {
+        let mut cache = prepared.cache.clone();
+        let (content, text) = extract_content(&doc, &mut cache, &opts);
+        (content, text, cache)
+    });
+    let (mut content_doc, mut tmp_body_text) = (content.clone_document(), text.clone());
+    let mut cache = cache_after.clone();
 
     // External fallback comparison (readability / justext).
     if opts.enable_fallback {

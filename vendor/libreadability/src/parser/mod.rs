@@ -264,6 +264,30 @@ mod tests {
         Parser::new()
     }
 
+    // ── parse_html (Storyline fork) ────────────────────────────────────────
+
+    #[test]
+    fn parse_html_of_a_parsed_page_finds_what_parse_finds_in_its_source() {
+        let para = "This sentence is part of the article, long enough, with commas, to be scored. ";
+        let html = format!(
+            "<html><head><title>A title</title></head><body><nav><a href='/'>Home</a> <a href='/a'>About</a></nav>\
+             <div class='article'><p>{}</p><p>{}</p><p>{}</p></div><div class='sidebar'><p>Subscribe now</p></div></body></html>",
+            para.repeat(4),
+            para.repeat(3),
+            para.repeat(5)
+        );
+        let from_source = make_parser()
+            .parse(&html, None)
+            .expect("article from the source");
+        let from_tree = make_parser()
+            .parse_html(scraper::Html::parse_document(&html), None)
+            .expect("article from the tree");
+        assert!(from_source.text_content.contains("part of the article"));
+        assert!(!from_tree.text_content.contains("Subscribe"));
+        assert_eq!(from_tree.content, from_source.content);
+        assert_eq!(from_tree.title, from_source.title);
+    }
+
     // ── html_unescape ──────────────────────────────────────────────────────
 
     #[test]

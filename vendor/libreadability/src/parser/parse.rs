@@ -19,6 +19,12 @@ impl Parser {
         self.parse_and_mutate(doc, page_url)
     }
 
+    /// Storyline fork: the article of a page already parsed, without serialising and parsing
+    /// it again.
+    pub fn parse_html(&mut self, html: scraper::Html, page_url: Option<&Url>) -> Result {
+        self.parse_and_mutate(Document { html }, page_url)
+    }
+
     /// Convenience wrapper: parse `html` and check readability without a pre-parsed Document.
     ///
     /// Equivalent to `CheckDocument(html.Parse(html))` in Go tests.

@@ -68,18 +68,9 @@ pub(crate) fn compare_external_extraction(
     let mut cleaned_doc = cleaned_doc;
     prune_unwanted_nodes_in_place(&mut cleaned_doc, UNLIKELY_CANDIDATES);
 
-    // Serialize to HTML for readability input. Readability needs a clean parse
-    // (html5ever normalization) to produce correct results.
-    let html_root = cleaned_doc
-        .get_elements_by_tag_name(cleaned_doc.root(), "html")
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| cleaned_doc.root());
-    let cleaned_html = cleaned_doc.outer_html(html_root);
-
     // Process each fallback generator in order.
     // Port of Go's `for _, generator := range createFallbackGenerators(...)`.
-    for generator in create_fallback_generators(&cleaned_html, opts) {
+    for generator in create_fallback_generators(cleaned_doc, opts) {
         let Some((title, candidate_doc)) = generator() else {
             continue;
         };
@@ -137,7 +128,7 @@ pub(crate) fn compare_external_extraction(
 /// (Go also includes dom-distiller as a third generator; we omit it for now.)
 ///
 /// Port of `createFallbackGenerators`.
-fn create_fallback_generators(cleaned_html: &str, opts: &Options) -> Vec<FallbackGenerator> {
+fn create_fallback_generators(cleaned_doc: Document, opts: &Options) -> Vec<FallbackGenerator> {
     let mut generators: Vec<FallbackGenerator> = Vec::new();
 
     // User-provided readability candidate.
@@ -151,23 +142,30 @@ fn create_fallback_generators(cleaned_html: &str, opts: &Options) -> Vec<Fallbac
     }
 
     // Built-in readability generator — parse via readability, get tree back directly.
-    let html_owned = cleaned_html.to_string();
     generators.push(Box::new(move || {
-        generate_readability_candidate(&html_owned).map(|doc| ("Readability", doc))
+        generate_readability_candidate(cleaned_doc).map(|doc| ("Readability", doc))
     }));
 
     generators
 }
 
-/// Run the readability algorithm on the provided HTML string and return the
+/// Run the readability algorithm on the provided page and return the
 /// extracted content as a `Document`.
+///
+/// Storyline fork: the published code serialised the page and readability parsed it again;
+/// the tree is handed over as it is (in quirks mode, as the serialised page without its
+/// doctype was parsed).
 ///
 /// Returns `None` if readability produces an empty result.
 ///
 /// Port of the readability generator in `createFallbackGenerators`.
-fn generate_readability_candidate(html: &str) -> Option<Document> {
+fn generate_readability_candidate(doc: Document) -> Option<Document> {
     let mut parser = libreadability::Parser::new();
-    let article = parser.parse(html, None).ok()?;
+    let mut html = scraper::Html::new_document();
+    html.tree = doc.tree;
+    // The serialised page the published code parsed again had no doctype: quirks mode.
+    html.quirks_mode = html5ever::tree_builder::QuirksMode::Quirks;
+    let article = parser.parse_html(html, None).ok()?;
 
     if article.content.is_empty() {
         return None;

@@ -254,7 +254,7 @@ pub fn clean_lines_in(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) 
         if on(Rule::Credits) && take_credit_or_source(at, line, &mut out.meta, &mut removed) {
             continue;
         }
-        if let Some(c) = LABELLED_TITLE.captures(line).filter(|_| short && on(Rule::LabelledTitle)) {
+        if let Some(c) = (short && on(Rule::LabelledTitle)).then(|| LABELLED_TITLE.captures(line)).flatten() {
             if word_count(&c[1]) <= 40 {
                 if out.meta.title.is_none() {
                     out.meta.title = Some(c[1].trim().to_owned());
@@ -320,7 +320,7 @@ pub fn clean_lines_in(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) 
         if word_count(line) >= 25 {
             long_kept += 1;
         }
-        if let Some(c) = WIRE_DATELINE.captures(line) {
+        if let Some(c) = line.contains('(').then(|| WIRE_DATELINE.captures(line)).flatten() {
             out.meta.credited_source.get_or_insert_with(|| wire_name(&c[1]));
         }
         kept.push((i, line.to_owned()));
@@ -403,7 +403,7 @@ fn take_credit_or_source(at: usize, line: &str, meta: &mut TextMeta, removed: &m
         }
     }
     let early_colon = line.char_indices().take(16).any(|(_, c)| c == ':');
-    if let Some(c) = SOURCE_LABEL.captures(line).filter(|_| early_colon && line.len() <= 200) {
+    if let Some(c) = (early_colon && line.len() <= 200).then(|| SOURCE_LABEL.captures(line)).flatten() {
         let label: String = c[1].chars().filter(char::is_ascii_alphabetic).collect::<String>().to_lowercase();
         let value = c[2].trim();
         if ["source", "sources", "via", "courtesy", "quelle", "fuente", "fonte"]
@@ -508,9 +508,12 @@ fn is_navigation(line: &str, mode: Mode) -> bool {
     if words.is_empty() || is_sentence(line) {
         return false;
     }
-    let segments: Vec<&str> = NAV_SEPARATORS.split(line).collect();
-    if segments.len() >= 3 && segments.iter().all(|s| word_count(s) <= 4) {
-        return true;
+    // Every separator has one of these characters; most lines have none.
+    if line.contains(['|', '»', '›', '•', '·', '>', '/']) {
+        let segments: Vec<&str> = NAV_SEPARATORS.split(line).collect();
+        if segments.len() >= 3 && segments.iter().all(|s| word_count(s) <= 4) {
+            return true;
+        }
     }
     if words.len() < 6 {
         return false;

@@ -211,7 +211,14 @@ fn flush(current: &mut String, paragraphs: &mut Vec<String>) {
 }
 
 pub(crate) fn collapse(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Characters of a paragraph's start by which its element is found in the page.

@@ -108,6 +108,20 @@ pub fn justext(html: &str, stoplist: &HashSet<String>, config: &Config) -> Vec<P
     paragraphs
 }
 
+/// Storyline fork: [`justext`] on a page already parsed, without serialising it and parsing
+/// it again.
+pub fn justext_html(
+    doc: scraper::Html,
+    stoplist: &HashSet<String>,
+    config: &Config,
+) -> Vec<Paragraph> {
+    let doc = preprocess::preprocess_tree(doc);
+    let mut paragraphs = paragraph_maker::make_paragraphs(&doc);
+    classify::classify_paragraphs(&mut paragraphs, stoplist, config);
+    revise::revise_paragraph_classification(&mut paragraphs, config.max_heading_distance);
+    paragraphs
+}
+
 /// Convenience: extract only the good paragraph text.
 pub fn extract_text(html: &str, stoplist: &HashSet<String>, config: &Config) -> String {
     justext(html, stoplist, config)
@@ -152,4 +166,44 @@ pub fn extract_text_lang(
 ) -> Result<String, JustextError> {
     let stoplist = get_stoplist(language)?;
     Ok(extract_text(html, &stoplist, config))
+}
+
+#[cfg(test)]
+mod fork_tests {
+    use super::*;
+
+    #[test]
+    fn justext_html_of_a_parsed_page_finds_the_paragraphs_justext_finds_in_its_source() {
+        let prose = "The council said on Tuesday that the new bridge would open in the spring, and that it had been built for less than the budget it was given. ";
+        let html = format!(
+            "<!DOCTYPE html><html><head><title>T</title><style>p {{}}</style></head><body>\
+             <!-- a comment --><ul><li><a href='/'>Home</a></li><li><a href='/n'>News</a></li></ul>\
+             <form action='/s'><p>{prose}{prose}</p><input name='q'><button>Go</button></form>\
+             <script>var x = '<p>not text</p>';</script><p>{prose}</p><noscript>Enable scripts</noscript>\
+             <p>Copyright 2024</p></body></html>"
+        );
+        let stoplist = get_stoplist("English").expect("English stoplist");
+        let config = Config::default();
+        let texts = |ps: Vec<Paragraph>| -> Vec<(String, bool)> {
+            ps.into_iter()
+                .map(|p| {
+                    let good = !p.is_boilerplate();
+                    (p.text, good)
+                })
+                .collect()
+        };
+        let from_source = texts(justext(&html, &stoplist, &config));
+        let from_tree = texts(justext_html(
+            scraper::Html::parse_document(&html),
+            &stoplist,
+            &config,
+        ));
+        assert!(from_source
+            .iter()
+            .any(|(t, good)| *good && t.contains("new bridge")));
+        assert!(!from_tree
+            .iter()
+            .any(|(t, _)| t.contains("not text") || t.contains("Enable scripts")));
+        assert_eq!(from_tree, from_source);
+    }
 }

@@ -31,6 +31,46 @@ pub fn preprocess(html: &str) -> Html {
     Html::parse_document(&cleaned)
 }
 
+/// Storyline fork: [`preprocess`] on a page already parsed. The same nodes go (the subtrees of
+/// `REMOVE_TAGS`, comments, processing instructions, the doctype; a `<form>` gives way to its
+/// children), removed from the tree itself instead of serialising it and parsing it twice.
+pub fn preprocess_tree(mut doc: Html) -> Html {
+    use scraper::node::Node;
+
+    let mut drop = Vec::new();
+    let mut unwrap = Vec::new();
+    for node in doc.tree.root().descendants() {
+        match node.value() {
+            Node::Element(el) if REMOVE_TAGS.contains(&el.name()) => drop.push(node.id()),
+            Node::Element(el) if REMOVE_TAG_KEEP_CHILDREN.contains(&el.name()) => {
+                unwrap.push(node.id())
+            }
+            Node::Comment(_) | Node::ProcessingInstruction(_) | Node::Doctype(_) => {
+                drop.push(node.id())
+            }
+            _ => {}
+        }
+    }
+    for id in drop {
+        if let Some(mut node) = doc.tree.get_mut(id) {
+            node.detach();
+        }
+    }
+    for id in unwrap {
+        let children: Vec<_> = match doc.tree.get(id) {
+            Some(node) => node.children().map(|c| c.id()).collect(),
+            None => continue,
+        };
+        if let Some(mut form) = doc.tree.get_mut(id) {
+            for child in children {
+                form.insert_id_before(child);
+            }
+            form.detach();
+        }
+    }
+    doc
+}
+
 /// Remove unwanted tags and HTML comments via string manipulation before parsing.
 ///
 /// This is simpler and more reliable than trying to mutate scraper's arena.

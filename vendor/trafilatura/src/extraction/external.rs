@@ -316,7 +316,7 @@ fn resolve_justext_stoplist(
 /// Run justext on HTML with trafilatura's custom thresholds.
 ///
 /// Port of Python's `try_justext` + `custom_justext`.
-fn try_justext(html: &str, stoplist: &HashSet<String>) -> Document {
+fn try_justext(html: scraper::Html, stoplist: &HashSet<String>) -> Document {
     // Custom config matching Python trafilatura thresholds.
     let config = justext::Config::default()
         .with_length_low(50)
@@ -326,7 +326,7 @@ fn try_justext(html: &str, stoplist: &HashSet<String>) -> Document {
         .with_max_link_density(0.25)
         .with_max_heading_distance(150);
 
-    let paragraphs = justext::justext(html, stoplist, &config);
+    let paragraphs = justext::justext_html(html, stoplist, &config);
 
     // Build result document from non-boilerplate paragraphs.
     let mut result = Document::parse("<html><body></body></html>");
@@ -356,15 +356,12 @@ pub(crate) fn justext_rescue(
     let mut cleaned = original_doc.clone_document();
     basic_cleaning(&mut cleaned);
 
-    let html_root = cleaned
-        .get_elements_by_tag_name(cleaned.root(), "html")
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| cleaned.root());
-    let html = cleaned.outer_html(html_root);
-
+    // Storyline fork: the published code serialised the page for jusText, which parsed it
+    // twice more; the tree is handed over as it is.
+    let mut html = scraper::Html::new_document();
+    html.tree = cleaned.tree;
     let stoplist = resolve_justext_stoplist(opts.target_language.as_deref());
-    let result_doc = try_justext(&html, &stoplist);
+    let result_doc = try_justext(html, &stoplist);
     let text = trim(&body_text(&result_doc));
     if text.is_empty() {
         return None;
@@ -682,7 +679,7 @@ mod tests {
             <p>The situation continues to develop as more information becomes available to the public.</p>
         </body></html>"#;
         let stoplist = resolve_justext_stoplist(Some("en"));
-        let result = try_justext(html, &stoplist);
+        let result = try_justext(scraper::Html::parse_document(html), &stoplist);
         let body = result.body().unwrap();
         let text = result.text_content(body);
         // justext should classify substantive English paragraphs as good
@@ -700,7 +697,7 @@ mod tests {
             We need to understand how these events are connected and what they mean for us.</p>
         </body></html>"#;
         let stoplist = resolve_justext_stoplist(Some("xx")); // unknown language
-        let result = try_justext(html, &stoplist);
+        let result = try_justext(scraper::Html::parse_document(html), &stoplist);
         let body = result.body().unwrap();
         let text = result.text_content(body);
         assert!(
@@ -717,7 +714,7 @@ mod tests {
             We need to understand how these events are connected and what they mean for us.</p>
         </body></html>"#;
         let stoplist = resolve_justext_stoplist(None);
-        let result = try_justext(html, &stoplist);
+        let result = try_justext(scraper::Html::parse_document(html), &stoplist);
         let body = result.body().unwrap();
         let text = result.text_content(body);
         assert!(!trim(&text).is_empty(), "should work with no language");

@@ -153,19 +153,14 @@ fn create_fallback_generators(cleaned_doc: Document, opts: &Options) -> Vec<Fall
 /// extracted content as a `Document`.
 ///
 /// Storyline fork: the published code serialised the page and readability parsed it again;
-/// the tree is handed over as it is (in quirks mode, as the serialised page without its
-/// doctype was parsed).
+/// the tree is handed over as it is ([`as_parsed_page`]).
 ///
 /// Returns `None` if readability produces an empty result.
 ///
 /// Port of the readability generator in `createFallbackGenerators`.
 fn generate_readability_candidate(doc: Document) -> Option<Document> {
     let mut parser = libreadability::Parser::new();
-    let mut html = scraper::Html::new_document();
-    html.tree = doc.tree;
-    // The serialised page the published code parsed again had no doctype: quirks mode.
-    html.quirks_mode = html5ever::tree_builder::QuirksMode::Quirks;
-    let article = parser.parse_html(html, None).ok()?;
+    let article = parser.parse_html(as_parsed_page(doc), None).ok()?;
 
     if article.content.is_empty() {
         return None;
@@ -313,6 +308,16 @@ fn resolve_justext_stoplist(
     std::borrow::Cow::Borrowed(justext::get_all_stoplists())
 }
 
+/// Storyline fork: a page's tree as the `scraper::Html` the fallback extractors take, where the
+/// published code serialised the page and they parsed it again. That serialisation had no
+/// doctype, so its parse was in quirks mode; so is this.
+fn as_parsed_page(doc: Document) -> scraper::Html {
+    let mut html = scraper::Html::new_document();
+    html.tree = doc.tree;
+    html.quirks_mode = html5ever::tree_builder::QuirksMode::Quirks;
+    html
+}
+
 /// Run justext on HTML with trafilatura's custom thresholds.
 ///
 /// Port of Python's `try_justext` + `custom_justext`.
@@ -358,10 +363,8 @@ pub(crate) fn justext_rescue(
 
     // Storyline fork: the published code serialised the page for jusText, which parsed it
     // twice more; the tree is handed over as it is.
-    let mut html = scraper::Html::new_document();
-    html.tree = cleaned.tree;
     let stoplist = resolve_justext_stoplist(opts.target_language.as_deref());
-    let result_doc = try_justext(html, &stoplist);
+    let result_doc = try_justext(as_parsed_page(cleaned), &stoplist);
     let text = trim(&body_text(&result_doc));
     if text.is_empty() {
         return None;

@@ -184,6 +184,11 @@ fn process_nested_element(
     depth: usize,
 ) -> String {
     let mut inner = escape_text(&doc.text(child_id));
+    // Storyline fork: a sub-element's tail of whitespace alone (`</a> <strong>`) still parts
+    // its text from what follows, as in Python trafilatura 2.3.1, which carries inline
+    // elements with their tails; the published code dropped it ("Streaming</a> <strong>in"
+    // became "Streamingin"). Written only before further text, never at the item's end.
+    let mut pending_space = false;
 
     let sub_elements = doc.get_elements_by_tag_name(child_id, "*");
     for &sub_id in &sub_elements {
@@ -197,13 +202,19 @@ fn process_nested_element(
             if let Some(nested_html) = handle_lists_inner(doc, sub_id, cache, opts, depth + 1) {
                 inner.push_str(&nested_html);
             }
+            pending_space = false;
         } else {
+            // (Read before `handle_text_node`, which trims it.)
+            let raw_tail = doc.tail(sub_id);
             let processed = handle_text_node(doc, sub_id, cache, false, false, opts);
             if processed.is_some() {
                 let sub_text = doc.text(sub_id);
                 let tail = trim(&doc.tail(sub_id));
                 let stag = doc.tag_name(sub_id).to_string();
                 if !sub_text.is_empty() {
+                    if std::mem::take(&mut pending_space) && !inner.ends_with(char::is_whitespace) {
+                        inner.push(' ');
+                    }
                     // Port of addSubElement: copy attributes from the original element
                     // to the serialised sub-element HTML (Go: subChildElement.Attr = subElement.Attr).
                     // For link elements this preserves href/target; for others the
@@ -225,6 +236,11 @@ fn process_nested_element(
                     inner.push(' ');
                     inner.push_str(&escape_text(&tail));
                 }
+                // The tail (or, where the element had no text, the text it became) ended in
+                // whitespace: the next element's text is parted from it.
+                let wrote = !sub_text.is_empty() || !tail.is_empty();
+                pending_space =
+                    raw_tail.ends_with(char::is_whitespace) || (!wrote && pending_space);
             }
         }
         doc.set_tag_name(sub_id, "done");
@@ -1061,6 +1077,33 @@ mod tests {
         assert!(html.starts_with("<ul>"), "got: {html}");
         assert!(html.contains("Item 1"), "got: {html}");
         assert!(html.contains("Item 2"), "got: {html}");
+    }
+
+    #[test]
+    fn list_item_keeps_the_space_between_inline_elements() {
+        let (mut doc, id) = parse_elem(
+            "<ul><li><b>Stock falls as</b> <i>Apple plans streaming</i> <b>in 2013</b></li>\
+             <li><b>Joined</b><i>words</i> </li><li><b>a</b>tail <i>b</i></li></ul>",
+        );
+        let opts = Options::default();
+        let mut cache = make_cache();
+        let html = handle_lists(&mut doc, id, &mut cache, &opts).expect("expected Some");
+        let out = Document::parse(&html);
+        let items: Vec<String> = out
+            .get_elements_by_tag_name(out.root(), "li")
+            .into_iter()
+            .map(|li| out.text_content(li))
+            .collect();
+        // A tail of whitespace alone still parts two elements; none is made up where the page
+        // had none, and none is left at an item's end.
+        assert_eq!(
+            items,
+            [
+                "Stock falls as Apple plans streaming in 2013",
+                "Joinedwords",
+                "a tail b"
+            ]
+        );
     }
 
     #[test]

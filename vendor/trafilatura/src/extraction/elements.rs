@@ -396,6 +396,36 @@ pub(crate) fn handle_code_blocks(doc: &mut Document, id: NodeId) -> Option<Strin
 // Quotes
 // ---------------------------------------------------------------------------
 
+/// Storyline fork: puts back one space where `process_node` trimmed whitespace off a text or
+/// tail that the quote keeps in place (it is serialised as it stands). Python trafilatura 2.3.1
+/// trims there too, but rebuilds the quote from flat elements whose text its serialiser parts
+/// with spaces; the published port ran "with <i>emphasis</i> inside" together as
+/// "withemphasisinside". Only where the page had whitespace: `<b>this</b>and` stays as it is.
+fn keep_word_boundaries(doc: &mut Document, id: NodeId, (text0, tail0): &(String, String)) {
+    let edged = |core: String, source: &str| {
+        let mut out = String::with_capacity(core.len() + 2);
+        if source.starts_with(char::is_whitespace) {
+            out.push(' ');
+        }
+        out.push_str(&core);
+        if source.ends_with(char::is_whitespace) {
+            out.push(' ');
+        }
+        out
+    };
+    let (text1, tail1) = (doc.text(id), doc.tail(id));
+    if !text1.is_empty() {
+        // Where the element had no text, `process_node` moved its tail in.
+        let promoted = text0.trim().is_empty() && !tail0.trim().is_empty() && tail1.is_empty();
+        doc.set_text(id, &edged(text1, if promoted { tail0 } else { text0 }));
+    }
+    if !tail1.is_empty() {
+        doc.set_tail(id, &edged(tail1, tail0));
+    } else if !tail0.is_empty() && tail0.trim().is_empty() {
+        doc.set_tail(id, " ");
+    }
+}
+
 /// Port of `handleQuotes`.
 pub(crate) fn handle_quotes(
     doc: &mut Document,
@@ -414,7 +444,9 @@ pub(crate) fn handle_quotes(
     let descendants = doc.get_elements_by_tag_name(id, "*");
     for &child_id in &descendants {
         if doc.tag_name(child_id) != "done" {
+            let before = (doc.text(child_id), doc.tail(child_id));
             let _ = process_node(doc, child_id, cache, opts);
+            keep_word_boundaries(doc, child_id, &before);
         }
     }
 
@@ -1077,6 +1109,23 @@ mod tests {
         assert!(html.starts_with("<ul>"), "got: {html}");
         assert!(html.contains("Item 1"), "got: {html}");
         assert!(html.contains("Item 2"), "got: {html}");
+    }
+
+    #[test]
+    fn quote_keeps_the_space_around_inline_elements() {
+        let (mut doc, id) = parse_elem(
+            "<blockquote>He said <b>this</b> and <a href=\"/x\">that</a>, <i>then</i>so.</blockquote>",
+        );
+        let opts = Options::default();
+        let mut cache = make_cache();
+        let html = handle_quotes(&mut doc, id, &mut cache, &opts).expect("expected Some");
+        let out = Document::parse(&html);
+        let text = out.text_content(out.body().unwrap());
+        // Spaces where the page had them, none made up ("then</i>so").
+        assert_eq!(
+            text.split_whitespace().collect::<Vec<_>>().join(" "),
+            "He said this and that, thenso."
+        );
     }
 
     #[test]

@@ -890,6 +890,10 @@ fn build_cell_content(
     let mut cell_inner = escape_text(&doc.text(cell_id));
     // Mark cell as done to prevent double-processing of cell element itself.
     doc.set_tag_name(cell_id, "done");
+    // Storyline fork: as in list items (`process_nested_element`), a tail that ended in
+    // whitespace parts the next element's text from it ("writer<br>\n<b>Shadi" was
+    // "writerShadi").
+    let mut pending_space = false;
 
     let sub_elements = doc.get_elements_by_tag_name(cell_id, "*");
     for &child_id in &sub_elements {
@@ -897,6 +901,7 @@ fn build_cell_content(
             continue;
         }
         let child_tag = doc.tag_name(child_id).to_string();
+        let raw_tail = doc.tail(child_id);
 
         let sub_html = if XML_CELL_TAGS.contains(child_tag.as_str())
             || XML_HI_TAGS.contains(child_tag.as_str())
@@ -928,9 +933,14 @@ fn build_cell_content(
             handle_text_elem(doc, child_id, potential_tags, cache, opts)
         };
 
-        if let Some(html) = sub_html {
+        let wrote = sub_html.as_ref().is_some_and(|html| !html.is_empty());
+        if let Some(html) = sub_html.filter(|html| !html.is_empty()) {
+            if std::mem::take(&mut pending_space) && !cell_inner.ends_with(char::is_whitespace) {
+                cell_inner.push(' ');
+            }
             cell_inner.push_str(&html);
         }
+        pending_space = raw_tail.ends_with(char::is_whitespace) || (!wrote && pending_space);
         doc.set_tag_name(child_id, "done");
     }
 
@@ -1109,6 +1119,23 @@ mod tests {
         assert!(html.starts_with("<ul>"), "got: {html}");
         assert!(html.contains("Item 1"), "got: {html}");
         assert!(html.contains("Item 2"), "got: {html}");
+    }
+
+    #[test]
+    fn table_cell_keeps_the_space_between_inline_elements() {
+        let (mut doc, id) = parse_elem(
+            "<table><tr><td><b>Roya Hakakian</b>, writer<br>\n<b>Shadi Hamid</b> <i>Brookings</i><b>Inst</b></td></tr></table>",
+        );
+        let opts = Options::default();
+        let mut cache = make_cache();
+        let html =
+            handle_table(&mut doc, id, &HashSet::new(), &mut cache, &opts).expect("expected Some");
+        let out = Document::parse(&html);
+        let text = out.text_content(out.body().unwrap());
+        assert_eq!(
+            text.split_whitespace().collect::<Vec<_>>().join(" "),
+            "Roya Hakakian , writer Shadi Hamid BrookingsInst"
+        );
     }
 
     #[test]

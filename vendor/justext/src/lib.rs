@@ -101,11 +101,7 @@ impl Config {
 
 /// Classify paragraphs in HTML as content or boilerplate.
 pub fn justext(html: &str, stoplist: &HashSet<String>, config: &Config) -> Vec<Paragraph> {
-    let doc = preprocess::preprocess(html);
-    let mut paragraphs = paragraph_maker::make_paragraphs(&doc);
-    classify::classify_paragraphs(&mut paragraphs, stoplist, config);
-    revise::revise_paragraph_classification(&mut paragraphs, config.max_heading_distance);
-    paragraphs
+    classified(&preprocess::preprocess(html), stoplist, config)
 }
 
 /// Storyline fork: [`justext`] on a page already parsed, without serialising it and parsing
@@ -115,8 +111,12 @@ pub fn justext_html(
     stoplist: &HashSet<String>,
     config: &Config,
 ) -> Vec<Paragraph> {
-    let doc = preprocess::preprocess_tree(doc);
-    let mut paragraphs = paragraph_maker::make_paragraphs(&doc);
+    classified(&preprocess::preprocess_tree(doc), stoplist, config)
+}
+
+/// The paragraphs of a preprocessed page, classified and revised.
+fn classified(doc: &scraper::Html, stoplist: &HashSet<String>, config: &Config) -> Vec<Paragraph> {
+    let mut paragraphs = paragraph_maker::make_paragraphs(doc);
     classify::classify_paragraphs(&mut paragraphs, stoplist, config);
     revise::revise_paragraph_classification(&mut paragraphs, config.max_heading_distance);
     paragraphs

@@ -173,6 +173,30 @@ pub(crate) fn handle_formatting(
 // Lists
 // ---------------------------------------------------------------------------
 
+/// Storyline fork: the space between a container's sub-elements that trimming took away. A
+/// sub-element's tail that ended in whitespace (`</a> <strong>`) still parts the text written
+/// after it, as in Python trafilatura 2.3.1, which carries inline elements with their tails;
+/// the published code dropped it ("Streaming</a> <strong>in" became "Streamingin"). Written
+/// only before further text, never at the container's end, and never where the page had none.
+#[derive(Default)]
+struct WordBreak {
+    pending: bool,
+}
+
+impl WordBreak {
+    /// Before non-empty text is written to `out`.
+    fn write_before(&mut self, out: &mut String) {
+        if std::mem::take(&mut self.pending) && !out.ends_with(char::is_whitespace) {
+            out.push(' ');
+        }
+    }
+
+    /// After a sub-element: its tail as it was before trimming, and whether it wrote text.
+    fn after(&mut self, raw_tail: &str, wrote: bool) {
+        self.pending = raw_tail.ends_with(char::is_whitespace) || (!wrote && self.pending);
+    }
+}
+
 /// Port of `processNestedElement`.
 ///
 /// Builds the inner HTML string for a list item that has child elements.
@@ -184,11 +208,7 @@ fn process_nested_element(
     depth: usize,
 ) -> String {
     let mut inner = escape_text(&doc.text(child_id));
-    // Storyline fork: a sub-element's tail of whitespace alone (`</a> <strong>`) still parts
-    // its text from what follows, as in Python trafilatura 2.3.1, which carries inline
-    // elements with their tails; the published code dropped it ("Streaming</a> <strong>in"
-    // became "Streamingin"). Written only before further text, never at the item's end.
-    let mut pending_space = false;
+    let mut word_break = WordBreak::default();
 
     let sub_elements = doc.get_elements_by_tag_name(child_id, "*");
     for &sub_id in &sub_elements {
@@ -202,7 +222,7 @@ fn process_nested_element(
             if let Some(nested_html) = handle_lists_inner(doc, sub_id, cache, opts, depth + 1) {
                 inner.push_str(&nested_html);
             }
-            pending_space = false;
+            word_break.after("", true);
         } else {
             // (Read before `handle_text_node`, which trims it.)
             let raw_tail = doc.tail(sub_id);
@@ -212,9 +232,7 @@ fn process_nested_element(
                 let tail = trim(&doc.tail(sub_id));
                 let stag = doc.tag_name(sub_id).to_string();
                 if !sub_text.is_empty() {
-                    if std::mem::take(&mut pending_space) && !inner.ends_with(char::is_whitespace) {
-                        inner.push(' ');
-                    }
+                    word_break.write_before(&mut inner);
                     // Port of addSubElement: copy attributes from the original element
                     // to the serialised sub-element HTML (Go: subChildElement.Attr = subElement.Attr).
                     // For link elements this preserves href/target; for others the
@@ -236,11 +254,8 @@ fn process_nested_element(
                     inner.push(' ');
                     inner.push_str(&escape_text(&tail));
                 }
-                // The tail (or, where the element had no text, the text it became) ended in
-                // whitespace: the next element's text is parted from it.
-                let wrote = !sub_text.is_empty() || !tail.is_empty();
-                pending_space =
-                    raw_tail.ends_with(char::is_whitespace) || (!wrote && pending_space);
+                // (Where the element had no text, its tail became its text.)
+                word_break.after(&raw_tail, !sub_text.is_empty() || !tail.is_empty());
             }
         }
         doc.set_tag_name(sub_id, "done");
@@ -890,10 +905,8 @@ fn build_cell_content(
     let mut cell_inner = escape_text(&doc.text(cell_id));
     // Mark cell as done to prevent double-processing of cell element itself.
     doc.set_tag_name(cell_id, "done");
-    // Storyline fork: as in list items (`process_nested_element`), a tail that ended in
-    // whitespace parts the next element's text from it ("writer<br>\n<b>Shadi" was
-    // "writerShadi").
-    let mut pending_space = false;
+    // Storyline fork: "writer<br>\n<b>Shadi" was "writerShadi" ([`WordBreak`]).
+    let mut word_break = WordBreak::default();
 
     let sub_elements = doc.get_elements_by_tag_name(cell_id, "*");
     for &child_id in &sub_elements {
@@ -933,14 +946,12 @@ fn build_cell_content(
             handle_text_elem(doc, child_id, potential_tags, cache, opts)
         };
 
-        let wrote = sub_html.as_ref().is_some_and(|html| !html.is_empty());
-        if let Some(html) = sub_html.filter(|html| !html.is_empty()) {
-            if std::mem::take(&mut pending_space) && !cell_inner.ends_with(char::is_whitespace) {
-                cell_inner.push(' ');
-            }
-            cell_inner.push_str(&html);
+        let html = sub_html.filter(|html| !html.is_empty());
+        if let Some(html) = &html {
+            word_break.write_before(&mut cell_inner);
+            cell_inner.push_str(html);
         }
-        pending_space = raw_tail.ends_with(char::is_whitespace) || (!wrote && pending_space);
+        word_break.after(&raw_tail, html.is_some());
         doc.set_tag_name(child_id, "done");
     }
 

@@ -519,7 +519,7 @@ fn missing_lead(page: &Document, paragraphs: &[String], body: &std::cell::OnceCe
     }
     let description = [("property", "og:description"), ("name", "description"), ("name", "twitter:description")]
         .iter()
-        .find_map(|&(key, value)| first_attr(page, "meta", |m| page.get_attribute(m, key).as_deref() == Some(value), "content"))
+        .find_map(|&(key, value)| first_attr(page, "meta", |m| page.attribute(m, key) == Some(value), "content"))
         .map(|d| collapse(&d))?;
     let probe = probe_of(&description);
     if probe.chars().count() < LEAD_PROBE_CHARS || paragraphs.iter().any(|p| p.contains(&probe)) {
@@ -569,7 +569,7 @@ const LEAD_CLASSES: &[&str] = &["intro", "lead", "leadin", "excerpt", "standfirs
 fn classed_lead(page: &Document, paragraphs: &[String], body: &std::cell::OnceCell<String>) -> Option<String> {
     let first = paragraphs.first()?;
     let is_lead = |e| {
-        page.get_attribute(e, "class")
+        page.attribute(e, "class")
             .is_some_and(|c| c.split_whitespace().any(|token| token.to_ascii_lowercase().split(['-', '_']).any(|part| LEAD_CLASSES.contains(&part))))
     };
     let furniture = |e| inside(page, e, &["nav", "aside", "footer", "li", "a", "figure", "figcaption", "script", "noscript", "template"]);
@@ -606,14 +606,14 @@ fn first_attr(page: &Document, tag: &str, keep: impl Fn(trafilatura::dom::NodeId
     tagged(page, page.root(), &[tag])
         .into_iter()
         .filter(|&e| keep(e))
-        .find_map(|e| page.get_attribute(e, attr).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+        .find_map(|e| page.attribute(e, attr).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned))
 }
 
 fn canonical_url(page: &Document) -> Option<String> {
     // `rel` values compare case-insensitively in HTML (as the selector `link[rel=canonical]` did).
-    let rel_canonical = |l| page.get_attribute(l, "rel").is_some_and(|r| r.eq_ignore_ascii_case("canonical"));
+    let rel_canonical = |l| page.attribute(l, "rel").is_some_and(|r| r.eq_ignore_ascii_case("canonical"));
     first_attr(page, "link", rel_canonical, "href")
-        .or_else(|| first_attr(page, "meta", |m| page.get_attribute(m, "property").as_deref() == Some("og:url"), "content"))
+        .or_else(|| first_attr(page, "meta", |m| page.attribute(m, "property") == Some("og:url"), "content"))
         .filter(|u| u.starts_with("http"))
 }
 
@@ -863,7 +863,7 @@ const LD_DATES: &[&str] = &["datePublished", "dateCreated", "dateModified", "upl
 /// `(lower-case name, content)` of every `<meta>` with a name, property, itemprop or http-equiv.
 fn meta_values(page: &Document) -> Vec<(String, String)> {
     // The elements `meta[content], [itemprop][content], [itemprop][datetime], [property][content]`.
-    let has = |e, name| page.get_attribute(e, name).is_some();
+    let has = |e, name| page.attribute(e, name).is_some();
     let stated = |e| has(e, "content") && (page.tag_name(e) == "meta" || has(e, "itemprop") || has(e, "property")) || has(e, "itemprop") && has(e, "datetime");
     page.get_elements_by_tag_name(page.root(), "*")
         .into_iter()
@@ -941,7 +941,7 @@ fn marked_texts(page: &Document) -> impl Iterator<Item = String> + '_ {
     // `[class*=date], [id*=date], ...` this replaces).
     const CLASS_MARKS: &[&str] = &["date", "time", "publish", "posted", "byline", "meta", "Date", "Time", "datum", "Datum", "fecha", "dateline"];
     const ID_MARKS: &[&str] = &["date", "publish"];
-    let marked = |e, name, marks: &[&str]| page.get_attribute(e, name).is_some_and(|v| marks.iter().any(|m| v.contains(m)));
+    let marked = |e, name, marks: &[&str]| page.attribute(e, name).is_some_and(|v| marks.iter().any(|m| v.contains(m)));
     page.get_elements_by_tag_name(page.root(), "*")
         .into_iter()
         .filter(move |&e| marked(e, "class", CLASS_MARKS) || marked(e, "id", ID_MARKS))

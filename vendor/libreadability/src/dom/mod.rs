@@ -86,7 +86,7 @@ impl Document {
 
     /// Get an attribute value.
     pub fn attr(&self, id: NodeId, name: &str) -> Option<&str> {
-        self.html.tree.get(id)?.value().as_element()?.attr(name)
+        attr_of(self.html.tree.get(id)?.value().as_element()?, name)
     }
 
     /// True if the element has the given attribute.
@@ -555,6 +555,16 @@ fn html_escape_text(s: &str) -> String {
 // ────────────────────────────────────────────────────────────────────────────
 // Tests
 // ────────────────────────────────────────────────────────────────────────────
+
+/// Storyline fork: what `Element::attr(name)` gives (the attribute of no namespace and no
+/// prefix named `name`), found by a scan of the element's few attributes instead of interning
+/// `name` as an atom and binary-searching by qualified name, which cost more than the lookup.
+fn attr_of<'a>(e: &'a scraper::node::Element, name: &str) -> Option<&'a str> {
+    e.attrs
+        .iter()
+        .find(|(q, _)| q.prefix.is_none() && q.ns == ns!() && &*q.local == name)
+        .map(|(_, v)| &**v)
+}
 
 #[cfg(test)]
 mod tests {

@@ -94,10 +94,17 @@ impl Document {
 
     /// Returns the value of a named attribute, or None if not present.
     pub fn get_attribute(&self, id: NodeId, name: &str) -> Option<String> {
-        if let Some(Node::Element(e)) = self.tree.get(id).map(|n| n.value()) {
-            return e.attr(name).map(|s| s.to_string());
+        self.attribute(id, name).map(str::to_owned)
+    }
+
+    /// Storyline fork: the value of a named attribute, borrowed. Looked up by a scan of the
+    /// element's few attributes: `scraper`'s `Element::attr` interns `name` as an atom and
+    /// binary-searches by qualified name, which cost more than the rules that ask.
+    pub fn attribute(&self, id: NodeId, name: &str) -> Option<&str> {
+        match self.tree.get(id).map(|n| n.value()) {
+            Some(Node::Element(e)) => attr_of(e, name),
+            _ => None,
         }
-        None
     }
 
     /// Sets (or replaces) an attribute on an element.
@@ -947,12 +954,38 @@ impl Document {
 // Tests
 // ---------------------------------------------------------------------------
 
+/// Storyline fork: what `Element::attr(name)` gives (the attribute of no namespace and no
+/// prefix named `name`), found without interning `name`.
+pub(crate) fn attr_of<'a>(e: &'a Element, name: &str) -> Option<&'a str> {
+    e.attrs
+        .iter()
+        .find(|(q, _)| q.prefix.is_none() && q.ns == ns!() && &*q.local == name)
+        .map(|(_, v)| &**v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn doc(html: &str) -> Document {
         Document::parse(html)
+    }
+
+    #[test]
+    fn attribute_finds_what_element_attr_finds() {
+        let d = doc(r##"<html lang="en"><body><p ID="a" Class="x y" data-k="1" class="dup">t</p>
+            <svg xmlns:xlink="http://www.w3.org/1999/xlink"><use xlink:href="#i" href="#h"/><text xml:lang="fr">s</text></svg>
+            <math definitionURL="u"><mi>x</mi></math><a href="/p" hidden>l</a></body></html>"##);
+        let names = ["id", "class", "data-k", "href", "lang", "xlink:href", "definitionurl", "definitionURL", "hidden", "xmlns:xlink", "missing", ""];
+        let mut seen = 0;
+        for id in d.get_elements_by_tag_name(d.root(), "*") {
+            let Some(Node::Element(e)) = d.tree.get(id).map(|n| n.value()) else { continue };
+            for name in names {
+                assert_eq!(d.attribute(id, name), e.attr(name), "<{}> {name}", d.tag_name(id));
+                seen += usize::from(e.attr(name).is_some());
+            }
+        }
+        assert!(seen >= 6, "{seen}");
     }
 
     #[test]

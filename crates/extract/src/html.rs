@@ -329,14 +329,14 @@ fn text_index(page: &Document, root: trafilatura::dom::NodeId) -> TextIndex {
     let mut starts = Vec::new();
     let mut stack = vec![root];
     while let Some(id) = stack.pop() {
-        if page.is_text(id) {
+        if let Some(node_text) = page.text_data(id) {
             starts.push((text.len(), id));
-            for c in page.text_content(id).chars() {
-                if !c.is_whitespace() {
-                    text.push(c);
-                } else if !text.is_empty() && !text.ends_with(' ') {
+            // Runs of whitespace become one space, none at the start of the text.
+            for (i, piece) in node_text.split(char::is_whitespace).enumerate() {
+                if i > 0 && !text.is_empty() && !text.ends_with(' ') {
                     text.push(' ');
                 }
+                text.push_str(piece);
             }
         } else {
             stack.extend(page.child_nodes(id).into_iter().rev());

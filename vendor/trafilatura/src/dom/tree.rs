@@ -143,6 +143,14 @@ impl Document {
         }
     }
 
+    /// Storyline fork: a text node's text, borrowed (`text_content` copies it).
+    pub fn text_data(&self, id: NodeId) -> Option<&str> {
+        match self.tree.get(id).map(|n| n.value()) {
+            Some(Node::Text(t)) => Some(&t.text),
+            _ => None,
+        }
+    }
+
     /// Returns the text of a Comment node, if this is one.
     pub fn comment_data(&self, id: NodeId) -> Option<&str> {
         match self.tree.get(id).map(|n| n.value()) {
@@ -973,15 +981,37 @@ mod tests {
 
     #[test]
     fn attribute_finds_what_element_attr_finds() {
-        let d = doc(r##"<html lang="en"><body><p ID="a" Class="x y" data-k="1" class="dup">t</p>
+        let d = doc(
+            r##"<html lang="en"><body><p ID="a" Class="x y" data-k="1" class="dup">t</p>
             <svg xmlns:xlink="http://www.w3.org/1999/xlink"><use xlink:href="#i" href="#h"/><text xml:lang="fr">s</text></svg>
-            <math definitionURL="u"><mi>x</mi></math><a href="/p" hidden>l</a></body></html>"##);
-        let names = ["id", "class", "data-k", "href", "lang", "xlink:href", "definitionurl", "definitionURL", "hidden", "xmlns:xlink", "missing", ""];
+            <math definitionURL="u"><mi>x</mi></math><a href="/p" hidden>l</a></body></html>"##,
+        );
+        let names = [
+            "id",
+            "class",
+            "data-k",
+            "href",
+            "lang",
+            "xlink:href",
+            "definitionurl",
+            "definitionURL",
+            "hidden",
+            "xmlns:xlink",
+            "missing",
+            "",
+        ];
         let mut seen = 0;
         for id in d.get_elements_by_tag_name(d.root(), "*") {
-            let Some(Node::Element(e)) = d.tree.get(id).map(|n| n.value()) else { continue };
+            let Some(Node::Element(e)) = d.tree.get(id).map(|n| n.value()) else {
+                continue;
+            };
             for name in names {
-                assert_eq!(d.attribute(id, name), e.attr(name), "<{}> {name}", d.tag_name(id));
+                assert_eq!(
+                    d.attribute(id, name),
+                    e.attr(name),
+                    "<{}> {name}",
+                    d.tag_name(id)
+                );
                 seen += usize::from(e.attr(name).is_some());
             }
         }

@@ -227,16 +227,10 @@ pub(crate) fn read_capped(reader: impl Read, cap: usize) -> (Vec<u8>, bool, Opti
 /// Reads up to `n` bytes, consuming no more than that; keeps what came before an error.
 fn read_up_to(reader: impl Read, n: usize) -> (Vec<u8>, Option<io::Error>) {
     let mut bytes = Vec::new();
-    let mut limited = reader.take(n as u64);
-    let mut chunk = [0u8; 64 * 1024];
-    loop {
-        match limited.read(&mut chunk) {
-            Ok(0) => return (bytes, None),
-            Ok(k) => bytes.extend_from_slice(&chunk[..k]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return (bytes, Some(e)),
-        }
-    }
+    // Straight into the vector (no zeroed chunk to copy from); on an error the bytes read
+    // before it are in `bytes`, and an interrupted read is retried.
+    let error = reader.take(n as u64).read_to_end(&mut bytes).err();
+    (bytes, error)
 }
 
 /// Wraps a gzip decoder so that its errors say the gzip stream is corrupt or truncated.

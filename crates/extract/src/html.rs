@@ -228,7 +228,7 @@ pub(crate) fn collapse(s: &str) -> String {
 
 /// Where `needle` first occurs in `haystack`, as `str::find` says: a SIMD search, several
 /// times faster than `str::find` on a page's text, which the rules below search many times.
-fn find_in(haystack: &str, needle: &str) -> Option<usize> {
+pub(crate) fn find_in(haystack: &str, needle: &str) -> Option<usize> {
     memchr::memmem::find(haystack.as_bytes(), needle.as_bytes())
 }
 

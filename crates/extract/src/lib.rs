@@ -151,11 +151,7 @@ fn record_page_furniture(markup: &str, text: &str, removed: &mut Vec<Removed>) {
         let norm = clean::normalise(&line);
         // Whole blocks are looked up; only long lines are searched for inside the text (a short
         // menu word found somewhere in the article is still a menu word).
-        if norm.is_empty()
-            || kept_blocks.contains(&norm)
-            || already.contains(&norm)
-            || norm.len() >= 40 && memchr::memmem::find(kept.as_bytes(), norm.as_bytes()).is_some()
-        {
+        if norm.is_empty() || kept_blocks.contains(&norm) || already.contains(&norm) || norm.len() >= 40 && html::find_in(&kept, &norm).is_some() {
             continue;
         }
         if recorded < MAX_RECORDED_FURNITURE {

@@ -964,7 +964,7 @@ impl Document {
 
 /// Storyline fork: what `Element::attr(name)` gives (the attribute of no namespace and no
 /// prefix named `name`), found without interning `name`.
-pub(crate) fn attr_of<'a>(e: &'a Element, name: &str) -> Option<&'a str> {
+fn attr_of<'a>(e: &'a Element, name: &str) -> Option<&'a str> {
     e.attrs
         .iter()
         .find(|(q, _)| q.prefix.is_none() && q.ns == ns!() && &*q.local == name)

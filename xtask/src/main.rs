@@ -57,6 +57,7 @@ fn ci() -> Result<(), String> {
     timed("schemathesis", schemathesis)?;
     timed("browser tests", browser_tests)?;
     if std::path::Path::new("../shared/bench/README.md").exists() {
+        free_debug_build()?;
         timed("quality gate (release build and evals)", || eval::run(&[]))
     } else {
         eprintln!("xtask: quality gate skipped: ../shared/bench is not present");
@@ -64,12 +65,36 @@ fn ci() -> Result<(), String> {
     }
 }
 
+/// CI's disk: the debug build (tests, schemathesis and browser tests are done with it) and the
+/// release build of the quality gate together took about 7 GB, and a CI run once stopped on a
+/// full disk. `.ci/run` sets `STORYLINE_CI_FREE_DISK` so that the debug build goes before the
+/// release build starts; a developer's `cargo xtask ci` keeps it.
+fn free_debug_build() -> Result<(), String> {
+    if std::env::var_os("STORYLINE_CI_FREE_DISK").is_none() {
+        return Ok(());
+    }
+    let debug = std::path::Path::new("target/debug");
+    if debug.exists() {
+        std::fs::remove_dir_all(debug).map_err(|e| format!("target/debug: {e} (removing the debug build to free disk)"))?;
+        eprintln!("xtask: removed target/debug before the release build (STORYLINE_CI_FREE_DISK is set){}", disk_free());
+    }
+    Ok(())
+}
+
+/// ", with N GB free on this disk" from `df`, or nothing where `df` cannot tell.
+fn disk_free() -> String {
+    let Ok(out) = Command::new("df").args(["-Pk", "."]).output() else { return String::new() };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let available = text.lines().nth(1).and_then(|line| line.split_whitespace().nth(3)).and_then(|k| k.parse::<f64>().ok());
+    available.map_or_else(String::new, |kb| format!(", {:.1} GB free on this disk", kb / 1024.0 / 1024.0))
+}
+
 /// One step of `ci`, with the seconds it took: CI has a time budget (30 minutes on two cores)
 /// and the log shows where it goes.
 fn timed(step: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
     let start = std::time::Instant::now();
     let result = f();
-    eprintln!("xtask: {step} took {:.0} s", start.elapsed().as_secs_f64());
+    eprintln!("xtask: {step} took {:.0} s{}", start.elapsed().as_secs_f64(), disk_free());
     result
 }
 

@@ -294,7 +294,7 @@ pub fn measure(html: &str, stop_at: &ParseBudget) -> MarkupCost {
     let mut sim = Sim::default();
     let mut name = Vec::with_capacity(16);
     let mut i = 0;
-    while let Some(rel) = memchr(b'<', &bytes[i..]) {
+    while let Some(rel) = memchr::memchr(b'<', &bytes[i..]) {
         let lt = i + rel;
         if rel > 0 && sim.stack.last().is_none_or(|o| !o.foreign) {
             sim.reconstruct();
@@ -353,12 +353,8 @@ pub fn measure(html: &str, stop_at: &ParseBudget) -> MarkupCost {
     sim.cost
 }
 
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
-}
-
 fn find_byte(bytes: &[u8], from: usize, b: u8) -> Option<usize> {
-    memchr(b, bytes.get(from..)?).map(|p| from + p)
+    memchr::memchr(b, bytes.get(from..)?).map(|p| from + p)
 }
 
 /// Skips `<!-- ... -->`, `<!DOCTYPE ...>`, `<![CDATA[...>` (a bogus comment outside foreign

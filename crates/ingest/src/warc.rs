@@ -166,7 +166,7 @@ impl<R: BufRead> BufRead for Counting<R> {
             return Err(io::Error::new(io::ErrorKind::InvalidData, format!("a header line is longer than {MAX_HEADER_LINE} bytes")));
         }
         let buf = self.inner.fill_buf()?;
-        self.newline_at = buf.iter().position(|&b| b == b'\n');
+        self.newline_at = memchr::memchr(b'\n', buf);
         Ok(buf)
     }
 

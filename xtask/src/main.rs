@@ -81,7 +81,7 @@ fn free_debug_build() -> Result<(), String> {
     Ok(())
 }
 
-/// ", with N GB free on this disk" from `df`, or nothing where `df` cannot tell.
+/// ", N GB free on this disk" from `df`, or nothing where `df` cannot tell.
 fn disk_free() -> String {
     let Ok(out) = Command::new("df").args(["-Pk", "."]).output() else { return String::new() };
     let text = String::from_utf8_lossy(&out.stdout);

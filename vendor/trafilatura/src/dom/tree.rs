@@ -883,6 +883,24 @@ impl Document {
         result
     }
 
+    /// Whether an element's content ends in a word break: whitespace or a `<br>` last
+    /// (`<b>Title<br>\n</b>Text` and `<b>Title: </b>Text` part the words; `<b>Title</b>: Text`
+    /// does not).
+    pub fn ends_in_break(&self, id: NodeId) -> bool {
+        let Some(node) = self.tree.get(id) else {
+            return false;
+        };
+        let mut last = false;
+        for d in node.descendants().skip(1) {
+            match d.value() {
+                Node::Text(t) if !t.is_empty() => last = t.ends_with(char::is_whitespace),
+                Node::Element(e) if e.name() == "br" => last = true,
+                _ => {}
+            }
+        }
+        last
+    }
+
     fn collect_text(&self, id: NodeId, out: &mut String, depth: usize) {
         if depth >= MAX_TREE_DEPTH {
             return;

@@ -226,6 +226,7 @@ fn process_nested_element(
         } else {
             // (Read before `handle_text_node`, which trims it.)
             let raw_tail = doc.tail(sub_id);
+            let ends_in_break = doc.ends_in_break(sub_id);
             let processed = handle_text_node(doc, sub_id, cache, false, false, opts);
             if processed.is_some() {
                 let sub_text = doc.text(sub_id);
@@ -251,7 +252,13 @@ fn process_nested_element(
                     ));
                 }
                 if !tail.is_empty() {
-                    inner.push(' ');
+                    // The page's own break, if any: "<i>Code</i>, more" stays "Code, more".
+                    if sub_text.is_empty()
+                        || ends_in_break
+                        || raw_tail.starts_with(char::is_whitespace)
+                    {
+                        inner.push(' ');
+                    }
                     inner.push_str(&escape_text(&tail));
                 }
                 // (Where the element had no text, its tail became its text.)
@@ -1188,7 +1195,35 @@ mod tests {
             [
                 "Stock falls as Apple plans streaming in 2013",
                 "Joinedwords",
-                "a tail b"
+                "atail b"
+            ]
+        );
+    }
+
+    #[test]
+    fn list_item_adds_no_space_before_a_tail_the_page_joins() {
+        let (mut doc, id) = parse_elem(
+            "<ul><li>the book <i>Beautiful Code</i>, OReilly.</li><li><strong>Power: </strong>The power</li>\
+             <li><strong>Budget 2019<br>\n</strong>Johannes reports</li><li><em>KB30</em> and <em>KB31</em> .</li></ul>",
+        );
+        let opts = Options::default();
+        let mut cache = make_cache();
+        let html = handle_lists(&mut doc, id, &mut cache, &opts).expect("expected Some");
+        let out = Document::parse(&html);
+        let items: Vec<String> = out
+            .get_elements_by_tag_name(out.root(), "li")
+            .into_iter()
+            .map(|li| out.text_content(li))
+            .collect();
+        // The page's break (a space or a <br> ending the element, or one starting the tail)
+        // stays; none is made up before punctuation that follows the element directly.
+        assert_eq!(
+            items,
+            [
+                "the book Beautiful Code, OReilly.",
+                "Power: The power",
+                "Budget 2019 Johannes reports",
+                "KB30 and KB31 ."
             ]
         );
     }

@@ -58,14 +58,14 @@ pub(crate) fn doc_cleaning(doc: &mut Document, opts: &Options) {
         && !doc.get_elements_by_tag_name(doc.root(), "p").is_empty()
     {
         let backup = doc.clone_document();
-        doc.strip_elements(doc.root(), false, &cleaning_vec);
+        doc.strip_elements(doc.root(), true, &cleaning_vec);
 
         // If paragraphs were removed, restore backup.
         if doc.get_elements_by_tag_name(doc.root(), "p").is_empty() {
             *doc = backup;
         }
     } else {
-        doc.strip_elements(doc.root(), false, &cleaning_vec);
+        doc.strip_elements(doc.root(), true, &cleaning_vec);
     }
 
     // Remove HTML comment nodes.
@@ -586,6 +586,23 @@ mod tests {
         let mut doc = parse(r#"<html><body><footer>nav</footer><p>article</p></body></html>"#);
         doc_cleaning(&mut doc, &Options::default());
         assert!(doc.query_selector(doc.root(), "footer").is_none());
+    }
+
+    #[test]
+    fn cleaning_keeps_the_text_after_a_removed_element() {
+        // As Python trafilatura deletes elements (keeping their tails): furigana (<rt>) go, the
+        // words after them stay; so does the text after an inline button or a figure.
+        let mut doc = parse(
+            "<html><body><p><ruby>子<rt>こ</rt></ruby>どもへの<ruby>法律<rt>ほうりつ</rt></ruby>ができて</p>\
+             <p>Read <button>more</button> below.</p></body></html>",
+        );
+        doc_cleaning(&mut doc, &Options::default());
+        let texts: Vec<String> = doc
+            .get_elements_by_tag_name(doc.root(), "p")
+            .into_iter()
+            .map(|p| doc.text_content(p))
+            .collect();
+        assert_eq!(texts, ["子どもへの法律ができて", "Read  below."]);
     }
 
     #[test]

@@ -193,18 +193,26 @@ pub fn paragraphs_of(fragment_html: &str) -> Vec<String> {
             Edge::Open(node) => match node.value() {
                 Node::Text(text) if skipping == 0 => current.push_str(text),
                 Node::Element(e) if matches!(e.name(), "script" | "style" | "noscript" | "template") => skipping += 1,
-                Node::Element(e) if skipping == 0 && BLOCKS.contains(&e.name()) => flush(&mut current, &mut paragraphs),
+                Node::Element(e) if skipping == 0 && BLOCKS.contains(&e.name()) && !in_running_text(node) => flush(&mut current, &mut paragraphs),
                 _ => {}
             },
             Edge::Close(node) => match node.value() {
                 Node::Element(e) if matches!(e.name(), "script" | "style" | "noscript" | "template") => skipping = skipping.saturating_sub(1),
-                Node::Element(e) if skipping == 0 && BLOCKS.contains(&e.name()) => flush(&mut current, &mut paragraphs),
+                Node::Element(e) if skipping == 0 && BLOCKS.contains(&e.name()) && !in_running_text(node) => flush(&mut current, &mut paragraphs),
                 _ => {}
             },
         }
     }
     flush(&mut current, &mut paragraphs);
     paragraphs
+}
+
+/// Whether a `<code>` element is a word or two inside a sentence ("set <code>x</code> to 1"),
+/// not a block of code: text beside it on either side. The extractor writes code blocks as
+/// `<code>` elements of their own.
+fn in_running_text(node: ego_tree::NodeRef<'_, Node>) -> bool {
+    let words = |n: Option<ego_tree::NodeRef<'_, Node>>| n.is_some_and(|n| matches!(n.value(), Node::Text(t) if !t.trim().is_empty()));
+    matches!(node.value(), Node::Element(e) if e.name() == "code") && (words(node.prev_sibling()) || words(node.next_sibling()))
 }
 
 fn flush(current: &mut String, paragraphs: &mut Vec<String>) {
@@ -986,6 +994,12 @@ fn date_in_text(page: &Document) -> Option<Published> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_inside_a_sentence_stays_in_its_paragraph() {
+        let html = "<p>Set <code>x</code> to 1, then run</p><code>make\ninstall</code><ol><li>Speak after <code>next-line</code> and more</li></ol>";
+        assert_eq!(paragraphs_of(html), ["Set x to 1, then run", "make install", "Speak after next-line and more"]);
+    }
 
     #[test]
     fn the_article_tail_is_what_sits_beside_the_last_paragraph_and_is_no_link() {

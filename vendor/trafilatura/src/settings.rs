@@ -12,8 +12,10 @@ pub(crate) static TAGS_TO_CLEAN: LazyLock<HashSet<&'static str>> = LazyLock::new
         // secondary
         "area", "blink", "button", "datalist", "dialog", "frame", "frameset", "fieldset", "link",
         "input", "ins", "label", "legend", "marquee", "math", "menuitem", "nav", "noscript",
-        "optgroup", "option", "output", "param", "progress", "rp", "rt", "rtc", "select", "source",
-        "style", "track", "textarea", "time", "use",
+        // Storyline fork: what browsers without frames or plugins would show, never shown today;
+        // an HTML5 parser reads it as raw text, so its markup would come out as words.
+        "noembed", "noframes", "optgroup", "option", "output", "param", "progress", "rp", "rt",
+        "rtc", "select", "source", "style", "track", "textarea", "time", "use",
     ]
     .into_iter()
     .collect()

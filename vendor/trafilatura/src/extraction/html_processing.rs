@@ -484,7 +484,7 @@ pub(crate) fn delete_by_link_density(
     }
 
     for &id in to_delete.iter().rev() {
-        doc.remove(id, false);
+        doc.remove(id, true);
     }
 }
 
@@ -707,6 +707,29 @@ mod tests {
         let (_, is_dense) = link_density_test(&doc, p, &Options::default());
         // Single link where link text ≈ total text → high density.
         assert!(is_dense);
+    }
+
+    #[test]
+    fn a_link_dense_element_goes_and_the_text_after_it_stays() {
+        // As Python trafilatura's delete_by_link_density (delete_element keeps the tail).
+        let mut doc = parse(
+            r#"<html><body><div><p><a href="/1">link</a></p>The article's sentence after it.</div></body></html>"#,
+        );
+        let body = doc.body().unwrap();
+        delete_by_link_density(&mut doc, body, &Options::default(), false, &["p"]);
+        assert!(doc.query_selector(body, "p").is_none());
+        assert_eq!(doc.text_content(body), "The article's sentence after it.");
+    }
+
+    #[test]
+    fn noframes_and_noembed_fallbacks_are_cleaned() {
+        // An HTML5 parser reads their content as raw text: it would come out as markup.
+        let mut doc = parse(
+            r#"<html><body><p>Watch.<noframes><a href="v"><img alt="Preview"></a></noframes> Then read.</p></body></html>"#,
+        );
+        doc_cleaning(&mut doc, &Options::default());
+        let body = doc.body().unwrap();
+        assert_eq!(doc.text_content(body), "Watch. Then read.");
     }
 
     #[test]

@@ -750,9 +750,10 @@ pub(crate) fn handle_paragraphs(
         }
     }
 
-    // Remove unwanted children (reverse order to keep indices valid).
+    // Unexpected children give way to their text, which stays in place (reverse order to
+    // keep indices valid).
     for &uc in unwanted.iter().rev() {
-        doc.remove(uc, false);
+        doc.strip(uc);
     }
 
     // Remove empty non-void children (backward).
@@ -1258,6 +1259,21 @@ mod tests {
         let html = handle_paragraphs(&mut doc, id, &potential_tags, &mut cache, &opts)
             .expect("expected Some");
         assert!(html.contains("Hello world"), "got: {html}");
+    }
+
+    #[test]
+    fn an_unexpected_child_of_a_paragraph_leaves_its_text_in_place() {
+        // As Python trafilatura 2.3.1 (strip_tags on the unexpected children): links are not
+        // kept here, and "(<a>1</a>). More" lost the link and the rest of the sentence.
+        let (mut doc, id) =
+            parse_elem(r##"<p>Body fat (<a href="#r1">1</a>). More <i>text</i>.</p>"##);
+        let opts = Options::default();
+        let mut cache = make_cache();
+        let potential_tags: HashSet<&str> = crate::settings::TAG_CATALOG.iter().copied().collect();
+        let html = handle_paragraphs(&mut doc, id, &potential_tags, &mut cache, &opts)
+            .expect("expected Some");
+        let out = Document::parse(&html);
+        assert_eq!(out.text_content(out.root()), "Body fat (1). More text.");
     }
 
     #[test]

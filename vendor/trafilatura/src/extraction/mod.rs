@@ -12,9 +12,14 @@ use crate::options::{ExtractionFocus, Options};
 use crate::selector;
 use crate::settings::{TAG_CATALOG, XML_HEAD_TAGS, XML_LB_TAGS, XML_LIST_TAGS, XML_REF_TAGS};
 use crate::utils::lru::LruCache;
+use crate::utils::text::text_chars_test;
 use crate::utils::trim;
 
-use elements::handle_text_elem;
+use elements::{escape_text, handle_text_elem};
+
+/// The blocks a handler rebuilds from their parts (Python trafilatura's `REBUILT_BLOCKS`, in
+/// HTML names): the text after one is not part of what the handler returns.
+const REBUILT_BLOCKS: [&str; 8] = ["blockquote", "pre", "q", "code", "ul", "ol", "dl", "table"];
 use html_processing::{
     delete_by_link_density, handle_text_node, link_density_test_tables, prune_unwanted_nodes,
     prune_unwanted_nodes_in_place,
@@ -256,9 +261,26 @@ pub(crate) fn extract_content(
         // Process each element.
         let batch_start = result_elems.len();
         for &elem_id in &sub_elements {
+            // (Read first: the handlers rename what they consume to "done".)
+            let rebuilt = REBUILT_BLOCKS.contains(&work.tag_name(elem_id));
+            let tail = if rebuilt {
+                work.tail(elem_id)
+            } else {
+                String::new()
+            };
             if let Some(html) = handle_text_elem(&mut work, elem_id, &potential_tags, cache, opts) {
                 let tag = work.tag_name(elem_id).to_string();
                 result_elems.push((html, tag));
+            }
+            // Storyline fork, as Python trafilatura 2.3.1: text right after a block rebuilt
+            // from its parts (a quote, code, a list, a table) is a paragraph of its own. The
+            // handlers return the block without it, so "...</blockquote>At which point ..."
+            // (text an HTML5 parser leaves loose once a block closes the paragraph) was lost.
+            if rebuilt && text_chars_test(&tail) {
+                result_elems.push((
+                    format!("<p>{}</p>", escape_text(&trim(&tail))),
+                    "p".to_string(),
+                ));
             }
         }
 
@@ -494,6 +516,39 @@ mod tests {
     // ---------------------------------------------------------------------------
     // extract_content
     // ---------------------------------------------------------------------------
+
+    #[test]
+    fn text_after_a_quote_or_a_list_is_a_paragraph_of_its_own() {
+        // An HTML5 parser closes the <p> at the <blockquote>: what follows the quote is text
+        // loose in the article, as is the text after the list.
+        let html = r#"<html><body><article>
+            <p>This is the main article content that is long enough to pass the minimum size check. One resident says:<blockquote>I have questions that will not be in your talk.</blockquote>At which point a town trustee interrupts her.</p>
+            <ul><li>First item of the list</li><li>Second item of the list</li></ul>And the text after the list goes on.
+            <p>Second paragraph with more content to ensure we exceed the minimum threshold.</p>
+        </article></body></html>"#;
+        let doc = Document::parse(html);
+        let mut cache = make_cache();
+        let (result_doc, _) = extract_content(&doc, &mut cache, &default_opts());
+        let paragraphs: Vec<String> = result_doc
+            .get_elements_by_tag_name(result_doc.root(), "p")
+            .into_iter()
+            .map(|p| result_doc.text_content(p))
+            .collect();
+        assert!(
+            paragraphs
+                .iter()
+                .any(|p| p == "At which point a town trustee interrupts her."),
+            "{paragraphs:?}"
+        );
+        assert!(
+            paragraphs
+                .iter()
+                .any(|p| p == "And the text after the list goes on."),
+            "{paragraphs:?}"
+        );
+        let all = result_doc.text_content(result_doc.root());
+        assert_eq!(all.matches("At which point").count(), 1, "{all}");
+    }
 
     #[test]
     fn test_extract_content_article_tag() {

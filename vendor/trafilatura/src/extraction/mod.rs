@@ -258,6 +258,12 @@ pub(crate) fn extract_content(
             sub_elements = vec![work_body];
         }
 
+        // Storyline fork, as Python trafilatura 2.3.1: the matched element's own text before
+        // its first child, kept if the element is accepted.
+        let lead = trim(&work.text(work_body));
+        let lead = (sub_elements != [work_body] && text_chars_test(&lead))
+            .then(|| format!("<p>{}</p>", escape_text(&lead)));
+
         // Process each element.
         let batch_start = result_elems.len();
         for &elem_id in &sub_elements {
@@ -295,6 +301,9 @@ pub(crate) fn extract_content(
 
         // If we have more than one result element, stop trying selectors.
         if result_elems.len().saturating_sub(batch_start) > 1 {
+            if let Some(lead) = lead {
+                result_elems.insert(batch_start, (lead, "p".to_string()));
+            }
             break 'selector_loop;
         }
     }
@@ -548,6 +557,28 @@ mod tests {
         );
         let all = result_doc.text_content(result_doc.root());
         assert_eq!(all.matches("At which point").count(), 1, "{all}");
+    }
+
+    #[test]
+    fn the_text_before_the_first_child_of_the_article_is_kept() {
+        let html = r#"<html><body><article>Dear all, the book event is this Saturday at eleven.
+            <p>This is the main article content that is long enough to pass the minimum size check and provides substantial text.</p>
+            <p>Second paragraph with more content to ensure we exceed the minimum threshold.</p>
+        </article></body></html>"#;
+        let doc = Document::parse(html);
+        let mut cache = make_cache();
+        let (result_doc, _) = extract_content(&doc, &mut cache, &default_opts());
+        let paragraphs: Vec<String> = result_doc
+            .get_elements_by_tag_name(result_doc.root(), "p")
+            .into_iter()
+            .map(|p| result_doc.text_content(p))
+            .collect();
+        assert_eq!(
+            paragraphs.first().map(String::as_str),
+            Some("Dear all, the book event is this Saturday at eleven."),
+            "{paragraphs:?}"
+        );
+        assert_eq!(paragraphs.len(), 3, "{paragraphs:?}");
     }
 
     #[test]

@@ -640,10 +640,18 @@ pub(crate) fn handle_other_elements(
             if text_chars_test(&text) {
                 doc.clear_attributes(id);
                 let result_tag = if tag == "div" { "p" } else { tag.as_str() };
-                return Some(format!(
-                    "<{result_tag}>{}</{result_tag}>",
-                    escape_text(&text)
-                ));
+                // Storyline fork, as Python trafilatura 2.3.1: the element goes out whole, its
+                // children with it (the published code kept only the text before the first
+                // child: "writes <i>...</i> and 1,800 more characters" kept "writes"). The
+                // children are consumed with it, so they are not handled again.
+                // (Soft hyphens dropped, as `trim` drops them from the text it reads.)
+                let inner = doc.inner_html(id).replace('\u{00AD}', "");
+                for child in doc.get_elements_by_tag_name(id, "*") {
+                    if child != id {
+                        doc.set_tag_name(child, "done");
+                    }
+                }
+                return Some(format!("<{result_tag}>{inner}</{result_tag}>"));
             }
         }
     }
@@ -1274,6 +1282,31 @@ mod tests {
             .expect("expected Some");
         let out = Document::parse(&html);
         assert_eq!(out.text_content(out.root()), "Body fat (1). More text.");
+    }
+
+    #[test]
+    fn a_div_of_text_goes_out_whole_and_its_children_are_consumed() {
+        let (mut doc, id) = parse_elem(
+            "<div class=\"body\">Hugh Pickens writes <i>\"Louis Uchitelle writes\"</i> that in Aisle 34\u{00AD}5 is flooring.<br>More after the break.</div>",
+        );
+        let opts = Options::default();
+        let mut cache = make_cache();
+        let mut potential_tags: HashSet<&str> =
+            crate::settings::TAG_CATALOG.iter().copied().collect();
+        potential_tags.insert("div");
+        let html = handle_other_elements(&mut doc, id, &potential_tags, &mut cache, &opts)
+            .expect("expected Some");
+        let out = Document::parse(&html);
+        assert_eq!(
+            out.text_content(out.root()),
+            "Hugh Pickens writes \"Louis Uchitelle writes\" that in Aisle 345 is flooring.More after the break."
+        );
+        assert!(html.starts_with("<p>") && !html.contains("class"), "{html}");
+        // Handled with the div, the children are not handled again.
+        assert!(doc
+            .get_elements_by_tag_name(id, "*")
+            .iter()
+            .all(|&c| c == id || doc.tag_name(c) == "done"));
     }
 
     #[test]

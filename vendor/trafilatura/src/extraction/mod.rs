@@ -252,9 +252,12 @@ pub(crate) fn extract_content(
         // Collect all descendant elements of the subtree.
         let mut sub_elements = work.get_elements_by_tag_name(work_body, "*");
 
-        // If the only sub-elements are <br>, process the subtree root directly.
+        // If the only sub-elements are <br>, process the subtree root directly. The root is the
+        // body of the copy: it takes the matched element's name, which the handlers go by
+        // (Storyline fork: as "body" it was discarded, and a <br>-only post came out empty).
         let tag_set: HashSet<&str> = sub_elements.iter().map(|&id| work.tag_name(id)).collect();
         if tag_set.len() == 1 && tag_set.contains("br") {
+            work.set_tag_name(work_body, doc.tag_name(sub_id));
             sub_elements = vec![work_body];
         }
 
@@ -579,6 +582,21 @@ mod tests {
             "{paragraphs:?}"
         );
         assert_eq!(paragraphs.len(), 3, "{paragraphs:?}");
+    }
+
+    #[test]
+    fn a_post_of_lines_parted_by_line_breaks_is_extracted() {
+        let html = r#"<html><body><div class="post-body">Dear all, I would love to invite you to the book event this Saturday at eleven.<br>Location: The Reading Bug, 785 Laurel St, San Carlos.<br>Hope to see you there, and bring your friends and family along: there will be readings, drawings for the children and a signing of the new book after the talk.<br>Cheers, Alina</div></body></html>"#;
+        let doc = Document::parse(html);
+        let mut cache = make_cache();
+        let (result_doc, text) = extract_content(&doc, &mut cache, &default_opts());
+        let all = result_doc.text_content(result_doc.root());
+        assert!(
+            all.contains("Dear all") && all.contains("Cheers, Alina"),
+            "{all}"
+        );
+        assert_eq!(all.matches("Hope to see you").count(), 1, "{all}");
+        assert!(!text.is_empty());
     }
 
     #[test]

@@ -115,9 +115,14 @@ pub(crate) fn handle_titles(
     }
 
     // Capture inner HTML BEFORE marking children as "done" (mirrors Go clone-before-mark).
+    // Storyline fork: every descendant the inner HTML holds is consumed, not only the
+    // children, or "<h3><strong><em>Puzzle Quest</em> - RPG</strong></h3>" gave the heading
+    // and then "Puzzle Quest" again from the <em>.
     let inner = doc.inner_html(id);
-    for &child_id in &children {
-        doc.set_tag_name(child_id, "done");
+    for child_id in doc.get_elements_by_tag_name(id, "*") {
+        if child_id != id {
+            doc.set_tag_name(child_id, "done");
+        }
     }
     Some(format!("<{result_tag}>{inner}</{result_tag}>"))
 }
@@ -1434,6 +1439,25 @@ mod tests {
             "should be wrapped in <p>, got: {html}"
         );
         assert!(html.contains("<b>"), "got: {html}");
+    }
+
+    #[test]
+    fn a_heading_consumes_every_element_inside_it() {
+        let (mut doc, id) = parse_elem(
+            "<h3><strong><em>Puzzle Quest</em> - Tile-matching RPG</strong> (2007)</h3>",
+        );
+        let opts = Options::default();
+        let mut cache = make_cache();
+        let html = handle_titles(&mut doc, id, &mut cache, &opts).expect("expected Some");
+        assert!(
+            html.contains("Puzzle Quest</em> - Tile-matching RPG</strong> (2007)"),
+            "{html}"
+        );
+        // Nothing inside is left to be handled (and written) again.
+        assert!(doc
+            .get_elements_by_tag_name(id, "*")
+            .iter()
+            .all(|&c| c == id || doc.tag_name(c) == "done"));
     }
 
     // ---------------------------------------------------------------------------

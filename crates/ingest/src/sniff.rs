@@ -40,10 +40,22 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     if markup.starts_with("<!doctype html") || markup.starts_with("<html") || markup.starts_with("<head") || markup.starts_with("<body") {
         return Sniffed::Html;
     }
-    if lower.starts_with('<') && count_tags(&lower) >= 3 {
+    // A page may open with a bare element: a <style> or <script> block of many kilobytes before
+    // any other tag (then the tags are counted over the whole window, not its first 2 KiB).
+    if markup.starts_with('<') && (opens_with_html_element(markup) || count_tags(&trimmed.to_ascii_lowercase()) >= 3) {
         return Sniffed::Html;
     }
     Sniffed::Text
+}
+
+/// Whether the text opens with the start tag of an element only HTML has (not a feed's or
+/// another XML vocabulary's root).
+fn opens_with_html_element(s: &str) -> bool {
+    const ELEMENTS: [&str; 16] =
+        ["style", "script", "meta", "link", "base", "title", "noscript", "div", "p", "span", "table", "section", "article", "main", "header", "iframe"];
+    let name: String = s[1..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    let after = s[1 + name.len()..].chars().next();
+    ELEMENTS.contains(&name.as_str()) && matches!(after, Some(c) if c == '>' || c == '/' || c.is_ascii_whitespace())
 }
 
 /// Skips an XML declaration, comments and doctype-free processing instructions.
@@ -118,6 +130,12 @@ mod tests {
         check(b"<!DOCTYPE html><html><head>", Sniffed::Html);
         check(b"\xef\xbb\xbf<html lang=en>", Sniffed::Html);
         check(b"<div><p>one</p><p>two</p></div>", Sniffed::Html);
+        // A page that opens with a long style block, its first other tag kilobytes on.
+        let styled = format!("<style>\n{}</style>\n<title>A page</title>", "  .grid {{ display: grid; gap: 10px; }}\n".repeat(200));
+        check(styled.as_bytes(), Sniffed::Html);
+        check(b"<script>var a = 1;</script>", Sniffed::Html);
+        check(b"<stylesheet-notes> are not HTML", Sniffed::Text);
+        check(b"<note>an XML note</note>", Sniffed::Text);
         check(b"US sending official to the region\n\nUS Secretary of State said", Sniffed::Text);
         // A NUL in the first line of a dump does not make the file binary, nor hide its format.
         let dump = format!("{{\"text\": \"a\0b\"}}\n{}", "{\"title\": \"t\", \"text\": \"some article text\"}\n".repeat(20));

@@ -25,7 +25,21 @@ impl Document {
     /// Parse an HTML string into a mutable Document.
     /// Uses html5ever's browser-grade HTML parser (same as scraper).
     pub fn parse(html: &str) -> Self {
-        let html_doc = scraper::Html::parse_document(html);
+        use html5ever::tendril::TendrilSink;
+        // Storyline fork: parsed as a browser without scripts would (and as lxml does), so a
+        // <noscript>'s content is elements, not raw text that later reads as markup in words.
+        let opts = html5ever::driver::ParseOpts {
+            tree_builder: html5ever::tree_builder::TreeBuilderOpts {
+                scripting_enabled: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let html_doc = html5ever::driver::parse_document(
+            scraper::HtmlTreeSink::new(scraper::Html::new_document()),
+            opts,
+        )
+        .one(html);
         Self {
             tree: html_doc.tree,
         }

@@ -998,6 +998,17 @@ mod tests {
     }
 
     #[test]
+    fn noscript_content_is_parsed_as_elements() {
+        // As a browser without scripts (and lxml) reads it: elements, not raw text.
+        let d = doc(
+            r#"<html><body><noscript><p>Over the past <b>few</b> years</p></noscript></body></html>"#,
+        );
+        let p = d.get_elements_by_tag_name(d.root(), "p");
+        assert_eq!(p.len(), 1);
+        assert_eq!(d.text_content(p[0]), "Over the past few years");
+    }
+
+    #[test]
     fn attribute_finds_what_element_attr_finds() {
         let d = doc(
             r##"<html lang="en"><body><p ID="a" Class="x y" data-k="1" class="dup">t</p>

@@ -16,14 +16,14 @@ use crate::utils::text::text_chars_test;
 use crate::utils::trim;
 
 use elements::{escape_text, handle_text_elem};
-
-/// The blocks a handler rebuilds from their parts (Python trafilatura's `REBUILT_BLOCKS`, in
-/// HTML names): the text after one is not part of what the handler returns.
-const REBUILT_BLOCKS: [&str; 8] = ["blockquote", "pre", "q", "code", "ul", "ol", "dl", "table"];
 use html_processing::{
     delete_by_link_density, handle_text_node, link_density_test_tables, prune_unwanted_nodes,
     prune_unwanted_nodes_in_place,
 };
+
+/// The blocks a handler rebuilds from their parts (Python trafilatura's `REBUILT_BLOCKS`, in
+/// HTML names): the text after one is not part of what the handler returns.
+const REBUILT_BLOCKS: [&str; 8] = ["blockquote", "pre", "q", "code", "ul", "ol", "dl", "table"];
 
 // ---------------------------------------------------------------------------
 // Pruning

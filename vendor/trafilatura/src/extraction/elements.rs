@@ -118,12 +118,7 @@ pub(crate) fn handle_titles(
     // Storyline fork: every descendant the inner HTML holds is consumed, not only the
     // children, or "<h3><strong><em>Puzzle Quest</em> - RPG</strong></h3>" gave the heading
     // and then "Puzzle Quest" again from the <em>.
-    let inner = doc.inner_html(id);
-    for child_id in doc.get_elements_by_tag_name(id, "*") {
-        if child_id != id {
-            doc.set_tag_name(child_id, "done");
-        }
-    }
+    let inner = consume_inner_html(doc, id);
     Some(format!("<{result_tag}>{inner}</{result_tag}>"))
 }
 
@@ -392,6 +387,16 @@ pub(crate) fn is_code_block_element(doc: &Document, id: NodeId) -> bool {
     false
 }
 
+/// The element's inner HTML, serialised before every element inside it is marked "done": what
+/// a handler writes whole is consumed, so the outer loop does not handle (and write) it again.
+fn consume_inner_html(doc: &mut Document, id: NodeId) -> String {
+    let inner = doc.inner_html(id);
+    for desc_id in doc.get_elements_by_tag_name(id, "*") {
+        doc.set_tag_name(desc_id, "done");
+    }
+    inner
+}
+
 /// Port of `handleCodeBlocks`.
 ///
 /// Go clones the element, renames the root to `<code>`, and strips attributes
@@ -409,13 +414,8 @@ pub(crate) fn handle_code_blocks(doc: &mut Document, id: NodeId) -> Option<Strin
         doc.clear_attributes(desc_id);
     }
 
-    let inner = doc.inner_html(id);
-
-    // Mark descendants as "done" so the outer loop skips them.
-    for &desc_id in &descendants {
-        doc.set_tag_name(desc_id, "done");
-    }
-
+    // Descendants are marked "done" so the outer loop skips them.
+    let inner = consume_inner_html(doc, id);
     Some(format!("<code>{inner}</code>"))
 }
 
@@ -491,12 +491,7 @@ pub(crate) fn handle_quotes(
     // Capture inner HTML BEFORE marking children as "done" — mirrors Go's clone-before-mark
     // pattern. Go builds a fresh element from processed children so the returned node never
     // contains "done" markers. We reproduce that by serialising first, then marking.
-    let inner = doc.inner_html(id);
-    for &child_id in &descendants {
-        if doc.tag_name(child_id) != "done" {
-            doc.set_tag_name(child_id, "done");
-        }
-    }
+    let inner = consume_inner_html(doc, id);
     Some(format!("<{tag}>{inner}</{tag}>"))
 }
 
@@ -650,12 +645,7 @@ pub(crate) fn handle_other_elements(
                 // child: "writes <i>...</i> and 1,800 more characters" kept "writes"). The
                 // children are consumed with it, so they are not handled again.
                 // (Soft hyphens dropped, as `trim` drops them from the text it reads.)
-                let inner = doc.inner_html(id).replace('\u{00AD}', "");
-                for child in doc.get_elements_by_tag_name(id, "*") {
-                    if child != id {
-                        doc.set_tag_name(child, "done");
-                    }
-                }
+                let inner = consume_inner_html(doc, id).replace('\u{00AD}', "");
                 return Some(format!("<{result_tag}>{inner}</{result_tag}>"));
             }
         }

@@ -949,10 +949,18 @@ fn build_cell_content(
             } else {
                 None
             }
-        } else if XML_LIST_TAGS.contains(child_tag.as_str())
-            && opts.focus == ExtractionFocus::FavorRecall
-        {
-            handle_lists(doc, child_id, cache, opts)
+        } else if XML_LIST_TAGS.contains(child_tag.as_str()) {
+            // Storyline fork, as Python trafilatura 2.3.1: a list in a cell is consumed and
+            // kept only when recall is favoured; otherwise only the text after it stays (a
+            // cell's lists are most often the related links and teasers beside an article a
+            // layout table holds). Before, the list went to `handle_text_elem` and was kept.
+            let list = handle_lists(doc, child_id, cache, opts);
+            if opts.focus == ExtractionFocus::FavorRecall {
+                list
+            } else {
+                let tail = trim(&raw_tail);
+                text_chars_test(&tail).then(|| escape_text(&tail))
+            }
         } else {
             handle_text_elem(doc, child_id, potential_tags, cache, opts)
         };
@@ -1484,6 +1492,34 @@ mod tests {
         assert!(html.contains("Cell C"), "got: {html}");
         assert!(html.contains("<tr>"), "rows missing: {html}");
         assert!(html.contains("<td>"), "cells missing: {html}");
+    }
+
+    #[test]
+    fn a_list_in_a_cell_is_kept_only_when_recall_is_favoured() {
+        let page = "<table><tr><td><p>The article text of this layout table.</p>\
+            <ul><li>Related teaser one</li><li>Related teaser two</li></ul>After the list.</td></tr></table>";
+        let potential_tags: HashSet<&str> = crate::settings::TAG_CATALOG.iter().copied().collect();
+        let mut cache = make_cache();
+        let (mut doc, id) = parse_elem(page);
+        let html = handle_table(
+            &mut doc,
+            id,
+            &potential_tags,
+            &mut cache,
+            &Options::default(),
+        )
+        .expect("expected Some");
+        assert!(html.contains("The article text"), "got: {html}");
+        assert!(!html.contains("teaser"), "got: {html}");
+        assert!(html.contains("After the list."), "got: {html}");
+        let (mut doc, id) = parse_elem(page);
+        let recall = Options {
+            focus: ExtractionFocus::FavorRecall,
+            ..Options::default()
+        };
+        let html = handle_table(&mut doc, id, &potential_tags, &mut cache, &recall)
+            .expect("expected Some");
+        assert!(html.contains("Related teaser one"), "got: {html}");
     }
 
     #[test]

@@ -285,7 +285,36 @@ pub(crate) fn link_density_test(
         }
     }
 
+    // Storyline fork, as Python trafilatura 2.3.1: a large near-total link farm (a "latest
+    // news" or "most watched" list) at or above the length limit, which the test above never
+    // reads. More than four links, as a handful of long sentence-links is editorial; an average
+    // link of 100 characters or more is a catalogue of cards, and links each alone in its
+    // paragraph are a listing of documents, not a farm.
+    if n_links > 4 {
+        let (link_length, _, non_empty_links) = collect_link_info(doc, &links);
+        if link_length as f64 > text_length as f64 * LINK_FARM_RATIO
+            && link_length < 100 * non_empty_links.len()
+            && !is_paragraph_listing(doc, &links)
+        {
+            return (Vec::new(), true);
+        }
+    }
+
     (Vec::new(), false)
+}
+
+/// The share of an element's text its links must hold for it to be a link farm.
+const LINK_FARM_RATIO: f64 = 0.9;
+
+/// Whether every link stands alone in its paragraph (a listing of documents, not a farm).
+///
+/// Port of Python trafilatura 2.3.1's `is_paragraph_listing`.
+fn is_paragraph_listing(doc: &Document, links: &[NodeId]) -> bool {
+    links.iter().all(|&link| {
+        doc.parent(link).is_some_and(|parent| {
+            doc.tag_name(parent) == "p" && doc.get_elements_by_tag_name(parent, "a").len() <= 1
+        })
+    })
 }
 
 /// Checks whether a table will be removed because it's link-heavy (probably boilerplate).
@@ -730,6 +759,44 @@ mod tests {
         doc_cleaning(&mut doc, &Options::default());
         let body = doc.body().unwrap();
         assert_eq!(doc.text_content(body), "Watch. Then read.");
+    }
+
+    #[test]
+    fn a_long_link_farm_is_link_dense_and_a_listing_of_documents_is_not() {
+        let headline = |i: usize| {
+            format!("<li><a href=\"/{i}\">Headline number {i} about the news of the day</a></li>")
+        };
+        let farm: String = (0..8).map(headline).collect();
+        let page = format!("<html><body><ol>{farm}</ol><p>After.</p></body></html>");
+        let doc = parse(&page);
+        let ol = doc.query_selector(doc.root(), "ol").unwrap();
+        assert!(
+            trim(&doc.text_content(ol)).chars().count() > 300,
+            "above every length limit"
+        );
+        assert!(link_density_test(&doc, ol, &Options::default()).1);
+        // The same links, each alone in its paragraph: a listing, kept.
+        let listing: String = (0..8)
+            .map(|i| {
+                format!("<p><a href=\"/{i}\">Report number {i} about the news of the day</a></p>")
+            })
+            .collect();
+        let doc = parse(&format!(
+            "<html><body><div>{listing}</div><p>After.</p></body></html>"
+        ));
+        let div = doc.query_selector(doc.root(), "div").unwrap();
+        assert!(!link_density_test(&doc, div, &Options::default()).1);
+        // Four links are not a farm, however much of the text they hold.
+        let long = |i: usize| {
+            format!("<li><a href=\"/{i}\">A long sentence-link number {i} that tells the reader what the whole report found</a></li>")
+        };
+        let few: String = (0..4).map(long).collect();
+        let doc = parse(&format!(
+            "<html><body><ul>{few}</ul><p>After.</p></body></html>"
+        ));
+        let ul = doc.query_selector(doc.root(), "ul").unwrap();
+        assert!(trim(&doc.text_content(ul)).chars().count() > 300);
+        assert!(!link_density_test(&doc, ul, &Options::default()).1);
     }
 
     #[test]

@@ -709,27 +709,33 @@ impl Document {
         source_id: NodeId,
         target_parent: NodeId,
     ) -> NodeId {
-        self.clone_from_tree_inner(source_tree, source_id, target_parent, 0)
+        self.clone_from_tree_inner(source_tree, source_id, target_parent, 0, &mut None)
     }
 
+    /// `sources`, when given, receives a `(copy, source)` pair for every element copied.
     fn clone_from_tree_inner(
         &mut self,
         source_tree: &ego_tree::Tree<Node>,
         source_id: NodeId,
         target_parent: NodeId,
         depth: usize,
+        sources: &mut Option<&mut Vec<(NodeId, NodeId)>>,
     ) -> NodeId {
         let val = source_tree
             .get(source_id)
             .expect("source_id must be valid in source tree")
             .value()
             .clone();
+        let is_element = matches!(val, Node::Element(_));
         let new_id = self
             .tree
             .get_mut(target_parent)
             .expect("target_parent NodeId must be valid")
             .append(val)
             .id();
+        if let (true, Some(sources)) = (is_element, sources.as_deref_mut()) {
+            sources.push((new_id, source_id));
+        }
 
         if depth < MAX_TREE_DEPTH {
             let children: Vec<NodeId> = source_tree
@@ -739,7 +745,7 @@ impl Document {
                 .map(|c| c.id())
                 .collect();
             for child_id in children {
-                self.clone_from_tree_inner(source_tree, child_id, new_id, depth + 1);
+                self.clone_from_tree_inner(source_tree, child_id, new_id, depth + 1, sources);
             }
         }
         new_id
@@ -759,6 +765,25 @@ impl Document {
     /// Cheaper than `inner_html` + `Document::parse` because it copies nodes
     /// directly without going through HTML serialization and re-parsing.
     pub fn extract_subtree_as_document(&self, id: NodeId) -> Document {
+        self.subtree_copy(id, &mut None)
+    }
+
+    /// What [`Document::extract_subtree_as_document`] gives, with the element each element of
+    /// the copy was copied from: `(copy, source)` pairs (Storyline fork).
+    pub(crate) fn extract_subtree_with_sources(
+        &self,
+        id: NodeId,
+    ) -> (Document, Vec<(NodeId, NodeId)>) {
+        let mut sources = Vec::new();
+        let copy = self.subtree_copy(id, &mut Some(&mut sources));
+        (copy, sources)
+    }
+
+    fn subtree_copy(
+        &self,
+        id: NodeId,
+        sources: &mut Option<&mut Vec<(NodeId, NodeId)>>,
+    ) -> Document {
         let mut new_doc = Document::parse("<html><body></body></html>");
         let body = new_doc.body().expect("freshly parsed document has body");
         let children: Vec<NodeId> = self
@@ -769,7 +794,7 @@ impl Document {
             .map(|c| c.id())
             .collect();
         for child_id in children {
-            new_doc.clone_from_tree(&self.tree, child_id, body);
+            new_doc.clone_from_tree_inner(&self.tree, child_id, body, 0, sources);
         }
         new_doc
     }

@@ -197,6 +197,11 @@ pub(crate) fn extract_content(
     }
 
     let mut result_elems: Vec<(String, String)> = Vec::new();
+    // Storyline fork, as Python trafilatura 2.3.1: the elements of the page an earlier
+    // selector's pass consumed. Python works on the page itself and renames what it has
+    // handled "done", so a later, wider selector does not emit it again; each pass here works
+    // on a copy, and without this a paragraph three selectors matched came out three times.
+    let mut consumed: HashSet<NodeId> = HashSet::new();
 
     // Try each content selector in priority order.
     'selector_loop: for &rule in selector::content::CONTENT {
@@ -212,7 +217,12 @@ pub(crate) fn extract_content(
         // incorrectly applies link-density tests across unrelated page sections, which
         // can remove the very element we just selected.
         // Uses direct node copying rather than serialize+reparse to avoid html5ever overhead.
-        let subtree_doc = doc.extract_subtree_as_document(sub_id);
+        let (mut subtree_doc, sources) = doc.extract_subtree_with_sources(sub_id);
+        for &(copy, source) in &sources {
+            if consumed.contains(&source) {
+                subtree_doc.set_tag_name(copy, "done");
+            }
+        }
 
         let mut work = prune_unwanted_sections(&subtree_doc, &potential_tags, opts);
         let work_body = work.body().unwrap_or_else(|| work.root());
@@ -280,6 +290,8 @@ pub(crate) fn extract_content(
             if let Some(html) = handle_text_elem(&mut work, elem_id, &potential_tags, cache, opts) {
                 let tag = work.tag_name(elem_id).to_string();
                 result_elems.push((html, tag));
+                // As Python: a handled element's source is "done" (a copy was emitted).
+                work.set_tag_name(elem_id, "done");
             }
             // Storyline fork, as Python trafilatura 2.3.1: text right after a block rebuilt
             // from its parts (a quote, code, a list, a table) is a paragraph of its own. The
@@ -292,6 +304,15 @@ pub(crate) fn extract_content(
                 ));
             }
         }
+
+        // Pruning clones the copy and detaches nodes, which keeps node ids: `sources` names
+        // `work`'s elements too. What this pass handled is consumed for the passes after it.
+        consumed.extend(
+            sources
+                .iter()
+                .filter(|&&(copy, _)| work.tag_name(copy) == "done")
+                .map(|&(_, source)| source),
+        );
 
         // Remove trailing title / ref elements from the batch.
         while let Some((_, tag)) = result_elems.last() {
@@ -582,6 +603,20 @@ mod tests {
             "{paragraphs:?}"
         );
         assert_eq!(paragraphs.len(), 3, "{paragraphs:?}");
+    }
+
+    #[test]
+    fn what_an_earlier_selector_consumed_no_wider_selector_emits_again() {
+        // The post's one paragraph is matched by the post-content selector, then by the
+        // <article> around it, then by the content <div> around that.
+        let html = r#"<html><body><div class="content"><article class="post">
+            <div class="post-content"><p>Great design from Apple on this interaction with Siri. It was a bit after midnight, and Siri wanted me to clarify which tomorrow at nine I really meant, the one I wanted or the technically correct one.</p></div>
+            </article></div></body></html>"#;
+        let doc = Document::parse(html);
+        let mut cache = make_cache();
+        let (result_doc, _) = extract_content(&doc, &mut cache, &default_opts());
+        let all = result_doc.text_content(result_doc.root());
+        assert_eq!(all.matches("Great design").count(), 1, "{all}");
     }
 
     #[test]

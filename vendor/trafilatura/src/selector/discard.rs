@@ -171,7 +171,6 @@ fn overall_discarded_content_rule1(doc: &Document, id: NodeId) -> bool {
         || contains(&id_class, "message-container")
         || contains(&class, "yin")
         || contains(&class, "zlylin")
-        || contains(&class, "xg1")
         || contains(&elem_id, "bmdh")
         || contains(&class, "slide")
         || contains(&class, "viewport")
@@ -184,6 +183,14 @@ fn overall_discarded_content_rule1(doc: &Document, id: NodeId) -> bool {
         || contains(&class, "paidcontent")
         || contains(&class, "obfuscated")
         || contains(&class, "blurred")
+        // Storyline fork: the tokens Python trafilatura 2.3.1 added to its list ("xg1", a
+        // single site's, it dropped).
+        || contains(&class, "more-on")
+        || starts_with(&class, "ad-")
+        || contains(&class, " ad-")
+        || contains(&class, "dfpAd")
+        || contains(&class, "dfpad")
+        || starts_with(&elem_id, "ad-")
 }
 
 /// Matches hidden elements, comment debris, and display:none content.
@@ -391,6 +398,37 @@ mod tests {
         let doc = parse(r#"<html><body><div id="sidebar">side</div></body></html>"#);
         let body = doc.body().unwrap();
         assert!(query(&doc, body, OVERALL_DISCARDED_CONTENT).is_some());
+    }
+
+    #[test]
+    fn the_tokens_python_trafilatura_2_3_1_added_are_discarded() {
+        for attrs in [
+            r#"class="more-on-this-story""#,
+            r#"class="ad-slot""#,
+            r#"class="box ad-top""#,
+            r#"class="dfpAd""#,
+            r#"id="ad-leaderboard""#,
+        ] {
+            let doc = parse(&format!("<html><body><div {attrs}>x</div></body></html>"));
+            let body = doc.body().unwrap();
+            assert!(
+                query(&doc, body, OVERALL_DISCARDED_CONTENT).is_some(),
+                "{attrs}"
+            );
+        }
+        // Neither a word merely ending in "ad-" nor the one site's "xg1".
+        for attrs in [
+            r#"class="load-more""#,
+            r#"class="xg1""#,
+            r#"id="head-ad-slot""#,
+        ] {
+            let doc = parse(&format!("<html><body><div {attrs}>x</div></body></html>"));
+            let body = doc.body().unwrap();
+            assert!(
+                query(&doc, body, OVERALL_DISCARDED_CONTENT).is_none(),
+                "{attrs}"
+            );
+        }
     }
 
     #[test]

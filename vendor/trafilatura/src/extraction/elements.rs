@@ -159,7 +159,10 @@ pub(crate) fn handle_formatting(
     };
 
     let tag = doc.tag_name(id).to_string();
-    let inner = doc.inner_html(id);
+    // Storyline fork, as Python trafilatura 2.3.1, which moves the element out of the page
+    // with all it holds: what it holds is consumed. Before, a <b> left open over a whole post
+    // came out whole and then each paragraph in it again.
+    let inner = consume_inner_html(doc, id);
     let elem_html = format!("<{tag}>{inner}</{tag}>");
 
     if should_wrap {
@@ -1437,6 +1440,21 @@ mod tests {
             "should be wrapped in <p>, got: {html}"
         );
         assert!(html.contains("<b>"), "got: {html}");
+    }
+
+    #[test]
+    fn a_formatting_element_consumes_what_it_holds() {
+        // A <b> left open over a post: its paragraphs come out inside it, and only there.
+        let (mut doc, id) = parse_elem(
+            "<b>Posted by the editor<br><br>When a story breaks.<p>Get coverage in real time.</p></b>",
+        );
+        let mut cache = make_cache();
+        let html = handle_formatting(&mut doc, id, &mut cache, &Options::default())
+            .expect("expected Some");
+        assert!(html.contains("Get coverage in real time."), "got: {html}");
+        for desc in doc.get_elements_by_tag_name(id, "*") {
+            assert_eq!(doc.tag_name(desc), "done");
+        }
     }
 
     #[test]

@@ -83,6 +83,7 @@ pub fn extract_html(html: &str, url: Option<&str>) -> HtmlExtract {
     let mut options = trafilatura::Options::default().without_taxonomy().without_language();
     options.exclude_comments = true;
     options.html_date_mode = trafilatura::HtmlDateMode::Disabled;
+    options.skip_escalation_justext = on(Rule::EscalationRulesOnly);
     if let Some(u) = url.and_then(|u| url::Url::parse(u).ok()) {
         options.original_url = Some(u);
     }

@@ -54,6 +54,7 @@ rules! {
     ClassedLead = "classed_lead": "the lead put back from an element classed intro, lead, standfirst...",
     Fallback = "fallback": "the readability/jusText comparison when the main text is thin",
     FallbackOnDump = "fallback_on_dump": "the readability/jusText comparison also when the main text, however long, is the last resort's dump of the page (content extraction found too little)",
+    EscalationRulesOnly = "escalation_rules_only": "a short first text retried in recall mode is replaced by the rule-based retry only, never by jusText's candidate (the page's every run of prose: comments, author boxes, teasers)",
     LooseText = "loose_text": "prose set loose beside the article's paragraphs (outside any paragraph element, as the HTML parser leaves text after a block inside a <p>) is put back in place",
     CommentDates = "comment_dates": "times in a comment section are not the article's",
     TeaserDates = "teaser_dates": "a publication mark on three or more times is a list of teasers and singles out none",

@@ -413,8 +413,9 @@ fn finish(
             // parity): a different algorithm reaches div-buried content the
             // rules cannot. justext tends to over-include rather than stop at
             // page boundaries, so it needs a stricter bar than the retry's 1.5x
-            // and must also beat the retry's length. Skipped in fast mode.
-            let justext = if opts.enable_fallback {
+            // and must also beat the retry's length. Skipped in fast mode, and where
+            // `skip_escalation_justext` says so (Storyline fork).
+            let justext = if opts.enable_fallback && !opts.skip_escalation_justext {
                 justext_rescue(retry_doc, &opts)
             } else {
                 None
@@ -1540,6 +1541,45 @@ mod fork_tests {
             differs > 0,
             "no page where the fallback changes the result: the test shows nothing"
         );
+    }
+}
+
+#[cfg(test)]
+mod escalation_tests {
+    use super::*;
+
+    #[test]
+    fn the_escalation_takes_justext_unless_told_not_to() {
+        // A complete short article and, in a list outside it, many runs of reader prose: the
+        // article covers little of the page, so the recall escalation runs, and jusText's
+        // candidate holds all the prose, over twice the article.
+        let article =
+            "<p>The council voted on Tuesday to rebuild the old bridge over the river, a \
+                       project that residents have discussed for more than ten years.</p><p>Work \
+                       starts in the spring and the road will be closed for the whole summer, \
+                       the mayor said after the vote.</p><p>A ferry will run every twenty \
+                       minutes while the bridge is closed.</p>";
+        let discussion: String = (0..14)
+            .map(|i| {
+                format!(
+                    "<li>Reader {i} wrote that the bridge has been a danger for years and that \
+                     the council should have acted long before now, since the traffic keeps \
+                     growing every single month in this town.</li>"
+                )
+            })
+            .collect();
+        let discussion = format!("<ul>{discussion}</ul>");
+        let html = format!("<html><body><article>{article}</article>{discussion}</body></html>");
+        let text = |opts: &Options| {
+            extract_document(Document::parse(&html), &opts.clone().with_fallback(true))
+                .map(|r| r.content_text)
+                .unwrap_or_default()
+        };
+        let python = text(&Options::default());
+        assert!(python.contains("Reader 7 wrote"), "{python}");
+        let storyline = text(&Options::default().without_escalation_justext());
+        assert!(storyline.contains("rebuild the old bridge"), "{storyline}");
+        assert!(!storyline.contains("Reader 7 wrote"), "{storyline}");
     }
 }
 

@@ -171,6 +171,12 @@ pub struct Options {
     /// Storyline fork: do not classify the extracted text's language (`metadata.language`
     /// stays empty) unless `target_language` asks for a check.
     pub skip_language: bool,
+    /// Storyline fork: the recall escalation (a short extraction covering little of the page,
+    /// retried in recall mode) takes no jusText candidate beside the rule-based retry. Python
+    /// trafilatura 2.3.1 takes it when it is twice the first text; jusText keeps every run of
+    /// prose on the page, and that length is most often reader comments, author boxes and
+    /// teasers around a complete article.
+    pub skip_escalation_justext: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -187,6 +193,12 @@ impl Options {
     /// Storyline fork: see [`Options::skip_language`].
     pub fn without_language(mut self) -> Self {
         self.skip_language = true;
+        self
+    }
+
+    /// Storyline fork: see [`Options::skip_escalation_justext`].
+    pub fn without_escalation_justext(mut self) -> Self {
+        self.skip_escalation_justext = true;
         self
     }
 

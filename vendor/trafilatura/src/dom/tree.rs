@@ -497,25 +497,20 @@ impl Document {
     ///
     /// Port of `etree.Strip`.
     pub fn strip(&mut self, id: NodeId) {
-        let Some(parent) = self.parent(id) else {
+        if self.parent(id).is_none() {
             return;
-        };
+        }
 
         let child_ids: Vec<NodeId> = self.child_nodes(id);
-        let next_sib = self
-            .tree
-            .get(id)
-            .expect("id validated by parent check")
-            .next_sibling()
-            .map(|n| n.id());
 
-        // Clone each child and insert before `id`'s position.
+        // Storyline fork: each child moves to `id`'s place, in order, keeping its node id
+        // (the published code inserted copies). Whoever holds a child's id still finds it in
+        // the tree: `extract_content` tracks what a pass consumed by id.
         for child_id in child_ids {
-            if let Some(ns_id) = next_sib {
-                self.clone_subtree_before(child_id, ns_id);
-            } else {
-                self.clone_subtree_into(child_id, parent);
-            }
+            self.tree
+                .get_mut(id)
+                .expect("id validated by parent check")
+                .insert_id_before(child_id);
         }
 
         // Detach the stripped element (leave tail nodes in place).
@@ -664,40 +659,6 @@ impl Document {
             for child_id in children {
                 self.clone_subtree_into_inner(child_id, new_id, depth + 1);
             }
-        }
-        new_id
-    }
-
-    /// Deep-clone `source` and insert it immediately before `target_sibling`.
-    pub(crate) fn clone_subtree_before(
-        &mut self,
-        source: NodeId,
-        target_sibling: NodeId,
-    ) -> NodeId {
-        let val = self
-            .tree
-            .get(source)
-            .expect("source NodeId must be valid")
-            .value()
-            .clone();
-        let new_id = self
-            .tree
-            .get_mut(target_sibling)
-            .expect("target_sibling NodeId must be valid")
-            .insert_before(val)
-            .id();
-
-        // Root is depth 0 (unconditionally cloned above); children start at depth 1,
-        // matching clone_subtree_into's behavior via clone_subtree_into_inner(child, new_id, 0+1).
-        let children: Vec<NodeId> = self
-            .tree
-            .get(source)
-            .expect("source NodeId must be valid")
-            .children()
-            .map(|c| c.id())
-            .collect();
-        for child_id in children {
-            self.clone_subtree_into_inner(child_id, new_id, 1);
         }
         new_id
     }
@@ -1149,6 +1110,19 @@ mod tests {
         // span is gone, text "inner text" is now in div.
         assert!(d.children(div).is_empty());
         assert!(d.text_content(div).contains("inner text"));
+    }
+
+    #[test]
+    fn a_stripped_elements_children_keep_their_place_and_their_ids() {
+        let mut d = doc("<p>Read <a href=\"x\">the <em>whole</em> report</a> today.</p>");
+        let body = d.body().unwrap();
+        let p = d.children(body)[0];
+        let a = d.children(p)[0];
+        let em = d.children(a)[0];
+        d.strip(a);
+        assert_eq!(d.parent(em), Some(p));
+        assert_eq!(d.tag_name(em), "em");
+        assert_eq!(d.text_content(p), "Read the whole report today.");
     }
 
     #[test]

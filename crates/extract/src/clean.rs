@@ -122,16 +122,30 @@ re!(SOURCE_LABEL, r"^\W*([A-Za-z][A-Za-z:.]{2,10})\s*:\s*(.{2,120})$");
 re!(WIRE_DATELINE, r"^[A-Z][A-Za-z .,'-]{1,40}\s*\((Reuters|AP|AFP|Bloomberg|UPI|dpa|Xinhua|AA|Anadolu|CNN)\)\s*[-—–:]");
 re!(NAV_SEPARATORS, r"\s(?:\||»|›|•|·|>|/)\s");
 
+/// A document's own address as a line would write it: lowercase, without the scheme, a
+/// leading "www." or a trailing slash. `None` for an address with no path: a bare host also
+/// names every link to the site's front page.
+fn address_key(url: &str) -> Option<String> {
+    let url = url.trim().to_lowercase();
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let rest = rest.strip_prefix("www.").unwrap_or(rest).trim_end_matches('/');
+    let (host, path) = rest.split_once('/')?;
+    (!host.is_empty() && !path.is_empty()).then(|| rest.to_owned())
+}
+
 /// Cleans scraped lines. `is_boilerplate` answers whether a line repeats across many articles
 /// of the same outlet (corpus-level evidence, see [`crate::corpus`]).
 pub fn clean_lines(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> bool) -> Cleaned {
-    clean_lines_in(lines, mode, is_boilerplate, &|_| false)
+    clean_lines_in(lines, mode, None, is_boilerplate, &|_| false)
 }
 
-/// [`clean_lines`] for text from a page whose markup says more: `in_article` answers whether a
-/// short line after the last prose paragraph sits in the article itself (beside that
-/// paragraph in the page, and no link's text), so the tail trim leaves it.
-pub fn clean_lines_in(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) -> bool, in_article: &dyn Fn(&str) -> bool) -> Cleaned {
+/// [`clean_lines`] for a document that says more: `address` is its own URL when known (a
+/// short line carrying it is the page's citation or permalink box), and, for text from a
+/// page's markup, `in_article` answers whether a short line after the last prose paragraph
+/// sits in the article itself (beside that paragraph in the page, and no link's text), so the
+/// tail trim leaves it.
+pub fn clean_lines_in(lines: &[&str], mode: Mode, address: Option<&str>, is_boilerplate: &dyn Fn(&str) -> bool, in_article: &dyn Fn(&str) -> bool) -> Cleaned {
+    let own_address = address.and_then(address_key);
     let mut out = Cleaned::default();
     // Kept and removed lines carry their position so the removal list reads in text order.
     let mut kept: Vec<(usize, String)> = Vec::new();
@@ -224,6 +238,10 @@ pub fn clean_lines_in(lines: &[&str], mode: Mode, is_boilerplate: &dyn Fn(&str) 
         // Markers, prompts and labels are short; long lines skip those patterns.
         let short = word_count(line) <= SHORT_LINE_WORDS;
         if short && on(Rule::Marker) && MARKER_LINE.is_match(line) {
+            remove(at, line, RemovalReason::ScraperMarker, &mut removed);
+            continue;
+        }
+        if short && on(Rule::SelfAddress) && own_address.as_deref().is_some_and(|key| line.to_lowercase().contains(key)) {
             remove(at, line, RemovalReason::ScraperMarker, &mut removed);
             continue;
         }
@@ -717,6 +735,23 @@ mod tests {
                 ("© 2021 Example Media. All rights reserved.", RemovalReason::Navigation),
             ],
         );
+    }
+
+    #[test]
+    fn a_short_line_carrying_the_documents_own_address_is_its_citation_box() {
+        let lines = [
+            "The council approved the new budget on Tuesday after a debate that lasted most of the day, officials said.",
+            "Suggested citation: Sauer, Budget day, CityBlog, 2020/4/09, https://www.cityblog.example/budget-day/.",
+            "The full plan is at https://www.cityblog.example/ and the council's site, the mayor said on Tuesday evening.",
+            "The mayor said the plan would be published next week, with details of every item.",
+        ];
+        let address = Some("https://cityblog.example/budget-day");
+        let out = clean_lines_in(&lines, Mode::FromHtml, address, &|_| false, &|_| false);
+        assert_eq!(out.paragraphs, [lines[0], lines[2], lines[3]]);
+        assert_eq!(out.removed.iter().map(|r| r.reason).collect::<Vec<_>>(), [RemovalReason::ScraperMarker]);
+        // A bare host names every link to the front page: it marks nothing.
+        let out = clean_lines_in(&lines, Mode::FromHtml, Some("https://www.cityblog.example/"), &|_| false, &|_| false);
+        assert_eq!(out.paragraphs.len(), 4);
     }
 
     #[test]

@@ -76,14 +76,15 @@ fn extract_with(doc: &RawDocument, stats: &CorpusStats, over_budget: Option<Stri
             }
             let lines: Vec<&str> = page.paragraphs.iter().map(String::as_str).collect();
             let in_article = |line: &str| page.article_tail.contains(&html::collapse(line));
-            let cleaned = clean::clean_lines_in(&lines, Mode::FromHtml, &boilerplate, &in_article);
+            let address = page.canonical_url.as_deref().or(doc.hints.url.as_deref());
+            let cleaned = clean::clean_lines_in(&lines, Mode::FromHtml, address, &boilerplate, &in_article);
             // A first paragraph repeating the title stays in text from HTML: both extraction
             // sets count it as the article's (measured: dropping it cost recall on both).
             (cleaned, Some(page))
         }
         (Body::Text(text), _) => {
             let lines: Vec<&str> = text.lines().collect();
-            let mut cleaned = clean_lines(&lines, Mode::ScrapedText, &boilerplate);
+            let mut cleaned = clean::clean_lines_in(&lines, Mode::ScrapedText, doc.hints.url.as_deref(), &boilerplate, &|_| false);
             if let Some(title) = &doc.hints.title {
                 // The container knew the title; a first line that repeats it is not body text.
                 if cleaned.meta.title.as_deref().is_some_and(|t| clean::normalise(t) != clean::normalise(title)) {

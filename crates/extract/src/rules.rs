@@ -35,6 +35,7 @@ rules! {
     Marker = "marker": "scraper and CMS marker lines and inline `[ad_N]` markers",
     CommentForm = "comment_form": "comment forms, and a comment section in the second half of the text with what follows it",
     RelatedBlock = "related_block": "a related-content heading in the second half of the text and what follows it",
+    SelfAddress = "self_address": "a short line carrying the document's own address: a suggested citation, a permalink, a source link",
     RelatedLine = "related_line": "\"Read also: ...\" lines",
     PhotoCredit = "photo_credit": "photo credit lines",
     Caption = "caption": "captions carrying a credit, and their copies",

@@ -136,6 +136,7 @@ pub(crate) fn handle_formatting(
     opts: &Options,
 ) -> Option<String> {
     let has_children = !doc.children(id).is_empty();
+    let spaced_tail = doc.tail(id).starts_with(char::is_whitespace);
     let processed = process_node(doc, id, cache, opts);
 
     if !has_children && processed.is_none() {
@@ -163,7 +164,16 @@ pub(crate) fn handle_formatting(
     // with all it holds: what it holds is consumed. Before, a <b> left open over a whole post
     // came out whole and then each paragraph in it again.
     let inner = consume_inner_html(doc, id);
-    let elem_html = format!("<{tag}>{inner}</{tag}>");
+    // Storyline fork, as Python trafilatura 2.3.1: the element goes out with its tail (the
+    // text after it, up to the next element). Before, "<em>Chrono Trigger</em> is now
+    // available on Android, ..." in loose text kept the title and lost the sentence.
+    let tail = doc.tail(id);
+    let tail = match (tail.is_empty(), spaced_tail) {
+        (true, _) => String::new(),
+        (false, true) => format!(" {}", escape_text(&tail)),
+        (false, false) => escape_text(&tail),
+    };
+    let elem_html = format!("<{tag}>{inner}</{tag}>{tail}");
 
     if should_wrap {
         Some(format!("<p>{elem_html}</p>"))
@@ -1455,6 +1465,21 @@ mod tests {
         for desc in doc.get_elements_by_tag_name(id, "*") {
             assert_eq!(doc.tag_name(desc), "done");
         }
+    }
+
+    #[test]
+    fn a_formatting_element_goes_out_with_the_text_after_it() {
+        let (mut doc, id) = parse_elem(
+            "<div><br><em>Chrono Trigger</em> is now available on Android, at last.<br></div>",
+        );
+        let em = doc.get_elements_by_tag_name(id, "em")[0];
+        let mut cache = make_cache();
+        let html = handle_formatting(&mut doc, em, &mut cache, &Options::default())
+            .expect("expected Some");
+        assert_eq!(
+            html,
+            "<p><em>Chrono Trigger</em> is now available on Android, at last.</p>"
+        );
     }
 
     #[test]

@@ -78,11 +78,11 @@ re!(
 );
 re!(
     COMMENT_START,
-    r"(?i)^(?:leave a (?:reply|comment)|post a comment|add (?:a )?comment|\d+\s+comments?|comments?(?:\s*\(\d+\))?|join the (?:conversation|discussion)|cancel reply|what do you think\?)\s*[:.!]?$"
+    r"(?i)^(?:leave a (?:reply|comment)|post a comment|add (?:a )?comment|\d+\s+comments?|comments?(?:\s*\(\d+\))?|join the (?:conversation|discussion)|cancel reply|what do you think\?|\d+\s+(?:kommentare?|commentaires?|comentarios?|comentários?)|(?:kommentare?|commentaires?|comentarios?|comentários?)(?:\s*\(\d+\))?|(?:einen )?kommentar (?:schreiben|hinterlassen|verfassen)|schreib(?:e|en sie) einen kommentar|antworten abbrechen|(?:laisser|ajouter|écrire|poster) un commentaire|annuler la réponse|(?:deja|escribe|añade|agrega) (?:un|tu) comentario|cancelar respuesta|deixe (?:um|seu) comentário|cancelar resposta)\s*[:.!]?$"
 );
 re!(
     COMMENT_FORM,
-    r"(?i)^(?:your email address will not be published\.?.*|required fields are marked.*|(?:comment|name|email|e-mail|website)\s*\*?$|save my name, email,? and website.*|post comment$|notify me of (?:follow-up comments|new posts).*|you must be logged in to post a comment.*|this site uses akismet.*)"
+    r"(?i)^(?:your email address will not be published\.?.*|required fields are marked.*|(?:comment|name|email|e-mail|website)\s*\*?$|save my name, email,? and website.*|post comment$|notify me of (?:follow-up comments|new posts).*|you must be logged in to post a comment.*|this site uses akismet.*|(?:ihre|deine) e-mail-adresse wird nicht veröffentlicht.*|erforderliche felder sind .{0,20}markiert.*|(?:kommentar|webseite)\s*\*?$|meinen namen, (?:meine )?e-mail(?:-adresse)? und (?:meine )?website in diesem browser speichern.*|kommentar abschicken$|um einen kommentar zu (?:hinterlassen|schreiben|verfassen).*|sie (?:müssen|sind) (?:aktuell |derzeit )?(?:nicht )?(?:eingeloggt|angemeldet)(?: sein)?.{0,60}kommentar.*|sie sind (?:aktuell |derzeit )?nicht (?:eingeloggt|angemeldet)\.?$|votre adresse (?:e-mail|de messagerie|courriel) ne sera pas publiée.*|les champs obligatoires sont indiqués.*|(?:commentaire|nom|site web)\s*\*?$|enregistrer mon nom, mon (?:e-mail|courriel) et mon site.*|vous devez (?:être connecté|vous connecter) pour (?:publier|poster|écrire) un commentaire.*|(?:publier|envoyer) (?:le )?commentaire$|tu (?:dirección de )?correo electrónico no será publicad[oa].*|los campos obligatorios están marcados.*|(?:comentario|nombre|correo electrónico|sitio web)\s*\*?$|guarda mi nombre, correo electrónico y web.*|debes (?:estar registrado|iniciar sesión|haber iniciado sesión) para (?:publicar|escribir) un comentario.*|publicar (?:el )?comentario$|o seu endereço (?:de )?e-?mail não será publicado.*|(?:os )?campos obrigatórios são marcados.*|(?:comentário|nome)\s*\*?$|salvar meus dados neste navegador.*|você precisa (?:fazer o login|estar logado|fazer login) para publicar um comentário.*|publicar comentário$)"
 );
 re!(
     RELATED_START,
@@ -658,6 +658,27 @@ mod tests {
             ],
         );
         assert_eq!(meta.title.as_deref(), Some("Storm closes schools"));
+    }
+
+    #[test]
+    fn comment_sections_and_forms_in_german_french_spanish_and_portuguese() {
+        let article = "Heavy snow closed all schools in the district on Monday, officials said, and buses will not run until Wednesday.";
+        for (heading, form) in [
+            ("3 Kommentare", "Ihre E-Mail-Adresse wird nicht veröffentlicht. Erforderliche Felder sind mit * markiert"),
+            ("Laisser un commentaire", "Votre adresse e-mail ne sera pas publiée. Les champs obligatoires sont indiqués avec *"),
+            ("12 comentarios", "Tu dirección de correo electrónico no será publicada. Los campos obligatorios están marcados con *"),
+            ("Deixe um comentário", "O seu endereço de e-mail não será publicado. Campos obrigatórios são marcados com *"),
+        ] {
+            let text = format!("{article}\n\n{heading}\n\nA reader wrote that the closure came far too late for the families on the hill.\n\n{form}\n");
+            let lines: Vec<&str> = text.lines().collect();
+            let out = clean_lines(&lines, Mode::ScrapedText, &|_| false);
+            assert_eq!(out.paragraphs, [article], "{heading}");
+            assert!(out.removed.iter().all(|r| r.reason == RemovalReason::CommentForm), "{heading}: {:?}", out.removed);
+            // The form's wording alone, anywhere: a comment form.
+            let lines = [article, form, "The schools open again on Thursday, the district said in a statement to parents."];
+            let out = clean_lines(&lines, Mode::ScrapedText, &|_| false);
+            assert_eq!(out.paragraphs, [lines[0], lines[2]], "{form}");
+        }
     }
 
     #[test]

@@ -97,7 +97,11 @@ fn content_rule3(doc: &Document, id: NodeId) -> bool {
         || contains(&class, "main-column")
         || contains(&class, "wpb_text_column")
         || starts_with(&elem_id, "primary")
-        || starts_with(&class, "article")
+        // Storyline fork: a class list whose first class is `article` ("article story"), as
+        // Python trafilatura's `starts-with(@class, 'article ')` means, and the lone class
+        // too; not any class that begins with the word ("articleHeadlineBox" took a headline
+        // box for the article, "article-sidebar-wrapper" a sidebar).
+        || class.split_ascii_whitespace().next() == Some("article")
         || class == "text"
         || elem_id == "article"
         || class == "cell"
@@ -191,6 +195,34 @@ mod tests {
         let doc = parse(r#"<html><body><div class="story-content">text</div></body></html>"#);
         let body = doc.body().unwrap();
         assert!(query(&doc, body, CONTENT).is_some());
+    }
+
+    #[test]
+    fn a_first_class_article_is_a_story_and_a_longer_word_is_not() {
+        for class in ["article story", "article"] {
+            let doc = parse(&format!(
+                r#"<html><body><div class="{class}">text</div></body></html>"#
+            ));
+            let body = doc.body().unwrap();
+            assert!(
+                content_rule3(&doc, doc.query_selector(body, "div").unwrap()),
+                "{class}"
+            );
+        }
+        for class in [
+            "articleHeadlineBox headlineType-newswire",
+            "article-sidebar-wrapper",
+            "story-box article",
+        ] {
+            let doc = parse(&format!(
+                r#"<html><body><div class="{class}">text</div></body></html>"#
+            ));
+            let body = doc.body().unwrap();
+            assert!(
+                !content_rule3(&doc, doc.query_selector(body, "div").unwrap()),
+                "{class}"
+            );
+        }
     }
 
     #[test]

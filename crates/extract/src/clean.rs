@@ -86,7 +86,7 @@ re!(
 );
 re!(
     RELATED_START,
-    r"(?i)^(?:you (?:may|might) (?:also )?(?:like|be interested in)|related(?: (?:articles?|posts?|stories|news|content|coverage|reading))?|more (?:stories|news|articles)(?: from .{1,40})?|recommended(?: for you| stories| articles)?|read (?:also|next)|also read|trending(?: now)?|most (?:popular|read)|popular (?:posts|stories)|latest (?:news|stories|posts)|see also|don'?t miss|more from .{1,40}|weitere (?:artikel|beiträge|themen|nachrichten|meldungen|aktuelle themen|news)(?:\s.{0,50})?|(?:das|dieses) (?:thema )?könnte (?:dich|sie) auch interessieren|lesen sie auch.{0,60}|mehr zum thema.{0,40}|auch interessant|(?:le|te) puede interesar|lea también|lee también|noticias relacionadas|art[íi]culos relacionados|(?:à )?lire aussi|sur le même sujet|articles similaires|leia também|veja também|not[íi]cias relacionadas|for the latest (?:stories|news).{0,100})\s*[:.!?]?$"
+    r"(?i)^(?:you (?:may|might) (?:also )?(?:like|be interested in)|related(?: (?:articles?|posts?|stories|news|content|coverage|reading))?|more (?:stories|news|articles)(?: from .{1,40})?|recommended(?: for you| stories| articles)?|read (?:also|next)|also read|trending(?: now)?|most (?:popular|read)|popular (?:posts|stories)|latest (?:news|stories|posts)|see also|don'?t miss|more from .{1,40}|weitere (?:artikel|beiträge|themen|nachrichten|meldungen|aktuelle themen|news)(?:\s.{0,50})?|(?:das|dieses) (?:thema )?könnte (?:dich|sie) auch interessieren|lesen sie auch.{0,60}|mehr zum thema.{0,40}|auch interessant|(?:le|te) puede interesar|lea también|lee también|noticias relacionadas|art[íi]culos relacionados|(?:à )?lire aussi|sur le même sujet|articles similaires|leia também|veja também|not[íi]cias relacionadas|for the latest (?:stories|news).{0,100}|discover more(?: .{1,40})?|neueste (?:artikel|beiträge|nachrichten|meldungen|news)|meistgelesen(?:e (?:artikel|beiträge|nachrichten))?|entdecke(?:n sie)? (?:weitere|mehr) .{1,40}|(?:les )?derni(?:ers|ères) (?:articles|actualités|infos|nouvelles)|(?:les )?plus lus|découvrez (?:aussi|également|plus) .{0,40}|últimas noticias|(?:lo )?más leído|descubre más(?: .{1,40})?|últimas notícias|mais lid[ao]s|descubra mais(?: .{1,40})?)\s*[:.!?]?$"
 );
 re!(
     RELATED_LINE,
@@ -756,6 +756,20 @@ mod tests {
                 ("© 2021 Example Media. All rights reserved.", RemovalReason::Navigation),
             ],
         );
+    }
+
+    #[test]
+    fn latest_most_read_and_discover_more_blocks_in_several_languages() {
+        let article = "The council approved the new budget on Tuesday after a debate that lasted most of the day, officials said.";
+        let more = "The mayor said the plan would be published next week, with details of every item.";
+        // Teasers written as sentences: only the heading tells them from the article.
+        let teaser = "The harbour plan that residents have discussed for years goes to a vote in the spring, the council said.";
+        for heading in ["Neueste Artikel", "Entdecke weitere Homestorys", "Les plus lus", "Últimas noticias", "Mais lidas", "Discover more"] {
+            let lines = [article, more, heading, teaser];
+            let out = clean_lines(&lines, Mode::ScrapedText, &|_| false);
+            assert_eq!(out.paragraphs, [article, more], "{heading}");
+            assert!(out.removed.iter().all(|r| r.reason == RemovalReason::RelatedContent), "{heading}");
+        }
     }
 
     #[test]

@@ -29,6 +29,12 @@ fn escape_attr(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// A paragraph of plain text as an HTML fragment (a line break's tail, an element's lead, the
+/// text after a rebuilt block).
+pub(crate) fn text_paragraph(text: &str) -> String {
+    format!("<p>{}</p>", escape_text(text))
+}
+
 /// Escapes text for interpolation into an HTML fragment string.
 ///
 /// Handlers return serialized fragments that are re-parsed by `extract_content`
@@ -36,7 +42,7 @@ fn escape_attr(s: &str) -> String {
 /// lossless and decoded entities (`a &lt;b at c&gt; d`) cannot re-enter the
 /// tree as real elements. Matches html5ever's text-node serialization set
 /// (`&`, nbsp, `<`, `>`) so output is byte-identical to a serialize/parse cycle.
-pub(crate) fn escape_text(s: &str) -> String {
+fn escape_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -1024,7 +1030,7 @@ pub(crate) fn handle_text_elem(
         if text_chars_test(&tail) && process_node(doc, id, cache, opts).is_some() {
             let tail_text = trim(&doc.tail(id));
             if !tail_text.is_empty() {
-                return Some(format!("<p>{}</p>", escape_text(&tail_text)));
+                return Some(text_paragraph(&tail_text));
             }
         }
         None

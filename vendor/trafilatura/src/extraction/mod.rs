@@ -15,7 +15,7 @@ use crate::utils::lru::LruCache;
 use crate::utils::text::text_chars_test;
 use crate::utils::trim;
 
-use elements::{escape_text, handle_text_elem};
+use elements::{handle_text_elem, text_paragraph};
 use html_processing::{
     delete_by_link_density, handle_text_node, link_density_test_tables, prune_unwanted_nodes,
     prune_unwanted_nodes_in_place,
@@ -274,8 +274,8 @@ pub(crate) fn extract_content(
         // Storyline fork, as Python trafilatura 2.3.1: the matched element's own text before
         // its first child, kept if the element is accepted.
         let lead = trim(&work.text(work_body));
-        let lead = (sub_elements != [work_body] && text_chars_test(&lead))
-            .then(|| format!("<p>{}</p>", escape_text(&lead)));
+        let lead =
+            (sub_elements != [work_body] && text_chars_test(&lead)).then(|| text_paragraph(&lead));
 
         // Process each element.
         let batch_start = result_elems.len();
@@ -298,10 +298,7 @@ pub(crate) fn extract_content(
             // handlers return the block without it, so "...</blockquote>At which point ..."
             // (text an HTML5 parser leaves loose once a block closes the paragraph) was lost.
             if rebuilt && text_chars_test(&tail) {
-                result_elems.push((
-                    format!("<p>{}</p>", escape_text(&trim(&tail))),
-                    "p".to_string(),
-                ));
+                result_elems.push((text_paragraph(&trim(&tail)), "p".to_string()));
             }
         }
 
